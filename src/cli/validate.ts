@@ -1,0 +1,26 @@
+/** `lazarus validate [--config DIR]`: every problem of the configuration, exit 1 on any. */
+import { loadConfig } from '../config/load.js';
+import { formatIssue } from '../config/source.js';
+import { defaultCatalog } from '../controller/catalog.js';
+import { table } from './format.js';
+
+export async function validateCommand(dir: string, out: NodeJS.WritableStream): Promise<number> {
+  const result = await loadConfig(dir, defaultCatalog());
+  if (!result.ok) {
+    for (const issue of result.issues) out.write(formatIssue(issue) + '\n');
+    out.write(`\n${result.issues.length} problem(s) in ${dir}\n`);
+    return 1;
+  }
+  const { config } = result;
+  const rules = new Set([...config.services.values()].flatMap((s) => s.rules.map((r) => r.name)));
+  out.write(
+    `${dir}: valid. Region ${config.region.region}, ${config.region.nodes.length} nodes (quorum ${config.region.quorum}), ` +
+      `${config.services.size} services, ${config.profiles.size} profiles, ${rules.size} rules in use, ${config.workflows.size} workflows.\n\n`,
+  );
+  const rows = [['SERVICE', 'PROFILE', 'MODE', 'RULES']];
+  for (const service of config.services.values()) {
+    rows.push([service.name, service.profile, service.parameters.mode, service.rules.map((r) => r.name).join(', ')]);
+  }
+  out.write(table(rows) + '\n');
+  return 0;
+}

@@ -1,0 +1,37 @@
+/**
+ * The one base error of the project. Every error that crosses a module boundary is an `LzError`
+ * with a stable `code` (documented in the README's error reference), a `retryable` flag that tells
+ * callers whether trying again can help, and the underlying `cause`.
+ */
+export class LzError extends Error {
+  readonly code: string;
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'LzError';
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** Codes of the configuration module. */
+export const ConfigErrorCodes = {
+  /** The configuration has one or more problems; `issues` lists every one. */
+  INVALID: 'LZ_ERR_CONFIG_INVALID',
+  /** A configuration file or directory could not be read. */
+  UNREADABLE: 'LZ_ERR_CONFIG_UNREADABLE',
+} as const;
+
+/** Codes of the event module (a rejection's `code`). */
+export const EventErrorCodes = {
+  TOO_LARGE: 'LZ_ERR_EVENT_TOO_LARGE',
+  NOT_UTF8: 'LZ_ERR_EVENT_NOT_UTF8',
+  NOT_JSON: 'LZ_ERR_EVENT_NOT_JSON',
+  INVALID: 'LZ_ERR_EVENT_INVALID',
+} as const;
+
+/** Codes of the command line. */
+export const CliErrorCodes = {
+  USAGE: 'LZ_ERR_USAGE',
+} as const;

@@ -1,0 +1,90 @@
+/** The region file (`region.yaml`): validation beyond the schema, and its compiled form. */
+import { parseDuration } from '../common/duration.js';
+import { REGION_SCHEMA } from './schemas.js';
+import { ajv, checkSchema } from './schema-check.js';
+import type { ConfigIssue, YamlSource } from './source.js';
+import type { CompiledRegion, RawRegion } from './types.js';
+
+const validateRegion = ajv.compile(REGION_SCHEMA);
+
+/** Defaults of the region file, as written. */
+export const REGION_DEFAULTS = {
+  quorum: 2,
+  kinesisRegion: 'us-east-1',
+  shards: 4,
+  keyPrefix: 'lz:',
+  inventoryRefresh: '10s',
+  maxEventAge: '5m',
+  clockSkewTolerance: '30s',
+  dedupWindow: '5m',
+  breakerThreshold: 10,
+  breakerWindow: '10m',
+  voteTimeout: '5s',
+  maxEventBytes: 65536,
+} as const;
+
+export function compileRegion(source: YamlSource, issues: ConfigIssue[]): CompiledRegion | undefined {
+  if (!checkSchema(validateRegion, source.value, source, issues)) return undefined;
+  const raw = source.value as RawRegion;
+  const before = issues.length;
+
+  const quorum = raw.quorum ?? REGION_DEFAULTS.quorum;
+  const n = raw.nodes.length;
+  if (quorum > n) {
+    issues.push(source.issue(['quorum'], `quorum ${quorum} is more than the ${n} nodes of the region`));
+  } else if (quorum <= n / 2) {
+    // A minority quorum would let one partitioned side act on its own view of the world.
+    issues.push(source.issue(['quorum'], `quorum ${quorum} must be a majority of the ${n} nodes (at least ${Math.floor(n / 2) + 1})`));
+  }
+  for (const field of ['id', 'zone', 'grpc', 'api'] as const) {
+    const seen = new Map<string, number>();
+    raw.nodes.forEach((node, i) => {
+      const first = seen.get(node[field]);
+      if (first === undefined) seen.set(node[field], i);
+      else {
+        const why = field === 'zone' ? ' (each node checks health from its own zone; two in one zone defeat the partition guard)' : '';
+        issues.push(source.issue(['nodes', i, field], `${field} "${node[field]}" is already used by nodes[${first}]${why}`));
+      }
+    });
+  }
+  const inv = raw.inventory as { type: string; path?: string; url?: string; refresh?: string };
+  if (inv.type === 'file' && inv.path === undefined) issues.push(source.issue(['inventory'], 'an inventory of type file needs "path"'));
+  if (inv.type === 'http' && inv.url === undefined) issues.push(source.issue(['inventory'], 'an inventory of type http needs "url"'));
+  if (issues.length > before) return undefined;
+
+  const ms = (text: string | undefined, fallback: string): number => parseDuration(text ?? fallback) ?? 0;
+  const t = raw.thresholds ?? {};
+  const refreshMs = ms(inv.refresh, REGION_DEFAULTS.inventoryRefresh);
+  return {
+    region: raw.region,
+    quorum,
+    nodes: raw.nodes.map((node) => ({
+      id: node.id,
+      zone: node.zone,
+      grpc: node.grpc,
+      api: node.api,
+      ...(node.source_address === undefined ? {} : { sourceAddress: node.source_address }),
+    })),
+    kinesis: {
+      stream: raw.kinesis.stream,
+      region: raw.kinesis.region ?? REGION_DEFAULTS.kinesisRegion,
+      ...(raw.kinesis.endpoint === undefined ? {} : { endpoint: raw.kinesis.endpoint }),
+      shards: raw.kinesis.shards ?? REGION_DEFAULTS.shards,
+    },
+    redis: { url: raw.redis.url, keyPrefix: raw.redis.key_prefix ?? REGION_DEFAULTS.keyPrefix },
+    inventory:
+      inv.type === 'file'
+        ? { type: 'file', path: inv.path ?? '', refreshMs }
+        : { type: 'http', url: inv.url ?? '', refreshMs },
+    ...(raw.orchestrator === undefined ? {} : { orchestrator: { url: raw.orchestrator.url } }),
+    thresholds: {
+      maxEventAgeMs: ms(t.max_event_age, REGION_DEFAULTS.maxEventAge),
+      clockSkewToleranceMs: ms(t.clock_skew_tolerance, REGION_DEFAULTS.clockSkewTolerance),
+      dedupWindowMs: ms(t.dedup_window, REGION_DEFAULTS.dedupWindow),
+      breakerThreshold: t.breaker_threshold ?? REGION_DEFAULTS.breakerThreshold,
+      breakerWindowMs: ms(t.breaker_window, REGION_DEFAULTS.breakerWindow),
+      voteTimeoutMs: ms(t.vote_timeout, REGION_DEFAULTS.voteTimeout),
+    },
+    events: { maxBytes: raw.events?.max_bytes ?? REGION_DEFAULTS.maxEventBytes },
+  };
+}

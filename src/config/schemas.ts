@@ -1,0 +1,215 @@
+/**
+ * JSON Schemas of the configuration files. Every object says `additionalProperties: false`: a safety
+ * system rejects a key it does not know rather than ignoring it (a misspelt `min_active_host` must not
+ * silently fall back to a default).
+ */
+import { DURATION_PATTERN } from '../common/duration.js';
+import { PARAMETERS_SCHEMA } from './parameters.js';
+
+const duration = { type: 'string', pattern: DURATION_PATTERN } as const;
+/** Exact value or alternatives `a|b|c`; no empty alternative. */
+const alternatives = { type: 'string', pattern: '^[^|]+(\\|[^|]+)*$' } as const;
+const identifier = { type: 'string', pattern: '^[a-z][a-z0-9_]*$' } as const;
+const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' } as const;
+const address = { type: 'string', pattern: '^[^:\\s]+:[0-9]{1,5}$' } as const;
+
+export const RULE_SCHEMA = {
+  type: 'object',
+  required: ['name', 'criteria', 'action'],
+  additionalProperties: false,
+  properties: {
+    name,
+    description: { type: 'string' },
+    criteria: {
+      type: 'object',
+      required: ['event_type'],
+      additionalProperties: false,
+      properties: {
+        environment: alternatives,
+        event_type: alternatives,
+        event_data: {
+          type: 'object',
+          additionalProperties: {
+            anyOf: [alternatives, { type: 'number' }, { type: 'boolean' }],
+          },
+        },
+      },
+    },
+    checks: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['checkName'],
+        // The keys besides checkName depend on the check; they are checked against its spec.
+        properties: { checkName: { type: 'string' } },
+      },
+    },
+    action: {
+      type: 'object',
+      required: ['name'],
+      additionalProperties: false,
+      properties: {
+        name,
+        inputs: { type: 'object' },
+      },
+    },
+    lock: { type: 'string', enum: ['host', 'service', 'none'] },
+  },
+} as const;
+
+const STEP_SCHEMA = {
+  type: 'object',
+  required: ['id', 'action'],
+  additionalProperties: false,
+  properties: {
+    id: identifier,
+    action: { type: 'string' },
+    inputs: { type: 'object' },
+    needs: { type: 'array', items: { type: 'string' }, uniqueItems: true },
+    when: { type: 'string', minLength: 1 },
+    timeout: duration,
+    retries: { type: 'integer', minimum: 0, maximum: 20 },
+    retry_backoff: duration,
+    idempotent: { type: 'boolean' },
+    retryable: { type: 'boolean' },
+  },
+} as const;
+
+export const WORKFLOW_SCHEMA = {
+  type: 'object',
+  required: ['name', 'steps'],
+  additionalProperties: false,
+  properties: {
+    name,
+    description: { type: 'string' },
+    steps: { type: 'array', minItems: 1, items: STEP_SCHEMA },
+    on_failure: { type: 'array', items: STEP_SCHEMA },
+  },
+} as const;
+
+export const PROFILE_SCHEMA = {
+  type: 'object',
+  required: ['name', 'rules'],
+  additionalProperties: false,
+  properties: {
+    name,
+    description: { type: 'string' },
+    rules: { type: 'array', minItems: 1, items: { type: 'string' }, uniqueItems: true },
+    parameters: PARAMETERS_SCHEMA,
+  },
+} as const;
+
+export const SERVICES_SCHEMA = {
+  type: 'object',
+  required: ['services'],
+  additionalProperties: false,
+  properties: {
+    services: {
+      type: 'object',
+      propertyNames: name,
+      additionalProperties: {
+        type: 'object',
+        required: ['profile'],
+        additionalProperties: false,
+        properties: {
+          profile: { type: 'string' },
+          team: { type: 'string' },
+          description: { type: 'string' },
+          // Checked against the standard parameters by the loader, so that the message can say
+          // which parameters the service's profile knows.
+          parameters: { type: 'object' },
+        },
+      },
+    },
+  },
+} as const;
+
+export const REGION_SCHEMA = {
+  type: 'object',
+  required: ['region', 'nodes', 'kinesis', 'redis', 'inventory'],
+  additionalProperties: false,
+  properties: {
+    region: name,
+    quorum: { type: 'integer', minimum: 1 },
+    paths: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        rules: { type: 'string' },
+        profiles: { type: 'string' },
+        workflows: { type: 'string' },
+        services: { type: 'string' },
+      },
+    },
+    nodes: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['id', 'zone', 'grpc', 'api'],
+        additionalProperties: false,
+        properties: {
+          id: name,
+          zone: name,
+          grpc: address,
+          api: address,
+          source_address: { type: 'string' },
+        },
+      },
+    },
+    kinesis: {
+      type: 'object',
+      required: ['stream'],
+      additionalProperties: false,
+      properties: {
+        stream: name,
+        region: { type: 'string' },
+        endpoint: { type: 'string', pattern: '^https?://' },
+        shards: { type: 'integer', minimum: 1, maximum: 500 },
+      },
+    },
+    redis: {
+      type: 'object',
+      required: ['url'],
+      additionalProperties: false,
+      properties: {
+        url: { type: 'string', pattern: '^rediss?://' },
+        key_prefix: { type: 'string' },
+      },
+    },
+    inventory: {
+      type: 'object',
+      required: ['type'],
+      additionalProperties: false,
+      properties: {
+        type: { type: 'string', enum: ['file', 'http'] },
+        path: { type: 'string' },
+        url: { type: 'string', pattern: '^https?://' },
+        refresh: duration,
+      },
+    },
+    orchestrator: {
+      type: 'object',
+      required: ['url'],
+      additionalProperties: false,
+      properties: { url: { type: 'string', pattern: '^https?://' } },
+    },
+    thresholds: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        max_event_age: duration,
+        clock_skew_tolerance: duration,
+        dedup_window: duration,
+        breaker_threshold: { type: 'integer', minimum: 1 },
+        breaker_window: duration,
+        vote_timeout: duration,
+      },
+    },
+    events: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { max_bytes: { type: 'integer', minimum: 256, maximum: 1048576 } },
+    },
+  },
+} as const;

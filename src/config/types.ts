@@ -1,0 +1,218 @@
+/**
+ * The configuration in its three stages (STYLE.md): as written in YAML (`Raw*`, durations as
+ * strings), then compiled (`Compiled*`): defaults applied, durations in milliseconds (`...Ms`),
+ * profiles expanded per service, everything deep-frozen.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// As written
+
+export interface RawRule {
+  name: string;
+  description?: string;
+  criteria: {
+    environment?: string;
+    event_type: string;
+    event_data?: Record<string, string | number | boolean>;
+  };
+  checks?: RawCheck[];
+  action: { name: string; inputs?: Record<string, unknown> };
+  /** What to lock before the workflow runs. @defaultValue `host` */
+  lock?: 'host' | 'service' | 'none';
+}
+
+export interface RawCheck {
+  checkName: string;
+  /** The check's threshold when neither the service nor its profile sets the bound parameter. */
+  default?: unknown;
+  [option: string]: unknown;
+}
+
+export interface RawStep {
+  id: string;
+  action: string;
+  inputs?: Record<string, unknown>;
+  needs?: string[];
+  when?: string;
+  timeout?: string;
+  retries?: number;
+  retry_backoff?: string;
+  /** `false` for a step that must not run twice (boot a host): after a crash it escalates instead. */
+  idempotent?: boolean;
+  /** `false` for a step whose failure is final (no retries whatever `retries` says). */
+  retryable?: boolean;
+}
+
+export interface RawWorkflow {
+  name: string;
+  description?: string;
+  steps: RawStep[];
+  on_failure?: RawStep[];
+}
+
+export interface RawProfile {
+  name: string;
+  description?: string;
+  rules: string[];
+  parameters?: Record<string, unknown>;
+}
+
+export interface RawServiceEntry {
+  profile: string;
+  team?: string;
+  description?: string;
+  parameters?: Record<string, unknown>;
+}
+
+export interface RawServices {
+  services: Record<string, RawServiceEntry>;
+}
+
+export interface RawNode {
+  id: string;
+  zone: string;
+  grpc: string;
+  api: string;
+  /** Source address of this node's outbound health-check requests (the local stack tells zones apart by it). */
+  source_address?: string;
+}
+
+export interface RawRegion {
+  region: string;
+  quorum?: number;
+  paths?: { rules?: string; profiles?: string; workflows?: string; services?: string };
+  nodes: RawNode[];
+  kinesis: { stream: string; region?: string; endpoint?: string; shards?: number };
+  redis: { url: string; key_prefix?: string };
+  inventory: { type: 'file'; path: string; refresh?: string } | { type: 'http'; url: string; refresh?: string };
+  orchestrator?: { url: string };
+  thresholds?: {
+    max_event_age?: string;
+    clock_skew_tolerance?: string;
+    dedup_window?: string;
+    breaker_threshold?: number;
+    breaker_window?: string;
+    vote_timeout?: string;
+  };
+  events?: { max_bytes?: number };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compiled
+
+/** Where a resolved value came from: how an operator finds out why a threshold is what it is. */
+export type ValueSource = 'service' | 'profile' | 'rule' | 'builtin';
+
+export interface Resolved<T> {
+  readonly value: T;
+  readonly source: ValueSource;
+}
+
+export interface CompiledCheck {
+  readonly name: string;
+  readonly threshold?: Resolved<unknown>;
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+/** A criterion compiled to the set of values it accepts (`a|b|c` → {a, b, c}). */
+export interface CompiledCriteria {
+  /** Absent: any environment. */
+  readonly environment?: ReadonlySet<string>;
+  readonly eventType: ReadonlySet<string>;
+  /** Field of `event.data` → accepted values (compared as strings). */
+  readonly eventData: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+export interface CompiledRule {
+  /** `service/rule`, unique in the region. */
+  readonly id: string;
+  readonly name: string;
+  readonly service: string;
+  readonly description: string;
+  /** The rule as written in its file, for explanations. */
+  readonly criteriaText: Readonly<Record<string, string>>;
+  readonly criteria: CompiledCriteria;
+  readonly checks: readonly CompiledCheck[];
+  readonly action: { readonly workflow: string; readonly inputs: Readonly<Record<string, unknown>> };
+  readonly lock: 'host' | 'service' | 'none';
+  readonly file: string;
+}
+
+export interface ServiceParameters {
+  readonly mode: 'enforce' | 'notify_only';
+  readonly workflowTimeoutMs: number;
+  readonly rateLimitThreshold: number;
+  readonly rateLimitWindowMs: number;
+  readonly notificationChannels: readonly string[];
+  /** Every parameter's resolved value as written (durations as strings), for templates and printouts. */
+  readonly values: Readonly<Record<string, Resolved<unknown>>>;
+}
+
+export interface CompiledService {
+  readonly name: string;
+  readonly profile: string;
+  readonly team?: string;
+  readonly parameters: ServiceParameters;
+  /** In the profile's order: the first rule that matches an event is the one that applies. */
+  readonly rules: readonly CompiledRule[];
+}
+
+export interface CompiledStep {
+  readonly id: string;
+  readonly action: string;
+  readonly inputs: Readonly<Record<string, unknown>>;
+  readonly needs: readonly string[];
+  readonly when?: string;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  readonly retryBackoffMs: number;
+  readonly idempotent: boolean;
+  readonly retryable: boolean;
+}
+
+export interface CompiledWorkflow {
+  readonly name: string;
+  readonly description: string;
+  /** Steps in a topological order (each after all of its `needs`). */
+  readonly steps: readonly CompiledStep[];
+  readonly onFailure: readonly CompiledStep[];
+  readonly file: string;
+}
+
+export interface ClusterNode {
+  readonly id: string;
+  readonly zone: string;
+  readonly grpc: string;
+  readonly api: string;
+  readonly sourceAddress?: string;
+}
+
+export interface CompiledRegion {
+  readonly region: string;
+  readonly quorum: number;
+  readonly nodes: readonly ClusterNode[];
+  readonly kinesis: { readonly stream: string; readonly region: string; readonly endpoint?: string; readonly shards: number };
+  readonly redis: { readonly url: string; readonly keyPrefix: string };
+  readonly inventory:
+    | { readonly type: 'file'; readonly path: string; readonly refreshMs: number }
+    | { readonly type: 'http'; readonly url: string; readonly refreshMs: number };
+  readonly orchestrator?: { readonly url: string };
+  readonly thresholds: {
+    readonly maxEventAgeMs: number;
+    readonly clockSkewToleranceMs: number;
+    readonly dedupWindowMs: number;
+    readonly breakerThreshold: number;
+    readonly breakerWindowMs: number;
+    readonly voteTimeoutMs: number;
+  };
+  readonly events: { readonly maxBytes: number };
+}
+
+export interface CompiledConfig {
+  /** The directory the configuration was loaded from. */
+  readonly dir: string;
+  readonly region: CompiledRegion;
+  readonly services: ReadonlyMap<string, CompiledService>;
+  readonly workflows: ReadonlyMap<string, CompiledWorkflow>;
+  readonly profiles: ReadonlyMap<string, { readonly name: string; readonly description: string; readonly rules: readonly string[] }>;
+}
