@@ -16,6 +16,10 @@ export const healthcheckWaitHealthy: ActionDefinition = {
   },
   outputs: {
     type: 'object',
-    properties: { healthy: { type: 'boolean' }, attempts: { type: 'integer' }, elapsed_ms: { type: 'integer' } },
+    properties: {
+      healthy: { type: 'boolean' },
+      attempts: { type: 'integer' },
+      elapsed_ms: { type: 'integer' },
+    },
   },
 };

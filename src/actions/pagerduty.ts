@@ -4,7 +4,10 @@ import type { ActionDefinition } from './definition.js';
  * The PagerDuty actions, by incident key. They share one file because they are one API with four
  * verbs; each is still its own registry entry.
  */
-const incident = { type: 'object', properties: { incident_id: { type: 'string' }, status: { type: 'string' } } } as const;
+const incident = {
+  type: 'object',
+  properties: { incident_id: { type: 'string' }, status: { type: 'string' } },
+} as const;
 
 export const pagerdutyAcknowledge: ActionDefinition = {
   name: 'pagerduty.acknowledge',
@@ -39,7 +42,10 @@ export const pagerdutyEscalate: ActionDefinition = {
     additionalProperties: false,
     properties: { incident_key: { type: 'string' }, reason: { type: 'string' } },
   },
-  outputs: { type: 'object', properties: { incident_id: { type: 'string' }, escalation_level: { type: 'integer' } } },
+  outputs: {
+    type: 'object',
+    properties: { incident_id: { type: 'string' }, escalation_level: { type: 'integer' } },
+  },
 };
 
 export const pagerdutyNote: ActionDefinition = {

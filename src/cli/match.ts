@@ -13,7 +13,12 @@ import { Matcher } from '../matching/matcher.js';
 import type { Explanation } from '../matching/matcher.js';
 import { show, table } from './format.js';
 
-export async function matchCommand(dir: string, eventFile: string, json: boolean, out: NodeJS.WritableStream): Promise<number> {
+export async function matchCommand(
+  dir: string,
+  eventFile: string,
+  json: boolean,
+  out: NodeJS.WritableStream,
+): Promise<number> {
   const loaded = await loadConfig(dir, defaultCatalog());
   if (!loaded.ok) {
     for (const issue of loaded.issues) out.write(formatIssue(issue) + '\n');
@@ -33,12 +38,28 @@ export async function matchCommand(dir: string, eventFile: string, json: boolean
   const explanation = matcher.explain(parsed.event);
   const service = loaded.config.services.get(parsed.event.service);
   if (json) {
-    out.write(JSON.stringify({ event: parsed.event, ...explanation, matched: explanation.matched === undefined ? null : ruleJson(explanation.matched), parameters: service?.parameters.values ?? null }, null, 2) + '\n');
+    out.write(
+      JSON.stringify(
+        {
+          event: parsed.event,
+          ...explanation,
+          matched: explanation.matched === undefined ? null : ruleJson(explanation.matched),
+          parameters: service?.parameters.values ?? null,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
   } else {
     out.write(describe(explanation, parsed.event.id, parsed.event.type) + '\n');
     if (explanation.matched !== undefined && service !== undefined) {
       out.write('\nservice parameters:\n');
-      out.write(table(Object.entries(service.parameters.values).map(([k, v]) => [k, show(v.value), `(${v.source})`]), '  ') + '\n');
+      out.write(
+        table(
+          Object.entries(service.parameters.values).map(([k, v]) => [k, show(v.value), `(${v.source})`]),
+          '  ',
+        ) + '\n',
+      );
     }
   }
   return explanation.matched === undefined ? 1 : 0;
@@ -47,7 +68,9 @@ export async function matchCommand(dir: string, eventFile: string, json: boolean
 function describe(e: Explanation, id: string, type: string): string {
   const lines = [`event ${id} (${type}) for service ${e.service}`];
   if (!e.subscribed) {
-    lines.push(`no rule: service "${e.service}" has not opted into any profile; the event escalates (no_rule)`);
+    lines.push(
+      `no rule: service "${e.service}" has not opted into any profile; the event escalates (no_rule)`,
+    );
     return lines.join('\n');
   }
   lines.push(`service ${e.service} is on profile ${e.profile ?? '?'}; its rules, in order:`);
@@ -56,7 +79,9 @@ function describe(e: Explanation, id: string, type: string): string {
       e.considered.map((v) => [
         v.matched ? (v.rule === e.matched?.name ? 'MATCH' : 'match (later)') : 'no',
         v.rule,
-        v.miss === undefined ? v.file : `${v.miss.criterion}: expected ${v.miss.expected}, got ${v.miss.actual ?? '(absent)'}`,
+        v.miss === undefined
+          ? v.file
+          : `${v.miss.criterion}: expected ${v.miss.expected}, got ${v.miss.actual ?? '(absent)'}`,
       ]),
       '  ',
     ),
@@ -66,7 +91,11 @@ function describe(e: Explanation, id: string, type: string): string {
     lines.push('no rule matched: the event escalates (no_rule)');
     return lines.join('\n');
   }
-  lines.push('', `matched ${rule.id} (${rule.file}) → workflow ${rule.action.workflow}, lock ${rule.lock}`, 'checks:');
+  lines.push(
+    '',
+    `matched ${rule.id} (${rule.file}) → workflow ${rule.action.workflow}, lock ${rule.lock}`,
+    'checks:',
+  );
   lines.push(
     table(
       rule.checks.map((c) => [

@@ -19,7 +19,12 @@ export async function validateCommand(dir: string, out: NodeJS.WritableStream): 
   );
   const rows = [['SERVICE', 'PROFILE', 'MODE', 'RULES']];
   for (const service of config.services.values()) {
-    rows.push([service.name, service.profile, service.parameters.mode, service.rules.map((r) => r.name).join(', ')]);
+    rows.push([
+      service.name,
+      service.profile,
+      service.parameters.mode,
+      service.rules.map((r) => r.name).join(', '),
+    ]);
   }
   out.write(table(rows) + '\n');
   return 0;

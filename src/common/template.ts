@@ -98,7 +98,8 @@ export function render(value: unknown, context: unknown): unknown {
 
 function stringify(value: unknown): string {
   if (value === undefined || value === null) return '';
-  return typeof value === 'object' ? JSON.stringify(value) : String(value as string | number | boolean);
+  // Numbers and booleans print as themselves in JSON; mappings and lists as JSON.
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -41,18 +41,18 @@ export async function loadConfig(dir: string, catalog: Catalog): Promise<LoadRes
   const profileFiles = await readLibrary(pathOf('profiles', 'profiles'), shown, issues);
 
   const workflows = new Map<string, LoadedWorkflow>();
-  for (const [name, source] of workflowFiles) {
+  for (const [name, source] of workflowFiles.sources) {
     const loaded = compileWorkflow(source, catalog, issues);
     if (loaded !== undefined) workflows.set(name, loaded);
   }
   const rules = new Map<string, LoadedRule>();
-  for (const [name, source] of ruleFiles) {
-    const loaded = loadRule(source, catalog, workflows, new Set(workflowFiles.keys()), issues);
+  for (const [name, source] of ruleFiles.sources) {
+    const loaded = loadRule(source, catalog, workflows, workflowFiles.names, issues);
     if (loaded !== undefined) rules.set(name, loaded);
   }
   const profiles = new Map<string, LoadedProfile>();
-  for (const [name, source] of profileFiles) {
-    const loaded = loadProfile(source, new Set(ruleFiles.keys()), issues);
+  for (const [name, source] of profileFiles.sources) {
+    const loaded = loadProfile(source, ruleFiles.names, issues);
     if (loaded !== undefined) profiles.set(name, loaded);
   }
   const servicesPath = pathOf('services', 'services.yaml');
@@ -60,7 +60,7 @@ export async function loadConfig(dir: string, catalog: Catalog): Promise<LoadRes
   const services =
     servicesSource === undefined || servicesSource.value === undefined
       ? new Map()
-      : compileServices(servicesSource, profiles, new Set(profileFiles.keys()), rules, catalog, issues);
+      : compileServices(servicesSource, profiles, profileFiles.names, rules, catalog, issues);
 
   if (issues.length > 0 || region === undefined) return { ok: false, issues: sortIssues(issues) };
   const config: CompiledConfig = {
@@ -69,7 +69,10 @@ export async function loadConfig(dir: string, catalog: Catalog): Promise<LoadRes
     services,
     workflows: new Map<string, CompiledWorkflow>([...workflows].map(([name, w]) => [name, w.workflow])),
     profiles: new Map(
-      [...profiles].map(([name, p]) => [name, { name, description: p.profile.description ?? '', rules: p.profile.rules }]),
+      [...profiles].map(([name, p]) => [
+        name,
+        { name, description: p.profile.description ?? '', rules: p.profile.rules },
+      ]),
     ),
   };
   return { ok: true, config: deepFreeze(config) };
@@ -90,31 +93,55 @@ export async function loadConfigOrThrow(dir: string, catalog: Catalog): Promise<
  * Every `*.yaml` / `*.yml` of a library directory, by name. A document's `name` must be its file's
  * name, so that `unknown workflow "x"` always means "there is no workflows/x.yaml".
  */
-async function readLibrary(dir: string, shown: (p: string) => string, issues: ConfigIssue[]): Promise<Map<string, YamlSource>> {
+async function readLibrary(
+  dir: string,
+  shown: (p: string) => string,
+  issues: ConfigIssue[],
+): Promise<Library> {
   const out = new Map<string, YamlSource>();
+  const names = new Set<string>();
   let entries: string[];
   try {
     entries = (await readdir(dir)).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml')).sort();
   } catch (error) {
-    issues.push({ file: shown(dir), line: 0, col: 0, path: '', message: `cannot read directory: ${(error as Error).message}` });
-    return out;
+    issues.push({
+      file: shown(dir),
+      line: 0,
+      col: 0,
+      path: '',
+      message: `cannot read directory: ${(error as Error).message}`,
+    });
+    return { sources: out, names };
   }
   for (const entry of entries) {
     const name = basename(entry, extname(entry));
+    // Known even when the file is broken, so that its users do not also report it as unknown.
+    names.add(name);
     const source = await YamlSource.read(join(dir, entry), shown(join(dir, entry)), issues);
     if (source === undefined || source.value === undefined) continue;
-    const declared = (source.value as { name?: unknown } | null)?.name;
+    const value: unknown = source.value;
+    const declared =
+      typeof value === 'object' && value !== null ? (value as { name?: unknown }).name : undefined;
     if (typeof declared === 'string' && declared !== name) {
       issues.push(source.issue(['name'], `name "${declared}" must match the file name "${name}"`));
       continue;
     }
     if (out.has(name)) {
-      issues.push(source.issue([], `"${name}" is defined twice (${entry} and another file with the same name)`));
+      issues.push(
+        source.issue([], `"${name}" is defined twice (${entry} and another file with the same name)`),
+      );
       continue;
     }
     out.set(name, source);
   }
-  return out;
+  return { sources: out, names };
+}
+
+interface Library {
+  /** The files that parsed, by name. */
+  readonly sources: ReadonlyMap<string, YamlSource>;
+  /** Every file's name, parsed or not. */
+  readonly names: ReadonlySet<string>;
 }
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {

@@ -27,7 +27,8 @@ export const PARAMETERS: Readonly<Record<string, ParameterSpec>> = {
     builtin: '30m',
   },
   mode: {
-    description: '`enforce` runs workflows; `notify_only` stops at the decision and says what it would have done.',
+    description:
+      '`enforce` runs workflows; `notify_only` stops at the decision and says what it would have done.',
     schema: { type: 'string', enum: ['enforce', 'notify_only'] },
     builtin: 'enforce',
   },

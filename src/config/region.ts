@@ -34,7 +34,12 @@ export function compileRegion(source: YamlSource, issues: ConfigIssue[]): Compil
     issues.push(source.issue(['quorum'], `quorum ${quorum} is more than the ${n} nodes of the region`));
   } else if (quorum <= n / 2) {
     // A minority quorum would let one partitioned side act on its own view of the world.
-    issues.push(source.issue(['quorum'], `quorum ${quorum} must be a majority of the ${n} nodes (at least ${Math.floor(n / 2) + 1})`));
+    issues.push(
+      source.issue(
+        ['quorum'],
+        `quorum ${quorum} must be a majority of the ${n} nodes (at least ${Math.floor(n / 2) + 1})`,
+      ),
+    );
   }
   for (const field of ['id', 'zone', 'grpc', 'api'] as const) {
     const seen = new Map<string, number>();
@@ -42,14 +47,24 @@ export function compileRegion(source: YamlSource, issues: ConfigIssue[]): Compil
       const first = seen.get(node[field]);
       if (first === undefined) seen.set(node[field], i);
       else {
-        const why = field === 'zone' ? ' (each node checks health from its own zone; two in one zone defeat the partition guard)' : '';
-        issues.push(source.issue(['nodes', i, field], `${field} "${node[field]}" is already used by nodes[${first}]${why}`));
+        const why =
+          field === 'zone'
+            ? ' (each node checks health from its own zone; two in one zone defeat the partition guard)'
+            : '';
+        issues.push(
+          source.issue(
+            ['nodes', i, field],
+            `${field} "${node[field]}" is already used by nodes[${first}]${why}`,
+          ),
+        );
       }
     });
   }
   const inv = raw.inventory as { type: string; path?: string; url?: string; refresh?: string };
-  if (inv.type === 'file' && inv.path === undefined) issues.push(source.issue(['inventory'], 'an inventory of type file needs "path"'));
-  if (inv.type === 'http' && inv.url === undefined) issues.push(source.issue(['inventory'], 'an inventory of type http needs "url"'));
+  if (inv.type === 'file' && inv.path === undefined)
+    issues.push(source.issue(['inventory'], 'an inventory of type file needs "path"'));
+  if (inv.type === 'http' && inv.url === undefined)
+    issues.push(source.issue(['inventory'], 'an inventory of type http needs "url"'));
   if (issues.length > before) return undefined;
 
   const ms = (text: string | undefined, fallback: string): number => parseDuration(text ?? fallback) ?? 0;

@@ -55,20 +55,31 @@ export function loadRule(
   (rule.checks ?? []).forEach((entry, i) => {
     const spec = catalog.checks.get(entry.checkName);
     if (spec === undefined) {
-      issues.push(source.issue(['checks', i, 'checkName'], `unknown check "${entry.checkName}"; known checks: ${[...catalog.checks.keys()].sort().join(', ')}`));
+      issues.push(
+        source.issue(
+          ['checks', i, 'checkName'],
+          `unknown check "${entry.checkName}"; known checks: ${[...catalog.checks.keys()].sort().join(', ')}`,
+        ),
+      );
       return;
     }
     checkSchema(checkEntryValidator(spec), entry, source, issues, ['checks', i]);
   });
   const seen = new Set<string>();
   (rule.checks ?? []).forEach((entry, i) => {
-    if (seen.has(entry.checkName)) issues.push(source.issue(['checks', i, 'checkName'], `check "${entry.checkName}" is listed twice`));
+    if (seen.has(entry.checkName))
+      issues.push(source.issue(['checks', i, 'checkName'], `check "${entry.checkName}" is listed twice`));
     seen.add(entry.checkName);
   });
 
   const workflow = workflows.get(rule.action.name);
   if (!workflowNames.has(rule.action.name)) {
-    issues.push(source.issue(['action', 'name'], `unknown workflow "${rule.action.name}"; workflows: ${[...workflowNames].sort().join(', ')}`));
+    issues.push(
+      source.issue(
+        ['action', 'name'],
+        `unknown workflow "${rule.action.name}"; workflows: ${[...workflowNames].sort().join(', ')}`,
+      ),
+    );
   } else if (workflow !== undefined) {
     const given = rule.action.inputs ?? {};
     for (const ref of workflow.ruleInputRefs) {
@@ -88,7 +99,8 @@ export function loadRule(
   const c = rule.criteria;
   const criteriaText: Record<string, string> = { event_type: c.event_type };
   if (c.environment !== undefined) criteriaText['environment'] = c.environment;
-  for (const [field, value] of Object.entries(c.event_data ?? {})) criteriaText[`event_data.${field}`] = String(value);
+  for (const [field, value] of Object.entries(c.event_data ?? {}))
+    criteriaText[`event_data.${field}`] = String(value);
   return {
     rule,
     source,
@@ -96,7 +108,9 @@ export function loadRule(
     criteria: {
       ...(c.environment === undefined ? {} : { environment: alternativesOf(c.environment) }),
       eventType: alternativesOf(c.event_type),
-      eventData: new Map(Object.entries(c.event_data ?? {}).map(([field, value]) => [field, alternativesOf(String(value))])),
+      eventData: new Map(
+        Object.entries(c.event_data ?? {}).map(([field, value]) => [field, alternativesOf(String(value))]),
+      ),
     },
   };
 }

@@ -11,9 +11,16 @@ import type { ConfigIssue, YamlSource } from './source.js';
 /**
  * One ajv instance for the configuration: every error reported (`allErrors`), unknown keys are errors
  * (each schema says `additionalProperties: false`; `strict` makes ajv refuse a schema that forgets
- * a type), no coercion: `"2"` is not the integer 2.
+ * a type), no coercion: `"2"` is not the integer 2. `verbose` keeps the offending value and schema
+ * in each error, for the messages.
  */
-export const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false, coerceTypes: false });
+export const ajv = new Ajv({
+  allErrors: true,
+  strict: true,
+  useDefaults: false,
+  coerceTypes: false,
+  verbose: true,
+});
 
 const PATTERN_WORDS: Record<string, string> = {
   [DURATION_PATTERN]: 'a duration such as 500ms, 30s, 5m, 2h or 1h30m',
@@ -25,7 +32,10 @@ export function describeAjvError(error: ErrorObject): string {
   switch (error.keyword) {
     case 'additionalProperties': {
       const allowed = Object.keys((error.parentSchema?.['properties'] as object | undefined) ?? {});
-      return `unknown key "${String(p['additionalProperty'])}"` + (allowed.length > 0 ? `; expected one of: ${allowed.join(', ')}` : '');
+      return (
+        `unknown key "${String(p['additionalProperty'])}"` +
+        (allowed.length > 0 ? `; expected one of: ${allowed.join(', ')}` : '')
+      );
     }
     case 'required':
       return `missing required key "${String(p['missingProperty'])}"`;

@@ -11,7 +11,15 @@ import { ajv, checkSchema } from './schema-check.js';
 import type { Catalog } from './catalog.js';
 import type { LoadedRule } from './rules.js';
 import type { ConfigIssue, YamlSource } from './source.js';
-import type { CompiledCheck, CompiledRule, CompiledService, RawProfile, RawServices, Resolved, ServiceParameters } from './types.js';
+import type {
+  CompiledCheck,
+  CompiledRule,
+  CompiledService,
+  RawProfile,
+  RawServices,
+  Resolved,
+  ServiceParameters,
+} from './types.js';
 
 const validateProfile = ajv.compile(PROFILE_SCHEMA);
 const validateServices = ajv.compile(SERVICES_SCHEMA);
@@ -22,12 +30,19 @@ export interface LoadedProfile {
   readonly source: YamlSource;
 }
 
-export function loadProfile(source: YamlSource, ruleNames: ReadonlySet<string>, issues: ConfigIssue[]): LoadedProfile | undefined {
+export function loadProfile(
+  source: YamlSource,
+  ruleNames: ReadonlySet<string>,
+  issues: ConfigIssue[],
+): LoadedProfile | undefined {
   if (!checkSchema(validateProfile, source.value, source, issues)) return undefined;
   const profile = source.value as RawProfile;
   const before = issues.length;
   profile.rules.forEach((name, i) => {
-    if (!ruleNames.has(name)) issues.push(source.issue(['rules', i], `unknown rule "${name}"; rules: ${[...ruleNames].sort().join(', ')}`));
+    if (!ruleNames.has(name))
+      issues.push(
+        source.issue(['rules', i], `unknown rule "${name}"; rules: ${[...ruleNames].sort().join(', ')}`),
+      );
   });
   return issues.length > before ? undefined : { profile, source };
 }
@@ -48,7 +63,12 @@ export function compileServices(
     const at = ['services', name];
     const before = issues.length;
     if (!profileNames.has(entry.profile)) {
-      issues.push(source.issue([...at, 'profile'], `unknown profile "${entry.profile}"; profiles: ${[...profileNames].sort().join(', ')}`));
+      issues.push(
+        source.issue(
+          [...at, 'profile'],
+          `unknown profile "${entry.profile}"; profiles: ${[...profileNames].sort().join(', ')}`,
+        ),
+      );
     }
     checkSchema(validateParameters, entry.parameters ?? {}, source, issues, [...at, 'parameters']);
     const loaded = profiles.get(entry.profile);
@@ -66,8 +86,16 @@ export function compileServices(
     const min = values['min_active_hosts']?.value;
     const max = values['max_active_hosts']?.value;
     if (typeof min === 'number' && typeof max === 'number' && min >= max) {
-      const blame = values['min_active_hosts']?.source === 'service' || values['max_active_hosts']?.source === 'service' ? [...at, 'parameters'] : at;
-      issues.push(source.issue(blame, `min_active_hosts (${min}) must be below max_active_hosts (${max}) or no host could ever be replaced`));
+      const blame =
+        values['min_active_hosts']?.source === 'service' || values['max_active_hosts']?.source === 'service'
+          ? [...at, 'parameters']
+          : at;
+      issues.push(
+        source.issue(
+          blame,
+          `min_active_hosts (${min}) must be below max_active_hosts (${max}) or no host could ever be replaced`,
+        ),
+      );
       continue;
     }
 
@@ -99,7 +127,12 @@ function serviceParameters(values: Record<string, Resolved<unknown>>): ServicePa
   };
 }
 
-function compileRule(service: string, loaded: LoadedRule, values: Record<string, Resolved<unknown>>, catalog: Catalog): CompiledRule {
+function compileRule(
+  service: string,
+  loaded: LoadedRule,
+  values: Record<string, Resolved<unknown>>,
+  catalog: Catalog,
+): CompiledRule {
   const { rule } = loaded;
   const checks: CompiledCheck[] = (rule.checks ?? []).map((entry) => {
     const spec = catalog.checks.get(entry.checkName);
@@ -109,7 +142,9 @@ function compileRule(service: string, loaded: LoadedRule, values: Record<string,
       const fromParams = values[spec.threshold.parameter];
       threshold =
         fromParams ??
-        (ruleDefault !== undefined ? { value: ruleDefault, source: 'rule' } : { value: spec.threshold.builtin, source: 'builtin' });
+        (ruleDefault !== undefined
+          ? { value: ruleDefault, source: 'rule' }
+          : { value: spec.threshold.builtin, source: 'builtin' });
     }
     return { name: entry.checkName, ...(threshold === undefined ? {} : { threshold }), options };
   });

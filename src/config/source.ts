@@ -81,7 +81,13 @@ export class YamlSource {
     try {
       text = await readFile(path, 'utf8');
     } catch (error) {
-      issues.push({ file: shownAs, line: 0, col: 0, path: '', message: `cannot read: ${(error as Error).message}` });
+      issues.push({
+        file: shownAs,
+        line: 0,
+        col: 0,
+        path: '',
+        message: `cannot read: ${(error as Error).message}`,
+      });
       return undefined;
     }
     return YamlSource.parse(shownAs, text, issues);
@@ -99,7 +105,9 @@ export class YamlSource {
     for (let i = 0; i < path.length; i++) {
       const segment = path[i];
       if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment));
+        const pair = node.items.find(
+          (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment),
+        );
         if (pair === undefined) break;
         if (key && i === path.length - 1 && isNodeLike(pair.key)) {
           best = pair.key;

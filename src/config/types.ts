@@ -84,7 +84,8 @@ export interface RawRegion {
   nodes: RawNode[];
   kinesis: { stream: string; region?: string; endpoint?: string; shards?: number };
   redis: { url: string; key_prefix?: string };
-  inventory: { type: 'file'; path: string; refresh?: string } | { type: 'http'; url: string; refresh?: string };
+  inventory:
+    { type: 'file'; path: string; refresh?: string } | { type: 'http'; url: string; refresh?: string };
   orchestrator?: { url: string };
   thresholds?: {
     max_event_age?: string;
@@ -191,7 +192,12 @@ export interface CompiledRegion {
   readonly region: string;
   readonly quorum: number;
   readonly nodes: readonly ClusterNode[];
-  readonly kinesis: { readonly stream: string; readonly region: string; readonly endpoint?: string; readonly shards: number };
+  readonly kinesis: {
+    readonly stream: string;
+    readonly region: string;
+    readonly endpoint?: string;
+    readonly shards: number;
+  };
   readonly redis: { readonly url: string; readonly keyPrefix: string };
   readonly inventory:
     | { readonly type: 'file'; readonly path: string; readonly refreshMs: number }
@@ -214,5 +220,8 @@ export interface CompiledConfig {
   readonly region: CompiledRegion;
   readonly services: ReadonlyMap<string, CompiledService>;
   readonly workflows: ReadonlyMap<string, CompiledWorkflow>;
-  readonly profiles: ReadonlyMap<string, { readonly name: string; readonly description: string; readonly rules: readonly string[] }>;
+  readonly profiles: ReadonlyMap<
+    string,
+    { readonly name: string; readonly description: string; readonly rules: readonly string[] }
+  >;
 }

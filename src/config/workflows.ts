@@ -35,7 +35,11 @@ export interface LoadedWorkflow {
   readonly ruleInputRefs: readonly RuleInputRef[];
 }
 
-export function compileWorkflow(source: YamlSource, catalog: Catalog, issues: ConfigIssue[]): LoadedWorkflow | undefined {
+export function compileWorkflow(
+  source: YamlSource,
+  catalog: Catalog,
+  issues: ConfigIssue[],
+): LoadedWorkflow | undefined {
   if (!checkSchema(validateWorkflow, source.value, source, issues)) return undefined;
   const raw = source.value as RawWorkflow;
   const before = issues.length;
@@ -63,7 +67,12 @@ export function compileWorkflow(source: YamlSource, catalog: Catalog, issues: Co
   for (const [step, at] of all) {
     const action = catalog.actions.get(step.action);
     if (action === undefined) {
-      issues.push(source.issue([...at, 'action'], `unknown action "${step.action}"; known actions: ${[...catalog.actions.keys()].sort().join(', ')}`));
+      issues.push(
+        source.issue(
+          [...at, 'action'],
+          `unknown action "${step.action}"; known actions: ${[...catalog.actions.keys()].sort().join(', ')}`,
+        ),
+      );
     } else {
       checkInputKeys(step, action.inputs, at, source, issues);
     }
@@ -74,9 +83,12 @@ export function compileWorkflow(source: YamlSource, catalog: Catalog, issues: Co
     const check = (ref: RefPath, refAt: readonly (string | number)[]): void => {
       const problem = checkRef(ref, visible, inFailure, catalog, main, failure);
       if (problem !== undefined) issues.push(source.issue(refAt, problem));
-      if (ref[0] === 'rule' && ref[1] === 'inputs' && ref[2] !== undefined) ruleInputRefs.push({ key: ref[2], at: refAt });
+      if (ref[0] === 'rule' && ref[1] === 'inputs' && ref[2] !== undefined)
+        ruleInputRefs.push({ key: ref[2], at: refAt });
     };
-    for (const found of findRefs(step.inputs ?? {}, (a, m) => issues.push(source.issue([...at, 'inputs', ...a], m)))) {
+    for (const found of findRefs(step.inputs ?? {}, (a, m) =>
+      issues.push(source.issue([...at, 'inputs', ...a], m)),
+    )) {
       check(found.ref, [...at, 'inputs', ...found.at]);
     }
     if (step.when !== undefined) {
@@ -118,21 +130,40 @@ function compileStep(step: RawStep): CompiledStep {
   };
 }
 
-function checkNeeds(steps: readonly RawStep[], byId: ReadonlyMap<string, RawStep>, list: string, source: YamlSource, issues: ConfigIssue[]): void {
+function checkNeeds(
+  steps: readonly RawStep[],
+  byId: ReadonlyMap<string, RawStep>,
+  list: string,
+  source: YamlSource,
+  issues: ConfigIssue[],
+): void {
   steps.forEach((step, i) => {
     (step.needs ?? []).forEach((need, j) => {
-      if (need === step.id) issues.push(source.issue([list, i, 'needs', j], `step "${step.id}" needs itself`));
+      if (need === step.id)
+        issues.push(source.issue([list, i, 'needs', j], `step "${step.id}" needs itself`));
       else if (!byId.has(need)) {
-        issues.push(source.issue([list, i, 'needs', j], `step "${step.id}" needs "${need}", which is not a step of ${list}; steps: ${[...byId.keys()].join(', ')}`));
+        issues.push(
+          source.issue(
+            [list, i, 'needs', j],
+            `step "${step.id}" needs "${need}", which is not a step of ${list}; steps: ${[...byId.keys()].join(', ')}`,
+          ),
+        );
       }
     });
   });
 }
 
 /** Kahn's algorithm, stable in file order; reports one cycle per strongly connected knot it leaves. */
-function topologicalOrder(steps: readonly RawStep[], list: string, source: YamlSource, issues: ConfigIssue[]): RawStep[] | undefined {
+function topologicalOrder(
+  steps: readonly RawStep[],
+  list: string,
+  source: YamlSource,
+  issues: ConfigIssue[],
+): RawStep[] | undefined {
   const ids = new Set(steps.map((s) => s.id));
-  const pending = new Map(steps.map((s) => [s.id, new Set((s.needs ?? []).filter((n) => ids.has(n) && n !== s.id))]));
+  const pending = new Map(
+    steps.map((s) => [s.id, new Set((s.needs ?? []).filter((n) => ids.has(n) && n !== s.id))]),
+  );
   const order: RawStep[] = [];
   let progressed = true;
   while (progressed) {
@@ -180,17 +211,30 @@ function ancestors(id: string, byId: ReadonlyMap<string, RawStep>): Set<string> 
   return out;
 }
 
-function checkInputKeys(step: RawStep, schema: Record<string, unknown>, at: readonly (string | number)[], source: YamlSource, issues: ConfigIssue[]): void {
+function checkInputKeys(
+  step: RawStep,
+  schema: Record<string, unknown>,
+  at: readonly (string | number)[],
+  source: YamlSource,
+  issues: ConfigIssue[],
+): void {
   const properties = Object.keys((schema['properties'] as object | undefined) ?? {});
   const required = (schema['required'] as string[] | undefined) ?? [];
   const given = step.inputs ?? {};
   for (const key of Object.keys(given)) {
     if (!properties.includes(key)) {
-      issues.push(source.issue([...at, 'inputs', key], `action "${step.action}" takes no input "${key}"; its inputs: ${properties.join(', ')}`, true));
+      issues.push(
+        source.issue(
+          [...at, 'inputs', key],
+          `action "${step.action}" takes no input "${key}"; its inputs: ${properties.join(', ')}`,
+          true,
+        ),
+      );
     }
   }
   for (const key of required) {
-    if (!(key in given)) issues.push(source.issue([...at, 'inputs'], `action "${step.action}" needs input "${key}"`));
+    if (!(key in given))
+      issues.push(source.issue([...at, 'inputs'], `action "${step.action}" needs input "${key}"`));
   }
 }
 
@@ -208,7 +252,8 @@ function checkRef(
   switch (root) {
     case 'event':
       if (first === undefined) return `${text}: name a field of the event, e.g. {{ event.host }}`;
-      if (!(ENVELOPE_FIELDS as readonly string[]).includes(first)) return `${text}: events have no field "${first}"; fields: ${ENVELOPE_FIELDS.join(', ')}`;
+      if (!(ENVELOPE_FIELDS as readonly string[]).includes(first))
+        return `${text}: events have no field "${first}"; fields: ${ENVELOPE_FIELDS.join(', ')}`;
       if (first !== 'data' && rest.length > 0) return `${text}: event.${first} has no fields`;
       return undefined;
     case 'rule':
@@ -219,17 +264,28 @@ function checkRef(
       if (first !== undefined && first in PARAMETERS && rest.length === 0) return undefined;
       return `${text}: unknown parameter; parameters: ${Object.keys(PARAMETERS).join(', ')}`;
     case 'region':
-      if (first !== undefined && (REGION_TEMPLATE_FIELDS as readonly string[]).includes(first) && rest.length === 0) return undefined;
+      if (
+        first !== undefined &&
+        (REGION_TEMPLATE_FIELDS as readonly string[]).includes(first) &&
+        rest.length === 0
+      )
+        return undefined;
       return `${text}: expected one of ${REGION_TEMPLATE_FIELDS.map((f) => `region.${f}`).join(', ')}`;
     case 'failure':
       if (!inFailure) return `${text}: failure.* is only known in on_failure steps`;
-      if (first !== undefined && (FAILURE_TEMPLATE_FIELDS as readonly string[]).includes(first) && rest.length === 0) return undefined;
+      if (
+        first !== undefined &&
+        (FAILURE_TEMPLATE_FIELDS as readonly string[]).includes(first) &&
+        rest.length === 0
+      )
+        return undefined;
       return `${text}: expected one of ${FAILURE_TEMPLATE_FIELDS.map((f) => `failure.${f}`).join(', ')}`;
     case 'steps': {
       if (first === undefined) return `${text}: name a step, e.g. {{ steps.boot.outputs.host }}`;
       const step = main.get(first) ?? failure.get(first);
       if (step === undefined) return `${text}: there is no step "${first}"`;
-      if (!visibleSteps.has(first)) return `${text}: step "${first}" is not among this step's needs (directly or indirectly), so it may not have run`;
+      if (!visibleSteps.has(first))
+        return `${text}: step "${first}" is not among this step's needs (directly or indirectly), so it may not have run`;
       const [kind, ...path] = rest;
       if (kind === 'status' && path.length === 0) return undefined;
       if (kind !== 'outputs') return `${text}: expected steps.${first}.outputs.NAME or steps.${first}.status`;
@@ -241,13 +297,19 @@ function checkRef(
   }
 }
 
-function checkOutputPath(schema: Record<string, unknown>, path: readonly string[], text: string, action: string): string | undefined {
+function checkOutputPath(
+  schema: Record<string, unknown>,
+  path: readonly string[],
+  text: string,
+  action: string,
+): string | undefined {
   let node = schema;
   for (const segment of path) {
     const properties = node['properties'] as Record<string, Record<string, unknown>> | undefined;
     if (properties === undefined) return undefined; // free-form below here (e.g. an HTTP response body)
     const next = properties[segment];
-    if (next === undefined) return `${text}: action "${action}" has no output "${segment}"; outputs: ${Object.keys(properties).join(', ')}`;
+    if (next === undefined)
+      return `${text}: action "${action}" has no output "${segment}"; outputs: ${Object.keys(properties).join(', ')}`;
     node = next;
   }
   return undefined;

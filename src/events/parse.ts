@@ -18,7 +18,11 @@ export interface Rejection {
 }
 
 export type ParseResult =
-  | { readonly ok: true; readonly event: LzEvent; /** `time` in epoch milliseconds. */ readonly timeMs: number }
+  | {
+      readonly ok: true;
+      readonly event: LzEvent;
+      /** `time` in epoch milliseconds. */ readonly timeMs: number;
+    }
   | { readonly ok: false; readonly rejection: Rejection };
 
 const ajv = new Ajv({ allErrors: true, strict: true });
@@ -41,7 +45,8 @@ export function parseEvent(input: Uint8Array | string, options: ParseOptions = {
 
 function parseUnsafe(input: Uint8Array | string, maxBytes: number): ParseResult {
   const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.byteLength;
-  if (size > maxBytes) return reject(EventErrorCodes.TOO_LARGE, `event is ${size} bytes; the limit is ${maxBytes}`);
+  if (size > maxBytes)
+    return reject(EventErrorCodes.TOO_LARGE, `event is ${size} bytes; the limit is ${maxBytes}`);
 
   let text: string;
   if (typeof input === 'string') text = input;
@@ -60,17 +65,26 @@ function parseUnsafe(input: Uint8Array | string, maxBytes: number): ParseResult 
   }
   if (!validate(value)) {
     const errors = (validate.errors ?? []).map(describe);
-    return reject(EventErrorCodes.INVALID, `event is invalid: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`, errors);
+    return reject(
+      EventErrorCodes.INVALID,
+      `event is invalid: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`,
+      errors,
+    );
   }
   const event = value as LzEvent & { data?: Record<string, unknown> };
   const errors: { path: string; message: string }[] = [];
   const timeMs = Date.parse(event.time);
-  if (Number.isNaN(timeMs)) errors.push({ path: '/time', message: `"${event.time}" is not a real date and time` });
+  if (Number.isNaN(timeMs))
+    errors.push({ path: '/time', message: `"${event.time}" is not a real date and time` });
   if (event.host === undefined && event.resource === undefined) {
     errors.push({ path: '', message: 'an event names the "host" or the "resource" it is about' });
   }
   if (errors.length > 0) {
-    return reject(EventErrorCodes.INVALID, `event is invalid: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`, errors);
+    return reject(
+      EventErrorCodes.INVALID,
+      `event is invalid: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`,
+      errors,
+    );
   }
   return { ok: true, event: Object.freeze({ ...event, data: Object.freeze(event.data ?? {}) }), timeMs };
 }
@@ -81,11 +95,17 @@ function describe(error: ErrorObject): { path: string; message: string } {
     case 'additionalProperties':
       return { path: error.instancePath, message: `unknown field "${String(p['additionalProperty'])}"` };
     case 'required':
-      return { path: error.instancePath, message: `missing required field "${String(p['missingProperty'])}"` };
+      return {
+        path: error.instancePath,
+        message: `missing required field "${String(p['missingProperty'])}"`,
+      };
     case 'pattern':
       return {
         path: error.instancePath,
-        message: error.instancePath === '/time' ? 'must be an RFC 3339 time with a zone, e.g. 2026-11-22T03:00:00Z' : `must match ${String(p['pattern'])}`,
+        message:
+          error.instancePath === '/time'
+            ? 'must be an RFC 3339 time with a zone, e.g. 2026-11-22T03:00:00Z'
+            : `must match ${String(p['pattern'])}`,
       };
     default:
       return { path: error.instancePath, message: error.message ?? error.keyword };

@@ -13,7 +13,8 @@ export const EVENT_SCHEMA = {
     /** RFC 3339 with a zone: `2026-11-22T03:00:00Z`. */
     time: {
       type: 'string',
-      pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$',
+      pattern:
+        '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$',
     },
     region: { type: 'string', minLength: 1, maxLength: 64 },
     environment: { type: 'string', minLength: 1, maxLength: 32 },

@@ -1,0 +1,115 @@
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { REPO, copyConfig } from '../helpers/config-copy.js';
+import type { ConfigCopy } from '../helpers/config-copy.js';
+
+const run = promisify(execFile);
+const CLI = join(REPO, 'src', 'cli', 'main.ts');
+
+/** Runs `lazarus ARGS` as a real process; resolves with the exit code and output, whatever the code. */
+async function lazarus(
+  args: string[],
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = run(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO });
+  if (input !== undefined) {
+    child.child.stdin?.end(input);
+  }
+  try {
+    const { stdout, stderr } = await child;
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const hostDown = JSON.stringify({
+  id: 'ev-1',
+  type: 'NagiosHostAlarm',
+  source: 'nagios',
+  time: '2026-11-22T03:00:00Z',
+  environment: 'prod',
+  service: 'sms-api',
+  host: 'sms-api-3',
+  data: { host_state: 'DOWN', host_state_type: 'HARD' },
+});
+
+describe('lazarus validate', () => {
+  let broken: ConfigCopy;
+  before(async () => {
+    broken = await copyConfig();
+    await broken.edit('profiles/stateless.yaml', 'rules:\n', 'rules: [\n');
+    await broken.edit('rules/healthcheck_down.yaml', 'checkName: PeerCheck', 'checkName: PeerChek');
+    await broken.edit('workflows/default.replace_host.yaml', 'needs: [lb_out]', 'needs: [lb_out, resolve]');
+    await broken.edit('deploy/local/services.yaml', 'min_active_hosts: 3', 'min_active_host: 3');
+  });
+  after(() => broken.remove());
+
+  test('the shipped configuration is valid: exit 0', async () => {
+    const { code, stdout } = await lazarus(['validate']);
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /valid\. Region local-1, 3 nodes \(quorum 2\)/);
+  });
+
+  test('a broken copy: exit 1 and each error with file:line:col', async () => {
+    const { code, stdout } = await lazarus(['validate', '--config', broken.dir]);
+    assert.equal(code, 1);
+    assert.match(stdout, /profiles\/stateless\.yaml:\d+:\d+: YAML syntax/);
+    assert.match(
+      stdout,
+      /rules\/healthcheck_down\.yaml:14:\d+: \/checks\/3\/checkName: unknown check "PeerChek"/,
+    );
+    assert.match(
+      stdout,
+      /workflows\/default\.replace_host\.yaml:\d+:\d+: \/steps\/\d\/needs: cycle in steps/,
+    );
+    assert.match(
+      stdout,
+      /deploy\/local\/services\.yaml:7:7: \/services\/sms-api\/parameters\/min_active_host: unknown key/,
+    );
+    assert.match(stdout, /\d+ problem\(s\)/);
+  });
+});
+
+describe('lazarus match', () => {
+  test('a matching event: the rule and its compiled parameters, exit 0', async () => {
+    const { code, stdout } = await lazarus(['match', '--event', '-'], hostDown);
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /matched sms-api\/nagios_host_down/);
+    assert.match(stdout, /MinActiveHosts\s+threshold 3 \(service\)/);
+  });
+
+  test('--json gives the same as a document', async () => {
+    const { code, stdout } = await lazarus(['match', '--json', '--event', '-'], hostDown);
+    assert.equal(code, 0);
+    const doc = JSON.parse(stdout) as {
+      matched: { id: string; lock: string };
+      parameters: Record<string, { value: unknown }>;
+    };
+    assert.equal(doc.matched.id, 'sms-api/nagios_host_down');
+    assert.equal(doc.matched.lock, 'host');
+    assert.equal(doc.parameters['workflow_timeout']?.value, '30m');
+  });
+
+  test('no rule: why, exit 1', async () => {
+    const { code, stdout } = await lazarus(['match', '--event', '-'], hostDown.replace('HARD', 'SOFT'));
+    assert.equal(code, 1);
+    assert.match(stdout, /event_data\.host_state_type: expected HARD, got SOFT/);
+    assert.match(stdout, /no rule matched/);
+  });
+
+  test('a malformed event: the rejection, exit 2', async () => {
+    const { code, stdout } = await lazarus(['match', '--event', '-'], '{"id": 1}');
+    assert.equal(code, 2);
+    assert.match(stdout, /rejected \(LZ_ERR_EVENT_INVALID\)/);
+  });
+
+  test('usage errors exit 2', async () => {
+    assert.equal((await lazarus(['match'])).code, 2);
+    assert.equal((await lazarus(['frobnicate'])).code, 2);
+  });
+});

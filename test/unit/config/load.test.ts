@@ -1,0 +1,330 @@
+import { strict as assert } from 'node:assert';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { loadConfig } from '../../../src/config/load.js';
+import { formatIssue } from '../../../src/config/source.js';
+import type { ConfigIssue } from '../../../src/config/source.js';
+import type { CompiledConfig } from '../../../src/config/types.js';
+import { defaultCatalog } from '../../../src/controller/catalog.js';
+import { REPO, copyConfig } from '../../helpers/config-copy.js';
+import type { ConfigCopy } from '../../helpers/config-copy.js';
+
+const catalog = defaultCatalog();
+
+/** The sample rule of the Lazarus write-up, exactly as published (indentation restored). */
+const SAMPLE_RULE = `name: nagios_host_down
+description: rule for nagios host down event
+criteria:
+  environment: dev|stage|prod
+  event_type: NagiosHostAlarm
+  event_data:
+    host_state: DOWN|UNREACHABLE
+    host_state_type: HARD
+checks:
+  - checkName: MinActiveHosts
+    default: 2
+  - checkName: MaxActiveHosts
+  - checkName: HealthCheckDown
+action:
+  name: default.replace_host
+  inputs:
+    notification_group: lazarus-orchestration
+`;
+
+async function loadShipped(): Promise<CompiledConfig> {
+  const result = await loadConfig(join(REPO, 'deploy', 'local'), catalog);
+  assert.ok(result.ok, result.ok ? '' : result.issues.map(formatIssue).join('\n'));
+  return result.config;
+}
+
+/** Loads a copy of the shipped configuration with `edits` applied; it must fail. */
+async function issuesAfter(edits: (copy: ConfigCopy) => Promise<void>): Promise<readonly ConfigIssue[]> {
+  const copy = await copyConfig();
+  try {
+    await edits(copy);
+    const result = await loadConfig(copy.dir, catalog);
+    assert.equal(result.ok, false, 'the broken configuration loaded');
+    return result.ok ? [] : result.issues;
+  } finally {
+    await copy.remove();
+  }
+}
+
+function find(issues: readonly ConfigIssue[], file: string, text: string | RegExp): ConfigIssue {
+  const hit = issues.find(
+    (i) =>
+      i.file.endsWith(file) && (typeof text === 'string' ? i.message.includes(text) : text.test(i.message)),
+  );
+  assert.ok(hit, `no issue in ${file} matching ${String(text)}; got:\n${issues.map(formatIssue).join('\n')}`);
+  return hit;
+}
+
+describe('shipped configuration', () => {
+  let config: CompiledConfig;
+  before(async () => {
+    config = await loadShipped();
+  });
+
+  test('the sample rule is in rules/ byte for byte as the write-up gives it', async () => {
+    assert.equal(await readFile(join(REPO, 'rules', 'nagios_host_down.yaml'), 'utf8'), SAMPLE_RULE);
+  });
+
+  test('the sample rule compiles for a stateless service with its criteria, checks, action and a host lock', () => {
+    const rule = config.services.get('voice-gateway')?.rules.find((r) => r.name === 'nagios_host_down');
+    assert.ok(rule);
+    assert.deepEqual([...rule.criteria.environment!].sort(), ['dev', 'prod', 'stage']);
+    assert.deepEqual([...rule.criteria.eventType], ['NagiosHostAlarm']);
+    assert.deepEqual([...rule.criteria.eventData.get('host_state')!].sort(), ['DOWN', 'UNREACHABLE']);
+    assert.deepEqual([...rule.criteria.eventData.get('host_state_type')!], ['HARD']);
+    assert.deepEqual(
+      rule.checks.map((c) => c.name),
+      ['MinActiveHosts', 'MaxActiveHosts', 'HealthCheckDown'],
+    );
+    assert.deepEqual(rule.action, {
+      workflow: 'default.replace_host',
+      inputs: { notification_group: 'lazarus-orchestration' },
+    });
+    assert.equal(rule.lock, 'host', 'a rule without lock takes a host lock');
+  });
+
+  test('every profile of the design is shipped and every service gets a compiled rule set', () => {
+    assert.deepEqual([...config.profiles.keys()].sort(), [
+      'cassandra',
+      'elastic_search',
+      'stateless',
+      'stateless_with_standby_pivot',
+    ]);
+    assert.deepEqual(config.profiles.get('stateless')?.rules, [
+      'nagios_host_down',
+      'healthcheck_down',
+      'aws_scheduled_event',
+    ]);
+    for (const service of config.services.values()) assert.ok(service.rules.length > 0, service.name);
+    assert.equal(config.region.quorum, 2);
+    assert.deepEqual(
+      config.region.nodes.map((n) => n.zone),
+      ['local-1a', 'local-1b', 'local-1c'],
+    );
+  });
+
+  test('parameters resolve service override, then profile default, then the rule default, then built-in', () => {
+    const sms = config.services.get('sms-api')!;
+    const voice = config.services.get('voice-gateway')!;
+    const search = config.services.get('search')!;
+    const threshold = (service: typeof sms, rule: string, check: string) =>
+      service.rules.find((r) => r.name === rule)?.checks.find((c) => c.name === check)?.threshold;
+
+    // min_active_hosts: sms-api overrides it; stateless has no default, so voice-gateway gets the rule's.
+    assert.deepEqual(threshold(sms, 'nagios_host_down', 'MinActiveHosts'), { value: 3, source: 'service' });
+    assert.deepEqual(threshold(voice, 'nagios_host_down', 'MinActiveHosts'), { value: 2, source: 'rule' });
+    // elastic_search sets min_active_hosts 3 in the profile, which beats its rule's own default.
+    assert.deepEqual(threshold(search, 'elastic_search_node_down', 'MinActiveHosts'), {
+      value: 3,
+      source: 'profile',
+    });
+    assert.deepEqual(threshold(voice, 'nagios_host_down', 'MaxActiveHosts'), {
+      value: 200,
+      source: 'profile',
+    });
+
+    // workflow_timeout: search overrides 2h over its profile's 1h; sms-api keeps the profile's 30m.
+    assert.equal(search.parameters.workflowTimeoutMs, 2 * 3_600_000);
+    assert.deepEqual(search.parameters.values['workflow_timeout'], { value: '2h', source: 'service' });
+    assert.equal(sms.parameters.workflowTimeoutMs, 30 * 60_000);
+    assert.equal(config.services.get('ledger-db')?.parameters.mode, 'notify_only');
+  });
+
+  test('workflow steps come out in dependency order with their defaults compiled', () => {
+    const wf = config.workflows.get('default.replace_host')!;
+    const order = wf.steps.map((s) => s.id);
+    for (const step of wf.steps) {
+      for (const need of step.needs)
+        assert.ok(order.indexOf(need) < order.indexOf(step.id), `${need} before ${step.id}`);
+    }
+    const boot = wf.steps.find((s) => s.id === 'boot')!;
+    assert.equal(boot.idempotent, false);
+    assert.equal(boot.timeoutMs, 600_000);
+    assert.deepEqual(
+      wf.onFailure.map((s) => s.id),
+      ['escalate', 'tell_team'],
+    );
+  });
+
+  test('the compiled configuration is frozen', () => {
+    assert.ok(Object.isFrozen(config));
+    assert.ok(Object.isFrozen(config.region.nodes[0]));
+    assert.throws(() => {
+      (config.region as { quorum: number }).quorum = 1;
+    }, TypeError);
+  });
+});
+
+describe('rejections name the file, line and what is expected', () => {
+  test('bad YAML', async () => {
+    const issues = await issuesAfter((c) => c.edit('profiles/stateless.yaml', 'rules:\n', 'rules: [\n'));
+    const issue = find(issues, 'profiles/stateless.yaml', 'YAML syntax');
+    assert.ok(issue.line > 0);
+  });
+
+  test('unknown check, with the known ones listed', async () => {
+    const issues = await issuesAfter((c) =>
+      c.edit('rules/healthcheck_down.yaml', 'checkName: PeerCheck', 'checkName: PeerChek'),
+    );
+    const issue = find(issues, 'rules/healthcheck_down.yaml', 'unknown check "PeerChek"');
+    assert.match(issue.message, /known checks: .*PeerCheck/);
+    assert.equal(issue.path, '/checks/3/checkName');
+    assert.equal(issue.line, 14);
+  });
+
+  test('an option a check does not take', async () => {
+    const issues = await issuesAfter((c) =>
+      c.edit(
+        'rules/healthcheck_down.yaml',
+        '  - checkName: PeerCheck\n',
+        '  - checkName: PeerCheck\n    treshold: 2\n',
+      ),
+    );
+    const issue = find(issues, 'rules/healthcheck_down.yaml', 'unknown key "treshold"');
+    assert.equal(issue.path, '/checks/3/treshold');
+  });
+
+  test('a cycle in a workflow, shown as a path', async () => {
+    const issues = await issuesAfter((c) =>
+      c.edit('workflows/default.replace_host.yaml', 'needs: [lb_out]', 'needs: [lb_out, lb_in]'),
+    );
+    const issue = find(issues, 'workflows/default.replace_host.yaml', /cycle in steps: .*boot.*→.*lb_in/);
+    assert.ok(issue.line > 1);
+  });
+
+  test('unknown needs and unknown action', async () => {
+    const issues = await issuesAfter(async (c) => {
+      await c.edit('workflows/default.pivot_to_standby.yaml', 'needs: [promote]', 'needs: [promotion]');
+      await c.edit('workflows/default.pivot_to_standby.yaml', 'action: http.request', 'action: http.reqest');
+    });
+    find(issues, 'workflows/default.pivot_to_standby.yaml', 'needs "promotion", which is not a step');
+    find(issues, 'workflows/default.pivot_to_standby.yaml', 'unknown action "http.reqest"');
+  });
+
+  test('templates that refer to nothing: a step not among the needs, an unknown output, an unknown event field', async () => {
+    const issues = await issuesAfter(async (c) => {
+      await c.edit(
+        'workflows/default.replace_host.yaml',
+        'host: "{{ steps.boot.outputs.body.host }}" }',
+        'host: "{{ steps.forensics.outputs.body.host }}" }',
+      );
+      await c.edit(
+        'workflows/default.replace_host.yaml',
+        '"{{ steps.boot.outputs.body.health_url }}"',
+        '"{{ steps.boot.outputs.health_url }}"',
+      );
+      await c.edit(
+        'workflows/default.replace_host.yaml',
+        'Replacing {{ event.host }}',
+        'Replacing {{ event.hostname }}',
+      );
+    });
+    find(issues, 'workflows/default.replace_host.yaml', 'step "forensics" is not among this step\'s needs');
+    find(issues, 'workflows/default.replace_host.yaml', 'has no output "health_url"');
+    find(issues, 'workflows/default.replace_host.yaml', 'events have no field "hostname"');
+  });
+
+  test('a rule that does not give an input its workflow uses', async () => {
+    const issues = await issuesAfter((c) =>
+      c.edit(
+        'rules/healthcheck_down.yaml',
+        'notification_group: lazarus-orchestration',
+        'notify_group: lazarus-orchestration',
+      ),
+    );
+    find(
+      issues,
+      'rules/healthcheck_down.yaml',
+      /uses \{\{ rule.inputs.notification_group \}\} \(.*default.replace_host.yaml:\d+:\d+\)/,
+    );
+  });
+
+  test('unknown workflow', async () => {
+    const issues = await issuesAfter((c) =>
+      c.edit('rules/cassandra_node_down.yaml', 'name: cassandra.replace_node', 'name: cassandra.replace'),
+    );
+    find(issues, 'rules/cassandra_node_down.yaml', 'unknown workflow "cassandra.replace"');
+  });
+
+  test('unknown profile parameter and a parameter of the wrong type', async () => {
+    const issues = await issuesAfter(async (c) => {
+      await c.edit('deploy/local/services.yaml', 'min_active_hosts: 3', 'min_active_host: 3');
+      await c.edit('deploy/local/services.yaml', 'workflow_timeout: 2h', 'workflow_timeout: 2');
+    });
+    const unknown = find(issues, 'deploy/local/services.yaml', 'unknown key "min_active_host"');
+    assert.match(unknown.message, /expected one of: .*min_active_hosts/);
+    assert.deepEqual([unknown.line, unknown.col], [7, 7]);
+    const wrong = find(issues, 'deploy/local/services.yaml', 'must be string, got number 2');
+    assert.equal(wrong.path, '/services/search/parameters/workflow_timeout');
+  });
+
+  test('unknown profile', async () => {
+    const issues = await issuesAfter((c) =>
+      c.edit('deploy/local/services.yaml', 'profile: cassandra', 'profile: casandra'),
+    );
+    const issue = find(issues, 'deploy/local/services.yaml', 'unknown profile "casandra"');
+    assert.match(issue.message, /profiles: cassandra, elastic_search/);
+  });
+
+  test('a profile naming an unknown rule; a name that does not match its file', async () => {
+    const issues = await issuesAfter(async (c) => {
+      await c.edit(
+        'profiles/elastic_search.yaml',
+        '  - elastic_search_node_down',
+        '  - elastic_search_node_dead',
+      );
+      await c.edit('rules/aws_scheduled_event.yaml', 'name: aws_scheduled_event', 'name: aws_event');
+    });
+    find(issues, 'profiles/elastic_search.yaml', 'unknown rule "elastic_search_node_dead"');
+    find(issues, 'rules/aws_scheduled_event.yaml', 'must match the file name');
+  });
+
+  test('region: quorum not a majority, two nodes in one zone, inventory without url', async () => {
+    const issues = await issuesAfter(async (c) => {
+      await c.edit('deploy/local/region.yaml', 'quorum: 2', 'quorum: 1');
+      await c.edit('deploy/local/region.yaml', 'zone: local-1c', 'zone: local-1b');
+      await c.edit('deploy/local/region.yaml', '  url: http://127.0.0.1:8300/v1/inventory\n', '');
+    });
+    find(issues, 'deploy/local/region.yaml', 'must be a majority');
+    find(issues, 'deploy/local/region.yaml', 'zone "local-1b" is already used');
+    find(issues, 'deploy/local/region.yaml', 'needs "url"');
+  });
+
+  test('min_active_hosts at or above max_active_hosts', async () => {
+    const issues = await issuesAfter((c) =>
+      c.edit('deploy/local/services.yaml', 'min_active_hosts: 3', 'min_active_hosts: 300'),
+    );
+    find(issues, 'deploy/local/services.yaml', 'must be below max_active_hosts');
+  });
+
+  test('all errors of a run are reported together, sorted by file and line', async () => {
+    const issues = await issuesAfter(async (c) => {
+      await c.edit('rules/healthcheck_down.yaml', 'checkName: PeerCheck', 'checkName: Nope');
+      await c.edit('workflows/default.replace_host.yaml', 'needs: [lb_out]', 'needs: [lb_out, resolve]');
+      await c.edit('deploy/local/services.yaml', 'profile: cassandra', 'profile: nope');
+      await c.edit('profiles/stateless.yaml', 'rate_limit_threshold: 3', 'rate_limit_threshold: "3"');
+    });
+    assert.ok(issues.length >= 4, issues.map(formatIssue).join('\n'));
+    for (const file of [
+      'rules/healthcheck_down.yaml',
+      'workflows/default.replace_host.yaml',
+      'deploy/local/services.yaml',
+      'profiles/stateless.yaml',
+    ]) {
+      assert.ok(
+        issues.some((i) => i.file.endsWith(file) && i.line > 0),
+        file,
+      );
+    }
+    const keys = issues.map((i) => `${i.file}\u0000${String(i.line).padStart(6, '0')}`);
+    assert.deepEqual(
+      keys,
+      [...keys].sort((a, b) => a.localeCompare(b)),
+    );
+  });
+});
