@@ -4,9 +4,6 @@
  * The configuration is the shipped one with a generated services file, loaded through the real
  * loader. Run: npm run bench:match
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { formatIssue } from '../../src/config/source.js';
 import { defaultCatalog } from '../../src/controller/catalog.js';
@@ -72,7 +69,6 @@ function run(matcher: Matcher, batch: readonly LzEvent[]): { ns: number; matched
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
-  const scratch = await mkdtemp(join(tmpdir(), 'lz-bench-'));
   const rows = [['services', 'rules', 'events', 'matched', 'events/s', 'µs/event (median of 3)']];
   const perEvent: number[] = [];
   for (const size of SIZES) {
@@ -99,7 +95,6 @@ async function main(): Promise<void> {
       (ns / EVENTS / 1000).toFixed(3),
     ]);
   }
-  await rm(scratch, { recursive: true, force: true });
   process.stdout.write('\n' + table(rows) + '\n\n');
   const ratio = (perEvent[1] ?? 0) / (perEvent[0] ?? 1);
   process.stdout.write(
