@@ -12,6 +12,8 @@ export const REGION_DEFAULTS = {
   quorum: 2,
   kinesisRegion: 'us-east-1',
   shards: 4,
+  pollInterval: '200ms',
+  leaseTtl: '6s',
   keyPrefix: 'lz:',
   inventoryRefresh: '10s',
   maxEventAge: '5m',
@@ -85,6 +87,8 @@ export function compileRegion(source: YamlSource, issues: ConfigIssue[]): Compil
       region: raw.kinesis.region ?? REGION_DEFAULTS.kinesisRegion,
       ...(raw.kinesis.endpoint === undefined ? {} : { endpoint: raw.kinesis.endpoint }),
       shards: raw.kinesis.shards ?? REGION_DEFAULTS.shards,
+      pollMs: ms(raw.kinesis.poll_interval, REGION_DEFAULTS.pollInterval),
+      leaseTtlMs: ms(raw.kinesis.lease_ttl, REGION_DEFAULTS.leaseTtl),
     },
     redis: { url: raw.redis.url, keyPrefix: raw.redis.key_prefix ?? REGION_DEFAULTS.keyPrefix },
     inventory:

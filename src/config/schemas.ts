@@ -166,6 +166,8 @@ export const REGION_SCHEMA = {
         region: { type: 'string' },
         endpoint: { type: 'string', pattern: '^https?://' },
         shards: { type: 'integer', minimum: 1, maximum: 500 },
+        poll_interval: duration,
+        lease_ttl: duration,
       },
     },
     redis: {

@@ -82,7 +82,14 @@ export interface RawRegion {
   quorum?: number;
   paths?: { rules?: string; profiles?: string; workflows?: string; services?: string };
   nodes: RawNode[];
-  kinesis: { stream: string; region?: string; endpoint?: string; shards?: number };
+  kinesis: {
+    stream: string;
+    region?: string;
+    endpoint?: string;
+    shards?: number;
+    poll_interval?: string;
+    lease_ttl?: string;
+  };
   redis: { url: string; key_prefix?: string };
   inventory:
     { type: 'file'; path: string; refresh?: string } | { type: 'http'; url: string; refresh?: string };
@@ -197,6 +204,10 @@ export interface CompiledRegion {
     readonly region: string;
     readonly endpoint?: string;
     readonly shards: number;
+    /** Minimum time between two GetRecords calls on a shard (Kinesis allows 5 per second). */
+    readonly pollMs: number;
+    /** A dead node's shards are taken over within this. */
+    readonly leaseTtlMs: number;
   };
   readonly redis: { readonly url: string; readonly keyPrefix: string };
   readonly inventory:

@@ -1,0 +1,26 @@
+/** `lazarus node --config DIR --node ID`: runs one controller node until SIGTERM or SIGINT. */
+import { pino } from 'pino';
+import { ControllerNode } from '../controller/node.js';
+
+export async function nodeCommand(configDir: string, nodeId: string): Promise<number> {
+  const log = pino({ base: { node: nodeId }, level: process.env['LAZARUS_LOG_LEVEL'] ?? 'info' });
+  let node: ControllerNode;
+  try {
+    node = await ControllerNode.start({ configDir, nodeId, log });
+  } catch (error) {
+    log.fatal({ err: error, state: 'failed' }, `node could not start: ${(error as Error).message}`);
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'stop requested');
+      node.stop().then(resolve, (error: unknown) => {
+        log.error({ err: error }, 'unclean stop');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}

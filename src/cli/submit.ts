@@ -1,0 +1,57 @@
+/**
+ * `lazarus submit --event FILE|- [--config DIR] [--raw]`: puts an event on the region's stream, as a
+ * sensor would. The event is validated first (an invalid one is refused with the reasons) unless
+ * `--raw`, which puts the bytes as they are (to test how the cluster handles a poison record).
+ * The partition key is `service/host`, so that events about one host stay in order on one shard.
+ */
+import { readFile } from 'node:fs/promises';
+import { PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { loadConfig } from '../config/load.js';
+import { formatIssue } from '../config/source.js';
+import { defaultCatalog } from '../controller/catalog.js';
+import { parseEvent } from '../events/parse.js';
+import { kinesisClient } from '../ingest/kinesis-client.js';
+
+export async function submitCommand(
+  dir: string,
+  file: string,
+  raw: boolean,
+  out: NodeJS.WritableStream,
+): Promise<number> {
+  const loaded = await loadConfig(dir, defaultCatalog());
+  if (!loaded.ok) {
+    for (const issue of loaded.issues) out.write(formatIssue(issue) + '\n');
+    return 2;
+  }
+  const { region } = loaded.config;
+  const bytes = file === '-' ? await readStdin() : await readFile(file);
+  const parsed = parseEvent(bytes, { maxBytes: region.events.maxBytes });
+  if (!parsed.ok && !raw) {
+    out.write(`refused (${parsed.rejection.code}): ${parsed.rejection.message}\n`);
+    return 2;
+  }
+  const key = parsed.ok
+    ? `${parsed.event.service}/${parsed.event.host ?? parsed.event.resource ?? ''}`
+    : 'raw';
+  const kinesis = kinesisClient({
+    region: region.kinesis.region,
+    ...(region.kinesis.endpoint === undefined ? {} : { endpoint: region.kinesis.endpoint }),
+  });
+  try {
+    const put = await kinesis.send(
+      new PutRecordCommand({ StreamName: region.kinesis.stream, PartitionKey: key, Data: bytes }),
+    );
+    out.write(
+      `${parsed.ok ? parsed.event.id : '(raw record)'} → ${region.kinesis.stream} shard ${put.ShardId ?? '?'} sequence ${put.SequenceNumber ?? '?'}\n`,
+    );
+    return 0;
+  } finally {
+    kinesis.destroy();
+  }
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,40 @@
+/**
+ * Every Redis key the cluster uses, in one place (as BullMQ keeps its `QueueKeys`): what is shared
+ * between nodes is visible at a glance, and a prefix per region keeps regions (and tests) apart.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  /** Sorted set: node id → last heartbeat (epoch ms). */
+  get members(): string {
+    return `${this.prefix}members`;
+  }
+  /** String: `node:token` of the node that holds the shard's lease; expires with the lease TTL. */
+  lease(shardId: string): string {
+    return `${this.prefix}lease:${shardId}`;
+  }
+  /** String: the last sequence number of the shard whose event has a durable decision. */
+  checkpoint(shardId: string): string {
+    return `${this.prefix}checkpoint:${shardId}`;
+  }
+  /** Set: shards read to their end (closed after a reshard); their children may be read. */
+  get shardsDone(): string {
+    return `${this.prefix}shards-done`;
+  }
+  /** String: the node evaluating the event now; expires so that a dead node's events are taken over. */
+  claim(eventId: string): string {
+    return `${this.prefix}claim:${eventId}`;
+  }
+  /** String (JSON): the event's decision, written once. */
+  decision(eventId: string): string {
+    return `${this.prefix}decision:${eventId}`;
+  }
+  /** Sorted set: event id → decision time, newest last; the index the audit API reads. */
+  get decisions(): string {
+    return `${this.prefix}decisions`;
+  }
+  /** List (JSON): records that were not events, newest first, capped. */
+  get rejected(): string {
+    return `${this.prefix}rejected`;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Decisions and rejected records in Redis, keyed by event id so that an event delivered twice
+ * (Kinesis delivers at least once, a takeover re-reads from the checkpoint) is decided once.
+ */
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../common/keys.js';
+import { defineScripts, runScript } from '../common/lua.js';
+import type { ScriptSpec } from '../common/lua.js';
+import type { DecisionRecord } from './decision.js';
+
+const DECIDE: ScriptSpec = { module: 'controller', name: 'decide', keys: 3 };
+
+/** Kept of a rejected record's raw bytes: enough to see what it was, not enough to fill Redis. */
+export const REJECTED_RAW_CAP = 4096;
+const REJECTED_KEEP = 10_000;
+
+export interface RejectedRecord {
+  readonly shard: string;
+  readonly sequence: string;
+  readonly code: string;
+  readonly message: string;
+  readonly errors: readonly { readonly path: string; readonly message: string }[];
+  readonly size: number;
+  /** The first bytes, base64. */
+  readonly raw: string;
+  readonly node: string;
+  readonly at: string;
+}
+
+export class DecisionStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly retentionMs = 0,
+  ) {
+    defineScripts(redis, [DECIDE]);
+  }
+
+  async get(eventId: string): Promise<DecisionRecord | undefined> {
+    const text = await this.redis.get(this.keys.decision(eventId));
+    return text === null ? undefined : (JSON.parse(text) as DecisionRecord);
+  }
+
+  /** Takes the right to decide the event for `ttlMs`; `false` when another node holds it. */
+  async claim(eventId: string, node: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(this.keys.claim(eventId), node, 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
+  async claimHolder(eventId: string): Promise<string | null> {
+    return this.redis.get(this.keys.claim(eventId));
+  }
+
+  /** Writes the decision unless one exists; `false` means the event was already decided. */
+  async write(record: DecisionRecord): Promise<boolean> {
+    const written = await runScript(
+      this.redis,
+      DECIDE,
+      [this.keys.decision(record.event_id), this.keys.decisions, this.keys.claim(record.event_id)],
+      [JSON.stringify(record), record.event_id, Date.parse(record.decided_at), this.retentionMs],
+    );
+    return written === 1;
+  }
+
+  /** Adds the votes that came after the decision to its record (the decision itself does not change). */
+  async appendLate(record: DecisionRecord): Promise<void> {
+    await this.redis.set(this.keys.decision(record.event_id), JSON.stringify(record), 'KEEPTTL', 'XX');
+  }
+
+  async reject(record: RejectedRecord): Promise<void> {
+    await this.redis
+      .multi()
+      .lpush(this.keys.rejected, JSON.stringify(record))
+      .ltrim(this.keys.rejected, 0, REJECTED_KEEP - 1)
+      .exec();
+  }
+
+  async rejectedRecords(limit = 100): Promise<RejectedRecord[]> {
+    return (await this.redis.lrange(this.keys.rejected, 0, limit - 1)).map(
+      (t) => JSON.parse(t) as RejectedRecord,
+    );
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * This node's vote on an event: it runs the rule's checks itself, against the inventory and with
+ * health probes sent from its own zone. The same code answers a peer's Evaluate call and the
+ * coordinator's own vote.
+ */
+import type { CheckContext, CheckDefinition, CheckHost, HealthProbe } from '../checks/definition.js';
+import { evaluateChecks } from '../checks/evaluate.js';
+import type { CheckToRun } from '../checks/evaluate.js';
+import type { Vote } from '../cluster/quorum.js';
+import type { CheckRequestMessage, EvaluateRequestMessage, VoteMessage } from '../cluster/proto.js';
+import type { ClusterNode } from '../config/types.js';
+import type { LzEvent } from '../events/schema.js';
+import { parseEvent } from '../events/parse.js';
+import { probeHealth } from '../inventory/health-probe.js';
+import type { InventoryProvider } from '../inventory/types.js';
+
+export interface EvaluatorOptions {
+  readonly node: ClusterNode;
+  readonly inventory: InventoryProvider;
+  readonly checks: ReadonlyMap<string, CheckDefinition>;
+  /** @defaultValue 2000 */
+  readonly probeTimeoutMs?: number;
+}
+
+export class Evaluator {
+  constructor(private readonly o: EvaluatorOptions) {}
+
+  async vote(event: LzEvent, checks: readonly CheckToRun[]): Promise<Vote> {
+    const started = performance.now();
+    const { node, inventory } = this.o;
+    // One inventory read and one probe per host for the whole evaluation, shared by its checks.
+    let hosts: Promise<readonly CheckHost[]> | undefined;
+    const probes = new Map<string, Promise<HealthProbe>>();
+    const contextFor = (check: CheckToRun): CheckContext => ({
+      service: event.service,
+      host: event.host,
+      threshold: check.threshold,
+      options: check.options,
+      node: { id: node.id, zone: node.zone },
+      hosts: () => (hosts ??= inventory.hostsOf(event.service)),
+      probe: (host, options) => {
+        const timeoutMs = options?.timeoutMs ?? this.o.probeTimeoutMs ?? 2000;
+        const key = `${host.id}\u0000${timeoutMs}`;
+        let probe = probes.get(key);
+        if (probe === undefined) {
+          probe = probeHealth(host.healthUrl, {
+            timeoutMs,
+            ...(node.sourceAddress === undefined ? {} : { localAddress: node.sourceAddress }),
+          });
+          probes.set(key, probe);
+        }
+        return probe;
+      },
+    });
+    const result = await evaluateChecks(checks, this.o.checks, contextFor);
+    return {
+      node: node.id,
+      zone: node.zone,
+      pass: result.pass,
+      checks: result.checks,
+      durationMs: Math.round(performance.now() - started),
+    };
+  }
+
+  /** A peer's Evaluate call. */
+  async answer(request: EvaluateRequestMessage): Promise<VoteMessage> {
+    const parsed = parseEvent(request.event_json);
+    if (!parsed.ok) throw new Error(`the coordinator sent an invalid event: ${parsed.rejection.message}`);
+    const vote = await this.vote(parsed.event, request.checks.map(fromMessage));
+    return toMessage(vote);
+  }
+}
+
+export function toCheckMessage(check: CheckToRun): CheckRequestMessage {
+  return {
+    name: check.name,
+    threshold_json: check.threshold === undefined ? '' : JSON.stringify(check.threshold),
+    options_json: JSON.stringify(check.options),
+  };
+}
+
+function fromMessage(m: CheckRequestMessage): CheckToRun {
+  return {
+    name: m.name,
+    threshold: m.threshold_json === '' ? undefined : (JSON.parse(m.threshold_json) as unknown),
+    options: m.options_json === '' ? {} : (JSON.parse(m.options_json) as Record<string, unknown>),
+  };
+}
+
+function toMessage(vote: Vote): VoteMessage {
+  return {
+    node_id: vote.node,
+    zone: vote.zone,
+    pass: vote.pass,
+    checks: vote.checks.map((c) => ({ ...c })),
+    duration_ms: vote.durationMs,
+  };
+}
+
+export function fromVoteMessage(m: VoteMessage): Vote {
+  return {
+    node: m.node_id,
+    zone: m.zone,
+    pass: m.pass,
+    checks: m.checks.map((c) => ({
+      name: c.name,
+      pass: c.pass,
+      measured: c.measured,
+      threshold: c.threshold,
+      detail: c.detail,
+    })),
+    durationMs: m.duration_ms,
+  };
+}

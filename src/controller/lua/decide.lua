@@ -1,0 +1,20 @@
+-- Record an event's decision once, and index it.
+-- KEYS[1]  decision key of the event
+-- KEYS[2]  decisions index (sorted set)
+-- KEYS[3]  claim key of the event
+-- ARGV[1]  decision (JSON)
+-- ARGV[2]  event id
+-- ARGV[3]  decision time (epoch ms)
+-- ARGV[4]  retention of the decision in milliseconds (0: keep)
+-- Returns  1 written, 0 a decision already exists (the event was decided before: keep that one)
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+if tonumber(ARGV[4]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+redis.call('DEL', KEYS[3])
+return 1

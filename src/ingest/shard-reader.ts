@@ -1,0 +1,179 @@
+/**
+ * Reads one shard while this node holds its lease: from after the checkpoint (or the oldest record),
+ * a batch at a time; a batch's checkpoint moves only once the handler has a durable outcome for every
+ * record of it. A batch whose handling fails is retried (the handler is idempotent by event id), so an
+ * event is never skipped. A closed shard read to its end is marked done, so that its children may start.
+ *
+ * Written for real Kinesis: at most one GetRecords per `pollMs` per shard (the service allows 5/s),
+ * exponential backoff on throttling, a fresh iterator when one expires.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-kinesis';
+import type { KinesisClient, _Record } from '@aws-sdk/client-kinesis';
+import type { Logger } from 'pino';
+import type { ShardLeases } from './shard-leases.js';
+import type { BatchHandler, StreamRecord } from './stream-record.js';
+
+export interface ShardReaderOptions {
+  readonly kinesis: KinesisClient;
+  readonly stream: string;
+  readonly shardId: string;
+  readonly leases: ShardLeases;
+  readonly handle: BatchHandler;
+  readonly log: Logger;
+  /** Minimum time between two GetRecords calls on this shard. */
+  readonly pollMs: number;
+  /** Records per GetRecords call. @defaultValue 500 */
+  readonly limit?: number;
+}
+
+export type ReaderEnd = 'stopped' | 'drained' | 'lease_lost';
+
+const THROTTLED = new Set([
+  'ProvisionedThroughputExceededException',
+  'LimitExceededException',
+  'ThrottlingException',
+]);
+
+export class ShardReader {
+  private stopping = false;
+  private wake: AbortController = new AbortController();
+  /** Records handled since start, for progress logs. */
+  handled = 0;
+  readonly done: Promise<ReaderEnd>;
+
+  constructor(private readonly o: ShardReaderOptions) {
+    this.done = this.run();
+  }
+
+  /** Finish the batch in hand, checkpoint it, and stop. */
+  stop(): void {
+    this.stopping = true;
+    this.wake.abort();
+  }
+
+  private async nap(ms: number): Promise<void> {
+    try {
+      await sleep(ms, undefined, { signal: this.wake.signal });
+    } catch {
+      // woken up by stop()
+    }
+  }
+
+  private async iterator(): Promise<string | undefined> {
+    const after = await this.o.leases.checkpointOf(this.o.shardId);
+    const out = await this.o.kinesis.send(
+      new GetShardIteratorCommand({
+        StreamName: this.o.stream,
+        ShardId: this.o.shardId,
+        ...(after === undefined
+          ? { ShardIteratorType: 'TRIM_HORIZON' }
+          : { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: after }),
+      }),
+    );
+    this.o.log.info({ shard: this.o.shardId, after: after ?? 'TRIM_HORIZON' }, 'reading shard');
+    return out.ShardIterator;
+  }
+
+  private async run(): Promise<ReaderEnd> {
+    let backoff = 0;
+    let iterator: string | undefined;
+    while (!this.stopping) {
+      const started = Date.now();
+      try {
+        iterator ??= await this.iterator();
+        if (iterator === undefined) return this.finish('drained');
+        const out = await this.o.kinesis.send(
+          new GetRecordsCommand({ ShardIterator: iterator, Limit: this.o.limit ?? 500 }),
+        );
+        backoff = 0;
+        const records = (out.Records ?? []).map((r) => this.toRecord(r));
+        if (records.length > 0) {
+          const end = await this.handleBatch(records);
+          if (end !== undefined) return end;
+        }
+        iterator = out.NextShardIterator;
+        if (iterator === undefined) return this.finish('drained');
+        const wait = this.o.pollMs - (Date.now() - started);
+        if (records.length === 0 || wait > 0)
+          await this.nap(Math.max(wait, records.length === 0 ? this.o.pollMs : 0));
+      } catch (error) {
+        const name = (error as Error).name;
+        backoff = Math.min(Math.max(backoff * 2, 200), 5000);
+        if (name === 'ExpiredIteratorException') {
+          backoff = 0;
+        } else if (THROTTLED.has(name)) {
+          this.o.log.warn({ shard: this.o.shardId, backoffMs: backoff }, 'throttled by Kinesis; backing off');
+        } else {
+          this.o.log.error(
+            { shard: this.o.shardId, err: error, backoffMs: backoff },
+            'reading the shard failed; retrying from the checkpoint',
+          );
+        }
+        // Start again from the checkpoint: nothing after it has a durable outcome yet.
+        iterator = undefined;
+        await this.nap(backoff);
+      }
+    }
+    return 'stopped';
+  }
+
+  /** Handles a batch until it succeeds (or the reader stops), then moves the checkpoint. */
+  private async handleBatch(records: readonly StreamRecord[]): Promise<ReaderEnd | undefined> {
+    let delay = 100;
+    for (;;) {
+      try {
+        await this.o.handle(this.o.shardId, records);
+        break;
+      } catch (error) {
+        this.o.log.error(
+          { shard: this.o.shardId, err: error, records: records.length, retryInMs: delay },
+          'batch could not be handled; retrying it',
+        );
+        if (this.stopping) return 'stopped';
+        await this.nap(delay);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+    this.handled += records.length;
+    const last = records[records.length - 1]?.sequenceNumber ?? '';
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await this.o.leases.checkpoint(this.o.shardId, last);
+        if (result === 'not_owner') {
+          this.o.log.warn({ shard: this.o.shardId }, 'lease lost; another node reads this shard now');
+          return 'lease_lost';
+        }
+        return undefined;
+      } catch (error) {
+        // Decisions are durable and keyed by event id: re-reading this batch after a crash is harmless.
+        if (attempt >= 2 || this.stopping) {
+          this.o.log.error(
+            { shard: this.o.shardId, err: error },
+            'checkpoint could not be written; the batch will be read again',
+          );
+          return undefined;
+        }
+        await this.nap(200);
+      }
+    }
+  }
+
+  private async finish(end: ReaderEnd): Promise<ReaderEnd> {
+    if (end === 'drained') {
+      await this.o.leases.markDone(this.o.shardId);
+      this.o.log.info({ shard: this.o.shardId }, 'closed shard drained; its children may be read');
+    }
+    return end;
+  }
+
+  private toRecord(r: _Record): StreamRecord {
+    return {
+      shardId: this.o.shardId,
+      sequenceNumber: r.SequenceNumber ?? '',
+      partitionKey: r.PartitionKey ?? '',
+      data: r.Data ?? new Uint8Array(),
+      arrivalMs: r.ApproximateArrivalTimestamp?.getTime() ?? Date.now(),
+    };
+  }
+}

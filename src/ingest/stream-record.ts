@@ -1,0 +1,12 @@
+/** A record read from a shard, as the controller's pipeline receives it. */
+export interface StreamRecord {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly partitionKey: string;
+  readonly data: Uint8Array;
+  /** Kinesis' approximate arrival time, epoch ms. */
+  readonly arrivalMs: number;
+}
+
+/** Handles one batch of a shard; resolves once every record has a durable outcome. */
+export type BatchHandler = (shardId: string, records: readonly StreamRecord[]) => Promise<void>;

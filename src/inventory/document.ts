@@ -1,0 +1,75 @@
+/**
+ * The inventory document, the same from a YAML file or an HTTP endpoint:
+ * `{ services: { <name>: { hosts: [ { id, zone, state?, health_url } ] } } }`.
+ */
+import { Ajv } from 'ajv';
+import { LzError } from '../common/errors.js';
+import type { HostState, InventoryHost } from './types.js';
+
+export const InventoryErrorCodes = {
+  /** The inventory could not be read (file missing, endpoint down, bad answer). */
+  UNAVAILABLE: 'LZ_ERR_INVENTORY_UNAVAILABLE',
+} as const;
+
+const SCHEMA = {
+  type: 'object',
+  required: ['services'],
+  properties: {
+    services: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        required: ['hosts'],
+        properties: {
+          hosts: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['id', 'zone', 'health_url'],
+              properties: {
+                id: { type: 'string', minLength: 1 },
+                zone: { type: 'string' },
+                state: { type: 'string', enum: ['active', 'out_of_lb', 'forensics', 'booting'] },
+                health_url: { type: 'string', pattern: '^https?://' },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: true }).compile<RawDocument>(SCHEMA);
+
+interface RawDocument {
+  services: Record<string, { hosts: { id: string; zone: string; state?: HostState; health_url: string }[] }>;
+}
+
+/** Validates an inventory document; throws `LZ_ERR_INVENTORY_UNAVAILABLE` naming what is wrong. */
+export function parseInventory(value: unknown, from: string): Map<string, InventoryHost[]> {
+  if (!validate(value)) {
+    const first = validate.errors?.[0];
+    throw new LzError(
+      InventoryErrorCodes.UNAVAILABLE,
+      `inventory from ${from} is malformed: ${first?.instancePath ?? ''} ${first?.message ?? ''}`,
+      {
+        retryable: true,
+      },
+    );
+  }
+  const out = new Map<string, InventoryHost[]>();
+  for (const [service, { hosts }] of Object.entries(value.services)) {
+    out.set(
+      service,
+      hosts.map((h) => ({
+        id: h.id,
+        service,
+        zone: h.zone,
+        state: h.state ?? 'active',
+        healthUrl: h.health_url,
+      })),
+    );
+  }
+  return out;
+}

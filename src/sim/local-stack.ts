@@ -1,0 +1,272 @@
+/**
+ * A whole local region on one machine: kinesis-local, a private redis-server (or `REDIS_URL`), the
+ * fleet simulator and the controller nodes as separate OS processes, with a generated region
+ * configuration that points them at each other on free loopback ports. `npm start` runs it; the
+ * integration tests and the benchmark stand on it too.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import YAML from 'yaml';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { packageRoot } from '../common/package-root.js';
+import { ensureStream, kinesisClient } from '../ingest/kinesis-client.js';
+import { FleetSimulator } from './fleet.js';
+import type { FleetSpec } from './fleet.js';
+import { startKinesisLocal } from './kinesis-local.js';
+import type { KinesisLocalProcess } from './kinesis-local.js';
+import { freePort } from './ports.js';
+import { startRedis } from './redis-server.js';
+import type { RedisProcess } from './redis-server.js';
+
+export interface LocalStackOptions {
+  /** The region configuration to start from. @defaultValue the shipped `deploy/local` */
+  readonly configDir?: string;
+  /** Where the generated configuration and the logs go. @defaultValue a new temporary directory */
+  readonly workDir?: string;
+  /** Use this Redis instead of starting one. @defaultValue `$REDIS_URL`, else a private redis-server */
+  readonly redisUrl?: string;
+  readonly shards?: number;
+  /** Changes to the region file, e.g. `{ thresholds: { vote_timeout: '2s' } }` (merged). */
+  readonly region?: Record<string, unknown>;
+  readonly fleet?: FleetSpec;
+  /** Which nodes to start now. @defaultValue every node of the configuration */
+  readonly nodes?: readonly string[];
+  /** Called with every log line of every node (JSON text). */
+  readonly onLog?: (node: string, line: string) => void;
+}
+
+export interface NodeProcess {
+  readonly id: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+}
+
+export class LocalStack {
+  readonly nodes = new Map<string, NodeProcess>();
+  private logs = new Map<string, WriteStream>();
+  private stopped = false;
+
+  private constructor(
+    readonly workDir: string,
+    /** The generated region directory (`--config` for nodes and `lazarus submit`). */
+    readonly configDir: string,
+    readonly region: {
+      readonly stream: string;
+      readonly keyPrefix: string;
+      readonly nodes: readonly { id: string; grpc: string; zone: string }[];
+    },
+    readonly kinesisEndpoint: string,
+    readonly redisUrl: string,
+    readonly fleet: FleetSimulator,
+    readonly kinesis: KinesisClient,
+    private readonly redisProcess: RedisProcess | undefined,
+    private readonly kinesisProcess: KinesisLocalProcess,
+    private readonly onLog: ((node: string, line: string) => void) | undefined,
+  ) {}
+
+  static async start(options: LocalStackOptions = {}): Promise<LocalStack> {
+    const source = resolve(options.configDir ?? join(packageRoot(), 'deploy', 'local'));
+    const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), 'lazarus-local-')));
+    await mkdir(join(workDir, 'config'), { recursive: true });
+    await mkdir(join(workDir, 'logs'), { recursive: true });
+
+    const started: { stop(): Promise<unknown> }[] = [];
+    try {
+      const redisUrl = options.redisUrl ?? process.env['REDIS_URL'];
+      const redisProcess = redisUrl === undefined ? await startRedis() : undefined;
+      if (redisProcess !== undefined) started.push(redisProcess);
+      const kinesisProcess = await startKinesisLocal();
+      started.push(kinesisProcess);
+      const fleet = await FleetSimulator.start(options.fleet === undefined ? {} : { spec: options.fleet });
+      started.push({ stop: () => fleet.close() });
+
+      const doc = YAML.parseDocument(await readFile(join(source, 'region.yaml'), 'utf8'));
+      const raw = doc.toJS() as Record<string, unknown> & {
+        paths?: Record<string, string>;
+        nodes: { id: string; zone: string }[];
+        kinesis: Record<string, unknown>;
+        redis: Record<string, unknown>;
+        region: string;
+      };
+      const runId = Math.random().toString(36).slice(2, 8);
+      const stream = `${String(raw.kinesis['stream'])}-${runId}`;
+      const keyPrefix = `lz:${raw.region}:${runId}:`;
+      const nodes = [];
+      for (const node of raw.nodes) {
+        nodes.push({ ...node, grpc: `127.0.0.1:${await freePort()}`, api: `127.0.0.1:${await freePort()}` });
+      }
+      const paths = raw.paths ?? {};
+      const region = deepMerge(
+        {
+          ...raw,
+          paths: Object.fromEntries(
+            ['rules', 'profiles', 'workflows', 'services'].map((k) => [
+              k,
+              resolve(source, paths[k] ?? (k === 'services' ? 'services.yaml' : k)),
+            ]),
+          ),
+          nodes,
+          kinesis: {
+            ...raw.kinesis,
+            stream,
+            endpoint: kinesisProcess.endpoint,
+            ...(options.shards === undefined ? {} : { shards: options.shards }),
+          },
+          redis: { ...raw.redis, url: redisUrl ?? redisProcess?.url ?? '', key_prefix: keyPrefix },
+          inventory: { type: 'http', url: `${fleet.url}/v1/inventory`, refresh: '1s' },
+          orchestrator: { url: fleet.url },
+        },
+        options.region ?? {},
+      );
+      const configDir = join(workDir, 'config');
+      await writeFile(
+        join(configDir, 'region.yaml'),
+        `# Generated by the local stack from ${source}\n` + YAML.stringify(region),
+      );
+
+      const kinesis = kinesisClient({
+        endpoint: kinesisProcess.endpoint,
+        region: typeof raw.kinesis['region'] === 'string' ? raw.kinesis['region'] : 'us-east-1',
+      });
+      await ensureStream(
+        kinesis,
+        stream,
+        Number((region['kinesis'] as Record<string, unknown>)['shards'] ?? 4),
+      );
+
+      const stack = new LocalStack(
+        workDir,
+        configDir,
+        { stream, keyPrefix, nodes },
+        kinesisProcess.endpoint,
+        redisUrl ?? redisProcess?.url ?? '',
+        fleet,
+        kinesis,
+        redisProcess,
+        kinesisProcess,
+        options.onLog,
+      );
+      await Promise.all((options.nodes ?? nodes.map((n) => n.id)).map((id) => stack.startNode(id)));
+      return stack;
+    } catch (error) {
+      for (const part of started.reverse()) await part.stop().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Starts node `id` as its own process; resolves once it is running. */
+  async startNode(id: string): Promise<NodeProcess> {
+    const { command, args } = cliCommand();
+    const child = spawn(command, [...args, 'node', '--config', this.configDir, '--node', id], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LAZARUS_LOG_LEVEL: process.env['LAZARUS_LOG_LEVEL'] ?? 'info' },
+    });
+    const log = createWriteStream(join(this.workDir, 'logs', `node-${id}.log`), { flags: 'a' });
+    this.logs.set(id, log);
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const ready = new Promise<void>((resolveReady, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `node ${id} did not start within 30 s; see ${join(this.workDir, 'logs', `node-${id}.log`)}`,
+            ),
+          ),
+        30_000,
+      );
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(
+          new Error(
+            `node ${id} exited with ${String(code)} while starting; see ${join(this.workDir, 'logs', `node-${id}.log`)}`,
+          ),
+        );
+      });
+      for (const stream of [child.stdout, child.stderr]) {
+        if (stream === null) continue;
+        createInterface({ input: stream }).on('line', (line) => {
+          log.write(line + '\n');
+          this.onLog?.(id, line);
+          if (line.includes('"msg":"node running"')) {
+            clearTimeout(timer);
+            resolveReady();
+          }
+        });
+      }
+    });
+    const node = { id, child, exited };
+    this.nodes.set(id, node);
+    await ready;
+    return node;
+  }
+
+  /** Sends a signal to a node (SIGKILL for a crash, SIGTERM for a clean stop) and waits for its exit. */
+  async killNode(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new Error(`node ${id} is not running`);
+    node.child.kill(signal);
+    const code = await node.exited;
+    this.nodes.delete(id);
+    return code;
+  }
+
+  /** Stops every process it started (nodes first, with SIGTERM), and closes the logs. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all(
+      [...this.nodes.values()].map(async (node) => {
+        node.child.kill('SIGTERM');
+        const timer = setTimeout(() => node.child.kill('SIGKILL'), 10_000);
+        await node.exited;
+        clearTimeout(timer);
+      }),
+    );
+    this.nodes.clear();
+    this.kinesis.destroy();
+    await this.fleet.close();
+    await this.kinesisProcess.stop();
+    await this.redisProcess?.stop();
+    for (const log of this.logs.values()) log.end();
+  }
+
+  /** Removes the work directory (configuration and logs). */
+  async remove(): Promise<void> {
+    await rm(this.workDir, { recursive: true, force: true });
+  }
+}
+
+/** How to run the `lazarus` command in a child process: the compiled one, or the sources through tsx. */
+export function cliCommand(): { command: string; args: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts'))
+    return {
+      command: process.execPath,
+      args: ['--import', 'tsx', join(dirname(here), '..', 'cli', 'main.ts')],
+    };
+  return { command: process.execPath, args: [join(dirname(here), '..', 'cli', 'main.js')] };
+}
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] =
+      typeof v === 'object' &&
+      v !== null &&
+      !Array.isArray(v) &&
+      typeof b === 'object' &&
+      b !== null &&
+      !Array.isArray(b)
+        ? deepMerge(b as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}

@@ -1,0 +1,94 @@
+/** Helpers for tests that run a local region: put events, read decisions and rejected records. */
+import { PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { Redis } from 'ioredis';
+import { RedisKeys } from '../../src/common/keys.js';
+import type { DecisionRecord } from '../../src/controller/decision.js';
+import type { RejectedRecord } from '../../src/controller/decision-store.js';
+import type { LocalStack } from '../../src/sim/local-stack.js';
+import { waitFor } from './wait.js';
+
+let counter = 0;
+
+export interface TestEvent {
+  id: string;
+  type: string;
+  source: string;
+  time: string;
+  environment: string;
+  service: string;
+  host?: string;
+  incident_key?: string;
+  data: Record<string, unknown>;
+}
+
+/** A HARD Nagios host-down event for `service/host`, with a fresh id. */
+export function hostDown(service: string, host: string, overrides: Partial<TestEvent> = {}): TestEvent {
+  counter += 1;
+  return {
+    id: `t-${process.pid}-${Date.now().toString(36)}-${counter}`,
+    type: 'NagiosHostAlarm',
+    source: 'test',
+    time: new Date().toISOString(),
+    environment: 'prod',
+    service,
+    host,
+    data: { host_state: 'DOWN', host_state_type: 'HARD' },
+    ...overrides,
+  };
+}
+
+export class ClusterProbe {
+  readonly redis: Redis;
+  readonly keys: RedisKeys;
+
+  constructor(readonly stack: LocalStack) {
+    this.redis = new Redis(stack.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
+    this.keys = new RedisKeys(stack.region.keyPrefix);
+  }
+
+  /** Puts bytes on the stream with the partition key sensors use (`service/host`). */
+  async put(
+    event: TestEvent | Uint8Array,
+    partitionKey?: string,
+  ): Promise<{ shard: string; sequence: string }> {
+    const data = event instanceof Uint8Array ? event : Buffer.from(JSON.stringify(event));
+    const key =
+      partitionKey ?? (event instanceof Uint8Array ? 'raw' : `${event.service}/${event.host ?? ''}`);
+    const out = await this.stack.kinesis.send(
+      new PutRecordCommand({ StreamName: this.stack.region.stream, PartitionKey: key, Data: data }),
+    );
+    return { shard: out.ShardId ?? '', sequence: out.SequenceNumber ?? '' };
+  }
+
+  async decision(id: string): Promise<DecisionRecord | undefined> {
+    const text = await this.redis.get(this.keys.decision(id));
+    return text === null ? undefined : (JSON.parse(text) as DecisionRecord);
+  }
+
+  waitDecision(id: string, timeoutMs = 20_000): Promise<DecisionRecord> {
+    return waitFor(`a decision for ${id}`, () => this.decision(id), timeoutMs);
+  }
+
+  async rejected(): Promise<RejectedRecord[]> {
+    return (await this.redis.lrange(this.keys.rejected, 0, -1)).map((t) => JSON.parse(t) as RejectedRecord);
+  }
+
+  async checkpoint(shard: string): Promise<string | undefined> {
+    return (await this.redis.get(this.keys.checkpoint(shard))) ?? undefined;
+  }
+
+  /** Holder node of each shard lease. */
+  async leaseHolders(shards: readonly string[]): Promise<Map<string, string | undefined>> {
+    const values = await this.redis.mget(...shards.map((s) => this.keys.lease(s)));
+    return new Map(shards.map((s, i) => [s, values[i]?.split(':')[0]]));
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit();
+  }
+}
+
+/** Kinesis sequence numbers are decimal strings: compare by length, then as text. */
+export function compareSequence(a: string, b: string): number {
+  return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
+}
