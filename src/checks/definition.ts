@@ -32,8 +32,16 @@ export interface CheckContext {
   readonly node: { readonly id: string; readonly zone: string };
   /** The service's hosts; rejects when the inventory cannot be reached. */
   hosts(): Promise<readonly CheckHost[]>;
-  /** This node's health probe of a host (memoised for one evaluation). */
-  probe(host: CheckHost, options?: { readonly timeoutMs?: number }): Promise<HealthProbe>;
+  /**
+   * This node's health probe of a host, sent from its own zone. By default an answer this node got
+   * within the last moment (`probe_cache`, 500 ms by default) may be reused: peer checks of a
+   * busy service then cost one probe per host, not one per event. `fresh` always sends a new request,
+   * as the check of the host in question must.
+   */
+  probe(
+    host: CheckHost,
+    options?: { readonly timeoutMs?: number; readonly fresh?: boolean },
+  ): Promise<HealthProbe>;
 }
 
 /** A check's verdict and the evidence behind it. */

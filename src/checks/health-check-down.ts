@@ -30,7 +30,7 @@ export const healthCheckDown: CheckDefinition = {
     // Every attempt must fail: one healthy answer means the host is up as seen from here.
     let last: HealthProbe | undefined;
     for (let i = 0; i < attempts; i++) {
-      last = await context.probe(host, i === 0 ? { timeoutMs } : { timeoutMs: timeoutMs + i });
+      last = await context.probe(host, { timeoutMs, fresh: true });
       if (last.healthy) break;
     }
     const seen =

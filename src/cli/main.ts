@@ -8,10 +8,6 @@ import { startCommand } from './start.js';
 import { submitCommand } from './submit.js';
 import { validateCommand } from './validate.js';
 
-// The SDK warns on every process that Node 20 support ends in 2027; Node 20 is what we target and the
-// README says so. The warning would otherwise be printed by every node and every `submit`.
-process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-
 const USAGE = `usage: lazarus <command> [options]
 
 commands:

@@ -22,6 +22,7 @@ export const REGION_DEFAULTS = {
   breakerThreshold: 10,
   breakerWindow: '10m',
   voteTimeout: '5s',
+  probeCache: '500ms',
   maxEventBytes: 65536,
 } as const;
 
@@ -103,6 +104,10 @@ export function compileRegion(source: YamlSource, issues: ConfigIssue[]): Compil
       breakerThreshold: t.breaker_threshold ?? REGION_DEFAULTS.breakerThreshold,
       breakerWindowMs: ms(t.breaker_window, REGION_DEFAULTS.breakerWindow),
       voteTimeoutMs: ms(t.vote_timeout, REGION_DEFAULTS.voteTimeout),
+      probeCacheMs:
+        t.probe_cache === undefined
+          ? (parseDuration(REGION_DEFAULTS.probeCache) ?? 0)
+          : ms(t.probe_cache, '0s'),
     },
     events: { maxBytes: raw.events?.max_bytes ?? REGION_DEFAULTS.maxEventBytes },
   };

@@ -206,6 +206,7 @@ export const REGION_SCHEMA = {
         breaker_threshold: { type: 'integer', minimum: 1 },
         breaker_window: duration,
         vote_timeout: duration,
+        probe_cache: duration,
       },
     },
     events: {

@@ -101,6 +101,7 @@ export interface RawRegion {
     breaker_threshold?: number;
     breaker_window?: string;
     vote_timeout?: string;
+    probe_cache?: string;
   };
   events?: { max_bytes?: number };
 }
@@ -221,6 +222,8 @@ export interface CompiledRegion {
     readonly breakerThreshold: number;
     readonly breakerWindowMs: number;
     readonly voteTimeoutMs: number;
+    /** How long a node reuses its probe of a peer host (0: never). */
+    readonly probeCacheMs: number;
   };
   readonly events: { readonly maxBytes: number };
 }

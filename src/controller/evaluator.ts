@@ -3,7 +3,7 @@
  * health probes sent from its own zone. The same code answers a peer's Evaluate call and the
  * coordinator's own vote.
  */
-import type { CheckContext, CheckDefinition, CheckHost, HealthProbe } from '../checks/definition.js';
+import type { CheckContext, CheckDefinition, CheckHost } from '../checks/definition.js';
 import { evaluateChecks } from '../checks/evaluate.js';
 import type { CheckToRun } from '../checks/evaluate.js';
 import type { Vote } from '../cluster/quorum.js';
@@ -11,7 +11,7 @@ import type { CheckRequestMessage, EvaluateRequestMessage, VoteMessage } from '.
 import type { ClusterNode } from '../config/types.js';
 import type { LzEvent } from '../events/schema.js';
 import { parseEvent } from '../events/parse.js';
-import { probeHealth } from '../inventory/health-probe.js';
+import { ProbeCache } from '../inventory/probe-cache.js';
 import type { InventoryProvider } from '../inventory/types.js';
 
 export interface EvaluatorOptions {
@@ -20,17 +20,22 @@ export interface EvaluatorOptions {
   readonly checks: ReadonlyMap<string, CheckDefinition>;
   /** @defaultValue 2000 */
   readonly probeTimeoutMs?: number;
+  /** How long this node reuses a peer's probe answer. @defaultValue 500 */
+  readonly probeCacheMs?: number;
 }
 
 export class Evaluator {
-  constructor(private readonly o: EvaluatorOptions) {}
+  private readonly probes: ProbeCache;
+
+  constructor(private readonly o: EvaluatorOptions) {
+    this.probes = new ProbeCache(o.probeCacheMs ?? 500);
+  }
 
   async vote(event: LzEvent, checks: readonly CheckToRun[]): Promise<Vote> {
     const started = performance.now();
     const { node, inventory } = this.o;
-    // One inventory read and one probe per host for the whole evaluation, shared by its checks.
+    // One inventory read per evaluation, shared by its checks.
     let hosts: Promise<readonly CheckHost[]> | undefined;
-    const probes = new Map<string, Promise<HealthProbe>>();
     const contextFor = (check: CheckToRun): CheckContext => ({
       service: event.service,
       host: event.host,
@@ -38,19 +43,15 @@ export class Evaluator {
       options: check.options,
       node: { id: node.id, zone: node.zone },
       hosts: () => (hosts ??= inventory.hostsOf(event.service)),
-      probe: (host, options) => {
-        const timeoutMs = options?.timeoutMs ?? this.o.probeTimeoutMs ?? 2000;
-        const key = `${host.id}\u0000${timeoutMs}`;
-        let probe = probes.get(key);
-        if (probe === undefined) {
-          probe = probeHealth(host.healthUrl, {
-            timeoutMs,
+      probe: (host, options) =>
+        this.probes.probe(
+          host.healthUrl,
+          {
+            timeoutMs: options?.timeoutMs ?? this.o.probeTimeoutMs ?? 2000,
             ...(node.sourceAddress === undefined ? {} : { localAddress: node.sourceAddress }),
-          });
-          probes.set(key, probe);
-        }
-        return probe;
-      },
+          },
+          options?.fresh === true,
+        ),
     });
     const result = await evaluateChecks(checks, this.o.checks, contextFor);
     return {

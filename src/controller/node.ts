@@ -70,7 +70,12 @@ export class ControllerNode {
     const redis = await connectRedis(config.region.redis.url, { connectionName: `lazarus-${self.id}` });
     const keys = new RedisKeys(config.region.redis.keyPrefix);
     const inventory = inventoryOf(config, options.configDir);
-    const evaluator = new Evaluator({ node: self, inventory, checks: CHECKS });
+    const evaluator = new Evaluator({
+      node: self,
+      inventory,
+      checks: CHECKS,
+      probeCacheMs: config.region.thresholds.probeCacheMs,
+    });
     const store = new DecisionStore(redis, keys);
     const peers = config.region.nodes
       .filter((n) => n.id !== self.id)

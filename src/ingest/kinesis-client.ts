@@ -8,6 +8,10 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
+// The SDK warns in every process that its releases after January 2027 need Node 22. Node 20 is what
+// this project supports (README); the warning would be printed by every node and every `submit`.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
 /** Options of {@link kinesisClient}. */
 export interface KinesisClientOptions {
   /**

@@ -42,7 +42,7 @@ export function probeHealth(url: string, options: ProbeOptions): Promise<ProbeRe
       const client = url.startsWith('https:') ? https : http;
       request = client.get(url, {
         timeout: options.timeoutMs,
-        agent: false, // a fresh connection: a pooled socket would hide a host that just went away
+        agent: agentFor(url, options.localAddress),
         ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
       });
     } catch (error) {
@@ -56,4 +56,22 @@ export function probeHealth(url: string, options: ProbeOptions): Promise<ProbeRe
     request.on('timeout', () => request.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
     request.on('error', (error) => done(undefined, error.message));
   });
+}
+
+const agents = new Map<string, http.Agent>();
+
+/** Keep-alive connections per source address: a probe costs a request, not a TCP handshake. */
+function agentFor(url: string, localAddress: string | undefined): http.Agent {
+  const key = `${url.startsWith('https:') ? 's' : ''}${localAddress ?? ''}`;
+  let agent = agents.get(key);
+  if (agent === undefined) {
+    const options = {
+      keepAlive: true,
+      maxSockets: 256,
+      ...(localAddress === undefined ? {} : { localAddress }),
+    };
+    agent = url.startsWith('https:') ? new https.Agent(options) : new http.Agent(options);
+    agents.set(key, agent);
+  }
+  return agent;
 }

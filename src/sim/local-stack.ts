@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import YAML from 'yaml';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { PeerClient } from '../cluster/peer-client.js';
 import { packageRoot } from '../common/package-root.js';
 import { ensureStream, kinesisClient } from '../ingest/kinesis-client.js';
 import { FleetSimulator } from './fleet.js';
@@ -153,7 +154,13 @@ export class LocalStack {
         kinesisProcess,
         options.onLog,
       );
-      await Promise.all((options.nodes ?? nodes.map((n) => n.id)).map((id) => stack.startNode(id)));
+      try {
+        await Promise.all((options.nodes ?? nodes.map((n) => n.id)).map((id) => stack.startNode(id)));
+      } catch (error) {
+        // Nodes that did start must not outlive a stack that failed to start.
+        await stack.stop();
+        throw error;
+      }
       return stack;
     } catch (error) {
       for (const part of started.reverse()) await part.stop().catch(() => undefined);
@@ -171,39 +178,43 @@ export class LocalStack {
     const log = createWriteStream(join(this.workDir, 'logs', `node-${id}.log`), { flags: 'a' });
     this.logs.set(id, log);
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const ready = new Promise<void>((resolveReady, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new Error(
-              `node ${id} did not start within 30 s; see ${join(this.workDir, 'logs', `node-${id}.log`)}`,
-            ),
-          ),
-        30_000,
-      );
-      void exited.then((code) => {
-        clearTimeout(timer);
-        reject(
-          new Error(
-            `node ${id} exited with ${String(code)} while starting; see ${join(this.workDir, 'logs', `node-${id}.log`)}`,
-          ),
-        );
-      });
-      for (const stream of [child.stdout, child.stderr]) {
-        if (stream === null) continue;
-        createInterface({ input: stream }).on('line', (line) => {
-          log.write(line + '\n');
-          this.onLog?.(id, line);
-          if (line.includes('"msg":"node running"')) {
-            clearTimeout(timer);
-            resolveReady();
-          }
-        });
-      }
-    });
+    // Known at once, so that stop() ends it even if it never becomes ready.
     const node = { id, child, exited };
     this.nodes.set(id, node);
-    await ready;
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream === null) continue;
+      createInterface({ input: stream }).on('line', (line) => {
+        log.write(line + '\n');
+        this.onLog?.(id, line);
+      });
+    }
+    // Ready when the node answers on the peer protocol and says it is running (whatever its log level).
+    const address = this.region.nodes.find((n) => n.id === id)?.grpc;
+    if (address === undefined) throw new Error(`node ${id} is not in the region`);
+    let exitCode: number | null | undefined;
+    void exited.then((code) => (exitCode = code));
+    const client = new PeerClient(id, address);
+    try {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        if (exitCode !== undefined)
+          throw new Error(
+            `node ${id} exited with ${String(exitCode)} while starting; see ${join(this.workDir, 'logs', `node-${id}.log`)}`,
+          );
+        if (Date.now() > deadline)
+          throw new Error(
+            `node ${id} did not start within 30 s; see ${join(this.workDir, 'logs', `node-${id}.log`)}`,
+          );
+        const state = await client.ping('local-stack', 500).then(
+          (r) => r.state,
+          () => undefined,
+        );
+        if (state === 'running') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      client.close();
+    }
     return node;
   }
 
