@@ -129,6 +129,34 @@ describe('three nodes decide by quorum', { timeout: 180_000 }, () => {
     });
   });
 
+  test('SIGTERM: a clean stop hands the shards over at once; a restarted node gets its share back', async () => {
+    const shards = [
+      'shardId-000000000000',
+      'shardId-000000000001',
+      'shardId-000000000002',
+      'shardId-000000000003',
+    ];
+    await waitFor('node c to hold a shard', async () =>
+      [...(await probe.leaseHolders(shards)).values()].includes('c') ? true : undefined,
+    );
+    const stoppedAt = Date.now();
+    assert.equal(await stack.killNode('c', 'SIGTERM'), 0, 'clean exit');
+    // Released on the way out: the others need not wait for the lease TTL (3 s here).
+    const released = await probe.leaseHolders(shards);
+    assert.ok(![...released.values()].includes('c'), JSON.stringify([...released]));
+    await waitFor('a and b to hold every shard', async () => {
+      const h = await probe.leaseHolders(shards);
+      return [...h.values()].every((n) => n === 'a' || n === 'b') ? true : undefined;
+    });
+    assert.ok(Date.now() - stoppedAt < 3000, `took over in ${Date.now() - stoppedAt} ms`);
+    await stack.startNode('c');
+    await waitFor(
+      'c to get a shard back',
+      async () => ([...(await probe.leaseHolders(shards)).values()].includes('c') ? true : undefined),
+      20_000,
+    );
+  });
+
   test('one node killed with SIGKILL while 200 events are put: every event decided exactly once', async () => {
     stack.fleet.clear();
     const events = Array.from({ length: 200 }, (_, i) =>
