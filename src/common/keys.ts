@@ -37,4 +37,33 @@ export class RedisKeys {
   get rejected(): string {
     return `${this.prefix}rejected`;
   }
+
+  /** Sorted set: event id → time, the service's events in the rate-limit window. */
+  rateWindow(service: string): string {
+    return `${this.prefix}rate:${service}`;
+  }
+  /** Sorted set: service → time of its latest failure event, the region's breaker window. */
+  get breakerWindow(): string {
+    return `${this.prefix}breaker:window`;
+  }
+  /** String: `open` or `closed`, the breaker's last state (to see changes). */
+  get breakerState(): string {
+    return `${this.prefix}breaker:state`;
+  }
+  /** List (JSON): the breaker's state changes, newest first, with the services that caused them. */
+  get breakerHistory(): string {
+    return `${this.prefix}breaker:history`;
+  }
+  /** String: `owner:token` of the remediation holding the lock on a resource (`host:svc/h`, `service:svc`). */
+  lock(resource: string): string {
+    return `${this.prefix}lock:${resource}`;
+  }
+  /** String (counter): the last fencing token handed out for a resource. */
+  lockFence(resource: string): string {
+    return `${this.prefix}fence:${resource}`;
+  }
+  /** String: the id of the first event for (service, resource, type) within the dedup window. */
+  dedup(service: string, resource: string, type: string): string {
+    return `${this.prefix}dedup:${service}:${resource}:${type}`;
+  }
 }
