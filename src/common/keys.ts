@@ -37,6 +37,10 @@ export class RedisKeys {
   get rejected(): string {
     return `${this.prefix}rejected`;
   }
+  /** String: marks a rejected record as listed, so that a retried batch does not list it twice. */
+  rejectedMarker(shard: string, sequence: string): string {
+    return `${this.prefix}rejected-seen:${shard}:${sequence}`;
+  }
 
   /** Sorted set: event id → time, the service's events in the rate-limit window. */
   rateWindow(service: string): string {
@@ -65,5 +69,17 @@ export class RedisKeys {
   /** String: the id of the first event for (service, resource, type) within the dedup window. */
   dedup(service: string, resource: string, type: string): string {
     return `${this.prefix}dedup:${service}:${resource}:${type}`;
+  }
+  /** Hash: a workflow run (`run` field) and each of its steps (`step:<id>` fields). */
+  run(runId: string): string {
+    return `${this.prefix}run:${runId}`;
+  }
+  /** Sorted set: unfinished run id → its deadline. */
+  get activeRuns(): string {
+    return `${this.prefix}runs:active`;
+  }
+  /** String: `node:token` of the node running the run; expires when that node dies. */
+  runLease(runId: string): string {
+    return `${this.prefix}run-lease:${runId}`;
   }
 }

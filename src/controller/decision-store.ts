@@ -13,6 +13,8 @@ const DECIDE: ScriptSpec = { module: 'controller', name: 'decide', keys: 3 };
 /** Kept of a rejected record's raw bytes: enough to see what it was, not enough to fill Redis. */
 export const REJECTED_RAW_CAP = 4096;
 const REJECTED_KEEP = 10_000;
+/** Long enough to outlast any retry of the batch. */
+const REJECTED_MARKER_MS = 24 * 3_600_000;
 
 export interface RejectedRecord {
   readonly shard: string;
@@ -66,12 +68,19 @@ export class DecisionStore {
     await this.redis.set(this.keys.decision(record.event_id), JSON.stringify(record), 'KEEPTTL', 'XX');
   }
 
-  async reject(record: RejectedRecord): Promise<void> {
+  /**
+   * Records a record that is not an event; `false` when this one (shard, sequence) was recorded
+   * before (a batch retried after a failure must not list it twice).
+   */
+  async reject(record: RejectedRecord): Promise<boolean> {
+    const marker = this.keys.rejectedMarker(record.shard, record.sequence);
+    if ((await this.redis.set(marker, '1', 'PX', REJECTED_MARKER_MS, 'NX')) !== 'OK') return false;
     await this.redis
       .multi()
       .lpush(this.keys.rejected, JSON.stringify(record))
       .ltrim(this.keys.rejected, 0, REJECTED_KEEP - 1)
       .exec();
+    return true;
   }
 
   async rejectedRecords(limit = 100): Promise<RejectedRecord[]> {

@@ -6,11 +6,32 @@
 import type { CheckEvidence, Vote, VoteFailure } from '../cluster/quorum.js';
 import type { LzEvent } from '../events/schema.js';
 
-export type EscalationReason = 'no_rule' | 'checks_failed' | 'no_quorum' | 'timeout' | 'dependency_down';
+export type EscalationReason =
+  | 'stale'
+  | 'no_rule'
+  | 'breaker_open'
+  | 'rate_limited'
+  | 'checks_failed'
+  | 'no_quorum'
+  | 'timeout'
+  | 'lock_held'
+  | 'dependency_down';
+
+/**
+ * `act`: the remediation may start (quorum passed, lock taken). `escalate`: hand over to the humans,
+ * with a reason. `duplicate`: the same thing was reported moments ago; this event folds into that
+ * event's decision (`duplicate_of`) and is not acted on by itself.
+ */
+export type Outcome = 'act' | 'escalate' | 'duplicate';
 
 /** What each reason means, in words for the human who is paged. */
 export const REASON_TEXT: Readonly<Record<EscalationReason, string>> = {
+  stale: 'the event is older than max_event_age: too old to act on',
   no_rule: 'no rule of the service matches this event',
+  breaker_open: 'the regional circuit breaker is open: too many services are failing at once to act on any',
+  rate_limited:
+    'the service has had more events than its rate limit allows in the window: actions are suspended',
+  lock_held: 'another remediation holds the lock on this resource',
   checks_failed: 'the precondition checks failed on enough nodes that no quorum could pass',
   no_quorum: 'not enough nodes could vote (peers unreachable or failing) to reach a quorum',
   timeout: 'the votes did not reach a quorum before the deadline',
@@ -20,7 +41,7 @@ export const REASON_TEXT: Readonly<Record<EscalationReason, string>> = {
 export interface DecisionRecord {
   readonly version: 1;
   readonly event_id: string;
-  readonly decision: 'act' | 'escalate';
+  readonly decision: Outcome;
   readonly reason?: EscalationReason;
   readonly reason_text?: string;
   readonly service: string;
@@ -37,6 +58,34 @@ export interface DecisionRecord {
       readonly source?: string;
     }[];
   };
+  /** For a `duplicate`: the event whose decision this one folds into. */
+  readonly duplicate_of?: string;
+  /** How old the event was when it was read (stale filter). */
+  readonly age_ms?: number;
+  /** The safety gates as they stood for this event. */
+  readonly gates?: {
+    readonly rate?: {
+      readonly allowed: boolean;
+      readonly count: number;
+      readonly threshold: number;
+      readonly window_ms: number;
+    };
+    readonly breaker?: {
+      readonly open: boolean;
+      readonly services: number;
+      readonly threshold: number;
+      readonly window_ms: number;
+    };
+  };
+  /** The resource lock taken for the remediation (`act`), or the holder that blocked it (`lock_held`). */
+  readonly lock?: {
+    readonly resource: string;
+    readonly owner: string;
+    readonly token: number;
+    readonly acquired: boolean;
+  };
+  /** For `dependency_down`: what could not be reached. */
+  readonly error?: string;
   readonly quorum: number;
   readonly coordinator: { readonly node: string; readonly zone: string };
   readonly votes: readonly Vote[];

@@ -9,8 +9,8 @@ import type { RedisKeys } from '../common/keys.js';
 import { defineScripts, runScript } from '../common/lua.js';
 import type { ScriptSpec } from '../common/lua.js';
 
-const RENEW: ScriptSpec = { module: 'ingest', name: 'lease-renew', keys: 1 };
-const RELEASE: ScriptSpec = { module: 'ingest', name: 'lease-release', keys: 1 };
+const RENEW: ScriptSpec = { module: 'common', name: 'lease-renew', keys: 1 };
+const RELEASE: ScriptSpec = { module: 'common', name: 'lease-release', keys: 1 };
 const CHECKPOINT: ScriptSpec = { module: 'ingest', name: 'checkpoint', keys: 2 };
 
 export type CheckpointResult = 'moved' | 'already' | 'not_owner';

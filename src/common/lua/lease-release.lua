@@ -1,4 +1,4 @@
--- Release a shard lease, only by its owner.
+-- Release a lease (a shard's, a workflow run's), only by its owner.
 -- KEYS[1]  lease key
 -- ARGV[1]  owner (node:token)
 -- Returns  1 released, 0 not the owner

@@ -1,4 +1,4 @@
--- Renew a shard lease if, and only if, the caller still holds it.
+-- Renew a lease (a shard's, a workflow run's) if, and only if, the caller still holds it.
 -- KEYS[1]  lease key
 -- ARGV[1]  owner (node:token)
 -- ARGV[2]  TTL in milliseconds

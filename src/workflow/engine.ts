@@ -1,0 +1,259 @@
+/**
+ * Runs a workflow DAG. Steps whose `needs` are done run in parallel (bounded); `when` skips a step;
+ * each attempt has the step's timeout; a retryable failure is retried with exponential backoff; the
+ * run fails at its `workflow_timeout`. A failed run runs its `on_failure` steps (each in turn, each
+ * with its own timeout: escalating must still work after the run's deadline).
+ *
+ * Every state change is written to the run store before the engine goes on, so that another node
+ * can continue the run from the first step that had not succeeded. A step found `running` on
+ * resume ran on a node that died: it runs again if it is idempotent, otherwise its outcome is
+ * unknown and the run escalates rather than risk doing it twice.
+ */
+import pLimit from 'p-limit';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { evaluateCondition, parseCondition, render } from '../common/template.js';
+import type { CompiledStep, CompiledWorkflow } from '../config/types.js';
+import type { RunFailure, RunState, RunStore, StepExecutor, StepState } from './types.js';
+
+export interface EngineOptions {
+  readonly workflow: CompiledWorkflow;
+  readonly store: RunStore;
+  readonly execute: StepExecutor;
+  /** This node, added to the run's `nodes`. */
+  readonly node: string;
+  /** Steps at once. @defaultValue 8 */
+  readonly concurrency?: number;
+  /** Longest wait between two attempts. @defaultValue 60 s */
+  readonly maxBackoffMs?: number;
+  readonly now?: () => number;
+  /** Told of each step's end, for logs and metrics. */
+  readonly onStep?: (run: RunState, step: StepState) => void;
+}
+
+class RunTimeout extends Error {
+  constructor(readonly deadline: string) {
+    super(`the run's workflow_timeout passed (deadline ${deadline})`);
+  }
+}
+
+class SiblingFailed extends Error {}
+
+/** Runs (or continues) `run` to its end; resolves with its final state. */
+export async function runWorkflow(run: RunState, o: EngineOptions): Promise<RunState> {
+  const now = o.now ?? Date.now;
+  if (run.status !== 'running') return run;
+  if (!run.nodes.includes(o.node) || run.nodes[run.nodes.length - 1] !== o.node) run.nodes.push(o.node);
+  await o.store.saveRun(run);
+
+  // Steps cut by a crash: run again if that is safe, otherwise their outcome is unknown.
+  const byId = new Map([...o.workflow.steps, ...o.workflow.onFailure].map((s) => [s.id, s]));
+  for (const state of Object.values(run.steps)) {
+    if (state.status !== 'running') continue;
+    const step = byId.get(state.id);
+    if (step?.idempotent === false && state.phase === 'main') {
+      state.status = 'unknown';
+      state.error =
+        'the node running this step died; it may not be run twice (idempotent: false), so the run escalates';
+      run.failure ??= { step: state.id, message: state.error, reason: 'unknown_outcome' };
+    } else {
+      state.status = 'pending';
+    }
+    await o.store.saveStep(run.id, state);
+  }
+
+  if (run.failure === undefined) await runMain(run, o, now);
+  if (run.failure !== undefined) {
+    await o.store.saveRun(run);
+    await runOnFailure(run, o);
+  }
+  run.status = run.failure === undefined ? 'succeeded' : 'failed';
+  run.finished_at = new Date(now()).toISOString();
+  await o.store.saveRun(run);
+  return run;
+}
+
+async function runMain(run: RunState, o: EngineOptions, now: () => number): Promise<void> {
+  const limit = pLimit(o.concurrency ?? 8);
+  const remaining = Date.parse(run.deadline_at) - now();
+  const timeout = new AbortController();
+  const failed = new AbortController();
+  const timer = setTimeout(() => timeout.abort(new RunTimeout(run.deadline_at)), Math.max(0, remaining));
+  try {
+    const inflight = new Map<string, Promise<void>>();
+    for (;;) {
+      if (run.failure === undefined && !timeout.signal.aborted) {
+        for (const step of o.workflow.steps) {
+          const state = run.steps[step.id];
+          if (state === undefined || state.status !== 'pending' || inflight.has(step.id)) continue;
+          if (!step.needs.every((n) => isDone(run.steps[n]?.status))) continue;
+          inflight.set(
+            step.id,
+            limit(() => runStep(run, step, o, AbortSignal.any([timeout.signal, failed.signal]))).then(
+              () => {
+                inflight.delete(step.id);
+                if (run.steps[step.id]?.status === 'failed')
+                  failed.abort(new SiblingFailed(`step ${step.id} failed`));
+              },
+              (error: unknown) => {
+                inflight.delete(step.id);
+                run.failure ??= { step: step.id, message: errorText(error), reason: 'step_failed' };
+                failed.abort(new SiblingFailed(`step ${step.id} failed`));
+              },
+            ),
+          );
+        }
+      }
+      if (inflight.size === 0) break;
+      await Promise.race(inflight.values());
+    }
+    if (run.failure === undefined && timeout.signal.aborted) {
+      run.failure = {
+        step: firstUnfinished(run, o.workflow) ?? '(run)',
+        message: errorText(timeout.signal.reason),
+        reason: 'timeout',
+      };
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One step to its end: skipped, succeeded, or failed (recording `run.failure`). */
+async function runStep(
+  run: RunState,
+  step: CompiledStep,
+  o: EngineOptions,
+  runSignal: AbortSignal,
+): Promise<void> {
+  const state = run.steps[step.id];
+  if (state === undefined) return;
+  const context = templateContext(run);
+  if (step.when !== undefined && !evaluateCondition(parseCondition(step.when), context)) {
+    state.status = 'skipped';
+    state.finished_at = new Date().toISOString();
+    await o.store.saveStep(run.id, state);
+    o.onStep?.(run, state);
+    return;
+  }
+  const inputs = render(step.inputs, context) as Record<string, unknown>;
+  state.inputs = inputs;
+  for (;;) {
+    const attempt = state.attempts + 1;
+    state.attempts = attempt;
+    state.status = 'running';
+    state.started_at ??= new Date().toISOString();
+    delete state.error;
+    await o.store.saveStep(run.id, state);
+    const started = performance.now();
+    const signal = AbortSignal.any([runSignal, AbortSignal.timeout(step.timeoutMs)]);
+    try {
+      state.outputs = await o.execute(step, inputs, attempt, signal, run);
+      state.status = 'succeeded';
+      state.duration_ms = (state.duration_ms ?? 0) + Math.round(performance.now() - started);
+      state.finished_at = new Date().toISOString();
+      await o.store.saveStep(run.id, state);
+      o.onStep?.(run, state);
+      return;
+    } catch (error) {
+      state.duration_ms = (state.duration_ms ?? 0) + Math.round(performance.now() - started);
+      const cause: unknown = runSignal.aborted
+        ? runSignal.reason
+        : signal.aborted
+          ? new Error(`step timeout (${step.timeoutMs} ms) passed`)
+          : error;
+      state.error = `attempt ${attempt}: ${errorText(cause)}${cause === error ? '' : ` (${errorText(error)})`}`;
+      const retryable =
+        !runSignal.aborted &&
+        step.retryable &&
+        attempt <= step.retries &&
+        (signal.aborted || (error as { retryable?: unknown }).retryable !== false);
+      if (!retryable) {
+        state.status = 'failed';
+        state.finished_at = new Date().toISOString();
+        await o.store.saveStep(run.id, state);
+        o.onStep?.(run, state);
+        if (!(runSignal.reason instanceof SiblingFailed)) {
+          run.failure ??=
+            runSignal.reason instanceof RunTimeout
+              ? { step: step.id, message: errorText(runSignal.reason), reason: 'timeout' }
+              : { step: step.id, message: state.error, reason: 'step_failed' };
+        }
+        return;
+      }
+      await o.store.saveStep(run.id, state);
+      const backoff = Math.min(step.retryBackoffMs * 2 ** (attempt - 1), o.maxBackoffMs ?? 60_000);
+      try {
+        await sleep(backoff, undefined, { signal: runSignal });
+      } catch {
+        // the run ended while waiting: the next attempt sees the aborted signal and stops
+      }
+    }
+  }
+}
+
+/** The on_failure steps, each in turn; a failing one is recorded and the next still runs. */
+async function runOnFailure(run: RunState, o: EngineOptions): Promise<void> {
+  for (const step of o.workflow.onFailure) {
+    const state = run.steps[step.id];
+    if (state === undefined || isDone(state.status) || state.status === 'failed') continue;
+    if (!step.needs.every((n) => isDone(run.steps[n]?.status))) {
+      state.status = 'skipped';
+      state.error = 'a step it needs did not succeed';
+      await o.store.saveStep(run.id, state);
+      continue;
+    }
+    await runStep(run, step, o, new AbortController().signal);
+  }
+}
+
+function isDone(status: string | undefined): boolean {
+  return status === 'succeeded' || status === 'skipped';
+}
+
+function firstUnfinished(run: RunState, workflow: CompiledWorkflow): string | undefined {
+  return workflow.steps.find((s) => !isDone(run.steps[s.id]?.status))?.id;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** What templates see: `event`, `rule`, `params`, `region`, `steps.<id>.{status,outputs}`, `failure`. */
+export function templateContext(run: RunState): Record<string, unknown> {
+  return {
+    event: run.event,
+    rule: { name: run.rule.name, inputs: run.rule.inputs },
+    params: run.params,
+    region: run.region,
+    steps: Object.fromEntries(
+      Object.values(run.steps).map((s) => [s.id, { status: s.status, outputs: s.outputs ?? {} }]),
+    ),
+    ...(run.failure === undefined ? {} : { failure: run.failure }),
+  };
+}
+
+/** A new run's state: every step pending. */
+export function newRun(
+  init: Omit<RunState, 'status' | 'steps' | 'nodes' | 'deadline_at' | 'started_at'> & {
+    readonly timeoutMs: number;
+    readonly now?: number;
+  },
+  workflow: CompiledWorkflow,
+): RunState {
+  const started = init.now ?? Date.now();
+  const { timeoutMs: _t, now: _n, ...rest } = init;
+  const steps: Record<string, StepState> = {};
+  for (const s of workflow.steps) steps[s.id] = { id: s.id, phase: 'main', status: 'pending', attempts: 0 };
+  for (const s of workflow.onFailure)
+    steps[s.id] = { id: s.id, phase: 'on_failure', status: 'pending', attempts: 0 };
+  return {
+    ...rest,
+    status: 'running',
+    started_at: new Date(started).toISOString(),
+    deadline_at: new Date(started + init.timeoutMs).toISOString(),
+    nodes: [],
+    steps,
+  };
+}
+
+export type { RunFailure };

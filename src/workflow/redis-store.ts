@@ -1,0 +1,70 @@
+/**
+ * Runs in Redis, one hash per run: field `run` holds the run's own fields, one field per step holds
+ * that step's state, so that each change is one small HSET and never rewrites its neighbours.
+ * Active runs are indexed by their deadline, for the supervisor that takes over orphaned runs.
+ */
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../common/keys.js';
+import type { RunState, RunStore, StepState } from './types.js';
+
+/** Finished runs are kept this long for the audit trail. */
+const FINISHED_TTL_MS = 7 * 24 * 3_600_000;
+
+export class RedisRunStore implements RunStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  async create(run: RunState): Promise<boolean> {
+    const { steps, ...own } = run;
+    const key = this.keys.run(run.id);
+    const created = await this.redis.hsetnx(key, 'run', JSON.stringify(own));
+    if (created !== 1) return false;
+    const fields = Object.values(steps).flatMap((s) => [`step:${s.id}`, JSON.stringify(s)]);
+    await this.redis
+      .multi()
+      .hset(key, ...fields)
+      .zadd(this.keys.activeRuns, Date.parse(run.deadline_at), run.id)
+      .exec();
+    return true;
+  }
+
+  async load(runId: string): Promise<RunState | undefined> {
+    const fields = await this.redis.hgetall(this.keys.run(runId));
+    const own = fields['run'];
+    if (own === undefined) return undefined;
+    const steps: Record<string, StepState> = {};
+    for (const [field, value] of Object.entries(fields)) {
+      if (field.startsWith('step:')) {
+        const step = JSON.parse(value) as StepState;
+        steps[step.id] = step;
+      }
+    }
+    return { ...(JSON.parse(own) as Omit<RunState, 'steps'>), steps };
+  }
+
+  async saveRun(run: RunState): Promise<void> {
+    const { steps: _steps, ...own } = run;
+    const key = this.keys.run(run.id);
+    if (run.status === 'running') {
+      await this.redis.hset(key, 'run', JSON.stringify(own));
+    } else {
+      await this.redis
+        .multi()
+        .hset(key, 'run', JSON.stringify(own))
+        .zrem(this.keys.activeRuns, run.id)
+        .pexpire(key, FINISHED_TTL_MS)
+        .exec();
+    }
+  }
+
+  async saveStep(runId: string, step: StepState): Promise<void> {
+    await this.redis.hset(this.keys.run(runId), `step:${step.id}`, JSON.stringify(step));
+  }
+
+  /** Ids of runs not finished yet. */
+  async active(): Promise<string[]> {
+    return this.redis.zrange(this.keys.activeRuns, '0', '-1');
+  }
+}

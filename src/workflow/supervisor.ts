@@ -1,0 +1,175 @@
+/**
+ * Who runs which workflow run. A run belongs to a node by a lease in Redis, renewed while it runs
+ * (with the run's resource lock). Every node looks for runs whose lease has lapsed (their node
+ * died) and takes them over: the engine continues each from the first step that had not succeeded.
+ * On a clean stop, runs still going after a grace period are handed over the same way (their
+ * leases lapse once this process has exited).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RedisKeys } from '../common/keys.js';
+import { defineScripts, runScript } from '../common/lua.js';
+import type { ScriptSpec } from '../common/lua.js';
+import type { CompiledWorkflow } from '../config/types.js';
+import { runWorkflow } from './engine.js';
+import type { EngineOptions } from './engine.js';
+import type { RedisRunStore } from './redis-store.js';
+import type { RunState, StepExecutor } from './types.js';
+
+const RENEW: ScriptSpec = { module: 'common', name: 'lease-renew', keys: 1 };
+const RELEASE: ScriptSpec = { module: 'common', name: 'lease-release', keys: 1 };
+
+export interface SupervisorOptions {
+  readonly redis: Redis;
+  readonly keys: RedisKeys;
+  readonly store: RedisRunStore;
+  readonly nodeId: string;
+  readonly leaseTtlMs: number;
+  readonly workflows: ReadonlyMap<string, CompiledWorkflow>;
+  readonly execute: StepExecutor;
+  readonly log: Logger;
+  /** Keeps the run's resource lock alive while it runs. */
+  readonly renewLock: (run: RunState) => Promise<void>;
+  /** Called once a run has ended (succeeded or failed): release its lock, tell people. */
+  readonly onEnd: (run: RunState) => Promise<void>;
+  readonly engine?: Partial<Pick<EngineOptions, 'concurrency' | 'onStep'>>;
+}
+
+export class RunSupervisor {
+  private readonly owner: string;
+  private readonly mine = new Map<string, Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly o: SupervisorOptions) {
+    this.owner = `${o.nodeId}:${randomBytes(6).toString('hex')}`;
+    defineScripts(o.redis, [RENEW, RELEASE]);
+  }
+
+  start(): void {
+    const interval = Math.max(100, Math.floor(this.o.leaseTtlMs / 3));
+    const tick = (): void => {
+      if (this.stopped) return;
+      this.ticking = this.tick().catch((error: unknown) =>
+        this.o.log.warn({ err: error }, 'run supervisor tick failed'),
+      );
+      void this.ticking.finally(() => {
+        if (!this.stopped) this.timer = setTimeout(tick, interval);
+      });
+    };
+    tick();
+  }
+
+  /** Runs this node is running now. */
+  running(): string[] {
+    return [...this.mine.keys()];
+  }
+
+  /** Starts a new run on this node (the coordinator of its event). `false` if the run exists already. */
+  async begin(run: RunState): Promise<boolean> {
+    if (!(await this.o.store.create(run))) return false;
+    if (!(await this.acquire(run.id))) return true; // another node took it at once; it will run it
+    this.execute(run);
+    return true;
+  }
+
+  /** Stops taking runs; waits up to `graceMs` for the runs in hand, then hands the rest over. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.ticking;
+    const all = Promise.all(this.mine.values());
+    const timedOut = await Promise.race([
+      all.then(() => false),
+      new Promise<boolean>((r) => setTimeout(() => r(true), graceMs)),
+    ]);
+    if (timedOut) {
+      // The lease is left to lapse rather than released: a step still running here must not run
+      // on another node at the same time. Once this process has exited, a peer takes the run over.
+      for (const runId of this.mine.keys())
+        this.o.log.warn({ run: runId }, 'handing the run over: a peer continues it once its lease lapses');
+    }
+  }
+
+  private async acquire(runId: string): Promise<boolean> {
+    return (
+      (await this.o.redis.set(this.o.keys.runLease(runId), this.owner, 'PX', this.o.leaseTtlMs, 'NX')) ===
+      'OK'
+    );
+  }
+
+  private async tick(): Promise<void> {
+    for (const runId of this.mine.keys()) {
+      const ours = await runScript(
+        this.o.redis,
+        RENEW,
+        [this.o.keys.runLease(runId)],
+        [this.owner, this.o.leaseTtlMs],
+      ).catch(() => 1);
+      if (ours !== 1)
+        this.o.log.error({ run: runId }, 'run lease lost while running; another node may run it now');
+      const run = await this.o.store.load(runId).catch(() => undefined);
+      if (run !== undefined)
+        await this.o
+          .renewLock(run)
+          .catch((error: unknown) => this.o.log.warn({ run: runId, err: error }, 'lock renewal failed'));
+    }
+    if (this.stopped) return;
+    for (const runId of await this.o.store.active()) {
+      if (this.mine.has(runId) || this.stopped) continue;
+      if (!(await this.acquire(runId))) continue;
+      const run = await this.o.store.load(runId);
+      if (run === undefined || run.status !== 'running') {
+        await runScript(this.o.redis, RELEASE, [this.o.keys.runLease(runId)], [this.owner]);
+        continue;
+      }
+      this.o.log.warn(
+        { run: runId, event: run.event.id, previous: run.nodes },
+        'taking over a run whose node is gone',
+      );
+      this.execute(run);
+    }
+  }
+
+  private execute(run: RunState): void {
+    const workflow = this.o.workflows.get(run.workflow);
+    const log = this.o.log.child({ event: run.event.id, run: run.id });
+    const done = (async () => {
+      if (workflow === undefined) {
+        log.error({ workflow: run.workflow }, 'the run names a workflow this node does not have');
+        return;
+      }
+      log.info({ workflow: run.workflow }, `workflow ${run.workflow} running`);
+      const ended = await runWorkflow(run, {
+        workflow,
+        store: this.o.store,
+        execute: this.o.execute,
+        node: this.o.nodeId,
+        ...this.o.engine,
+      });
+      if (ended.status === 'running') return;
+      log.info(
+        {
+          status: ended.status,
+          failure: ended.failure,
+          steps: Object.values(ended.steps).map((s) => `${s.id}:${s.status}`),
+        },
+        ended.status === 'succeeded'
+          ? `workflow ${run.workflow} succeeded`
+          : `workflow ${run.workflow} failed at ${ended.failure?.step ?? '?'}: ${ended.failure?.message ?? ''}`,
+      );
+      await this.o.onEnd(ended);
+      await runScript(this.o.redis, RELEASE, [this.o.keys.runLease(run.id)], [this.owner]);
+    })()
+      .catch((error: unknown) =>
+        log.error(
+          { err: error },
+          'the run stopped on an error; its lease will lapse and a node will continue it',
+        ),
+      )
+      .finally(() => this.mine.delete(run.id));
+    this.mine.set(run.id, done);
+  }
+}

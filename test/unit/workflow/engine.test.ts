@@ -1,0 +1,290 @@
+import { strict as assert } from 'node:assert';
+import { describe, test } from 'node:test';
+import type { CompiledStep, CompiledWorkflow } from '../../../src/config/types.js';
+import { newRun, runWorkflow } from '../../../src/workflow/engine.js';
+import { MemoryRunStore } from '../../../src/workflow/memory-store.js';
+import type { RunState, StepExecutor } from '../../../src/workflow/types.js';
+
+function step(id: string, more: Partial<CompiledStep> = {}): CompiledStep {
+  return {
+    id,
+    action: 'test',
+    inputs: {},
+    needs: [],
+    timeoutMs: 5000,
+    retries: 0,
+    retryBackoffMs: 10,
+    idempotent: true,
+    retryable: true,
+    ...more,
+  };
+}
+
+function workflow(steps: CompiledStep[], onFailure: CompiledStep[] = []): CompiledWorkflow {
+  return { name: 'test.flow', description: '', steps, onFailure, file: 'test' };
+}
+
+function run(wf: CompiledWorkflow, timeoutMs = 10_000): RunState {
+  return newRun(
+    {
+      id: `run-${Math.random()}`,
+      workflow: wf.name,
+      event: { id: 'ev-1', service: 'svc', host: 'h-1', incident_key: 'PD-1' },
+      rule: { id: 'svc/r', name: 'r', inputs: { group: 'team' } },
+      params: { workflow_timeout: '30m' },
+      region: { name: 'local-1', orchestrator_url: 'http://orch' },
+      timeoutMs,
+    },
+    wf,
+  );
+}
+
+class Failure extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** An executor scripted per step: a function of the attempt, with a log of what ran when. */
+function scripted(
+  script: Record<
+    string,
+    (
+      attempt: number,
+      signal: AbortSignal,
+      inputs: Readonly<Record<string, unknown>>,
+    ) => Promise<Record<string, unknown>>
+  >,
+) {
+  const log: { id: string; attempt: number; start: number; end?: number; inputs: unknown }[] = [];
+  const execute: StepExecutor = async (s, inputs, attempt, signal) => {
+    const entry: { id: string; attempt: number; start: number; end?: number; inputs: unknown } = {
+      id: s.id,
+      attempt,
+      start: performance.now(),
+      inputs,
+    };
+    log.push(entry);
+    try {
+      return await (script[s.id] ?? (() => Promise.resolve({})))(attempt, signal, inputs);
+    } finally {
+      entry.end = performance.now();
+    }
+  };
+  return { execute, log };
+}
+
+const delay = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      reject(new Error('aborted'));
+    });
+  });
+
+describe('workflow engine', () => {
+  test('a diamond: independent steps run in parallel, a join waits for both, outputs flow through templates', async () => {
+    const wf = workflow([
+      step('a'),
+      step('b', { needs: ['a'], inputs: { from_a: '{{ steps.a.outputs.value }}' } }),
+      step('c', { needs: ['a'] }),
+      step('d', { needs: ['b', 'c'], inputs: { host: '{{ event.host }} via {{ rule.inputs.group }}' } }),
+    ]);
+    const { execute, log } = scripted({
+      a: () => Promise.resolve({ value: 42 }),
+      b: () => delay(60).then(() => ({})),
+      c: () => delay(60).then(() => ({})),
+    });
+    const store = new MemoryRunStore();
+    const r = run(wf);
+    await store.create(r);
+    const done = await runWorkflow(r, { workflow: wf, store, execute, node: 'a' });
+    assert.equal(done.status, 'succeeded');
+    const at = (id: string) => log.find((e) => e.id === id)!;
+    assert.ok(at('b').start < at('c').end! && at('c').start < at('b').end!, 'b and c overlapped');
+    assert.ok(at('d').start >= Math.max(at('b').end!, at('c').end!), 'd after both');
+    assert.deepEqual(at('b').inputs, { from_a: 42 }, 'a lone reference keeps its type');
+    assert.deepEqual(at('d').inputs, { host: 'h-1 via team' });
+    const stored = await store.load(r.id);
+    assert.deepEqual(
+      Object.values(stored!.steps).map((s) => s.status),
+      ['succeeded', 'succeeded', 'succeeded', 'succeeded'],
+    );
+    assert.ok(stored!.steps['b']!.duration_ms! >= 50);
+  });
+
+  test('when: a false condition skips the step; its dependents still run', async () => {
+    const wf = workflow([
+      step('ack', { when: 'event.no_such_key' }),
+      step('next', { needs: ['ack'], when: 'event.incident_key' }),
+    ]);
+    const { execute, log } = scripted({});
+    const store = new MemoryRunStore();
+    const done = await runWorkflow(run(wf), { workflow: wf, store, execute, node: 'a' });
+    assert.equal(done.steps['ack']?.status, 'skipped');
+    assert.equal(done.steps['next']?.status, 'succeeded');
+    assert.deepEqual(
+      log.map((e) => e.id),
+      ['next'],
+    );
+  });
+
+  test('retries with exponential backoff, then success; every attempt is recorded', async () => {
+    const wf = workflow([step('flaky', { retries: 3, retryBackoffMs: 40 })]);
+    const { execute, log } = scripted({
+      flaky: (attempt) =>
+        attempt < 3 ? Promise.reject(new Failure('503', true)) : Promise.resolve({ ok: true }),
+    });
+    const store = new MemoryRunStore();
+    const done = await runWorkflow(run(wf), { workflow: wf, store, execute, node: 'a' });
+    assert.equal(done.status, 'succeeded');
+    assert.equal(done.steps['flaky']?.attempts, 3);
+    const gap1 = log[1]!.start - log[0]!.end!;
+    const gap2 = log[2]!.start - log[1]!.end!;
+    assert.ok(gap1 >= 35 && gap2 >= 75, `backoff gaps ${gap1.toFixed(0)} ms, ${gap2.toFixed(0)} ms`);
+    assert.deepEqual(
+      store.writes.filter((w) => w.id === 'flaky').map((w) => w.status),
+      ['running', 'running', 'running', 'running', 'running', 'succeeded'],
+    );
+  });
+
+  test('a non-retryable error, or a step marked retryable: false, is not retried', async () => {
+    for (const [s, error] of [
+      [step('x', { retries: 5 }), new Failure('400 bad request', false)],
+      [step('x', { retries: 0, retryable: false }), new Failure('503', true)],
+    ] as const) {
+      const wf = workflow([s]);
+      const { execute, log } = scripted({ x: () => Promise.reject(error) });
+      const done = await runWorkflow(run(wf), {
+        workflow: wf,
+        store: new MemoryRunStore(),
+        execute,
+        node: 'a',
+      });
+      assert.equal(done.status, 'failed');
+      assert.equal(log.length, 1);
+      assert.equal(done.failure?.reason, 'step_failed');
+    }
+  });
+
+  test('step timeout: the attempt is aborted and fails', async () => {
+    const wf = workflow([step('slow', { timeoutMs: 50 })]);
+    let aborted = false;
+    const { execute } = scripted({
+      slow: (_a, signal) =>
+        delay(5000, signal).then(
+          () => ({}),
+          (e: unknown) => {
+            aborted = true;
+            throw e;
+          },
+        ),
+    });
+    const started = performance.now();
+    const done = await runWorkflow(run(wf), {
+      workflow: wf,
+      store: new MemoryRunStore(),
+      execute,
+      node: 'a',
+    });
+    assert.ok(performance.now() - started < 1000);
+    assert.ok(aborted);
+    assert.equal(done.status, 'failed');
+    assert.match(done.steps['slow']?.error ?? '', /step timeout \(50 ms\)/);
+  });
+
+  test('run timeout: the run fails at its deadline and its on_failure steps still run with the failure in their inputs', async () => {
+    const wf = workflow(
+      [
+        step('first'),
+        step('verify', { needs: ['first'], timeoutMs: 60_000 }),
+        step('after', { needs: ['verify'] }),
+      ],
+      [step('escalate', { inputs: { reason: 'failed at {{ failure.step }} ({{ failure.reason }})' } })],
+    );
+    const { execute, log } = scripted({ verify: (_a, signal) => delay(60_000, signal).then(() => ({})) });
+    const started = performance.now();
+    const done = await runWorkflow(run(wf, 150), {
+      workflow: wf,
+      store: new MemoryRunStore(),
+      execute,
+      node: 'a',
+    });
+    assert.ok(performance.now() - started < 2000);
+    assert.equal(done.status, 'failed');
+    assert.deepEqual([done.failure?.step, done.failure?.reason], ['verify', 'timeout']);
+    assert.equal(done.steps['after']?.status, 'pending', 'nothing after the deadline');
+    assert.equal(done.steps['escalate']?.status, 'succeeded');
+    assert.deepEqual(log.find((e) => e.id === 'escalate')?.inputs, { reason: 'failed at verify (timeout)' });
+  });
+
+  test('a failure stops the run: siblings are aborted, dependents never start, on_failure runs', async () => {
+    const wf = workflow(
+      [
+        step('a'),
+        step('b', { needs: ['a'] }),
+        step('long', { needs: ['a'] }),
+        step('c', { needs: ['b', 'long'] }),
+      ],
+      [step('escalate')],
+    );
+    const { execute, log } = scripted({
+      b: () => Promise.reject(new Failure('boom', false)),
+      long: (_a, signal) => delay(10_000, signal).then(() => ({})),
+    });
+    const done = await runWorkflow(run(wf), {
+      workflow: wf,
+      store: new MemoryRunStore(),
+      execute,
+      node: 'a',
+    });
+    assert.equal(done.status, 'failed');
+    assert.equal(done.failure?.step, 'b');
+    assert.equal(done.steps['long']?.status, 'failed');
+    assert.equal(done.steps['c']?.status, 'pending');
+    assert.ok(!log.some((e) => e.id === 'c'));
+    assert.equal(done.steps['escalate']?.status, 'succeeded');
+  });
+
+  test('resume after a crash: an idempotent step that was running runs again; steps that succeeded do not', async () => {
+    const wf = workflow([step('a'), step('b', { needs: ['a'] }), step('c', { needs: ['b'] })]);
+    const r = run(wf);
+    r.steps['a']!.status = 'succeeded';
+    r.steps['a']!.outputs = { id: 'x' };
+    r.steps['b']!.status = 'running';
+    r.steps['b']!.attempts = 1;
+    r.nodes.push('dead-node');
+    const { execute, log } = scripted({});
+    const done = await runWorkflow(r, { workflow: wf, store: new MemoryRunStore(), execute, node: 'b' });
+    assert.equal(done.status, 'succeeded');
+    assert.deepEqual(
+      log.map((e) => e.id),
+      ['b', 'c'],
+    );
+    assert.equal(done.steps['b']?.attempts, 2);
+    assert.deepEqual(done.nodes, ['dead-node', 'b']);
+  });
+
+  test('resume after a crash: a non-idempotent step that was running is not run again; the run escalates', async () => {
+    const wf = workflow(
+      [step('a'), step('boot', { needs: ['a'], idempotent: false }), step('c', { needs: ['boot'] })],
+      [step('escalate')],
+    );
+    const r = run(wf);
+    r.steps['a']!.status = 'succeeded';
+    r.steps['boot']!.status = 'running';
+    const { execute, log } = scripted({});
+    const done = await runWorkflow(r, { workflow: wf, store: new MemoryRunStore(), execute, node: 'b' });
+    assert.equal(done.status, 'failed');
+    assert.equal(done.steps['boot']?.status, 'unknown');
+    assert.equal(done.failure?.reason, 'unknown_outcome');
+    assert.deepEqual(
+      log.map((e) => e.id),
+      ['escalate'],
+    );
+  });
+});
