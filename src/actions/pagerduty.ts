@@ -1,4 +1,5 @@
 import type { ActionDefinition } from './definition.js';
+import { callPort } from './port-call.js';
 
 /**
  * The PagerDuty actions, by incident key. They share one file because they are one API with four
@@ -19,6 +20,10 @@ export const pagerdutyAcknowledge: ActionDefinition = {
     properties: { incident_key: { type: 'string' } },
   },
   outputs: incident,
+  run: (inputs, context) =>
+    callPort('pagerduty.acknowledge', context.signal, () =>
+      context.pager.acknowledge(inputs.incident_key as string, context.signal),
+    ),
 };
 
 export const pagerdutyResolve: ActionDefinition = {
@@ -31,6 +36,10 @@ export const pagerdutyResolve: ActionDefinition = {
     properties: { incident_key: { type: 'string' }, note: { type: 'string' } },
   },
   outputs: incident,
+  run: (inputs, context) =>
+    callPort('pagerduty.resolve', context.signal, () =>
+      context.pager.resolve(inputs.incident_key as string, inputs.note as string | undefined, context.signal),
+    ),
 };
 
 export const pagerdutyEscalate: ActionDefinition = {
@@ -46,6 +55,10 @@ export const pagerdutyEscalate: ActionDefinition = {
     type: 'object',
     properties: { incident_id: { type: 'string' }, escalation_level: { type: 'integer' } },
   },
+  run: (inputs, context) =>
+    callPort('pagerduty.escalate', context.signal, () =>
+      context.pager.escalate(inputs.incident_key as string, inputs.reason as string, context.signal),
+    ),
 };
 
 export const pagerdutyNote: ActionDefinition = {
@@ -58,4 +71,8 @@ export const pagerdutyNote: ActionDefinition = {
     properties: { incident_key: { type: 'string' }, content: { type: 'string' } },
   },
   outputs: { type: 'object', properties: { note_id: { type: 'string' } } },
+  run: (inputs, context) =>
+    callPort('pagerduty.note', context.signal, () =>
+      context.pager.note(inputs.incident_key as string, inputs.content as string, context.signal),
+    ),
 };

@@ -1,9 +1,13 @@
+import { sleep } from './abort.js';
 import { noOutputs } from './definition.js';
 import type { ActionDefinition } from './definition.js';
+import { durationInput } from './duration-input.js';
+
+const ACTION = 'wait';
 
 /** Waits for a duration (a settling time between two steps). */
 export const wait: ActionDefinition = {
-  name: 'wait',
+  name: ACTION,
   description: 'Wait for a duration.',
   inputs: {
     type: 'object',
@@ -12,4 +16,9 @@ export const wait: ActionDefinition = {
     properties: { duration: { type: 'string' } },
   },
   outputs: noOutputs,
+  async run(inputs, context) {
+    const ms = durationInput(ACTION, inputs, 'duration', 0, { allowZero: true });
+    await sleep(ACTION, ms, context.signal);
+    return {};
+  },
 };

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { configDir } from '../common/package-root.js';
 import { matchCommand } from './match.js';
 import { nodeCommand } from './node.js';
+import { runWorkflowCommand } from './run-workflow.js';
 import { startCommand } from './start.js';
 import { submitCommand } from './submit.js';
 import { validateCommand } from './validate.js';
@@ -22,6 +23,9 @@ commands:
   submit --event FILE [--config DIR] [--raw]
                                           put an event (FILE or -) on the region's stream; --raw puts
                                           the bytes unvalidated
+  run-workflow NAME --event FILE [--config DIR] [--dry-run]
+                                          run one workflow by hand for an event; --dry-run prints the
+                                          resolved plan and calls nothing
 
 --config defaults to $LAZARUS_CONFIG, else the shipped deploy/local.
 `;
@@ -32,15 +36,17 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
   }
+  let positionals: string[] = [];
   let values: {
     config?: string | undefined;
     event?: string | undefined;
     json?: boolean | undefined;
     node?: string | undefined;
     raw?: boolean | undefined;
+    'dry-run'?: boolean | undefined;
   };
   try {
-    ({ values } = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: rest,
       options: {
         config: { type: 'string' },
@@ -48,8 +54,10 @@ async function main(argv: string[]): Promise<number> {
         json: { type: 'boolean' },
         node: { type: 'string' },
         raw: { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
       },
       strict: true,
+      allowPositionals: true,
     }));
   } catch (error) {
     process.stderr.write(`lazarus ${command}: ${(error as Error).message}\n\n${USAGE}`);
@@ -73,6 +81,18 @@ async function main(argv: string[]): Promise<number> {
       return nodeCommand(dir, values.node);
     case 'start':
       return startCommand(dir, process.stdout);
+    case 'run-workflow':
+      if (positionals[0] === undefined || values.event === undefined) {
+        process.stderr.write(`lazarus run-workflow: NAME and --event FILE are required\n`);
+        return 2;
+      }
+      return runWorkflowCommand(
+        dir,
+        positionals[0],
+        values.event,
+        values['dry-run'] === true,
+        process.stdout,
+      );
     case 'submit':
       if (values.event === undefined) {
         process.stderr.write(`lazarus submit: --event FILE is required (- reads standard input)\n`);

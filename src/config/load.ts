@@ -32,7 +32,7 @@ export async function loadConfig(dir: string, catalog: Catalog): Promise<LoadRes
   const shown = (path: string): string => relative(process.cwd(), path) || path;
 
   const regionSource = await YamlSource.read(join(root, REGION_FILE), shown(join(root, REGION_FILE)), issues);
-  const region = regionSource === undefined ? undefined : compileRegion(regionSource, issues);
+  const region = regionSource === undefined ? undefined : compileRegion(regionSource, issues, root);
   const paths = (regionSource?.value as { paths?: Record<string, string> } | undefined)?.paths ?? {};
   const pathOf = (key: string, fallback: string): string => resolve(root, paths[key] ?? fallback);
 

@@ -1,4 +1,5 @@
 /** The region file (`region.yaml`): validation beyond the schema, and its compiled form. */
+import { resolve } from 'node:path';
 import { parseDuration } from '../common/duration.js';
 import { REGION_SCHEMA } from './schemas.js';
 import { ajv, checkSchema } from './schema-check.js';
@@ -24,9 +25,15 @@ export const REGION_DEFAULTS = {
   voteTimeout: '5s',
   probeCache: '500ms',
   maxEventBytes: 65536,
+  runLeaseTtl: '10s',
+  stepConcurrency: 8,
 } as const;
 
-export function compileRegion(source: YamlSource, issues: ConfigIssue[]): CompiledRegion | undefined {
+export function compileRegion(
+  source: YamlSource,
+  issues: ConfigIssue[],
+  dir: string,
+): CompiledRegion | undefined {
   if (!checkSchema(validateRegion, source.value, source, issues)) return undefined;
   const raw = source.value as RawRegion;
   const before = issues.length;
@@ -110,5 +117,10 @@ export function compileRegion(source: YamlSource, issues: ConfigIssue[]): Compil
           : ms(t.probe_cache, '0s'),
     },
     events: { maxBytes: raw.events?.max_bytes ?? REGION_DEFAULTS.maxEventBytes },
+    workflows: {
+      leaseTtlMs: ms(raw.workflows?.lease_ttl, REGION_DEFAULTS.runLeaseTtl),
+      ...(raw.workflows?.exec_dir === undefined ? {} : { execDir: resolve(dir, raw.workflows.exec_dir) }),
+      stepConcurrency: raw.workflows?.step_concurrency ?? REGION_DEFAULTS.stepConcurrency,
+    },
   };
 }

@@ -214,5 +214,14 @@ export const REGION_SCHEMA = {
       additionalProperties: false,
       properties: { max_bytes: { type: 'integer', minimum: 256, maximum: 1048576 } },
     },
+    workflows: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        lease_ttl: duration,
+        exec_dir: { type: 'string' },
+        step_concurrency: { type: 'integer', minimum: 1, maximum: 64 },
+      },
+    },
   },
 } as const;

@@ -104,6 +104,7 @@ export interface RawRegion {
     probe_cache?: string;
   };
   events?: { max_bytes?: number };
+  workflows?: { lease_ttl?: string; exec_dir?: string; step_concurrency?: number };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,6 +227,13 @@ export interface CompiledRegion {
     readonly probeCacheMs: number;
   };
   readonly events: { readonly maxBytes: number };
+  readonly workflows: {
+    /** A run whose node died is taken over within this. */
+    readonly leaseTtlMs: number;
+    /** The only directory `exec` steps may run scripts from (absolute); absent: `exec` is refused. */
+    readonly execDir?: string;
+    readonly stepConcurrency: number;
+  };
 }
 
 export interface CompiledConfig {

@@ -29,6 +29,18 @@ import { Evaluator, fromVoteMessage, toCheckMessage } from './evaluator.js';
 import { Pipeline } from './pipeline.js';
 import { connectRedis } from './redis-client.js';
 import { resolve } from 'node:path';
+import { ACTIONS } from '../actions/registry.js';
+import { RecordingNotifier } from '../notify/recording-notifier.js';
+import { RecordingPager } from '../pager/recording-pager.js';
+import { CircuitBreaker } from '../safety/circuit-breaker.js';
+import { Deduplicator } from '../safety/dedup.js';
+import { ResourceLocks } from '../safety/lock.js';
+import { RateLimiter } from '../safety/rate-limiter.js';
+import { newRun } from '../workflow/engine.js';
+import { RedisRunStore } from '../workflow/redis-store.js';
+import { RunSupervisor } from '../workflow/supervisor.js';
+import { LOCK_MARGIN_MS } from './pipeline.js';
+import { stepExecutor } from './step-executor.js';
 
 export type NodeState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
 
@@ -51,6 +63,7 @@ export class ControllerNode {
     private readonly peers: PeerClient[],
     private readonly consumer: Consumer,
     private readonly pipeline: Pipeline,
+    private readonly runs: RunSupervisor,
   ) {}
 
   static async start(options: NodeOptions): Promise<ControllerNode> {
@@ -90,13 +103,95 @@ export class ControllerNode {
       ping: () => ({ node_id: self.id, zone: self.zone, state: state() }),
     });
 
+    const locks = new ResourceLocks(redis, keys);
+    const runStore = new RedisRunStore(redis, keys);
+    const runs = new RunSupervisor({
+      redis,
+      keys,
+      store: runStore,
+      nodeId: self.id,
+      leaseTtlMs: config.region.workflows.leaseTtlMs,
+      workflows: config.workflows,
+      log,
+      // Paging and notifications are recorded, not sent, until the PagerDuty and notification modules land.
+      execute: stepExecutor(ACTIONS, {
+        pager: new RecordingPager(),
+        notifier: new RecordingNotifier(),
+        execDir: config.region.workflows.execDir,
+        ...(self.sourceAddress === undefined ? {} : { sourceAddress: self.sourceAddress }),
+      }),
+      engine: { concurrency: config.region.workflows.stepConcurrency },
+      renewLock: async (run) => {
+        if (run.lock === undefined) return;
+        const left = Date.parse(run.deadline_at) - Date.now();
+        await locks.renew(
+          run.lock.resource,
+          run.lock.owner,
+          run.lock.token,
+          Math.max(left, 0) + LOCK_MARGIN_MS,
+        );
+      },
+      onEnd: async (run) => {
+        // The lock never outlives the run that took it, whatever the outcome.
+        if (run.lock !== undefined) await locks.release(run.lock.resource, run.lock.owner, run.lock.token);
+      },
+    });
+
     const timeoutMs = config.region.thresholds.voteTimeoutMs;
     const pipeline = new Pipeline({
       config,
       matcher: new Matcher(config.services),
       store,
+      gates: {
+        rate: new RateLimiter(redis, keys),
+        breaker: new CircuitBreaker(redis, keys),
+        locks,
+        dedup: new Deduplicator(redis, keys),
+      },
       node: self,
       log,
+      onAct: async (decision, rule, event) => {
+        const service = config.services.get(event.service);
+        if (service?.parameters.mode === 'notify_only') {
+          log.info(
+            { event: event.id, workflow: rule.action.workflow },
+            `notify_only: would have run ${rule.action.workflow}`,
+          );
+          if (decision.lock !== undefined)
+            await locks.release(decision.lock.resource, decision.lock.owner, decision.lock.token);
+          return;
+        }
+        const workflow = config.workflows.get(rule.action.workflow);
+        if (workflow === undefined)
+          throw new Error(
+            `rule ${rule.id} names workflow ${rule.action.workflow}, which this node does not have`,
+          );
+        await runs.begin(
+          newRun(
+            {
+              id: `run-${event.id}`,
+              workflow: workflow.name,
+              event: { ...event },
+              rule: { id: rule.id, name: rule.name, inputs: rule.action.inputs },
+              params: Object.fromEntries(
+                Object.entries(service?.parameters.values ?? {}).map(([k, v]) => [k, v.value]),
+              ),
+              region: { name: config.region.region, orchestrator_url: config.region.orchestrator?.url ?? '' },
+              timeoutMs: service?.parameters.workflowTimeoutMs ?? 30 * 60_000,
+              ...(decision.lock === undefined
+                ? {}
+                : {
+                    lock: {
+                      resource: decision.lock.resource,
+                      owner: decision.lock.owner,
+                      token: decision.lock.token,
+                    },
+                  }),
+            },
+            workflow,
+          ),
+        );
+      },
       voters: (event, rule, checks) => {
         const local: Voter = { node: self.id, vote: () => evaluator.vote(event, checks) };
         const request = {
@@ -131,9 +226,10 @@ export class ControllerNode {
       },
     });
 
-    const node = new ControllerNode(config, self, log, redis, server, peers, consumer, pipeline);
+    const node = new ControllerNode(config, self, log, redis, server, peers, consumer, pipeline, runs);
     state = () => node.state;
     consumer.start();
+    runs.start();
     node.state = 'running';
     log.info({ grpc: self.grpc }, 'node running');
     return node;
@@ -155,6 +251,8 @@ export class ControllerNode {
     this.log.info('draining: finishing the batches in hand, then releasing the shard leases');
     await this.consumer.stop();
     await this.pipeline.flush();
+    // Runs in hand get a moment to finish; the rest are continued by a peer once their leases lapse.
+    await this.runs.stop(5000);
     // Peers may still be asking for votes on events they coordinate; answer for a moment more.
     await this.server.stop(1000);
     for (const peer of this.peers) peer.close();

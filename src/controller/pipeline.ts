@@ -3,50 +3,103 @@
  * module; this file only walks the event through them and records what happened.
  *
  *   1 parse + validate     bad input: recorded and set aside; the checkpoint moves on
- *   3 dedup (event id)     an event already decided is not decided again
+ *   2 stale filter         older than max_event_age: escalate (stale)
+ *   3 dedup                same event id: decided once; same (service, resource, type) within
+ *                          dedup_window: folded into the first one's decision (duplicate)
+ *     count                every event counts toward the rate-limit and breaker windows before any
+ *                          gate is asked, so that a storm is seen even while it is being escalated
  *   4 rule match           no rule: escalate (no_rule)
+ *   5 safety gates         breaker open: escalate (breaker_open); over the service's rate limit:
+ *                          escalate (rate_limited)
  *   6 quorum checks        every node runs the rule's checks; `quorum` passing votes, or escalate
- *  10 record              the decision, with every vote and check, is written once per event id
- *  11 checkpoint          (the shard reader) only after every decision of the batch is durable
+ *   7 resource lock        held by another remediation: escalate (lock_held)
+ *   9 workflow           the rule's workflow is dispatched once the `act` decision is durable
+ *  10 record               the decision, with every gate, vote and check, written once per event id
+ *  11 checkpoint           (the shard reader) only after every decision of the batch is durable
  *
- * Steps 2 (stale), 5 (safety gates), 7 (lock), 8 (page) and 9 (workflow) come with later work.
+ * Fail safe: when Redis cannot be reached at any step, the event escalates (dependency_down) and
+ * nothing is acted on; the decision is kept in memory and written once Redis answers again.
+ * Step 8 (page) is the workflow's first step until the paging module lands.
  */
+import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import type { CheckToRun } from '../checks/evaluate.js';
 import { collectVotes } from '../cluster/quorum.js';
 import type { Voter } from '../cluster/quorum.js';
 import type { CompiledConfig, CompiledRule } from '../config/types.js';
+import { PARAMETERS } from '../config/parameters.js';
+import { parseDuration } from '../common/duration.js';
 import { parseEvent } from '../events/parse.js';
 import type { LzEvent } from '../events/schema.js';
 import type { StreamRecord } from '../ingest/stream-record.js';
 import type { Matcher } from '../matching/matcher.js';
+import type { CircuitBreaker } from '../safety/circuit-breaker.js';
+import type { Deduplicator } from '../safety/dedup.js';
+import { lockResource } from '../safety/lock.js';
+import type { ResourceLocks } from '../safety/lock.js';
+import type { RateLimiter } from '../safety/rate-limiter.js';
+import { isStale } from '../safety/stale.js';
 import { REASON_TEXT } from './decision.js';
-import type { DecisionRecord, EscalationReason } from './decision.js';
+import type { DecisionRecord, EscalationReason, Outcome } from './decision.js';
 import { REJECTED_RAW_CAP } from './decision-store.js';
 import type { DecisionStore } from './decision-store.js';
+
+export interface SafetyGates {
+  readonly rate: RateLimiter;
+  readonly breaker: CircuitBreaker;
+  readonly locks: ResourceLocks;
+  readonly dedup: Deduplicator;
+}
 
 export interface PipelineOptions {
   readonly config: CompiledConfig;
   readonly matcher: Matcher;
   readonly store: DecisionStore;
+  readonly gates: SafetyGates;
   readonly node: { readonly id: string; readonly zone: string };
   /** This node's vote and each peer's, for an event and the rule's checks. */
   readonly voters: (event: LzEvent, rule: CompiledRule, checks: readonly CheckToRun[]) => Voter[];
   readonly log: Logger;
   /** Events of one batch handled at once (events of one host stay in order). @defaultValue 32 */
   readonly concurrency?: number;
+  /** The clock, for tests. @defaultValue Date.now */
+  readonly now?: () => number;
+  /** 9. Called once an `act` decision is durable: dispatch the rule's workflow. */
+  readonly onAct?: (decision: DecisionRecord, rule: CompiledRule, event: LzEvent) => Promise<void>;
 }
 
 export type Handled = 'rejected' | 'already_decided' | 'decided';
 
+/** A lock outlives the workflow's own timeout by this much, so that the run's timeout fires first. */
+export const LOCK_MARGIN_MS = 5 * 60_000;
+
+/** The decision being built for one event: what each step found. */
+interface Draft {
+  decision: Outcome;
+  reason?: EscalationReason;
+  rule?: CompiledRule;
+  votes: DecisionRecord['votes'];
+  failures: DecisionRecord['failures'];
+  voteMs?: number;
+  duplicateOf?: string;
+  ageMs?: number;
+  gates?: NonNullable<DecisionRecord['gates']>;
+  lock?: NonNullable<DecisionRecord['lock']>;
+  error?: string;
+}
+
 export class Pipeline {
   private readonly limit;
+  private readonly now: () => number;
   /** Late votes still being added to records; awaited on shutdown. */
   private readonly lateWrites = new Set<Promise<void>>();
+  /** Decisions made while Redis was away (dependency_down), kept until they can be written. */
+  private readonly pending = new Map<string, DecisionRecord>();
 
   constructor(private readonly o: PipelineOptions) {
     this.limit = pLimit(o.concurrency ?? 32);
+    this.now = o.now ?? Date.now;
   }
 
   /** Every record of a batch gets a durable outcome; rejects if any cannot (the batch is retried). */
@@ -60,13 +113,22 @@ export class Pipeline {
       else lane.push(record);
     }
     const results = new Map<StreamRecord, Handled>();
+    const failures: unknown[] = [];
     await Promise.all(
       [...lanes.values()].map((lane) =>
         this.limit(async () => {
-          for (const record of lane) results.set(record, await this.handle(record));
+          for (const record of lane) {
+            try {
+              results.set(record, await this.handle(record));
+            } catch (error) {
+              // The rest of the batch still gets its decisions (dependency_down ones stay pending).
+              failures.push(error);
+            }
+          }
         }),
       ),
     );
+    if (failures.length > 0) throw failures[0];
     return records.map((r) => results.get(r) ?? 'rejected');
   }
 
@@ -77,7 +139,7 @@ export class Pipeline {
     const parsed = parseEvent(record.data, { maxBytes: config.region.events.maxBytes });
     if (!parsed.ok) {
       const { rejection } = parsed;
-      await store.reject({
+      const recorded = await store.reject({
         shard: record.shardId,
         sequence: record.sequenceNumber,
         code: rejection.code,
@@ -86,18 +148,70 @@ export class Pipeline {
         size: record.data.byteLength,
         raw: Buffer.from(record.data.subarray(0, REJECTED_RAW_CAP)).toString('base64'),
         node: this.o.node.id,
-        at: new Date().toISOString(),
+        at: new Date(this.now()).toISOString(),
       });
-      log.warn(
-        { shard: record.shardId, sequence: record.sequenceNumber, code: rejection.code },
-        `record rejected: ${rejection.message}`,
-      );
+      if (recorded) {
+        log.warn(
+          { shard: record.shardId, sequence: record.sequenceNumber, code: rejection.code },
+          `record rejected: ${rejection.message}`,
+        );
+      }
       return 'rejected';
     }
-    const event = parsed.event;
+    const { event, timeMs } = parsed;
     const elog = log.child({ event: event.id });
 
-    // 3. dedup by event id: decided once, whichever node reads it and however often it is delivered.
+    const pending = this.pending.get(event.id);
+    if (pending !== undefined) return this.writePending(pending, elog);
+
+    let lock: { resource: string; owner: string; token: number } | undefined;
+    try {
+      const draft = await this.evaluate(record, event, timeMs, elog, (taken) => (lock = taken));
+      if (draft === 'already_decided') return 'already_decided';
+      const written = await this.decide(record, event, elog, draft);
+      if (written === undefined && lock !== undefined) await this.releaseQuietly(lock, elog);
+      if (written?.decision === 'act' && draft.rule !== undefined && this.o.onAct !== undefined) {
+        // 9. workflow dispatched. A failure here is logged; the lock lapses by its TTL.
+        await this.o
+          .onAct(written, draft.rule, event)
+          .catch((error: unknown) => elog.error({ err: error }, 'the workflow could not be dispatched'));
+      }
+      return 'decided';
+    } catch (error) {
+      this.afterDecision.delete(event.id);
+      // Fail safe: nothing is acted on without Redis. Escalate, and keep the decision until it can
+      // be recorded; the batch is retried, so the checkpoint waits for it.
+      if (lock !== undefined) await this.releaseQuietly(lock, elog);
+      const message = error instanceof Error ? error.message : String(error);
+      const decision = this.build(record, event, {
+        decision: 'escalate',
+        reason: 'dependency_down',
+        votes: [],
+        failures: [],
+        error: message,
+      });
+      this.pending.set(event.id, decision);
+      elog.error(
+        { decision: 'escalate', reason: 'dependency_down', err: error },
+        `escalate: dependency_down (${message})`,
+      );
+      return this.writePending(decision, elog);
+    }
+  }
+
+  /** Steps 2 to 7; resolves with the draft decision, or `already_decided`. */
+  private async evaluate(
+    record: StreamRecord,
+    event: LzEvent,
+    timeMs: number,
+    elog: Logger,
+    tookLock: (lock: { resource: string; owner: string; token: number }) => void,
+  ): Promise<Draft | 'already_decided'> {
+    const { config, gates } = this.o;
+    const t = config.region.thresholds;
+    const now = this.now();
+
+    // 3a. dedup by event id: decided once, whichever node reads it and however often it is delivered.
     if (!(await this.claim(event.id))) {
       elog.info(
         { shard: record.shardId, sequence: record.sequenceNumber },
@@ -106,17 +220,86 @@ export class Pipeline {
       return 'already_decided';
     }
 
-    // 4. rule match
-    const rule = this.o.matcher.match(event);
-    if (rule === undefined) {
-      await this.decide(record, event, elog, {
+    // 2. stale filter
+    const age = isStale(timeMs, now, t.maxEventAgeMs, t.clockSkewToleranceMs);
+    if (age.stale)
+      return { decision: 'escalate', reason: 'stale', ageMs: age.ageMs, votes: [], failures: [] };
+    if (age.reason === 'future') {
+      // A time further ahead than clocks can disagree is not a time to act on: hand it to people.
+      const ahead = -age.ageMs;
+      return {
         decision: 'escalate',
-        reason: 'no_rule',
+        reason: 'stale',
+        ageMs: age.ageMs,
+        error: `event time is ${ahead} ms in the future, beyond clock_skew_tolerance`,
         votes: [],
         failures: [],
-      });
-      return 'decided';
+      };
     }
+
+    // 3b. fold what was reported moments ago about the same thing: same service, resource, type and
+    // data (Nagios firing one alarm per check on one host). A different report about the same host
+    // (UP, then DOWN) is not a duplicate: folding it would hide a real failure.
+    const resource = event.host ?? event.resource ?? '';
+    const fold = await gates.dedup.fold(
+      event.service,
+      resource,
+      `${event.type}#${fingerprint(event.data)}`,
+      event.id,
+      t.dedupWindowMs,
+    );
+    if (!fold.first)
+      return {
+        decision: 'duplicate',
+        duplicateOf: fold.firstEventId,
+        ageMs: age.ageMs,
+        votes: [],
+        failures: [],
+      };
+
+    // count: every event counts in the windows before a gate is asked.
+    const service = config.services.get(event.service);
+    const threshold =
+      service?.parameters.rateLimitThreshold ?? Number(PARAMETERS['rate_limit_threshold']?.builtin);
+    const windowMs =
+      service?.parameters.rateLimitWindowMs ??
+      parseDuration(String(PARAMETERS['rate_limit_window']?.builtin)) ??
+      600_000;
+    const [rate, breaker] = await Promise.all([
+      gates.rate.hit(event.service, event.id, now, windowMs, threshold),
+      gates.breaker.hit(event.service, now, t.breakerWindowMs, t.breakerThreshold),
+    ]);
+    if (breaker.changed !== undefined) {
+      elog.warn(
+        {
+          breaker: breaker.changed,
+          services: breaker.services,
+          threshold: breaker.threshold,
+          tripping: breaker.tripping,
+        },
+        breaker.changed === 'opened'
+          ? `circuit breaker OPEN: ${breaker.services} services failing within the window (threshold ${breaker.threshold}); every event escalates`
+          : `circuit breaker closed: ${breaker.services} services failing within the window`,
+      );
+    }
+    const recorded: Draft['gates'] = {
+      rate: { allowed: rate.allowed, count: rate.count, threshold: rate.threshold, window_ms: rate.windowMs },
+      breaker: {
+        open: breaker.open,
+        services: breaker.services,
+        threshold: breaker.threshold,
+        window_ms: breaker.windowMs,
+      },
+    };
+    const base = { ageMs: age.ageMs, gates: recorded, votes: [], failures: [] };
+
+    // 4. rule match
+    const rule = this.o.matcher.match(event);
+    if (rule === undefined) return { ...base, decision: 'escalate', reason: 'no_rule' };
+
+    // 5. safety gates
+    if (breaker.open) return { ...base, rule, decision: 'escalate', reason: 'breaker_open' };
+    if (!rate.allowed) return { ...base, rule, decision: 'escalate', reason: 'rate_limited' };
 
     // 6. quorum checks
     const checks: CheckToRun[] = rule.checks.map((c) => ({
@@ -127,19 +310,42 @@ export class Pipeline {
     const outcome = await collectVotes(
       this.o.voters(event, rule, checks),
       config.region.quorum,
-      config.region.thresholds.voteTimeoutMs,
+      t.voteTimeoutMs,
     );
-    const record_ = await this.decide(record, event, elog, {
+    const voted: Draft = {
+      ...base,
+      rule,
       decision: outcome.decision,
       ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
-      rule,
       votes: outcome.votes,
       failures: outcome.failures,
       voteMs: outcome.elapsedMs,
-    });
-    if (record_ !== undefined && outcome.pending.length > 0) this.recordLate(record_, outcome.late, elog);
-    return 'decided';
+    };
+    if (outcome.pending.length > 0) this.afterDecision.set(event.id, outcome.late);
+    if (outcome.decision !== 'act' || rule.lock === 'none') return voted;
+
+    // 7. resource lock: one remediation per host (or service) at a time.
+    const lockedResource = lockResource(rule.lock, event.service, event.host);
+    const owner = `event:${event.id}`;
+    const ttl = (service?.parameters.workflowTimeoutMs ?? 30 * 60_000) + LOCK_MARGIN_MS;
+    const taken = await gates.locks.acquire(lockedResource, owner, ttl);
+    if (!taken.acquired) {
+      return {
+        ...voted,
+        decision: 'escalate',
+        reason: 'lock_held',
+        lock: { resource: lockedResource, owner: taken.holder, token: taken.token, acquired: false },
+      };
+    }
+    tookLock({ resource: lockedResource, owner, token: taken.token });
+    return { ...voted, lock: { resource: lockedResource, owner, token: taken.token, acquired: true } };
   }
+
+  /** Late votes of an event, waiting for its decision to be written. */
+  private readonly afterDecision = new Map<
+    string,
+    Promise<{ votes: DecisionRecord['votes']; failures: DecisionRecord['failures'] }>
+  >();
 
   /** Waits for the late votes still being recorded (clean shutdown). */
   async flush(): Promise<void> {
@@ -159,29 +365,18 @@ export class Pipeline {
     for (;;) {
       if ((await store.get(eventId)) !== undefined) return false;
       if (await store.claim(eventId, node.id, ttl)) return true;
-      if (Date.now() > deadline)
+      if (Date.now() > deadline) {
         throw new Error(
           `event ${eventId}: claimed by ${(await store.claimHolder(eventId)) ?? '?'} and still undecided`,
         );
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 
-  private async decide(
-    record: StreamRecord,
-    event: LzEvent,
-    elog: Logger,
-    d: {
-      decision: 'act' | 'escalate';
-      reason?: EscalationReason;
-      rule?: CompiledRule;
-      votes: DecisionRecord['votes'];
-      failures: DecisionRecord['failures'];
-      voteMs?: number;
-    },
-  ): Promise<DecisionRecord | undefined> {
-    const now = Date.now();
-    const decision: DecisionRecord = {
+  private build(record: StreamRecord, event: LzEvent, d: Draft): DecisionRecord {
+    const now = this.now();
+    return {
       version: 1,
       event_id: event.id,
       decision: d.decision,
@@ -205,6 +400,11 @@ export class Pipeline {
               })),
             },
           }),
+      ...(d.duplicateOf === undefined ? {} : { duplicate_of: d.duplicateOf }),
+      ...(d.ageMs === undefined ? {} : { age_ms: d.ageMs }),
+      ...(d.gates === undefined ? {} : { gates: d.gates }),
+      ...(d.lock === undefined ? {} : { lock: d.lock }),
+      ...(d.error === undefined ? {} : { error: d.error }),
       quorum: this.o.config.region.quorum,
       coordinator: { node: this.o.node.id, zone: this.o.node.zone },
       votes: d.votes,
@@ -217,12 +417,47 @@ export class Pipeline {
       ...(d.voteMs === undefined ? {} : { vote_ms: d.voteMs }),
       event,
     };
-    // 10. record: durable before the checkpoint moves (the reader checkpoints after the batch).
+  }
+
+  /** 10. record: durable before the checkpoint moves (the reader checkpoints after the batch). */
+  private async decide(
+    record: StreamRecord,
+    event: LzEvent,
+    elog: Logger,
+    d: Draft,
+  ): Promise<DecisionRecord | undefined> {
+    const decision = this.build(record, event, d);
+    const late = this.afterDecision.get(event.id);
+    this.afterDecision.delete(event.id);
     if (!(await this.o.store.write(decision))) {
       elog.info('already decided by another node');
       return undefined;
     }
+    this.logDecision(decision, elog);
+    if (late !== undefined) this.recordLate(decision, late, elog);
+    return decision;
+  }
+
+  private async writePending(decision: DecisionRecord, elog: Logger): Promise<Handled> {
+    // Throws while Redis is still away: the batch is retried and this is tried again.
+    const written = await this.o.store.write(decision);
+    this.pending.delete(decision.event_id);
+    if (written)
+      elog.info(
+        { decision: decision.decision, reason: decision.reason },
+        'dependency_down decision recorded now that Redis answers',
+      );
+    return 'decided';
+  }
+
+  private logDecision(d: DecisionRecord, elog: Logger): void {
     const passes = d.votes.filter((v) => v.pass).map((v) => `${v.node}/${v.zone}`);
+    const text =
+      d.decision === 'act'
+        ? `act: ${d.rule?.id ?? ''} passed ${passes.length}/${d.quorum}${d.lock === undefined ? '' : `, lock ${d.lock.resource} #${d.lock.token}`}`
+        : d.decision === 'duplicate'
+          ? `duplicate of ${d.duplicate_of ?? '?'}`
+          : `escalate: ${d.reason ?? ''}`;
     elog.info(
       {
         decision: d.decision,
@@ -231,13 +466,22 @@ export class Pipeline {
         passes,
         fails: d.votes.filter((v) => !v.pass).map((v) => v.node),
         failures: d.failures,
-        latencyMs: decision.latency_ms,
+        gates: d.gates,
+        latencyMs: d.latency_ms,
       },
-      d.decision === 'act'
-        ? `act: ${d.rule?.id ?? ''} passed ${passes.length}/${this.o.config.region.quorum}`
-        : `escalate: ${d.reason ?? ''}`,
+      text,
     );
-    return decision;
+  }
+
+  private async releaseQuietly(
+    lock: { resource: string; owner: string; token: number },
+    elog: Logger,
+  ): Promise<void> {
+    try {
+      await this.o.gates.locks.release(lock.resource, lock.owner, lock.token);
+    } catch (error) {
+      elog.warn({ err: error, lock }, 'lock could not be released; it expires by its TTL');
+    }
   }
 
   private recordLate(
@@ -255,6 +499,24 @@ export class Pipeline {
       .finally(() => this.lateWrites.delete(write));
     this.lateWrites.add(write);
   }
+}
+
+/** A short stable hash of an event's data (keys sorted at every level). */
+export function fingerprint(data: unknown): string {
+  const canonical = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(canonical)
+      : typeof value === 'object' && value !== null
+        ? Object.fromEntries(
+            Object.keys(value)
+              .sort()
+              .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+          )
+        : value;
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(data)))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** Records about the same host share a lane; unparseable ones get their own. */

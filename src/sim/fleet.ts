@@ -1,15 +1,44 @@
 /**
- * A simulated fleet behind real HTTP: an inventory, one health-check endpoint per host and an API to
- * inject faults. Controller nodes query it exactly as they would a real fleet, so quorum checks,
- * partial partitions and downstream outages can be staged on one machine without mocks.
+ * A simulated fleet behind real HTTP: an inventory, one health-check endpoint per host, the
+ * orchestrator API that remediation workflows call, and an API to inject faults. Controller nodes
+ * query and drive it exactly as they would a real fleet, so quorum checks, partial partitions,
+ * downstream outages and whole host replacements can be staged on one machine without mocks.
  *
  * Partitions are staged per source address: every controller node sends from its own loopback address
  * (127.0.0.1, 127.0.0.2, ...; on Linux all of 127.0.0.0/8 is loopback), and an `unreachable` fault
  * drops only the requests from one of them, which is what a 2-of-3 quorum has to survive.
+ *
+ * HTTP API (JSON bodies; errors are `{ "error": { "code", "message" } }`):
+ *
+ * - `GET /health/{host}`: 200, or 503 with a `reason` (`forensics`, `booting`, `never_healthy`,
+ *   `host_down`, `downstream`); 404 for an unknown host.
+ * - `GET /v1/inventory[?service=]`: every host with zone, state and health URL, replacements included.
+ * - `GET|POST|DELETE /v1/faults`, `GET /v1/health-requests[?host=]`: fault injection and the health log.
+ * - The orchestrator (orchestrator.ts), every call logged (`orchestratorRequests()`,
+ *   `GET /v1/orchestrator/requests[?path=]`): `POST /v1/lb/remove`, `/v1/lb/add`, `/v1/hosts/clone`
+ *   (idempotent by `request_id`), `/v1/hosts/forensics` with `{service, host}`;
+ *   `POST /v1/services/{service}/promote-standby {failed_host}`,
+ *   `POST /v1/services/{service}/allocation/exclude {host}`. Unknown body fields and missing ones are
+ *   400s naming the field; an unknown service or host is a 404.
+ * - `GET|POST /v1/orchestrator/config {boot_delay_ms}`: how long a replacement boots before its
+ *   health check answers 200.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
 import { LzError } from '../common/errors.js';
+import {
+  isOrchestratorFault,
+  isOrchestratorFaultKind,
+  isOrchestratorPath,
+  SimOrchestrator,
+  type FleetHost,
+  type OrchestratorAnswer,
+  type OrchestratorFault,
+  type OrchestratorRequest,
+} from './orchestrator.js';
+
+export type { FleetHost, HostState, OrchestratorFault, OrchestratorRequest } from './orchestrator.js';
+export { OrchestratorErrorCodes } from './orchestrator.js';
 
 /** Codes of the fleet simulator (kept here: the simulator is a test fixture, not part of a node). */
 export const SimErrorCodes = {
@@ -20,16 +49,6 @@ export const SimErrorCodes = {
   /** `hosts(service)` was asked for a service the fleet does not have. */
   UNKNOWN_SERVICE: 'LZ_ERR_SIM_UNKNOWN_SERVICE',
 } as const;
-
-export type HostState = 'active' | 'out_of_lb' | 'forensics' | 'booting';
-
-export interface FleetHost {
-  readonly id: string;
-  readonly service: string;
-  readonly zone: string;
-  /** Mutable on purpose: `hosts()` hands out the live objects, so a test can move a host to `forensics`. */
-  state: HostState;
-}
 
 export interface FleetSpec {
   /** service -> number of hosts; hosts are named `${service}-${n}` (1-based), zones assigned round-robin from `zones`. */
@@ -49,7 +68,9 @@ export type Fault =
   /** Requests from source address `from` get no answer (the socket is destroyed); everyone else sees a healthy host. */
   | { kind: 'unreachable'; host: string; from: string }
   /** Every host of the service answers 503. */
-  | { kind: 'downstream'; service: string };
+  | { kind: 'downstream'; service: string }
+  /** `boot_fails`, `boot_hangs`, `never_healthy`: see orchestrator.ts. */
+  | OrchestratorFault;
 
 export interface HealthRequest {
   readonly host: string;
@@ -67,6 +88,12 @@ export interface FleetSimulatorOptions {
   port?: number;
   /** @defaultValue `'127.0.0.1'` */
   host?: string;
+  /**
+   * How long a replacement from `hosts/clone` stays `booting` (health check 503) before it turns
+   * `out_of_lb` and healthy; also `setBootDelay()` and `POST /v1/orchestrator/config`.
+   * @defaultValue `500`
+   */
+  bootDelayMs?: number;
 }
 
 const DEFAULT_ZONES: readonly string[] = ['local-1a', 'local-1b', 'local-1c'];
@@ -77,11 +104,15 @@ const FAULT_FIELDS: Readonly<Record<Fault['kind'], readonly string[]>> = {
   host_down: ['kind', 'host'],
   unreachable: ['kind', 'host', 'from'],
   downstream: ['kind', 'service'],
+  boot_fails: ['kind', 'service'],
+  boot_hangs: ['kind', 'service'],
+  never_healthy: ['kind', 'service'],
 };
 
 export class FleetSimulator {
   readonly #server: Server;
-  readonly #hosts: ReadonlyMap<string, FleetHost>;
+  readonly #hosts: Map<string, FleetHost>;
+  readonly #orchestrator: SimOrchestrator;
   readonly #sockets = new Set<Socket>();
   #faults: Fault[] = [];
   #log: HealthRequest[] = [];
@@ -89,8 +120,17 @@ export class FleetSimulator {
   #port = 0;
   #closing: Promise<void> | undefined;
 
-  private constructor(hosts: ReadonlyMap<string, FleetHost>) {
+  private constructor(hosts: Map<string, FleetHost>, bootDelayMs: number | undefined) {
     this.#hosts = hosts;
+    this.#orchestrator = new SimOrchestrator(
+      {
+        hosts,
+        healthUrl: (id) => this.#healthUrl(id),
+        failure: (host) => this.#failure(host),
+        faults: () => this.#faults.filter(isOrchestratorFault),
+      },
+      bootDelayMs,
+    );
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
         if (res.headersSent || res.destroyed) res.destroy();
@@ -106,7 +146,7 @@ export class FleetSimulator {
 
   /** Starts a simulator listening on `host:port`; resolves once it accepts connections. */
   static async start(options: FleetSimulatorOptions = {}): Promise<FleetSimulator> {
-    const sim = new FleetSimulator(buildHosts(options.spec ?? LOCAL_FLEET));
+    const sim = new FleetSimulator(buildHosts(options.spec ?? LOCAL_FLEET), options.bootDelayMs);
     const bind = options.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
       sim.#server.once('error', reject);
@@ -129,7 +169,7 @@ export class FleetSimulator {
     return this.#port;
   }
 
-  /** The live host objects (all, or one service's); throws for an unknown service. */
+  /** The live host objects (all, or one service's, replacements included); throws for an unknown service. */
   hosts(service?: string): FleetHost[] {
     const all = [...this.#hosts.values()];
     if (service === undefined) return all;
@@ -156,8 +196,36 @@ export class FleetSimulator {
     return this.#log.filter((r) => host === undefined || r.host === host).map((r) => ({ ...r }));
   }
 
-  /** Stops listening and destroys open sockets, so it never waits for clients. Safe to call twice. */
+  /** Orchestrator calls received, oldest first (the newest 10 000 are kept); `path` narrows to one endpoint. */
+  orchestratorRequests(path?: string): OrchestratorRequest[] {
+    return this.#orchestrator.requests(path);
+  }
+
+  /** Every `POST /v1/hosts/clone` received, duplicates and failures included. */
+  clones(): OrchestratorRequest[] {
+    return this.#orchestrator.requests('/v1/hosts/clone');
+  }
+
+  /** Hosts excluded from shard allocation through `POST /v1/services/{service}/allocation/exclude`. */
+  excludedHosts(): string[] {
+    return this.#orchestrator.excluded();
+  }
+
+  get bootDelayMs(): number {
+    return this.#orchestrator.bootDelayMs;
+  }
+
+  /** Sets the boot delay of replacements booted from now on; throws unless a whole number of ms in [0, 600 000]. */
+  setBootDelay(ms: number): void {
+    this.#orchestrator.setBootDelay(ms);
+  }
+
+  /**
+   * Stops listening and destroys open sockets, so it never waits for clients, not even for a clone held
+   * open by `boot_hangs`. Safe to call twice.
+   */
   close(): Promise<void> {
+    this.#orchestrator.close();
     this.#closing ??= new Promise<void>((resolve, reject) => {
       this.#server.close((error) => (error ? reject(error) : resolve()));
       for (const socket of this.#sockets) socket.destroy();
@@ -185,6 +253,16 @@ export class FleetSimulator {
     if (method === 'GET' && path === '/v1/health-requests') {
       return send(res, 200, this.healthRequests(url.searchParams.get('host') ?? undefined));
     }
+    if (method === 'POST' && isOrchestratorPath(path)) {
+      return answer(res, this.#orchestrator.call(path, await readBody(req)));
+    }
+    if (method === 'GET' && path === '/v1/orchestrator/requests') {
+      return send(res, 200, this.orchestratorRequests(url.searchParams.get('path') ?? undefined));
+    }
+    if (path === '/v1/orchestrator/config') {
+      if (method === 'GET') return send(res, 200, { boot_delay_ms: this.bootDelayMs });
+      if (method === 'POST') return answer(res, this.#orchestrator.configure(await readBody(req)));
+    }
     sendError(res, 404, 'not_found', `no route for ${method} ${path}`);
   }
 
@@ -206,17 +284,26 @@ export class FleetSimulator {
       req.socket.destroy();
       return;
     }
-    const reason =
-      host.state === 'forensics'
-        ? 'forensics'
-        : this.#faults.find(
-            (f) =>
-              (f.kind === 'host_down' && f.host === id) ||
-              (f.kind === 'downstream' && f.service === host.service),
-          )?.kind;
+    const reason = this.#failure(host);
     this.#record(id, from, reason === undefined ? 200 : 503);
     if (reason === undefined) send(res, 200, { status: 'ok', host: id });
     else send(res, 503, { status: 'failing', host: id, reason });
+  }
+
+  /** Why the host's health check answers 503 to everyone; `undefined` when it answers 200. */
+  #failure(host: FleetHost): string | undefined {
+    if (host.state === 'forensics') return 'forensics';
+    if (host.state === 'booting')
+      return this.#orchestrator.neverHealthy(host.id) ? 'never_healthy' : 'booting';
+    return this.#faults.find(
+      (f) =>
+        (f.kind === 'host_down' && f.host === host.id) ||
+        (f.kind === 'downstream' && f.service === host.service),
+    )?.kind;
+  }
+
+  #healthUrl(id: string): string {
+    return `${this.#url}/health/${encodeURIComponent(id)}`;
   }
 
   #inventory(res: ServerResponse, only: string | null): void {
@@ -227,7 +314,7 @@ export class FleetSimulator {
         id: host.id,
         zone: host.zone,
         state: host.state,
-        health_url: `${this.#url}/health/${encodeURIComponent(host.id)}`,
+        health_url: this.#healthUrl(host.id),
       });
     }
     if (only !== null && services[only] === undefined) {
@@ -269,12 +356,10 @@ export class FleetSimulator {
     for (const key of Object.keys(o)) {
       if (!FAULT_FIELDS[kind].includes(key)) invalid(`fault.${key}: unknown field for kind ${kind}`);
     }
-    if (kind === 'downstream') {
-      const service = requireString(o, 'service');
-      if (![...this.#hosts.values()].some((h) => h.service === service)) {
-        invalid(`fault.service: unknown service "${service}"`);
-      }
-      return { kind, service };
+    if (kind === 'downstream') return { kind, service: this.#knownService(o) };
+    // An orchestrator fault without a service hits every service.
+    if (isOrchestratorFaultKind(kind)) {
+      return o['service'] === undefined ? { kind } : { kind, service: this.#knownService(o) };
     }
     const host = requireString(o, 'host');
     if (!this.#hosts.has(host)) invalid(`fault.host: unknown host "${host}"`);
@@ -282,6 +367,14 @@ export class FleetSimulator {
     const from = normaliseAddress(requireString(o, 'from'));
     if (isIP(from) === 0) invalid(`fault.from: must be an IP address (got "${from}")`);
     return { kind, host, from };
+  }
+
+  #knownService(o: Record<string, unknown>): string {
+    const service = requireString(o, 'service');
+    if (![...this.#hosts.values()].some((h) => h.service === service)) {
+      invalid(`fault.service: unknown service "${service}"`);
+    }
+    return service;
   }
 
   #add(fault: Fault): void {
@@ -357,4 +450,9 @@ function send(res: ServerResponse, status: number, body?: unknown): void {
 
 function sendError(res: ServerResponse, status: number, code: string, message: string): void {
   send(res, status, { error: { code, message } });
+}
+
+/** `no_answer` (a `boot_hangs` clone) holds the request open: close() destroys its socket. */
+function answer(res: ServerResponse, reply: OrchestratorAnswer): void {
+  if (reply.status !== 'no_answer') send(res, reply.status, reply.body);
 }

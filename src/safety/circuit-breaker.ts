@@ -1,0 +1,134 @@
+/**
+ * Regional circuit breaker (DESIGN "Safety"): when more than `threshold` distinct services have
+ * failed within the window, every action in the region is suspended and every event escalates.
+ *
+ * The window is a sorted set (service → time of its latest failure). The breaker is open iff the
+ * number of services in it is strictly over the threshold; a service is in it while its latest
+ * failure time `t` satisfies `t > now - windowMs` (times after `now` count, see `rate-limiter.ts`).
+ * A stored state lets the script see changes: each one is pushed onto a capped history with the
+ * services that caused it. Nothing closes the breaker but time: the first `hit` or `state` after the
+ * failures have aged out sees it closed and records the change.
+ *
+ * Fail safe: every method rejects with `LZ_ERR_DEPENDENCY_DOWN` when Redis is unreachable or a
+ * command times out. The caller must take a rejection as "open" and escalate with
+ * `dependency_down`.
+ */
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../common/keys.js';
+import { defineScripts, runScript } from '../common/lua.js';
+import type { ScriptSpec } from '../common/lua.js';
+import { requireInteger, requireName } from './arguments.js';
+import { scriptError, viaRedis } from './errors.js';
+
+const UPDATE: ScriptSpec = { module: 'safety', name: 'breaker-update', keys: 3 };
+
+/** Changes kept in the history; an operator looks at the latest few, not at months of them. */
+export const BREAKER_HISTORY_CAP = 1000;
+
+export interface BreakerVerdict {
+  readonly open: boolean;
+  /** Distinct failing services in the window. */
+  readonly services: number;
+  readonly threshold: number;
+  readonly windowMs: number;
+  /** Set when this call saw the breaker change state (and recorded the change). */
+  readonly changed?: 'opened' | 'closed';
+  /** With `changed`: the services in the window at that moment, oldest failure first. */
+  readonly tripping?: string[];
+}
+
+/** One state change, as kept in the history. */
+export interface BreakerChange {
+  readonly state: 'open' | 'closed';
+  /** `nowMs` of the call that saw the change. */
+  readonly at: number;
+  readonly services: string[];
+  readonly count: number;
+}
+
+export class CircuitBreaker {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {
+    defineScripts(redis, [UPDATE]);
+  }
+
+  /** Records a failure of `service` and returns the breaker's state. */
+  async hit(service: string, nowMs: number, windowMs: number, threshold: number): Promise<BreakerVerdict> {
+    requireName('service', service);
+    return this.#update(service, nowMs, windowMs, threshold);
+  }
+
+  /** The breaker's state at `nowMs`, recording a change (typically a close) if it sees one. */
+  async state(nowMs: number, windowMs: number, threshold: number): Promise<BreakerVerdict> {
+    return this.#update('', nowMs, windowMs, threshold);
+  }
+
+  /**
+   * The latest state changes, newest first.
+   * @defaultValue limit 100
+   */
+  async history(limit = 100): Promise<BreakerChange[]> {
+    requireInteger('limit', limit, 1);
+    const entries = await viaRedis('breaker history', () =>
+      this.redis.lrange(this.keys.breakerHistory, 0, limit - 1),
+    );
+    return entries.map((entry) => parseChange(entry));
+  }
+
+  async #update(
+    service: string,
+    nowMs: number,
+    windowMs: number,
+    threshold: number,
+  ): Promise<BreakerVerdict> {
+    requireInteger('nowMs', nowMs, 0);
+    requireInteger('windowMs', windowMs, 1);
+    requireInteger('threshold', threshold, 0);
+    const reply = await viaRedis('breaker update', () =>
+      runScript(
+        this.redis,
+        UPDATE,
+        [this.keys.breakerWindow, this.keys.breakerState, this.keys.breakerHistory],
+        [nowMs, windowMs, threshold, BREAKER_HISTORY_CAP, service],
+      ),
+    );
+    if (!Array.isArray(reply) || reply.length !== 4) throw scriptError(UPDATE.name, reply);
+    const [open, count, change, services] = reply as unknown[];
+    if (
+      (open !== 0 && open !== 1) ||
+      typeof count !== 'number' ||
+      (change !== 0 && change !== 1 && change !== 2) ||
+      !Array.isArray(services) ||
+      !services.every((s) => typeof s === 'string')
+    ) {
+      throw scriptError(UPDATE.name, reply);
+    }
+    const verdict = { open: open === 1, services: count, threshold, windowMs };
+    if (change === 0) return verdict;
+    return { ...verdict, changed: change === 1 ? 'opened' : 'closed', tripping: services };
+  }
+}
+
+function parseChange(entry: string): BreakerChange {
+  let value: unknown;
+  try {
+    value = JSON.parse(entry);
+  } catch {
+    throw scriptError(UPDATE.name, entry);
+  }
+  const v = value as Partial<Record<keyof BreakerChange, unknown>>;
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    (v.state !== 'open' && v.state !== 'closed') ||
+    typeof v.at !== 'number' ||
+    typeof v.count !== 'number' ||
+    !Array.isArray(v.services) ||
+    !v.services.every((s) => typeof s === 'string')
+  ) {
+    throw scriptError(UPDATE.name, entry);
+  }
+  return { state: v.state, at: v.at, services: v.services, count: v.count };
+}

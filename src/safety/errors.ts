@@ -1,0 +1,69 @@
+/**
+ * Error codes of the safety gates, and the two ways a gate call fails: Redis could not answer
+ * (`LZ_ERR_DEPENDENCY_DOWN`), or a script answered something it never returns
+ * (`LZ_ERR_SAFETY_SCRIPT_REPLY`, a bug or two releases sharing a script name).
+ *
+ * The gates themselves answer "no" with a verdict, not an error: `LOCK_HELD`, `RATE_LIMITED` and
+ * `BREAKER_OPEN` are here for callers that turn such a verdict into an error, so that every module
+ * reports it under the same code.
+ */
+import { LzError } from '../common/errors.js';
+
+export const SafetyErrorCodes = {
+  /** Another remediation holds the lock on the resource. */
+  LOCK_HELD: 'LZ_ERR_LOCK_HELD',
+  /** The service had more events in the rate window than its threshold allows. */
+  RATE_LIMITED: 'LZ_ERR_RATE_LIMITED',
+  /** The regional circuit breaker is open. */
+  BREAKER_OPEN: 'LZ_ERR_BREAKER_OPEN',
+  /**
+   * Redis did not answer (unreachable, timed out, refused the command). The outcome of a write is
+   * unknown: it may have been carried out.
+   */
+  DEPENDENCY_DOWN: 'LZ_ERR_DEPENDENCY_DOWN',
+  /** A Lua script returned a reply it is not written to return. */
+  SCRIPT_REPLY: 'LZ_ERR_SAFETY_SCRIPT_REPLY',
+  /** A gate was called with an argument it cannot use (a programming error, not a Redis one). */
+  INVALID_ARGUMENT: 'LZ_ERR_SAFETY_INVALID_ARGUMENT',
+} as const;
+
+/**
+ * The one place where a Lua reply that none of the scripts' documented return values match becomes
+ * an error. Not retryable: the same script would answer the same way.
+ */
+export function scriptError(script: string, code: unknown): LzError {
+  return new LzError(
+    SafetyErrorCodes.SCRIPT_REPLY,
+    `Lua script ${script} returned an unexpected reply: ${describe(code)}`,
+  );
+}
+
+export function invalidArgument(message: string): LzError {
+  return new LzError(SafetyErrorCodes.INVALID_ARGUMENT, message);
+}
+
+/**
+ * Runs one Redis call of a gate and turns any failure of Redis into `LZ_ERR_DEPENDENCY_DOWN`
+ * (retryable). Errors that are already `LzError`s (a bad reply, a bad argument) pass unchanged.
+ */
+export async function viaRedis<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof LzError) throw error;
+    const why = error instanceof Error ? error.message : String(error);
+    throw new LzError(
+      SafetyErrorCodes.DEPENDENCY_DOWN,
+      `${operation} failed: Redis did not answer (${why}); treat its outcome as unknown`,
+      { retryable: true, cause: error },
+    );
+  }
+}
+
+function describe(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

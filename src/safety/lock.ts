@@ -1,0 +1,121 @@
+/**
+ * Resource locks with fencing tokens (DESIGN "Safety"): a `host` or `service` lock held for the
+ * life of a remediation, renewed while it runs, released only by its owner.
+ *
+ * The lock is a string `owner:token` with a TTL; the token comes from a per-resource counter that
+ * never expires, so tokens strictly increase across acquisitions and a step can hand its token to
+ * whatever it acts on, which then refuses an older one (a paused remediation whose lock expired).
+ * Each operation is one Lua script.
+ *
+ * Fail safe: every method rejects with `LZ_ERR_DEPENDENCY_DOWN` when Redis is unreachable or a
+ * command times out. The caller must take a rejection as "not acquired" for what it does next
+ * (escalate with `dependency_down`), but not as "not held": a timed-out `acquire` may have taken
+ * the lock for us. Retrying it with the same owner is safe (it returns the same token); otherwise
+ * the lock expires by its TTL.
+ */
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../common/keys.js';
+import { defineScripts, runScript } from '../common/lua.js';
+import type { ScriptSpec } from '../common/lua.js';
+import { requireInteger, requireName } from './arguments.js';
+import { invalidArgument, scriptError, viaRedis } from './errors.js';
+
+const ACQUIRE: ScriptSpec = { module: 'safety', name: 'lock-acquire', keys: 2 };
+const RENEW: ScriptSpec = { module: 'safety', name: 'lock-renew', keys: 1 };
+const RELEASE: ScriptSpec = { module: 'safety', name: 'lock-release', keys: 1 };
+
+export type LockResult =
+  | { readonly acquired: true; readonly token: number }
+  | { readonly acquired: false; readonly holder: string; readonly token: number };
+
+export interface LockHolder {
+  readonly owner: string;
+  readonly token: number;
+}
+
+/** The resource name of a lock: `host:<service>/<host>` or `service:<service>`. */
+export function lockResource(kind: 'host' | 'service', service: string, host?: string): string {
+  if (service === '') {
+    throw invalidArgument(`a ${kind} lock needs a service name`);
+  }
+  if (kind === 'service') return `service:${service}`;
+  if (host === undefined || host === '') {
+    throw invalidArgument(`a host lock on service "${service}" needs a host name (the event has no host)`);
+  }
+  return `host:${service}/${host}`;
+}
+
+export class ResourceLocks {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {
+    defineScripts(redis, [ACQUIRE, RENEW, RELEASE]);
+  }
+
+  /**
+   * Takes the lock if it is free (with a new token), returns the same token if `owner` holds it
+   * already (restarting its TTL), or reports the holder.
+   */
+  async acquire(resource: string, owner: string, ttlMs: number): Promise<LockResult> {
+    requireName('resource', resource);
+    requireName('owner', owner);
+    requireInteger('ttlMs', ttlMs, 1);
+    const reply = await viaRedis(`lock acquire ${resource}`, () =>
+      runScript(
+        this.redis,
+        ACQUIRE,
+        [this.keys.lock(resource), this.keys.lockFence(resource)],
+        [owner, ttlMs],
+      ),
+    );
+    if (Array.isArray(reply)) {
+      const [acquired, a, b] = reply as unknown[];
+      if (acquired === 1 && reply.length === 2 && typeof a === 'number') return { acquired: true, token: a };
+      if (acquired === 0 && reply.length === 3 && typeof a === 'string' && typeof b === 'number') {
+        return { acquired: false, holder: a, token: b };
+      }
+    }
+    throw scriptError(ACQUIRE.name, reply);
+  }
+
+  /** `false`: the lock is no longer this owner's with this token (expired, released, taken). */
+  async renew(resource: string, owner: string, token: number, ttlMs: number): Promise<boolean> {
+    requireName('resource', resource);
+    requireName('owner', owner);
+    requireInteger('token', token, 1);
+    requireInteger('ttlMs', ttlMs, 1);
+    const reply = await viaRedis(`lock renew ${resource}`, () =>
+      runScript(this.redis, RENEW, [this.keys.lock(resource)], [`${owner}:${token}`, ttlMs]),
+    );
+    return yesNo(RENEW.name, reply);
+  }
+
+  /** `false`: nothing released, the lock was not this owner's with this token. */
+  async release(resource: string, owner: string, token: number): Promise<boolean> {
+    requireName('resource', resource);
+    requireName('owner', owner);
+    requireInteger('token', token, 1);
+    const reply = await viaRedis(`lock release ${resource}`, () =>
+      runScript(this.redis, RELEASE, [this.keys.lock(resource)], [`${owner}:${token}`]),
+    );
+    return yesNo(RELEASE.name, reply);
+  }
+
+  /** Who holds the lock now, if anyone. */
+  async holder(resource: string): Promise<LockHolder | undefined> {
+    requireName('resource', resource);
+    const value = await viaRedis(`lock holder ${resource}`, () => this.redis.get(this.keys.lock(resource)));
+    if (value === null) return undefined;
+    // The owner may contain ':'; the token is what follows the last one (as in lock-acquire.lua).
+    const match = /^(.*):(\d+)$/s.exec(value);
+    if (match === null) throw scriptError(ACQUIRE.name, value);
+    return { owner: match[1] ?? '', token: Number(match[2]) };
+  }
+}
+
+function yesNo(script: string, reply: unknown): boolean {
+  if (reply === 1) return true;
+  if (reply === 0) return false;
+  throw scriptError(script, reply);
+}

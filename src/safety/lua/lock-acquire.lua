@@ -1,0 +1,23 @@
+-- Take a resource lock with a fencing token, or report who holds it.
+-- Re-acquiring a lock one already holds returns the same token and restarts its TTL: an acquire
+-- retried after a timeout (which may have been carried out) must not fail against itself.
+-- KEYS[1]  lock (string: owner:token)
+-- KEYS[2]  fence counter of the resource (string: last token handed out; never expires, so that
+--          tokens strictly increase across every acquisition of the resource)
+-- ARGV[1]  owner
+-- ARGV[2]  TTL in milliseconds (integer > 0)
+-- Returns  {1, token} acquired (or already held by this owner),
+--          {0, holder, token} held by another owner
+local current = redis.call('GET', KEYS[1])
+if current then
+  -- The owner may contain ':'; the token is what follows the last one.
+  local holder, token = string.match(current, '^(.*):(%d+)$')
+  if holder == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return {1, tonumber(token)}
+  end
+  return {0, holder or current, tonumber(token) or 0}
+end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. token, 'PX', ARGV[2])
+return {1, token}

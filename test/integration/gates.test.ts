@@ -1,0 +1,249 @@
+/**
+ * The safety gates through the three-node cluster, against a real redis-server: the rate limit and
+ * the circuit breaker hold over the whole cluster, duplicates fold, a lock allows one remediation
+ * per host, stale events are dropped, and with Redis frozen nothing acts.
+ */
+import { strict as assert } from 'node:assert';
+import { after, before, describe, test } from 'node:test';
+import type { DecisionRecord } from '../../src/controller/decision.js';
+import { LocalStack } from '../../src/sim/local-stack.js';
+import { ClusterProbe, hostDown } from '../helpers/cluster.js';
+import type { TestEvent } from '../helpers/cluster.js';
+import { waitFor } from '../helpers/wait.js';
+
+async function startStack(
+  options: Parameters<typeof LocalStack.start>[0],
+): Promise<{ stack: LocalStack; probe: ClusterProbe }> {
+  const stack = await LocalStack.start(options);
+  return { stack, probe: new ClusterProbe(stack) };
+}
+
+async function stopStack(s: { stack: LocalStack; probe: ClusterProbe } | undefined): Promise<void> {
+  if (s === undefined) return;
+  await s.probe.close();
+  await s.stack.stop();
+  if (process.env['KEEP_STACK'] === undefined) await s.stack.remove();
+  else console.log(`kept ${s.stack.workDir}`);
+}
+
+async function decisions(
+  probe: ClusterProbe,
+  events: readonly TestEvent[],
+  timeoutMs = 90_000,
+): Promise<DecisionRecord[]> {
+  return waitFor(
+    `${events.length} decisions`,
+    async () => {
+      const values = await probe.redis.mget(...events.map((e) => probe.keys.decision(e.id)));
+      return values.every((v) => v !== null)
+        ? values.map((v) => JSON.parse(v ?? '') as DecisionRecord)
+        : undefined;
+    },
+    timeoutMs,
+    250,
+  );
+}
+
+describe('rate limit over the cluster', { timeout: 180_000 }, () => {
+  let s: { stack: LocalStack; probe: ClusterProbe } | undefined;
+  before(async () => {
+    s = await startStack({
+      fleet: { services: { storm: 1005 } },
+      services:
+        'services:\n  storm:\n    profile: stateless\n    parameters: { rate_limit_threshold: 5, rate_limit_window: 5s, max_active_hosts: 2000 }\n',
+    });
+  });
+  after(() => stopStack(s));
+
+  test('1,000 events for one service in 10 s, threshold 5: at most 5 act, every later one rate_limited; then normal again', async () => {
+    const { stack, probe } = s!;
+    // A thousand distinct hosts really down (five stay healthy): the first events through the gate act.
+    for (let h = 1; h <= 1000; h++) stack.fleet.inject({ kind: 'host_down', host: `storm-${h}` });
+    const events = Array.from({ length: 1000 }, (_, i) => hostDown('storm', `storm-${i + 1}`));
+    const started = Date.now();
+    for (let i = 0; i < events.length; i += 100) {
+      await Promise.all(events.slice(i, i + 100).map((e) => probe.put(e)));
+      await new Promise((r) => setTimeout(r, Math.max(0, started + (i / 100 + 1) * 1000 - Date.now())));
+    }
+    const all = await decisions(probe, events);
+    const acted = all.filter((d) => d.decision === 'act');
+    assert.ok(acted.length <= 5, `${acted.length} acted`);
+    assert.ok(acted.length >= 1, 'the first events through the gate act');
+    for (const d of all) {
+      const count = d.gates?.rate?.count ?? 0;
+      if (count > 5)
+        assert.equal(
+          d.reason,
+          'rate_limited',
+          `${d.event_id} (count ${count}) was ${d.decision}/${d.reason ?? ''}`,
+        );
+      else assert.notEqual(d.reason, 'rate_limited');
+    }
+    assert.equal(
+      all.filter((d) => (d.gates?.rate?.count ?? 0) <= 5).length,
+      5,
+      'exactly five events counted within the threshold',
+    );
+
+    // The window (5 s) slides past the storm: the next event is decided on its merits.
+    await new Promise((r) => setTimeout(r, 5500));
+    stack.fleet.inject({ kind: 'host_down', host: 'storm-1001' });
+    const later = hostDown('storm', 'storm-1001');
+    await probe.put(later);
+    const d = await probe.waitDecision(later.id);
+    assert.equal(d.gates?.rate?.allowed, true);
+    assert.equal(d.decision, 'act', JSON.stringify(d.gates));
+  });
+});
+
+describe('regional circuit breaker', { timeout: 120_000 }, () => {
+  let s: { stack: LocalStack; probe: ClusterProbe } | undefined;
+  const names = Array.from({ length: 40 }, (_, i) => `svc-${String(i + 1).padStart(2, '0')}`);
+  before(async () => {
+    s = await startStack({
+      fleet: { services: Object.fromEntries(names.map((n) => [n, 4])) },
+      services: 'services:\n' + names.map((n) => `  ${n}:\n    profile: stateless\n`).join(''),
+      region: { thresholds: { breaker_threshold: 10, breaker_window: '8s' } },
+    });
+  });
+  after(() => stopStack(s));
+
+  test('40 services failing within a minute, threshold 10: opens, nothing acts after, every later event breaker_open; closes after the window', async () => {
+    const { stack, probe } = s!;
+    for (const n of names) stack.fleet.inject({ kind: 'host_down', host: `${n}-1` });
+    const events = names.map((n) => hostDown(n, `${n}-1`));
+    for (const e of events) await probe.put(e);
+    const all = await decisions(probe, events);
+    const history = (await probe.redis.lrange(probe.keys.breakerHistory, 0, -1)).map(
+      (t) => JSON.parse(t) as { state: string; at: number; services: string[] },
+    );
+    const opened = history.find((h) => h.state === 'open');
+    assert.ok(opened, 'the opening is recorded');
+    assert.ok(opened.services.length > 10, 'with the services that tripped it');
+    for (const d of all) {
+      if ((d.gates?.breaker?.services ?? 0) > 10)
+        assert.equal(d.reason, 'breaker_open', `${d.event_id}: ${d.decision}/${d.reason ?? ''}`);
+      if (d.decision === 'act')
+        assert.ok(Date.parse(d.decided_at) <= opened.at + 50 || (d.gates?.breaker?.open ?? true) === false);
+    }
+    assert.ok(all.filter((d) => d.reason === 'breaker_open').length >= 29);
+
+    await new Promise((r) => setTimeout(r, 8500));
+    const later = hostDown('svc-03', 'svc-03-2');
+    stack.fleet.inject({ kind: 'host_down', host: 'svc-03-2' });
+    await probe.put(later);
+    const d = await probe.waitDecision(later.id);
+    assert.equal(d.gates?.breaker?.open, false);
+    assert.equal(d.decision, 'act');
+    const closed = (await probe.redis.lrange(probe.keys.breakerHistory, 0, -1)).map(
+      (t) => JSON.parse(t) as { state: string },
+    );
+    assert.equal(closed[0]?.state, 'closed');
+  });
+});
+
+describe('one remediation per thing', { timeout: 120_000 }, () => {
+  let s: { stack: LocalStack; probe: ClusterProbe } | undefined;
+  before(async () => {
+    s = await startStack({});
+  });
+  after(() => stopStack(s));
+
+  test('5 events for one host within a second, read by different nodes: one act, four duplicates or lock_held', async () => {
+    const { stack, probe } = s!;
+    stack.fleet.inject({ kind: 'host_down', host: 'sms-api-3' });
+    const events = Array.from({ length: 5 }, () => hostDown('sms-api', 'sms-api-3'));
+    // Different partition keys put them on different shards, so different nodes read them.
+    const shards = await Promise.all(events.map((e, i) => probe.put(e, `spread-${i * 7}`)));
+    assert.ok(new Set(shards.map((x) => x.shard)).size >= 2);
+    const all = await decisions(probe, events);
+    assert.equal(
+      all.filter((d) => d.decision === 'act').length,
+      1,
+      JSON.stringify(all.map((d) => [d.decision, d.reason])),
+    );
+    for (const d of all.filter((x) => x.decision !== 'act'))
+      assert.ok(d.decision === 'duplicate' || d.reason === 'lock_held', `${d.decision}/${d.reason ?? ''}`);
+    const first = all.find((d) => d.decision === 'act');
+    for (const d of all.filter((x) => x.decision === 'duplicate'))
+      assert.equal(d.duplicate_of, first?.event_id);
+  });
+
+  test('the same event id put three times: one decision', async () => {
+    const { probe } = s!;
+    const event = hostDown('sms-api', 'sms-api-5', { data: { host_state: 'UP', host_state_type: 'HARD' } });
+    for (let i = 0; i < 3; i++) await probe.put(event, `again-${i}`);
+    await probe.waitDecision(event.id);
+    await new Promise((r) => setTimeout(r, 1500));
+    const { readFile } = await import('node:fs/promises');
+    let lines = 0;
+    for (const node of ['a', 'b', 'c']) {
+      const text = await readFile(`${s!.stack.workDir}/logs/node-${node}.log`, 'utf8');
+      lines += text
+        .split('\n')
+        .filter((l) => l.includes(`"event":"${event.id}"`) && l.includes('"decision"')).length;
+    }
+    assert.equal(lines, 1);
+    assert.equal((await probe.redis.zscore(probe.keys.decisions, event.id)) !== null, true);
+  });
+
+  test('a stale event: recorded stale, no votes, no action', async () => {
+    const { stack, probe } = s!;
+    stack.fleet.inject({ kind: 'host_down', host: 'sms-api-4' });
+    const event = hostDown('sms-api', 'sms-api-4', {
+      time: new Date(Date.now() - 10 * 60_000).toISOString(),
+    });
+    await probe.put(event);
+    const d = await probe.waitDecision(event.id);
+    assert.deepEqual([d.decision, d.reason], ['escalate', 'stale']);
+    assert.equal(d.votes.length, 0);
+    assert.ok((d.age_ms ?? 0) >= 10 * 60_000 - 5000);
+  });
+});
+
+describe('Redis frozen while events flow', { timeout: 120_000 }, () => {
+  let s: { stack: LocalStack; probe: ClusterProbe } | undefined;
+  before(async () => {
+    // Leases long enough not to lapse while Redis is frozen, so that each node keeps its shards.
+    s = await startStack({ region: { kinesis: { lease_ttl: '30s' } } });
+  });
+  after(() => stopStack(s));
+
+  test('nothing acts while Redis is down: what is read meanwhile escalates dependency_down, recorded once it is back; processing resumes', async () => {
+    const { stack, probe } = s!;
+    const hosts = ['voice-gateway-1', 'voice-gateway-3', 'sms-api-5'];
+    for (const host of hosts) stack.fleet.inject({ kind: 'host_down', host });
+    // Every one of these would act if Redis were there.
+    const during = hosts.map((host) => hostDown(host.replace(/-\d+$/, ''), host));
+    stack.freezeRedis();
+    let thawedAt = 0;
+    try {
+      for (const e of during) await probe.put(e);
+      await new Promise((r) => setTimeout(r, 4000));
+    } finally {
+      stack.thawRedis();
+      thawedAt = Date.now();
+    }
+    const all = await decisions(probe, during, 60_000);
+    // The first event a reader meets while Redis is down escalates; its shard waits for Redis to
+    // record it. Later records of that shard are read once Redis is back, and decided on their merits.
+    const down = all.filter((d) => d.reason === 'dependency_down');
+    assert.ok(down.length >= 1, JSON.stringify(all.map((d) => [d.decision, d.reason])));
+    for (const d of down) {
+      assert.equal(d.decision, 'escalate');
+      assert.ok(Date.parse(d.decided_at) < thawedAt, 'decided while Redis was frozen');
+      assert.match(d.error ?? '', /timed out|Connection|closed/i);
+    }
+    for (const d of all)
+      if (d.decision === 'act')
+        assert.ok(Date.parse(d.decided_at) >= thawedAt, `${d.event_id} acted while Redis was frozen`);
+    for (const node of stack.nodes.values())
+      assert.equal(node.child.exitCode, null, `node ${node.id} is alive`);
+
+    stack.fleet.inject({ kind: 'host_down', host: 'sms-api-2' });
+    const after_ = hostDown('sms-api', 'sms-api-2');
+    await probe.put(after_);
+    const d = await probe.waitDecision(after_.id);
+    assert.equal(d.decision, 'act', `${d.decision}/${d.reason ?? ''}`);
+  });
+});

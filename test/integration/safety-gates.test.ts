@@ -1,0 +1,396 @@
+/**
+ * The safety gates against a real redis-server: rate limit, circuit breaker, locks and dedup, their
+ * windows (with controlled times), races between separate connections, and failing fast (then
+ * recovering) when Redis dies.
+ */
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import type { Redis } from 'ioredis';
+import { LzError } from '../../src/common/errors.js';
+import { RedisKeys } from '../../src/common/keys.js';
+import { connectRedis } from '../../src/controller/redis-client.js';
+import { CircuitBreaker } from '../../src/safety/circuit-breaker.js';
+import { Deduplicator } from '../../src/safety/dedup.js';
+import { SafetyErrorCodes } from '../../src/safety/errors.js';
+import { ResourceLocks } from '../../src/safety/lock.js';
+import { RateLimiter } from '../../src/safety/rate-limiter.js';
+import { startRedis } from '../../src/sim/redis-server.js';
+import type { RedisProcess } from '../../src/sim/redis-server.js';
+import { waitFor } from '../helpers/wait.js';
+
+const T0 = 1_700_000_000_000;
+const MINUTE = 60_000;
+
+const freshKeys = (): RedisKeys => new RedisKeys(`t:${randomBytes(6).toString('hex')}:`);
+
+describe('safety gates', { timeout: 60_000 }, () => {
+  let server: RedisProcess;
+  let redis: Redis;
+  let keys: RedisKeys;
+
+  before(async () => {
+    server = await startRedis();
+    redis = await connectRedis(server.url);
+  });
+  after(async () => {
+    await redis?.quit();
+    await server?.stop();
+  });
+  beforeEach(() => {
+    keys = freshKeys();
+  });
+
+  describe('rate limiter', () => {
+    test('threshold 5: events 1..5 allowed, the 6th not; allowed again once the window slides', async () => {
+      const rate = new RateLimiter(redis, keys);
+      const verdicts = [];
+      for (let i = 1; i <= 6; i++) verdicts.push(await rate.hit('checkout', `e${i}`, T0 + i, MINUTE, 5));
+      assert.deepEqual(
+        verdicts.map((v) => [v.count, v.allowed]),
+        [
+          [1, true],
+          [2, true],
+          [3, true],
+          [4, true],
+          [5, true],
+          [6, false],
+        ],
+      );
+      assert.deepEqual(verdicts[5], { allowed: false, count: 6, threshold: 5, windowMs: MINUTE });
+      assert.equal(await rate.count('checkout', T0 + 6, MINUTE), 6);
+
+      // e1 (at T0+1) is in the window while T0+1 > now - window, and leaves it exactly at T0+1+window.
+      assert.equal(await rate.count('checkout', T0 + 1 + MINUTE - 1, MINUTE), 6);
+      assert.equal(await rate.count('checkout', T0 + 1 + MINUTE, MINUTE), 5);
+      const later = await rate.hit('checkout', 'e7', T0 + 2 + MINUTE, MINUTE, 5);
+      assert.deepEqual([later.count, later.allowed], [5, true]);
+      const afterAll = await rate.hit('checkout', 'e8', T0 + 10 * MINUTE, MINUTE, 5);
+      assert.deepEqual([afterAll.count, afterAll.allowed], [1, true]);
+    });
+
+    test('a redelivered event is not counted twice; services are counted apart', async () => {
+      const rate = new RateLimiter(redis, keys);
+      for (let i = 0; i < 3; i++) assert.equal((await rate.hit('a', 'same', T0 + i, MINUTE, 1)).count, 1);
+      assert.equal((await rate.hit('a', 'other', T0 + 3, MINUTE, 1)).allowed, false);
+      // A redelivery of the denied event is still denied, and still one entry.
+      assert.deepEqual(await rate.hit('a', 'other', T0 + 4, MINUTE, 1), {
+        allowed: false,
+        count: 2,
+        threshold: 1,
+        windowMs: MINUTE,
+      });
+      assert.equal((await rate.hit('b', 'same', T0 + 5, MINUTE, 1)).count, 1);
+    });
+
+    test('the window key expires by itself after the window', async () => {
+      const rate = new RateLimiter(redis, keys);
+      await rate.hit('quiet', 'e1', T0, 2_000, 5);
+      const ttl = await redis.pttl(keys.rateWindow('quiet'));
+      assert.ok(ttl > 0 && ttl <= 2_000, `ttl ${ttl}`);
+    });
+
+    test('invalid arguments are rejected before anything is written', async () => {
+      const rate = new RateLimiter(redis, keys);
+      await assert.rejects(rate.hit('s', 'e', T0, 0, 5), { code: SafetyErrorCodes.INVALID_ARGUMENT });
+      await assert.rejects(rate.hit('s', 'e', Number.NaN, MINUTE, 5), {
+        code: SafetyErrorCodes.INVALID_ARGUMENT,
+      });
+      await assert.rejects(rate.hit('', 'e', T0, MINUTE, 5), { code: SafetyErrorCodes.INVALID_ARGUMENT });
+      assert.equal(await redis.exists(keys.rateWindow('s')), 0);
+    });
+  });
+
+  describe('circuit breaker', () => {
+    test('opens over the threshold with the tripping services recorded, closes once the window slides', async () => {
+      const breaker = new CircuitBreaker(redis, keys);
+      const a = await breaker.hit('a', T0, MINUTE, 2);
+      assert.deepEqual(a, { open: false, services: 1, threshold: 2, windowMs: MINUTE });
+      await breaker.hit('b', T0 + 1, MINUTE, 2);
+      // The same service again is one service, with its latest failure time.
+      assert.deepEqual(await breaker.hit('a', T0 + 2, MINUTE, 2), {
+        open: false,
+        services: 2,
+        threshold: 2,
+        windowMs: MINUTE,
+      });
+      const opened = await breaker.hit('c', T0 + 3, MINUTE, 2);
+      assert.deepEqual(opened, {
+        open: true,
+        services: 3,
+        threshold: 2,
+        windowMs: MINUTE,
+        changed: 'opened',
+        tripping: ['b', 'a', 'c'],
+      });
+      // Still open: no second change.
+      assert.deepEqual(await breaker.hit('d', T0 + 4, MINUTE, 2), {
+        open: true,
+        services: 4,
+        threshold: 2,
+        windowMs: MINUTE,
+      });
+      assert.equal((await breaker.state(T0 + 5, MINUTE, 2)).changed, undefined);
+      assert.deepEqual(await breaker.history(), [
+        { state: 'open', at: T0 + 3, services: ['b', 'a', 'c'], count: 3 },
+      ]);
+
+      // b (T0+1) and a (T0+2) leave the window: c and d remain, 2 is not over 2.
+      const closed = await breaker.state(T0 + 2 + MINUTE, MINUTE, 2);
+      assert.deepEqual(closed, {
+        open: false,
+        services: 2,
+        threshold: 2,
+        windowMs: MINUTE,
+        changed: 'closed',
+        tripping: ['c', 'd'],
+      });
+      assert.deepEqual(await breaker.state(T0 + 3 + MINUTE, MINUTE, 2), {
+        open: false,
+        services: 1,
+        threshold: 2,
+        windowMs: MINUTE,
+      });
+      assert.deepEqual(await breaker.history(), [
+        { state: 'closed', at: T0 + 2 + MINUTE, services: ['c', 'd'], count: 2 },
+        { state: 'open', at: T0 + 3, services: ['b', 'a', 'c'], count: 3 },
+      ]);
+      assert.equal((await breaker.history(1)).length, 1);
+    });
+
+    test('a hit after a quiet spell closes and records it with an empty window', async () => {
+      const breaker = new CircuitBreaker(redis, keys);
+      assert.equal((await breaker.hit('a', T0, 1_000, 0)).changed, 'opened');
+      const closed = await breaker.state(T0 + 5_000, 1_000, 0);
+      assert.deepEqual([closed.changed, closed.tripping], ['closed', []]);
+      assert.deepEqual((await breaker.history())[0], {
+        state: 'closed',
+        at: T0 + 5_000,
+        services: [],
+        count: 0,
+      });
+    });
+
+    test('a hit carrying an earlier time does not move a service’s latest failure back', async () => {
+      const breaker = new CircuitBreaker(redis, keys);
+      await breaker.hit('a', T0 + 1_000, MINUTE, 5);
+      await breaker.hit('a', T0, MINUTE, 5);
+      assert.equal(await redis.zscore(keys.breakerWindow, 'a'), String(T0 + 1_000));
+    });
+  });
+
+  describe('resource locks', () => {
+    test('exclusive, idempotent for its owner, renewed and released only by owner and token', async () => {
+      const locks = new ResourceLocks(redis, keys);
+      const res = 'host:checkout/web-1';
+      const first = await locks.acquire(res, 'node-1:wf-a', MINUTE);
+      assert.deepEqual(first, { acquired: true, token: 1 });
+      assert.deepEqual(await locks.acquire(res, 'node-2:wf-b', MINUTE), {
+        acquired: false,
+        holder: 'node-1:wf-a',
+        token: 1,
+      });
+      // A retried acquire by the holder gets its own token back.
+      assert.deepEqual(await locks.acquire(res, 'node-1:wf-a', MINUTE), { acquired: true, token: 1 });
+      assert.deepEqual(await locks.holder(res), { owner: 'node-1:wf-a', token: 1 });
+
+      assert.equal(await locks.renew(res, 'node-2:wf-b', 1, MINUTE), false);
+      assert.equal(await locks.renew(res, 'node-1:wf-a', 2, MINUTE), false);
+      await redis.pexpire(keys.lock(res), 5_000);
+      assert.equal(await locks.renew(res, 'node-1:wf-a', 1, MINUTE), true);
+      assert.ok((await redis.pttl(keys.lock(res))) > 5_000);
+
+      assert.equal(await locks.release(res, 'node-2:wf-b', 1), false);
+      assert.equal(await locks.release(res, 'node-1:wf-a', 2), false);
+      assert.equal(await locks.release(res, 'node-1:wf-a', 1), true);
+      assert.equal(await locks.holder(res), undefined);
+      assert.equal(await locks.release(res, 'node-1:wf-a', 1), false);
+
+      // Tokens keep increasing, whoever acquires.
+      assert.deepEqual(await locks.acquire(res, 'node-2:wf-b', MINUTE), { acquired: true, token: 2 });
+      await locks.release(res, 'node-2:wf-b', 2);
+      assert.deepEqual(await locks.acquire(res, 'node-1:wf-a', MINUTE), { acquired: true, token: 3 });
+      // Another resource has its own tokens.
+      assert.deepEqual(await locks.acquire('service:checkout', 'node-1:wf-a', MINUTE), {
+        acquired: true,
+        token: 1,
+      });
+    });
+
+    test('an expired lock is free for another owner, with a higher token; the old one renews nothing', async () => {
+      const locks = new ResourceLocks(redis, keys);
+      const res = 'service:payments';
+      const old = await locks.acquire(res, 'a', 50);
+      assert.ok(old.acquired);
+      await waitFor(
+        'the lock to expire',
+        async () => ((await locks.holder(res)) === undefined ? true : undefined),
+        5_000,
+        10,
+      );
+      const next = await locks.acquire(res, 'b', MINUTE);
+      assert.ok(next.acquired && next.token > old.token);
+      assert.equal(await locks.renew(res, 'a', old.token, MINUTE), false);
+      assert.equal(await locks.release(res, 'a', old.token), false);
+      assert.deepEqual(await locks.holder(res), { owner: 'b', token: next.token });
+    });
+  });
+
+  describe('dedup', () => {
+    test('the first event owns the window; others fold into it; a redelivery of the first is first', async () => {
+      const dedup = new Deduplicator(redis, keys);
+      assert.deepEqual(await dedup.fold('svc', 'web-1', 'host_down', 'e1', MINUTE), { first: true });
+      assert.deepEqual(await dedup.fold('svc', 'web-1', 'host_down', 'e2', MINUTE), {
+        first: false,
+        firstEventId: 'e1',
+      });
+      assert.deepEqual(await dedup.fold('svc', 'web-1', 'host_down', 'e1', MINUTE), { first: true });
+      assert.deepEqual(await dedup.fold('svc', 'web-1', 'disk_full', 'e3', MINUTE), { first: true });
+      assert.deepEqual(await dedup.fold('svc', 'web-2', 'host_down', 'e4', MINUTE), { first: true });
+    });
+
+    test('after the window, the next event is first again', async () => {
+      const dedup = new Deduplicator(redis, keys);
+      assert.deepEqual(await dedup.fold('svc', 'web-1', 'host_down', 'e1', 50), { first: true });
+      assert.equal((await dedup.fold('svc', 'web-1', 'host_down', 'e2', 50)).first, false);
+      await waitFor(
+        'the dedup window to end',
+        async () => ((await dedup.fold('svc', 'web-1', 'host_down', 'e3', 50)).first ? true : undefined),
+        5_000,
+        10,
+      );
+      assert.deepEqual(await dedup.fold('svc', 'web-1', 'host_down', 'e4', 50), {
+        first: false,
+        firstEventId: 'e3',
+      });
+    });
+  });
+
+  describe('races between connections', () => {
+    let clients: Redis[] = [];
+    before(async () => {
+      clients = await Promise.all([1, 2, 3].map(() => connectRedis(server.url)));
+    });
+    after(async () => {
+      await Promise.all(clients.map((c) => c.quit()));
+    });
+
+    test('3 connections racing acquire, 200 rounds: exactly one winner each round', async () => {
+      const locks = clients.map((c) => new ResourceLocks(c, keys));
+      const res = 'host:svc/h1';
+      let lastToken = 0;
+      for (let round = 0; round < 200; round++) {
+        const results = await Promise.all(locks.map((l, i) => l.acquire(res, `owner-${i}`, MINUTE)));
+        const winners = results.flatMap((r, i) => (r.acquired ? [{ i, token: r.token }] : []));
+        assert.equal(winners.length, 1, `round ${round}: ${JSON.stringify(results)}`);
+        const [winner] = winners;
+        assert.ok(winner !== undefined && winner.token > lastToken);
+        lastToken = winner.token;
+        for (const r of results) {
+          if (!r.acquired)
+            assert.deepEqual(r, { acquired: false, holder: `owner-${winner.i}`, token: winner.token });
+        }
+        assert.equal(await locks[winner.i]?.release(res, `owner-${winner.i}`, winner.token), true);
+      }
+      assert.equal(lastToken, 200);
+    });
+
+    test('1000 concurrent hits from 3 connections, threshold 5: exactly 5 allowed', async () => {
+      const limiters = clients.map((c) => new RateLimiter(c, keys));
+      const verdicts = await Promise.all(
+        Array.from({ length: 1000 }, (_, i) => limiters[i % 3]!.hit('burst', `e${i}`, T0, MINUTE, 5)),
+      );
+      assert.equal(verdicts.filter((v) => v.allowed).length, 5);
+      // Each hit saw the count right after its own: every count from 1 to 1000 exactly once.
+      assert.deepEqual(
+        verdicts.map((v) => v.count).sort((x, y) => x - y),
+        Array.from({ length: 1000 }, (_, i) => i + 1),
+      );
+    });
+  });
+});
+
+describe('safety gates when Redis dies', { timeout: 60_000 }, () => {
+  let server: RedisProcess;
+  let redis: Redis;
+
+  before(async () => {
+    server = await startRedis();
+    redis = await connectRedis(server.url);
+  });
+  after(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+
+  test('a frozen Redis: acquire times out, yet was carried out; retrying it returns the same token', async () => {
+    const keys = freshKeys();
+    const locks = new ResourceLocks(redis, keys);
+    server.kill('SIGSTOP');
+    try {
+      const started = performance.now();
+      await assert.rejects(locks.acquire('service:frozen', 'o', MINUTE), {
+        code: SafetyErrorCodes.DEPENDENCY_DOWN,
+      });
+      // At the client's command timeout (500 ms), not ioredis' default of waiting for ever.
+      assert.ok(performance.now() - started < 1_000);
+    } finally {
+      server.kill('SIGCONT');
+    }
+    // The script reached Redis before the freeze answered: the lock is ours, which is why a timed
+    // out acquire is "unknown" and not "not acquired".
+    const held = await waitFor(
+      'the frozen acquire to be carried out',
+      () => locks.holder('service:frozen'),
+      5_000,
+      10,
+    );
+    assert.deepEqual(held, { owner: 'o', token: 1 });
+    assert.deepEqual(await locks.acquire('service:frozen', 'o', MINUTE), { acquired: true, token: 1 });
+  });
+
+  test('every gate method rejects fast with dependency_down, and works again after a restart', async () => {
+    const keys = freshKeys();
+    const rate = new RateLimiter(redis, keys);
+    const breaker = new CircuitBreaker(redis, keys);
+    const locks = new ResourceLocks(redis, keys);
+    const dedup = new Deduplicator(redis, keys);
+    const calls: [string, () => Promise<unknown>][] = [
+      ['rate.hit', () => rate.hit('s', 'e1', T0, MINUTE, 5)],
+      ['rate.count', () => rate.count('s', T0, MINUTE)],
+      ['breaker.hit', () => breaker.hit('s', T0, MINUTE, 5)],
+      ['breaker.state', () => breaker.state(T0, MINUTE, 5)],
+      ['breaker.history', () => breaker.history()],
+      ['locks.acquire', () => locks.acquire('service:s', 'o', MINUTE)],
+      ['locks.renew', () => locks.renew('service:s', 'o', 1, MINUTE)],
+      ['locks.release', () => locks.release('service:s', 'o', 1)],
+      ['locks.holder', () => locks.holder('service:s')],
+      ['dedup.fold', () => dedup.fold('s', 'h', 't', 'e1', MINUTE)],
+    ];
+    for (const [, call] of calls) await call();
+
+    server.kill('SIGKILL');
+    for (const [name, call] of calls) {
+      const started = performance.now();
+      await assert.rejects(call(), (error: unknown) => {
+        assert.ok(error instanceof LzError, `${name}: ${String(error)}`);
+        assert.equal(error.code, SafetyErrorCodes.DEPENDENCY_DOWN);
+        assert.equal(error.retryable, true);
+        return true;
+      });
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed < 600, `${name} took ${elapsed.toFixed(0)} ms to fail`);
+    }
+
+    await server.restart();
+    await waitFor(
+      'the client to reconnect',
+      async () => ((await rate.count('s', T0, MINUTE)) === 0 ? true : undefined),
+      10_000,
+      50,
+    );
+    for (const [name, call] of calls) {
+      await assert.doesNotReject(call(), name);
+    }
+  });
+});
