@@ -3,8 +3,8 @@
  * compiled parameters, or why none does. Exit 0 when a rule matches, 1 when none does, 2 when the
  * event or the configuration is invalid.
  */
-import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../config/load.js';
+import { readInput } from './input.js';
 import { formatIssue } from '../config/source.js';
 import type { CompiledRule } from '../config/types.js';
 import { defaultCatalog } from '../controller/catalog.js';
@@ -25,7 +25,7 @@ export async function matchCommand(
     out.write(`\nthe configuration in ${dir} is invalid; run lazarus validate\n`);
     return 2;
   }
-  const bytes = eventFile === '-' ? await readStdin() : await readFile(eventFile);
+  const bytes = await readInput(eventFile);
   const parsed = parseEvent(bytes, { maxBytes: loaded.config.region.events.maxBytes });
   if (!parsed.ok) {
     if (json) out.write(JSON.stringify({ rejected: parsed.rejection }, null, 2) + '\n');
@@ -120,10 +120,4 @@ function ruleJson(rule: CompiledRule): unknown {
     action: rule.action,
     lock: rule.lock,
   };
-}
-
-async function readStdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }

@@ -6,10 +6,10 @@
  * region's orchestrator, with paging and notifications recorded rather than sent (until the paging
  * module lands), and no lock or Redis: it is a manual run.
  */
-import { readFile } from 'node:fs/promises';
 import { ACTIONS } from '../actions/registry.js';
 import { parseTemplate, lookup } from '../common/template.js';
 import { loadConfig } from '../config/load.js';
+import { readInput } from './input.js';
 import { formatIssue } from '../config/source.js';
 import type { CompiledConfig, CompiledWorkflow } from '../config/types.js';
 import { defaultCatalog } from '../controller/catalog.js';
@@ -42,7 +42,7 @@ export async function runWorkflowCommand(
     out.write(`no workflow "${name}"; workflows: ${[...config.workflows.keys()].sort().join(', ')}\n`);
     return 2;
   }
-  const parsed = parseEvent(eventFile === '-' ? await readStdin() : await readFile(eventFile), {
+  const parsed = parseEvent(await readInput(eventFile), {
     maxBytes: config.region.events.maxBytes,
   });
   if (!parsed.ok) {
@@ -143,10 +143,4 @@ function resolvePartially(value: unknown, context: Record<string, unknown>): unk
   if (typeof value === 'object' && value !== null)
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolvePartially(v, context)]));
   return value;
-}
-
-async function readStdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }

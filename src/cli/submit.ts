@@ -4,9 +4,9 @@
  * `--raw`, which puts the bytes as they are (to test how the cluster handles a poison record).
  * The partition key is `service/host`, so that events about one host stay in order on one shard.
  */
-import { readFile } from 'node:fs/promises';
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { loadConfig } from '../config/load.js';
+import { readInput } from './input.js';
 import { formatIssue } from '../config/source.js';
 import { defaultCatalog } from '../controller/catalog.js';
 import { parseEvent } from '../events/parse.js';
@@ -24,7 +24,7 @@ export async function submitCommand(
     return 2;
   }
   const { region } = loaded.config;
-  const bytes = file === '-' ? await readStdin() : await readFile(file);
+  const bytes = await readInput(file);
   const parsed = parseEvent(bytes, { maxBytes: region.events.maxBytes });
   if (!parsed.ok && !raw) {
     out.write(`refused (${parsed.rejection.code}): ${parsed.rejection.message}\n`);
@@ -48,10 +48,4 @@ export async function submitCommand(
   } finally {
     kinesis.destroy();
   }
-}
-
-async function readStdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { killOnExit } from './orphans.js';
 import { freePort } from './ports.js';
 
 /** Options of {@link startKinesisLocal}. */
@@ -201,24 +202,4 @@ function healthy(endpoint: string): Promise<boolean> {
     request.once('timeout', () => request.destroy());
     request.once('error', () => resolve(false)); // not listening yet
   });
-}
-
-const running = new Set<ChildProcess>();
-let exitHooked = false;
-
-/**
- * SIGKILLs emulators still running when this process exits, so that a test that crashes before its
- * `after` hook leaves no 170 MB orphan behind.
- */
-function killOnExit(child: ChildProcess): void {
-  if (!exitHooked) {
-    exitHooked = true;
-    process.once('exit', () => {
-      for (const orphan of running) {
-        orphan.kill('SIGKILL');
-      }
-    });
-  }
-  running.add(child);
-  child.once('exit', () => running.delete(child));
 }

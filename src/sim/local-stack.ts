@@ -22,6 +22,7 @@ import { FleetSimulator } from './fleet.js';
 import type { FleetSpec } from './fleet.js';
 import { startKinesisLocal } from './kinesis-local.js';
 import type { KinesisLocalProcess } from './kinesis-local.js';
+import { killOnExit } from './orphans.js';
 import { freePort } from './ports.js';
 import { startRedis } from './redis-server.js';
 import type { RedisProcess } from './redis-server.js';
@@ -183,6 +184,7 @@ export class LocalStack {
     });
     const log = createWriteStream(join(this.workDir, 'logs', `node-${id}.log`), { flags: 'a' });
     this.logs.set(id, log);
+    killOnExit(child);
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     // Known at once, so that stop() ends it even if it never becomes ready.
     const node = { id, child, exited };

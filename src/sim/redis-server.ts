@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { killOnExit } from './orphans.js';
 import { freePort } from './ports.js';
 
 /** Options of {@link startRedis}. */
@@ -188,25 +189,4 @@ function answersAs(port: number, pid: number): Promise<boolean> {
     });
     socket.once('connect', () => socket.write('PING\r\nINFO server\r\n'));
   });
-}
-
-const running = new Set<ChildProcess>();
-let exitHooked = false;
-
-/**
- * SIGKILLs servers still running when this process exits, so that a test that crashes before its
- * `after` hook leaves no orphan behind. (Only `exit` is hooked: a SIGINT reaches the whole process
- * group, children included, by itself.)
- */
-function killOnExit(child: ChildProcess): void {
-  if (!exitHooked) {
-    exitHooked = true;
-    process.once('exit', () => {
-      for (const orphan of running) {
-        orphan.kill('SIGKILL');
-      }
-    });
-  }
-  running.add(child);
-  child.once('exit', () => running.delete(child));
 }
