@@ -1,0 +1,415 @@
+/**
+ * The REST API of one node (every node serves the same one; any node answers for the region, since
+ * everything it shows is read from Redis):
+ *
+ * | route                   | what                                                                       |
+ * | ----------------------- | -------------------------------------------------------------------------- |
+ * | `GET /v1/events`        | events, newest first: `service host status reason since until limit cursor` |
+ * | `GET /v1/events/{id}`   | an event's trace: `{decision, run}`; `{rejected}` for a `rejected:…` id     |
+ * | `POST /v1/events`       | validates an event and puts it on the region's stream: 202 `{id}`          |
+ * | `GET /v1/rejected`      | records that were not events, as stored (raw bytes, errors): `limit cursor` |
+ * | `GET /v1/services`      | subscribed services: profile, mode, rules, rate-limit count now            |
+ * | `GET /v1/cluster`       | nodes (state, zone, shards, last heartbeat), shards, breaker, quorum       |
+ * | `GET /healthz`          | the process answers                                                        |
+ * | `GET /readyz`           | Redis answers PING and the node is `running` (else 503)                    |
+ * | `GET /metrics`          | Prometheus text format                                                     |
+ * | `GET /…`                | the web console's files                                                    |
+ *
+ * Writes need `Authorization: Bearer <token>`; reads (the `/v1` GETs and `/metrics`) need it too when
+ * `protectReads` is set. `/healthz`, `/readyz` and the console's files are always open: probes and
+ * a browser loading the page carry no token. Errors are `{"error": {"code", "message"}}` with the
+ * codes of `errors.ts`.
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { AuditReader } from '../audit/reader.js';
+import type { AuditReaderOptions } from '../audit/reader.js';
+import { AuditErrorCodes } from '../audit/cursor.js';
+import { LzError } from '../common/errors.js';
+import type { RedisKeys } from '../common/keys.js';
+import type { CompiledConfig } from '../config/types.js';
+import { parseEvent } from '../events/parse.js';
+import { EventErrorCodes } from '../common/errors.js';
+import { ApiError, ApiErrorCodes, badRequest, notFound, unavailable } from './errors.js';
+import { hasBearer, parseHostPort, readBody, sendBytes, sendError, sendJson } from './http.js';
+import type { Metrics } from './metrics.js';
+import { parseEventQuery, parseRejectedQuery } from './query.js';
+import { StaticFiles, defaultConsoleDir } from './static-files.js';
+import { clusterView, servicesView } from './views.js';
+
+export interface ApiServerOptions {
+  /** `host:port` to listen on, as the node's `api` address in the region config; port 0: any free port. */
+  readonly listen: string;
+  readonly redis: Redis;
+  readonly keys: RedisKeys;
+  readonly config: CompiledConfig;
+  readonly metrics: Metrics;
+  /**
+   * Puts a validated event's bytes on the region's stream (Kinesis PutRecord) with the partition key
+   * `service/host`; rejects when the stream cannot be reached (the client gets a 503).
+   */
+  readonly put: (data: Uint8Array, partitionKey: string) => Promise<unknown>;
+  /** The node's lifecycle state; `/readyz` is ready only while it is `running`. */
+  readonly state: () => string;
+  /**
+   * The stream's shard ids, for `/v1/cluster`.
+   * @defaultValue the shards that have a lease key in Redis (found with SCAN)
+   */
+  readonly shards?: () => readonly string[] | Promise<readonly string[]>;
+  /** The bearer token of writes (and of reads with `protectReads`); absent: every write is refused. */
+  readonly token?: string;
+  /** Reads need the token too. @defaultValue false */
+  readonly protectReads?: boolean;
+  /** Id of the node serving the API, shown as `self` in `/v1/cluster`. */
+  readonly nodeId?: string;
+  /** The web console's directory. @defaultValue `src/api/console` of the package */
+  readonly consoleDir?: string;
+  /** Largest body of `POST /v1/events`. @defaultValue the region's `events.max_bytes` */
+  readonly maxBodyBytes?: number;
+  /** How long `/readyz` waits for PING. @defaultValue 1000 */
+  readonly pingTimeoutMs?: number;
+  readonly reader?: AuditReaderOptions;
+  readonly log?: Logger;
+  /** The clock, for tests. @defaultValue Date.now */
+  readonly now?: () => number;
+}
+
+/** One request as a route handler sees it: `params` are the route pattern's groups. */
+interface Call {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly url: URL;
+  readonly params: readonly string[];
+}
+
+type Handler = (call: Call) => Promise<void>;
+
+interface Route {
+  readonly name: string;
+  readonly pattern: RegExp;
+  readonly methods: Readonly<Partial<Record<'GET' | 'POST', Handler>>>;
+  /** `read`: needs the token when reads are protected; `write`: always; `open`: never. */
+  readonly access: Readonly<Partial<Record<'GET' | 'POST', 'open' | 'read' | 'write'>>>;
+}
+
+export class ApiServer {
+  private readonly reader: AuditReader;
+  private readonly files: StaticFiles;
+  private readonly routes: readonly Route[];
+  private readonly now: () => number;
+  private readonly maxBodyBytes: number;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    private readonly o: ApiServerOptions,
+    private readonly server: Server,
+  ) {
+    this.reader = new AuditReader(o.redis, o.keys, o.reader);
+    this.files = new StaticFiles(o.consoleDir ?? defaultConsoleDir());
+    this.now = o.now ?? Date.now;
+    this.maxBodyBytes = o.maxBodyBytes ?? o.config.region.events.maxBytes;
+    this.routes = [
+      {
+        name: '/v1/events',
+        pattern: /^\/v1\/events$/,
+        methods: { GET: (c) => this.listEvents(c), POST: (c) => this.postEvent(c) },
+        access: { GET: 'read', POST: 'write' },
+      },
+      {
+        name: '/v1/events/{id}',
+        pattern: /^\/v1\/events\/([^/]+)$/,
+        methods: { GET: (c) => this.getEvent(c) },
+        access: { GET: 'read' },
+      },
+      {
+        name: '/v1/rejected',
+        pattern: /^\/v1\/rejected$/,
+        methods: { GET: (c) => this.listRejected(c) },
+        access: { GET: 'read' },
+      },
+      {
+        name: '/v1/services',
+        pattern: /^\/v1\/services$/,
+        methods: { GET: (c) => this.services(c) },
+        access: { GET: 'read' },
+      },
+      {
+        name: '/v1/cluster',
+        pattern: /^\/v1\/cluster$/,
+        methods: { GET: (c) => this.cluster(c) },
+        access: { GET: 'read' },
+      },
+      {
+        name: '/healthz',
+        pattern: /^\/healthz$/,
+        methods: { GET: ({ res }) => Promise.resolve(sendJson(res, 200, { status: 'ok' })) },
+        access: { GET: 'open' },
+      },
+      {
+        name: '/readyz',
+        pattern: /^\/readyz$/,
+        methods: { GET: (c) => this.ready(c) },
+        access: { GET: 'open' },
+      },
+      {
+        name: '/metrics',
+        pattern: /^\/metrics$/,
+        methods: { GET: (c) => this.metricsText(c) },
+        access: { GET: 'read' },
+      },
+    ];
+  }
+
+  /** Starts listening; resolves once the port is bound. */
+  static async start(options: ApiServerOptions): Promise<ApiServer> {
+    const { host, port } = parseHostPort(options.listen);
+    const server = createServer();
+    // A slow client may not hold a connection (and its buffers) for long.
+    server.requestTimeout = 30_000;
+    server.headersTimeout = 10_000;
+    const api = new ApiServer(options, server);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      void api.handle(req, res);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    options.log?.info({ api: `${host}:${api.port}` }, 'REST API listening');
+    return api;
+  }
+
+  /** The bound port (the real one when started on port 0). */
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** `http://host:port` of the API. */
+  get url(): string {
+    const { address, family } = this.server.address() as AddressInfo;
+    return `http://${family === 'IPv6' ? `[${address}]` : address}:${this.port}`;
+  }
+
+  /** Stops taking connections and closes the open ones; safe to call twice. */
+  stop(): Promise<void> {
+    this.stopping ??= new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      // Keep-alive connections would hold close() open until they time out.
+      this.server.closeAllConnections();
+    });
+    return this.stopping;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    let routeName = 'static';
+    try {
+      const url = new URL(req.url ?? '/', 'http://api.invalid');
+      const route = this.routes.find((r) => r.pattern.test(url.pathname));
+      if (route === undefined) {
+        if (url.pathname.startsWith('/v1/') || url.pathname === '/v1') {
+          routeName = 'unknown';
+          throw notFound(`no route ${url.pathname}; see the README's REST reference`);
+        }
+        await this.serveFile(method, url, res);
+        return;
+      }
+      routeName = route.name;
+      const handler = method === 'GET' || method === 'POST' ? route.methods[method] : undefined;
+      if (handler === undefined) {
+        const allow = Object.keys(route.methods).flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]));
+        throw new ApiError(ApiErrorCodes.METHOD_NOT_ALLOWED, `${route.name} answers ${allow.join(', ')}`, {
+          extra: { allow },
+        });
+      }
+      this.authorize(req, route.access[method as 'GET' | 'POST'] ?? 'write');
+      const params = (route.pattern.exec(url.pathname) ?? []).slice(1);
+      await handler({ req, res, url, params });
+    } catch (error) {
+      this.fail(req, res, error);
+    } finally {
+      this.o.metrics.apiRequest(method, routeName, res.statusCode);
+    }
+  }
+
+  private authorize(req: IncomingMessage, access: 'open' | 'read' | 'write'): void {
+    if (access === 'open' || (access === 'read' && this.o.protectReads !== true)) return;
+    const { token } = this.o;
+    if (token === undefined || token === '') {
+      throw new ApiError(
+        ApiErrorCodes.UNAUTHORIZED,
+        access === 'write'
+          ? 'writes are turned off: this node has no API token configured'
+          : 'reads need a token, and this node has none configured',
+      );
+    }
+    if (!hasBearer(req, token))
+      throw new ApiError(
+        ApiErrorCodes.UNAUTHORIZED,
+        'missing or wrong bearer token (Authorization: Bearer …)',
+      );
+  }
+
+  private fail(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+    let apiError: ApiError;
+    if (error instanceof ApiError) apiError = error;
+    else if (error instanceof LzError && error.code === AuditErrorCodes.BAD_CURSOR)
+      apiError = badRequest(error.message, [{ path: 'cursor', message: error.message }]);
+    else {
+      this.o.log?.error({ err: error, method: req.method, url: req.url }, 'API request failed');
+      apiError = new ApiError(ApiErrorCodes.INTERNAL, 'the request could not be answered; see the node log');
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const headers: Record<string, string> = {};
+    if (apiError.code === ApiErrorCodes.UNAUTHORIZED) headers['WWW-Authenticate'] = 'Bearer realm="lazarus"';
+    if (apiError.code === ApiErrorCodes.METHOD_NOT_ALLOWED) {
+      const allow = apiError.extra['allow'];
+      if (Array.isArray(allow)) headers['Allow'] = allow.join(', ');
+    }
+    // The rest of an oversized body is not read: the connection is not reused.
+    if (apiError.code === ApiErrorCodes.TOO_LARGE) headers['Connection'] = 'close';
+    sendError(res, apiError, headers);
+  }
+
+  /** Runs a read of Redis; a Redis failure is a 503 (another node, or a retry, may answer). */
+  private async viaRedis<T>(op: string, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      if (error instanceof LzError) throw error;
+      this.o.metrics.redisError(`api_${op}`);
+      throw unavailable(
+        `Redis could not be read (${error instanceof Error ? error.message : String(error)})`,
+        error,
+      );
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Routes
+
+  private async listEvents({ res, url }: Call): Promise<void> {
+    const filters = parseEventQuery(url.searchParams);
+    const page = await this.viaRedis('events', () => this.reader.list(filters));
+    sendJson(res, 200, page);
+  }
+
+  private async getEvent({ res, params: [encoded] }: Call): Promise<void> {
+    let id: string;
+    try {
+      id = decodeURIComponent(encoded ?? '');
+    } catch {
+      throw badRequest('the event id is not valid percent-encoding', [{ path: 'id', message: 'malformed' }]);
+    }
+    if (id.startsWith('rejected:')) {
+      const rejected = await this.viaRedis('rejected', () => this.reader.findRejected(id));
+      if (rejected === undefined) throw notFound(`no rejected record ${id} among the recent ones`);
+      sendJson(res, 200, { rejected });
+      return;
+    }
+    const trace = await this.viaRedis('trace', () => this.reader.trace(id));
+    if (trace === undefined)
+      throw notFound(`no decision for event ${id} (unknown, not decided yet, or expired)`);
+    sendJson(res, 200, { decision: trace.decision, run: trace.run ?? null });
+  }
+
+  private async listRejected({ res, url }: Call): Promise<void> {
+    const query = parseRejectedQuery(url.searchParams);
+    sendJson(res, 200, await this.viaRedis('rejected', () => this.reader.rejected(query)));
+  }
+
+  private async postEvent({ req, res }: Call): Promise<void> {
+    const body = await readBody(req, this.maxBodyBytes);
+    const parsed = parseEvent(body, { maxBytes: this.maxBodyBytes });
+    if (!parsed.ok) {
+      const { rejection } = parsed;
+      throw new ApiError(
+        rejection.code === EventErrorCodes.TOO_LARGE ? ApiErrorCodes.TOO_LARGE : ApiErrorCodes.BAD_REQUEST,
+        rejection.message,
+        { errors: rejection.errors, extra: { event_code: rejection.code } },
+      );
+    }
+    const { event } = parsed;
+    // As `lazarus submit` and the sensors do: events about one host stay in order on one shard.
+    const key = `${event.service}/${event.host ?? event.resource ?? ''}`;
+    try {
+      await this.o.put(body, key);
+    } catch (error) {
+      this.o.log?.warn({ err: error, event: event.id }, 'POST /v1/events: the stream could not be written');
+      throw unavailable(
+        `the event could not be put on the stream (${error instanceof Error ? error.message : String(error)})`,
+        error,
+      );
+    }
+    sendJson(res, 202, { id: event.id });
+  }
+
+  private async services({ res }: Call): Promise<void> {
+    const services = await this.viaRedis('services', () =>
+      servicesView(this.o.redis, this.o.keys, this.o.config, this.now()),
+    );
+    sendJson(res, 200, { services });
+  }
+
+  private async cluster({ res }: Call): Promise<void> {
+    const view = await this.viaRedis('cluster', async () =>
+      clusterView(
+        this.o.redis,
+        this.o.keys,
+        this.o.config,
+        this.now(),
+        this.o.shards === undefined ? undefined : await this.o.shards(),
+        this.o.nodeId,
+      ),
+    );
+    sendJson(res, 200, view);
+  }
+
+  private async ready({ res }: Call): Promise<void> {
+    const state = this.o.state();
+    if (state !== 'running') throw unavailable(`the node is ${state}, not running`);
+    const timeoutMs = this.o.pingTimeoutMs ?? 1000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.o.redis.ping(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } catch (error) {
+      throw unavailable(
+        `Redis does not answer PING (${error instanceof Error ? error.message : String(error)})`,
+        error,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    sendJson(res, 200, { status: 'ready', state });
+  }
+
+  private async metricsText({ res }: Call): Promise<void> {
+    sendBytes(res, 200, this.o.metrics.contentType, await this.o.metrics.text(), {
+      'Cache-Control': 'no-store',
+    });
+  }
+
+  private async serveFile(method: string, url: URL, res: ServerResponse): Promise<void> {
+    if (method !== 'GET')
+      throw new ApiError(ApiErrorCodes.METHOD_NOT_ALLOWED, 'the console is read only', {
+        extra: { allow: ['GET', 'HEAD'] },
+      });
+    const file = await this.files.read(url.pathname);
+    if (file === undefined) throw notFound(`no file ${url.pathname}`);
+    sendBytes(res, 200, file.contentType, file.body, { 'Cache-Control': 'no-cache' });
+  }
+}

@@ -1,0 +1,422 @@
+/**
+ * `lazarus events [--service S --host H --status X --reason R --since T --until T --limit N --cursor C]
+ * [--api URL] [--token T] [--json]` and `lazarus event ID [--api URL] [--token T] [--json]`: the
+ * event list and one event's trace, as tables, from a node's REST API.
+ *
+ * Without `--api`, the nodes of the configuration's `region.yaml` are asked in order until one
+ * answers: any node serves the whole region, and during an incident the first one may be the one
+ * that is down. Only `region.yaml` is read (not the rules and services), so that a broken service
+ * file does not keep an operator from reading the audit trail. The token comes from `--token` or
+ * `$LAZARUS_API_TOKEN` (needed when the nodes protect reads).
+ *
+ * Exit 0: printed; 1: no such event; 2: bad usage, refused filter, or no node answered.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { formatDuration, parseDuration } from '../common/duration.js';
+import { REGION_FILE } from '../config/load.js';
+import { table } from './format.js';
+
+export interface ApiTarget {
+  /** `http://host:port` or `host:port` of a node's API. @defaultValue the nodes of the configuration, in order */
+  readonly api?: string;
+  /** @defaultValue `$LAZARUS_API_TOKEN` */
+  readonly token?: string;
+  /** Print the API's JSON as it is. */
+  readonly json?: boolean;
+}
+
+export interface EventsCommandOptions extends ApiTarget {
+  readonly service?: string;
+  readonly host?: string;
+  readonly status?: string;
+  readonly reason?: string;
+  /** A time (RFC 3339 or epoch ms) or a duration back from now (`15m`). */
+  readonly since?: string;
+  readonly until?: string;
+  readonly limit?: string;
+  readonly cursor?: string;
+}
+
+const TIMEOUT_MS = 10_000;
+
+export async function eventsCommand(
+  dir: string,
+  options: EventsCommandOptions,
+  out: NodeJS.WritableStream,
+): Promise<number> {
+  const query = new URLSearchParams();
+  for (const name of ['service', 'host', 'status', 'reason', 'limit', 'cursor'] as const) {
+    const value = options[name];
+    if (value !== undefined) query.set(name, value);
+  }
+  for (const name of ['since', 'until'] as const) {
+    const value = options[name];
+    if (value === undefined) continue;
+    const back = parseDuration(value);
+    query.set(name, back === undefined ? value : String(Date.now() - back));
+  }
+  const answer = await get(dir, options, `/v1/events${query.size > 0 ? `?${query.toString()}` : ''}`, out);
+  if (answer === undefined) return 2;
+  if (answer.status !== 200) return refused(answer, out);
+  if (options.json === true) {
+    out.write(JSON.stringify(answer.body, null, 2) + '\n');
+    return 0;
+  }
+  const page = answer.body as { items: Summary[]; next?: string; scanned?: number };
+  if (page.items.length > 0) out.write(eventsTable(page.items) + '\n');
+  else out.write(`no events match (${page.scanned ?? 0} looked at)\n`);
+  if (page.next !== undefined) out.write(`\nmore: add --cursor ${page.next}\n`);
+  return 0;
+}
+
+export async function eventCommand(
+  dir: string,
+  id: string,
+  options: ApiTarget,
+  out: NodeJS.WritableStream,
+): Promise<number> {
+  const answer = await get(dir, options, `/v1/events/${encodeURIComponent(id)}`, out);
+  if (answer === undefined) return 2;
+  if (answer.status === 404) {
+    out.write(`${id}: ${messageOf(answer.body)}\n`);
+    return 1;
+  }
+  if (answer.status !== 200) return refused(answer, out);
+  if (options.json === true) {
+    out.write(JSON.stringify(answer.body, null, 2) + '\n');
+    return 0;
+  }
+  const body = answer.body as { decision?: Decision; run?: Run | null; rejected?: Rejected };
+  if (body.rejected !== undefined) out.write(rejectedText(body.rejected) + '\n');
+  else if (body.decision !== undefined) out.write(traceText(body.decision, body.run ?? undefined) + '\n');
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Talking to a node
+
+interface Answer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** GET from `--api`, else from each configured node in turn until one answers. */
+async function get(
+  dir: string,
+  options: ApiTarget,
+  path: string,
+  out: NodeJS.WritableStream,
+): Promise<Answer | undefined> {
+  let bases: string[];
+  try {
+    bases = options.api !== undefined ? [baseUrl(options.api)] : await configuredApis(dir);
+  } catch (error) {
+    out.write(`lazarus: ${(error as Error).message}\n`);
+    return undefined;
+  }
+  const token = options.token ?? process.env['LAZARUS_API_TOKEN'];
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (token !== undefined && token !== '') headers['Authorization'] = `Bearer ${token}`;
+  const failures: string[] = [];
+  for (const base of bases) {
+    try {
+      const res = await fetch(base + path, { headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      const text = await res.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = { error: { code: 'NOT_JSON', message: text.slice(0, 200) } };
+      }
+      // 503: this node cannot read Redis or is not running; another one may.
+      if (res.status === 503 && bases.length > 1) {
+        failures.push(`${base}: ${messageOf(body)}`);
+        continue;
+      }
+      return { status: res.status, body };
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code;
+      failures.push(`${base}: ${cause ?? (error as Error).message}`);
+    }
+  }
+  out.write(`lazarus: no node's API answered:\n${failures.map((f) => `  ${f}\n`).join('')}`);
+  return undefined;
+}
+
+/** The `api` addresses of the nodes in `region.yaml`, in order. */
+async function configuredApis(dir: string): Promise<string[]> {
+  const file = join(dir, REGION_FILE);
+  let region: unknown;
+  try {
+    region = parseYaml(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`${file} could not be read (${(error as Error).message}); give --api URL`);
+  }
+  const nodes = (region as { nodes?: unknown } | null)?.nodes;
+  const apis = Array.isArray(nodes)
+    ? nodes.flatMap((n) => {
+        const api = (n as { api?: unknown } | null)?.api;
+        return typeof api === 'string' ? [baseUrl(api)] : [];
+      })
+    : [];
+  if (apis.length === 0) throw new Error(`${file} names no node with an api address; give --api URL`);
+  return apis;
+}
+
+function baseUrl(api: string): string {
+  const url = /^https?:\/\//.test(api) ? api : `http://${api}`;
+  return url.replace(/\/+$/, '');
+}
+
+function refused(answer: Answer, out: NodeJS.WritableStream): number {
+  const error = (answer.body as { error?: { code?: string; message?: string } }).error;
+  out.write(
+    `lazarus: ${answer.status} ${error?.code ?? ''}: ${error?.message ?? JSON.stringify(answer.body)}\n`,
+  );
+  return 2;
+}
+
+function messageOf(body: unknown): string {
+  return (body as { error?: { message?: string } }).error?.message ?? JSON.stringify(body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Printing (the API's JSON shapes, as far as the tables need them)
+
+interface Summary {
+  id: string;
+  decided_at: string;
+  service: string;
+  host?: string;
+  resource?: string;
+  type: string;
+  decision: string;
+  reason?: string;
+  rule?: string;
+  coordinator: string;
+  latency_ms?: number;
+  run?: string;
+}
+
+interface Check {
+  name: string;
+  pass: boolean;
+  measured: string;
+  threshold: string;
+  detail: string;
+}
+
+interface Decision {
+  event_id: string;
+  decision: string;
+  reason?: string;
+  reason_text?: string;
+  service: string;
+  host?: string;
+  event_type: string;
+  rule?: { id: string; workflow: string; lock: string };
+  duplicate_of?: string;
+  age_ms?: number;
+  gates?: {
+    rate?: { allowed: boolean; count: number; threshold: number; window_ms: number };
+    breaker?: { open: boolean; services: number; threshold: number; window_ms: number };
+  };
+  lock?: { resource: string; owner: string; token: number; acquired: boolean };
+  error?: string;
+  quorum: number;
+  coordinator: { node: string; zone: string };
+  votes: { node: string; zone: string; pass: boolean; checks: Check[]; durationMs: number }[];
+  failures: { node: string; error: string }[];
+  late_votes?: { node: string; zone: string; pass: boolean; checks: Check[]; durationMs: number }[];
+  late_failures?: { node: string; error: string }[];
+  source: { shard: string; sequence: string };
+  event_time: string;
+  arrived_at: string;
+  decided_at: string;
+  latency_ms: number;
+  vote_ms?: number;
+}
+
+interface Step {
+  id: string;
+  phase: string;
+  status: string;
+  attempts: number;
+  started_at?: string;
+  duration_ms?: number;
+  error?: string;
+  outputs?: Record<string, unknown>;
+}
+
+interface Run {
+  id: string;
+  workflow: string;
+  status: string;
+  started_at: string;
+  finished_at?: string;
+  failure?: { step: string; message: string; reason: string };
+  nodes: string[];
+  steps: Record<string, Step>;
+}
+
+interface Rejected {
+  shard: string;
+  sequence: string;
+  code: string;
+  message: string;
+  errors: { path: string; message: string }[];
+  size: number;
+  raw: string;
+  node: string;
+  at: string;
+}
+
+export function eventsTable(items: readonly Summary[]): string {
+  return table([
+    ['DECIDED', 'EVENT', 'SERVICE', 'HOST', 'TYPE', 'DECISION', 'REASON', 'RULE', 'NODE', 'LATENCY', 'RUN'],
+    ...items.map((e) => [
+      e.decided_at,
+      e.id,
+      e.service || '-',
+      e.host ?? e.resource ?? '-',
+      e.type || '-',
+      e.decision,
+      e.reason ?? '-',
+      e.rule ?? '-',
+      e.coordinator,
+      e.latency_ms === undefined ? '-' : `${e.latency_ms}ms`,
+      e.run ?? '-',
+    ]),
+  ]);
+}
+
+export function traceText(d: Decision, run: Run | undefined): string {
+  const lines: string[] = [];
+  const gates: string[] = [];
+  if (d.gates?.rate !== undefined) {
+    const r = d.gates.rate;
+    gates.push(
+      `rate ${r.count}/${r.threshold} in ${formatDuration(r.window_ms)}: ${r.allowed ? 'allowed' : 'limited'}`,
+    );
+  }
+  if (d.gates?.breaker !== undefined) {
+    const b = d.gates.breaker;
+    gates.push(
+      `breaker ${b.services}/${b.threshold} services in ${formatDuration(b.window_ms)}: ${b.open ? 'OPEN' : 'closed'}`,
+    );
+  }
+  lines.push(
+    table([
+      ['event', `${d.event_id} (${d.event_type}) ${d.service}/${d.host ?? '-'}`],
+      ['decision', `${d.decision}${d.reason === undefined ? '' : `: ${d.reason} (${d.reason_text ?? ''})`}`],
+      ...(d.duplicate_of === undefined ? [] : [['duplicate of', d.duplicate_of]]),
+      ...(d.rule === undefined
+        ? []
+        : [['rule', `${d.rule.id} → workflow ${d.rule.workflow}, lock ${d.rule.lock}`]]),
+      ['coordinator', `${d.coordinator.node} (${d.coordinator.zone})`],
+      ['source', `shard ${d.source.shard} sequence ${d.source.sequence}`],
+      ['event time', `${d.event_time}${d.age_ms === undefined ? '' : ` (age ${d.age_ms}ms when read)`}`],
+      ['arrived', d.arrived_at],
+      [
+        'decided',
+        `${d.decided_at} (latency ${d.latency_ms}ms${d.vote_ms === undefined ? '' : `, vote ${d.vote_ms}ms`})`,
+      ],
+      ...(gates.length === 0 ? [] : [['gates', gates.join('; ')]]),
+      ...(d.lock === undefined
+        ? []
+        : [
+            [
+              'lock',
+              `${d.lock.resource} #${d.lock.token} ${d.lock.acquired ? 'acquired' : `held by ${d.lock.owner}`}`,
+            ],
+          ]),
+      ...(d.error === undefined ? [] : [['error', d.error]]),
+    ]),
+  );
+  const votes = [
+    ...d.votes.map((v) => ({ ...v, late: false })),
+    ...(d.late_votes ?? []).map((v) => ({ ...v, late: true })),
+  ];
+  if (votes.length > 0) {
+    lines.push('', `votes (quorum ${d.quorum}):`);
+    lines.push(
+      table(
+        [
+          ['NODE', 'ZONE', 'VOTE', 'MS', 'CHECK', 'PASS', 'MEASURED', 'THRESHOLD', 'DETAIL'],
+          ...votes.flatMap((v) => {
+            const head = [
+              v.node,
+              v.zone,
+              `${v.pass ? 'pass' : 'fail'}${v.late ? ' (late)' : ''}`,
+              String(v.durationMs),
+            ];
+            if (v.checks.length === 0) return [[...head, '-', '', '', '', '']];
+            return v.checks.map((c, i) => [
+              ...(i === 0 ? head : ['', '', '', '']),
+              c.name,
+              c.pass ? 'pass' : 'fail',
+              c.measured,
+              c.threshold,
+              c.detail,
+            ]);
+          }),
+        ],
+        '  ',
+      ),
+    );
+  }
+  const failures = [...d.failures, ...(d.late_failures ?? [])];
+  if (failures.length > 0) {
+    lines.push('', 'could not vote:');
+    lines.push(table([['NODE', 'ERROR'], ...failures.map((f) => [f.node, f.error])], '  '));
+  }
+  if (run !== undefined) {
+    lines.push(
+      '',
+      `run ${run.id} (${run.workflow}): ${run.status}, started ${run.started_at}` +
+        `${run.finished_at === undefined ? '' : `, finished ${run.finished_at}`} on ${run.nodes.join(' → ')}`,
+    );
+    if (run.failure !== undefined)
+      lines.push(`  failed at ${run.failure.step} (${run.failure.reason}): ${run.failure.message}`);
+    const steps = Object.values(run.steps).sort(
+      (a, b) =>
+        (a.started_at ?? '\uffff').localeCompare(b.started_at ?? '\uffff') || a.id.localeCompare(b.id),
+    );
+    lines.push(
+      table(
+        [
+          ['STEP', 'PHASE', 'STATUS', 'ATTEMPTS', 'STARTED', 'DURATION', 'ERROR'],
+          ...steps.map((s) => [
+            s.id,
+            s.phase,
+            s.status,
+            String(s.attempts),
+            s.started_at ?? '-',
+            s.duration_ms === undefined ? '-' : `${s.duration_ms}ms`,
+            s.error ?? '',
+          ]),
+        ],
+        '  ',
+      ),
+    );
+  }
+  return lines.join('\n');
+}
+
+function rejectedText(r: Rejected): string {
+  const raw = Buffer.from(r.raw, 'base64').toString('utf8');
+  return [
+    table([
+      ['record', `shard ${r.shard} sequence ${r.sequence} (${r.size} bytes)`],
+      ['rejected', `${r.at} by ${r.node}: ${r.code}`],
+      ['why', r.message],
+    ]),
+    ...(r.errors.length === 0
+      ? []
+      : ['', table([['PATH', 'PROBLEM'], ...r.errors.map((e) => [e.path || '/', e.message])], '  ')]),
+    '',
+    `first bytes: ${JSON.stringify(raw.slice(0, 300))}${raw.length > 300 ? '…' : ''}`,
+  ].join('\n');
+}

@@ -1,0 +1,631 @@
+/**
+ * A PagerDuty-compatible REST API: the subset that the paging module calls through
+ * `@pagerduty/pdjs`, with PagerDuty's checks (the API token, the `From` header on writes) and fault
+ * injection (errors, slow answers, rate limiting, an outage). The controller talks to it exactly as it
+ * talks to PagerDuty, so the 60 s first-responder race can be staged on one machine.
+ *
+ * It serves plain HTTP. pdjs builds `https://{server}/{endpoint}` from `server`, but takes a full
+ * `url` per call as it is, so the pager builds each URL from a configurable base URL
+ * (`https://api.pagerduty.com` in production, this simulator's `url` in tests). That keeps TLS
+ * certificates and a custom `https.Agent` out of every test, and the production path (pdjs, its
+ * headers, its body handling, its quirks) is the same code either way.
+ *
+ * PagerDuty API (JSON; errors are `{ "error": { "message", "code", "errors"? } }` as PagerDuty's):
+ *
+ * - `GET /incidents[?incident_key=K][&statuses[]=S]`: `{ incidents, limit, offset, more, total }`,
+ *   oldest first.
+ * - `GET /incidents/{id}`: `{ incident }`.
+ * - `PUT /incidents/{id}` `{ incident: { type: 'incident_reference', status: 'acknowledged' | 'resolved' } }`
+ *   or `{ incident: { type: 'incident_reference', escalation_level: N } }`: `{ incident }`. An update
+ *   of a resolved incident is a 400 (`Incident Already Resolved`); escalating re-triggers the incident.
+ * - `POST /incidents/{id}/notes` `{ note: { content } }`: 201 `{ note }`.
+ *
+ * Every PagerDuty route needs `Authorization: Token token=<one of tokens>` (401 otherwise); writes
+ * need a `From` header naming a user (400 otherwise).
+ *
+ * Incidents carry an `escalation_level` field. It is a simulator extension: PagerDuty's incident
+ * does not document one (see the pager for how it copes without it).
+ *
+ * Simulator API (no token; never hit by faults): `POST /sim/incidents {incident_key, service,
+ * title?}` (201), `GET /sim/incidents[?incident_key=]`, `GET /sim/calls`,
+ * `POST /sim/faults` with one of `{fail_next: {count, status}}`, `{slow_ms}`,
+ * `{rate_limit: {limit, window_ms?}}`, `{down: true}`, and `DELETE /sim/faults`.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { LzError } from '../common/errors.js';
+
+/** Codes of the PagerDuty simulator (a test fixture, not part of a node). */
+export const PagerDutySimErrorCodes = {
+  /** `createIncident` without a key or service, or with a key that already has an open incident. */
+  INVALID_INCIDENT: 'LZ_ERR_SIM_PD_INVALID_INCIDENT',
+  /** A fault with a bad count, status or duration. */
+  INVALID_FAULT: 'LZ_ERR_SIM_PD_INVALID_FAULT',
+} as const;
+
+export type IncidentStatus = 'triggered' | 'acknowledged' | 'resolved';
+
+export interface SimNote {
+  readonly id: string;
+  readonly content: string;
+  /** The `From` header of the call that added it. */
+  readonly from: string;
+  readonly created_at: string;
+}
+
+export interface SimIncident {
+  readonly id: string;
+  readonly incident_number: number;
+  readonly incident_key: string;
+  readonly service: string;
+  readonly title: string;
+  readonly status: IncidentStatus;
+  /** 1 is the first responder (the controller); PagerDuty's own timer or an escalation raises it. */
+  readonly escalation_level: number;
+  readonly created_at: string;
+  readonly updated_at: string;
+  /** Status changes and escalations in order, each with the `From` of the call: the incident's log. */
+  readonly log: readonly { readonly at: string; readonly action: string; readonly from: string }[];
+  readonly notes: readonly SimNote[];
+}
+
+/** One request to the PagerDuty API (simulator routes are not recorded). */
+export interface PagerDutyCall {
+  readonly method: string;
+  /** Path without the query string, e.g. `/incidents/P000001`. */
+  readonly path: string;
+  readonly query: Readonly<Record<string, string>>;
+  /** The answer's status; `dropped` when the socket was destroyed (down). */
+  readonly status: number | 'dropped';
+  readonly from: string | undefined;
+  /** The parsed JSON body of a write, when it had one. */
+  readonly body: unknown;
+  /** Epoch milliseconds at arrival. */
+  readonly at: number;
+}
+
+export interface PagerDutySimulatorOptions {
+  /** @defaultValue `0` (a free port) */
+  port?: number;
+  /** @defaultValue `'127.0.0.1'` */
+  host?: string;
+  /** API tokens accepted in `Authorization: Token token=...`. @defaultValue `['sim-token']` */
+  tokens?: readonly string[];
+  /** `From` addresses accepted on writes; any address with an `@` when absent. */
+  users?: readonly string[];
+  /** Levels of every incident's escalation policy; a higher `escalation_level` is a 400. @defaultValue `3` */
+  levels?: number;
+}
+
+export const DEFAULT_SIM_TOKEN = 'sim-token';
+
+const MAX_BODY_BYTES = 64 * 1024;
+const MAX_CALLS = 10_000;
+
+interface MutableIncident {
+  id: string;
+  incident_number: number;
+  incident_key: string;
+  service: string;
+  title: string;
+  status: IncidentStatus;
+  escalation_level: number;
+  created_at: string;
+  updated_at: string;
+  log: { at: string; action: string; from: string }[];
+  notes: SimNote[];
+}
+
+interface Reply {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export class PagerDutySimulator {
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #tokens: ReadonlySet<string>;
+  readonly #users: ReadonlySet<string> | undefined;
+  readonly #levels: number;
+  readonly #incidents: MutableIncident[] = [];
+  #calls: PagerDutyCall[] = [];
+  #notes = 0;
+  #failNext: { count: number; status: number } = { count: 0, status: 500 };
+  #slowMs = 0;
+  #rateLimit: { limit: number; windowMs: number; windowStart: number; used: number } | undefined;
+  #down: 'reset' | 'refuse' | undefined;
+  #host = '127.0.0.1';
+  #port = 0;
+  #url = '';
+  #closing: Promise<void> | undefined;
+
+  private constructor(options: PagerDutySimulatorOptions) {
+    this.#tokens = new Set(options.tokens ?? [DEFAULT_SIM_TOKEN]);
+    this.#users = options.users === undefined ? undefined : new Set(options.users);
+    this.#levels = options.levels ?? 3;
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch((error: unknown) => {
+        if (res.headersSent || res.destroyed) res.destroy();
+        else
+          send(res, { status: 500, body: pdError(error instanceof Error ? error.message : String(error)) });
+      });
+    });
+    // Tracked so that close() and down() can end keep-alive connections at once.
+    this.#server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  /** Starts a simulator on `host:port`; resolves once it accepts connections. */
+  static async start(options: PagerDutySimulatorOptions = {}): Promise<PagerDutySimulator> {
+    const sim = new PagerDutySimulator(options);
+    sim.#host = options.host ?? '127.0.0.1';
+    await sim.#listen(options.port ?? 0);
+    sim.#port = (sim.#server.address() as AddressInfo).port;
+    sim.#url = `http://${sim.#host.includes(':') ? `[${sim.#host}]` : sim.#host}:${sim.#port}`;
+    return sim;
+  }
+
+  /** Base URL, e.g. `http://127.0.0.1:41234`: what the pager's `baseUrl` is set to. */
+  get url(): string {
+    return this.#url;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /**
+   * Opens an incident as PagerDuty does when a sensor pages: `triggered`, at escalation level 1.
+   * Throws when the key already has an open incident (PagerDuty would fold the page into it).
+   */
+  createIncident(spec: { incidentKey: string; service: string; title?: string }): SimIncident {
+    const { incidentKey, service } = spec;
+    if (incidentKey === '' || service === '') {
+      throw new LzError(
+        PagerDutySimErrorCodes.INVALID_INCIDENT,
+        'an incident needs an incident key and a service',
+      );
+    }
+    if (this.#incidents.some((i) => i.incident_key === incidentKey && i.status !== 'resolved')) {
+      throw new LzError(
+        PagerDutySimErrorCodes.INVALID_INCIDENT,
+        `incident key "${incidentKey}" is already open`,
+      );
+    }
+    const number = this.#incidents.length + 1;
+    const now = new Date().toISOString();
+    const incident: MutableIncident = {
+      id: `P${number.toString(36).toUpperCase().padStart(6, '0')}`,
+      incident_number: number,
+      incident_key: incidentKey,
+      service,
+      title: spec.title ?? `${service}: ${incidentKey}`,
+      status: 'triggered',
+      escalation_level: 1,
+      created_at: now,
+      updated_at: now,
+      log: [{ at: now, action: 'triggered', from: 'sensor' }],
+      notes: [],
+    };
+    this.#incidents.push(incident);
+    return snapshot(incident);
+  }
+
+  /** The newest incident with this key (a copy), or `undefined`. */
+  incident(incidentKey: string): SimIncident | undefined {
+    const found = this.#incidents.findLast((i) => i.incident_key === incidentKey);
+    return found === undefined ? undefined : snapshot(found);
+  }
+
+  incidents(): SimIncident[] {
+    return this.#incidents.map(snapshot);
+  }
+
+  /** PagerDuty API requests received, oldest first (the newest 10 000 are kept). */
+  calls(): PagerDutyCall[] {
+    return [...this.#calls];
+  }
+
+  /** The next `count` API requests answer `status` (a 429 with `Retry-After: 1`). */
+  failNext(count: number, status = 500): void {
+    if (!Number.isInteger(count) || count < 0 || !Number.isInteger(status) || status < 400 || status > 599) {
+      throw new LzError(
+        PagerDutySimErrorCodes.INVALID_FAULT,
+        `failNext: bad count ${count} or status ${status}`,
+      );
+    }
+    this.#failNext = { count, status };
+  }
+
+  /** Every API answer is held `ms` before it is sent (0: at once). */
+  slow(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0)
+      throw new LzError(PagerDutySimErrorCodes.INVALID_FAULT, `slow: bad ${ms}`);
+    this.#slowMs = ms;
+  }
+
+  /**
+   * At most `limit` API requests per fixed window; the others get a 429 with `Retry-After` (whole
+   * seconds to the window's end, as PagerDuty's). `undefined` lifts the limit.
+   */
+  rateLimit(limit: number | undefined, windowMs = 1_000): void {
+    if (limit === undefined) {
+      this.#rateLimit = undefined;
+      return;
+    }
+    if (!Number.isInteger(limit) || limit < 0 || !(windowMs > 0)) {
+      throw new LzError(
+        PagerDutySimErrorCodes.INVALID_FAULT,
+        `rateLimit: bad limit ${limit} or window ${windowMs}`,
+      );
+    }
+    this.#rateLimit = { limit, windowMs, windowStart: Date.now(), used: 0 };
+  }
+
+  /**
+   * An outage. `reset` (the default): every open connection is destroyed and every new API request
+   * is dropped without an answer (the simulator routes still work). `refuse`: the listener closes, so
+   * connections are refused, simulator routes included; `up()` listens again on the same port.
+   */
+  async down(mode: 'reset' | 'refuse' = 'reset'): Promise<void> {
+    this.#down = mode;
+    for (const socket of this.#sockets) socket.destroy();
+    if (mode === 'refuse' && this.#server.listening) {
+      await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    }
+  }
+
+  async up(): Promise<void> {
+    const was = this.#down;
+    this.#down = undefined;
+    if (was === 'refuse' && !this.#server.listening) await this.#listen(this.#port);
+  }
+
+  /** Lifts every fault (an outage included). */
+  async clearFaults(): Promise<void> {
+    this.#failNext = { count: 0, status: 500 };
+    this.#slowMs = 0;
+    this.#rateLimit = undefined;
+    await this.up();
+  }
+
+  /** Stops listening, destroys open sockets and drops held answers; safe to call twice. */
+  close(): Promise<void> {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#closing ??= new Promise<void>((resolve, reject) => {
+      if (!this.#server.listening) return resolve();
+      this.#server.close((error) => (error ? reject(error) : resolve()));
+      for (const socket of this.#sockets) socket.destroy();
+    });
+    return this.#closing;
+  }
+
+  #listen(port: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, this.#host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://pagerduty.invalid');
+    const method = req.method ?? 'GET';
+    if (url.pathname.startsWith('/sim/')) return send(res, await this.#simRoute(req, method, url));
+
+    const query = Object.fromEntries(url.searchParams.entries());
+    const from = header(req, 'from');
+    const at = Date.now();
+    const text = method === 'PUT' || method === 'POST' ? await readBody(req) : '';
+    const body = parseJson(text);
+    const record = (status: number | 'dropped'): void => {
+      this.#calls.push(
+        Object.freeze({ method, path: url.pathname, query, status, from, body: body.value, at }),
+      );
+      if (this.#calls.length > MAX_CALLS) this.#calls.splice(0, this.#calls.length - MAX_CALLS);
+    };
+
+    if (this.#down !== undefined) {
+      record('dropped');
+      req.socket.destroy();
+      return;
+    }
+    if (this.#slowMs > 0) {
+      await this.#hold(this.#slowMs);
+      if (res.destroyed) return record('dropped');
+    }
+    const reply = this.#fault() ?? this.#api(req, method, url, from, text, body);
+    record(reply.status);
+    send(res, reply);
+  }
+
+  /** An injected answer for this request, if a fault says so; counts it against the rate limit. */
+  #fault(): Reply | undefined {
+    const limit = this.#rateLimit;
+    if (limit !== undefined) {
+      const now = Date.now();
+      if (now - limit.windowStart >= limit.windowMs) {
+        limit.windowStart = now - ((now - limit.windowStart) % limit.windowMs);
+        limit.used = 0;
+      }
+      limit.used += 1;
+      if (limit.used > limit.limit) {
+        const seconds = Math.max(1, Math.ceil((limit.windowStart + limit.windowMs - now) / 1_000));
+        return {
+          status: 429,
+          headers: { 'retry-after': String(seconds) },
+          body: pdError('Rate Limit Exceeded', 2020),
+        };
+      }
+    }
+    if (this.#failNext.count > 0) {
+      this.#failNext.count -= 1;
+      const { status } = this.#failNext;
+      return {
+        status,
+        ...(status === 429 ? { headers: { 'retry-after': '1' } } : {}),
+        body: pdError(status === 429 ? 'Rate Limit Exceeded' : 'Internal Server Error (injected)'),
+      };
+    }
+    return undefined;
+  }
+
+  #api(
+    req: IncomingMessage,
+    method: string,
+    url: URL,
+    from: string | undefined,
+    text: string | undefined,
+    body: { value: unknown; ok: boolean },
+  ): Reply {
+    const auth = /^Token token=(.+)$/.exec(header(req, 'authorization') ?? '')?.[1];
+    if (auth === undefined || !this.#tokens.has(auth)) {
+      return { status: 401, body: pdError('Unauthorized', 2006) };
+    }
+    const write = method === 'PUT' || method === 'POST';
+    if (write) {
+      if (
+        from === undefined ||
+        !from.includes('@') ||
+        (this.#users !== undefined && !this.#users.has(from))
+      ) {
+        const why = from === undefined ? 'A "From" header is required' : `Requester User Not Found: ${from}`;
+        return { status: 400, body: pdError('Invalid Input Provided', 2001, [why]) };
+      }
+      if (text === undefined) return { status: 413, body: pdError('Request Entity Too Large') };
+      if (!body.ok)
+        return { status: 400, body: pdError('Invalid Input Provided', 2001, ['Body is not JSON']) };
+    }
+    const path = url.pathname;
+    if (path === '/incidents' && method === 'GET') return this.#list(url);
+    const match = /^\/incidents\/([^/]+)(\/notes)?$/.exec(path);
+    const incident = match === null ? undefined : this.#incidents.find((i) => i.id === match[1]);
+    if (match !== null && incident === undefined) return { status: 404, body: pdError('Not Found', 2100) };
+    if (incident !== undefined && match?.[2] === undefined) {
+      if (method === 'GET') return { status: 200, body: { incident: view(incident) } };
+      if (method === 'PUT') return this.#update(incident, body.value, from ?? '');
+    }
+    if (incident !== undefined && match?.[2] !== undefined && method === 'POST') {
+      return this.#addNote(incident, body.value, from ?? '');
+    }
+    return { status: 404, body: pdError(`Not Found: ${method} ${path}`, 2100) };
+  }
+
+  #list(url: URL): Reply {
+    const key = url.searchParams.get('incident_key');
+    const statuses = url.searchParams.getAll('statuses[]');
+    const incidents = this.#incidents
+      .filter((i) => key === null || i.incident_key === key)
+      .filter((i) => statuses.length === 0 || statuses.includes(i.status))
+      .map(view);
+    // Everything on one page: `more: false` tells pdjs there is no next page to fetch.
+    const limit = Math.max(25, incidents.length);
+    return { status: 200, body: { incidents, limit, offset: 0, more: false, total: null } };
+  }
+
+  #update(incident: MutableIncident, body: unknown, from: string): Reply {
+    const update = field(body, 'incident');
+    if (field(update, 'type') !== 'incident_reference') {
+      return invalidInput('incident.type must be "incident_reference"');
+    }
+    const status = field(update, 'status');
+    const rawLevel = field(update, 'escalation_level');
+    if (status === undefined && rawLevel === undefined) {
+      return invalidInput('incident needs a status or an escalation_level');
+    }
+    if (status !== undefined && status !== 'acknowledged' && status !== 'resolved') {
+      return invalidInput(`incident.status must be acknowledged or resolved (got ${JSON.stringify(status)})`);
+    }
+    const level = typeof rawLevel === 'number' && Number.isInteger(rawLevel) ? rawLevel : undefined;
+    if (rawLevel !== undefined && (level === undefined || level < 1 || level > this.#levels)) {
+      return invalidInput(`incident.escalation_level must be a level of the policy, 1 to ${this.#levels}`);
+    }
+    if (incident.status === 'resolved') return invalidInput('Incident Already Resolved');
+    const now = new Date().toISOString();
+    if (level !== undefined) {
+      // Escalating hands the incident to the next level's people: it is theirs to acknowledge again.
+      incident.escalation_level = level;
+      incident.status = 'triggered';
+      incident.log.push({ at: now, action: `escalated to level ${level}`, from });
+    }
+    if (status === 'acknowledged' || status === 'resolved') {
+      incident.status = status;
+      incident.log.push({ at: now, action: status, from });
+    }
+    incident.updated_at = now;
+    return { status: 200, body: { incident: view(incident) } };
+  }
+
+  #addNote(incident: MutableIncident, body: unknown, from: string): Reply {
+    const content = field(field(body, 'note'), 'content');
+    if (typeof content !== 'string' || content === '') return invalidInput('note.content is required');
+    this.#notes += 1;
+    const note: SimNote = {
+      id: `N${this.#notes.toString(36).toUpperCase().padStart(6, '0')}`,
+      content,
+      from,
+      created_at: new Date().toISOString(),
+    };
+    incident.notes.push(note);
+    return {
+      status: 201,
+      body: {
+        note: {
+          id: note.id,
+          user: { id: 'PSIMUSR', type: 'user_reference', summary: from },
+          content,
+          created_at: note.created_at,
+        },
+      },
+    };
+  }
+
+  async #simRoute(req: IncomingMessage, method: string, url: URL): Promise<Reply> {
+    const path = url.pathname;
+    if (path === '/sim/incidents' && method === 'GET') {
+      const key = url.searchParams.get('incident_key');
+      return { status: 200, body: this.incidents().filter((i) => key === null || i.incident_key === key) };
+    }
+    if (path === '/sim/calls' && method === 'GET') return { status: 200, body: this.calls() };
+    if (path === '/sim/faults' && method === 'DELETE') {
+      await this.clearFaults();
+      return { status: 204 };
+    }
+    if ((path === '/sim/incidents' || path === '/sim/faults') && method === 'POST') {
+      const text = await readBody(req);
+      const body = parseJson(text);
+      if (!body.ok) return { status: 400, body: pdError('body must be JSON') };
+      try {
+        if (path === '/sim/incidents') {
+          const key = field(body.value, 'incident_key');
+          const service = field(body.value, 'service');
+          const title = field(body.value, 'title');
+          if (typeof key !== 'string' || typeof service !== 'string') {
+            return { status: 400, body: pdError('incident_key and service are required strings') };
+          }
+          const spec = { incidentKey: key, service, ...(typeof title === 'string' ? { title } : {}) };
+          return { status: 201, body: this.createIncident(spec) };
+        }
+        return await this.#postFault(body.value);
+      } catch (error) {
+        if (error instanceof LzError) return { status: 400, body: pdError(error.message) };
+        throw error;
+      }
+    }
+    return { status: 404, body: pdError(`no route for ${method} ${path}`) };
+  }
+
+  async #postFault(fault: unknown): Promise<Reply> {
+    const failNext = field(fault, 'fail_next');
+    const slowMs = field(fault, 'slow_ms');
+    const rateLimit = field(fault, 'rate_limit');
+    if (failNext !== undefined) {
+      this.failNext(Number(field(failNext, 'count')), Number(field(failNext, 'status') ?? 500));
+    } else if (slowMs !== undefined) {
+      this.slow(Number(slowMs));
+    } else if (rateLimit !== undefined) {
+      this.rateLimit(Number(field(rateLimit, 'limit')), Number(field(rateLimit, 'window_ms') ?? 1_000));
+    } else if (field(fault, 'down') === true) {
+      // Only `reset` over HTTP: a refused listener could not be told to come back.
+      await this.down('reset');
+    } else {
+      return { status: 400, body: pdError('fault: one of fail_next, slow_ms, rate_limit, down') };
+    }
+    return { status: 201, body: fault };
+  }
+
+  /** Waits `ms`, on a timer that close() clears so that a held answer never keeps a test alive. */
+  #hold(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        resolve();
+      }, ms);
+      this.#timers.add(timer);
+    });
+  }
+}
+
+/** The incident as PagerDuty's API shows it. */
+function view(i: MutableIncident): Record<string, unknown> {
+  return {
+    id: i.id,
+    type: 'incident',
+    summary: `[#${i.incident_number}] ${i.title}`,
+    self: `/incidents/${i.id}`,
+    incident_number: i.incident_number,
+    title: i.title,
+    status: i.status,
+    incident_key: i.incident_key,
+    urgency: 'high',
+    created_at: i.created_at,
+    updated_at: i.updated_at,
+    service: { id: `PSVC-${i.service}`, type: 'service_reference', summary: i.service },
+    escalation_policy: { id: 'PSIMEP1', type: 'escalation_policy_reference', summary: 'simulated policy' },
+    escalation_level: i.escalation_level,
+  };
+}
+
+function snapshot(i: MutableIncident): SimIncident {
+  return structuredClone(i);
+}
+
+function field(value: unknown, name: string): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  return (value as Record<string, unknown>)[name];
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function pdError(message: string, code?: number, errors?: string[]): { error: Record<string, unknown> } {
+  return {
+    error: { message, ...(code === undefined ? {} : { code }), ...(errors === undefined ? {} : { errors }) },
+  };
+}
+
+function invalidInput(why: string): Reply {
+  return { status: 400, body: pdError('Invalid Input Provided', 2001, [why]) };
+}
+
+function parseJson(text: string | undefined): { value: unknown; ok: boolean } {
+  if (text === undefined || text === '') return { value: undefined, ok: text === '' };
+  try {
+    return { value: JSON.parse(text) as unknown, ok: true };
+  } catch {
+    return { value: undefined, ok: false };
+  }
+}
+
+/** The body as text, or `undefined` when it is over the limit (read to the end, then dropped). */
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+  }
+  return size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8');
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  if (res.destroyed) return;
+  if (reply.body === undefined) return void res.writeHead(reply.status, reply.headers).end();
+  const text = JSON.stringify(reply.body);
+  res
+    .writeHead(reply.status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      ...reply.headers,
+    })
+    .end(text);
+}
