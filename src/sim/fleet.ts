@@ -23,6 +23,7 @@
  * - `GET|POST /v1/orchestrator/config {boot_delay_ms}`: how long a replacement boots before its
  *   health check answers 200.
  */
+import { readBody } from './http-body.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
 import { LzError } from '../common/errors.js';
@@ -254,14 +255,15 @@ export class FleetSimulator {
       return send(res, 200, this.healthRequests(url.searchParams.get('host') ?? undefined));
     }
     if (method === 'POST' && isOrchestratorPath(path)) {
-      return answer(res, this.#orchestrator.call(path, await readBody(req)));
+      return answer(res, this.#orchestrator.call(path, await readBody(req, MAX_BODY_BYTES)));
     }
     if (method === 'GET' && path === '/v1/orchestrator/requests') {
       return send(res, 200, this.orchestratorRequests(url.searchParams.get('path') ?? undefined));
     }
     if (path === '/v1/orchestrator/config') {
       if (method === 'GET') return send(res, 200, { boot_delay_ms: this.bootDelayMs });
-      if (method === 'POST') return answer(res, this.#orchestrator.configure(await readBody(req)));
+      if (method === 'POST')
+        return answer(res, this.#orchestrator.configure(await readBody(req, MAX_BODY_BYTES)));
     }
     sendError(res, 404, 'not_found', `no route for ${method} ${path}`);
   }
@@ -324,7 +326,7 @@ export class FleetSimulator {
   }
 
   async #postFault(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const text = await readBody(req);
+    const text = await readBody(req, MAX_BODY_BYTES);
     if (text === undefined) {
       return sendError(res, 413, 'payload_too_large', `request body is over ${MAX_BODY_BYTES} bytes`);
     }
@@ -422,20 +424,6 @@ function invalid(message: string): never {
 /** A dual-stack socket reports IPv4 peers as `::ffff:127.0.0.2`; faults name them as `127.0.0.2`. */
 function normaliseAddress(address: string): string {
   return address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
-}
-
-/**
- * The body as text, or `undefined` when it is over the limit. An oversized body is still read to the
- * end (and dropped) so that the client gets the 413 instead of a reset while it is still sending.
- */
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-  }
-  return size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8');
 }
 
 function send(res: ServerResponse, status: number, body?: unknown): void {

@@ -31,6 +31,7 @@
  * `POST /sim/faults` with one of `{fail_next: {count, status}}`, `{slow_ms}`,
  * `{rate_limit: {limit, window_ms?}}`, `{down: true}`, and `DELETE /sim/faults`.
  */
+import { readBody } from './http-body.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { LzError } from '../common/errors.js';
@@ -323,7 +324,7 @@ export class PagerDutySimulator {
     const query = Object.fromEntries(url.searchParams.entries());
     const from = header(req, 'from');
     const at = Date.now();
-    const text = method === 'PUT' || method === 'POST' ? await readBody(req) : '';
+    const text = method === 'PUT' || method === 'POST' ? await readBody(req, MAX_BODY_BYTES) : '';
     const body = parseJson(text);
     const record = (status: number | 'dropped'): void => {
       this.#calls.push(
@@ -499,7 +500,7 @@ export class PagerDutySimulator {
       return { status: 204 };
     }
     if ((path === '/sim/incidents' || path === '/sim/faults') && method === 'POST') {
-      const text = await readBody(req);
+      const text = await readBody(req, MAX_BODY_BYTES);
       const body = parseJson(text);
       if (!body.ok) return { status: 400, body: pdError('body must be JSON') };
       try {
@@ -604,17 +605,6 @@ function parseJson(text: string | undefined): { value: unknown; ok: boolean } {
   } catch {
     return { value: undefined, ok: false };
   }
-}
-
-/** The body as text, or `undefined` when it is over the limit (read to the end, then dropped). */
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-  }
-  return size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8');
 }
 
 function send(res: ServerResponse, reply: Reply): void {
