@@ -5,7 +5,7 @@
  * | route                   | what                                                                       |
  * | ----------------------- | -------------------------------------------------------------------------- |
  * | `GET /v1/events`        | events, newest first: `service host status reason since until limit cursor` |
- * | `GET /v1/events/{id}`   | an event's trace: `{decision, run}`; `{rejected}` for a `rejected:…` id     |
+ * | `GET /v1/events/{id}`   | an event's trace: `{decision, run, audit, timeline}`; `{rejected}` for a rejected id |
  * | `POST /v1/events`       | validates an event and puts it on the region's stream: 202 `{id}`          |
  * | `GET /v1/rejected`      | records that were not events, as stored (raw bytes, errors): `limit cursor` |
  * | `GET /v1/services`      | subscribed services: profile, mode, rules, rate-limit count now            |
@@ -319,7 +319,12 @@ export class ApiServer {
     const trace = await this.viaRedis('trace', () => this.reader.trace(id));
     if (trace === undefined)
       throw notFound(`no decision for event ${id} (unknown, not decided yet, or expired)`);
-    sendJson(res, 200, { decision: trace.decision, run: trace.run ?? null });
+    sendJson(res, 200, {
+      decision: trace.decision,
+      run: trace.run ?? null,
+      audit: trace.audit,
+      timeline: trace.timeline,
+    });
   }
 
   private async listRejected({ res, url }: Call): Promise<void> {

@@ -16,6 +16,10 @@ import type { RejectedRecord } from '../controller/decision-store.js';
 import { RedisRunStore } from '../workflow/redis-store.js';
 import type { RunState, RunStatus } from '../workflow/types.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { readEntries } from './log.js';
+import type { AuditEntry } from './log.js';
+import { buildTimeline } from './timeline.js';
+import type { TimelineEntry } from './timeline.js';
 import type { RejectedCursor } from './cursor.js';
 import { rejectedId, summarizeDecision, summarizeRejected } from './summary.js';
 import type { EventStatus, EventSummary } from './summary.js';
@@ -53,6 +57,10 @@ export interface EventTrace {
   readonly decision: DecisionRecord;
   /** The event's workflow run (`run-<event id>`) with each step's state, when one was started. */
   readonly run: RunState | undefined;
+  /** Page calls and notifications after the decision, oldest first. */
+  readonly audit: readonly AuditEntry[];
+  /** All of the above as one story, in order. */
+  readonly timeline: readonly TimelineEntry[];
 }
 
 export interface RejectedPage {
@@ -106,12 +114,14 @@ export class AuditReader {
 
   /** The event's decision record and its workflow run; `undefined` when it has no decision (yet). */
   async trace(eventId: string): Promise<EventTrace | undefined> {
-    const [text, run] = await Promise.all([
+    const [text, run, audit] = await Promise.all([
       this.redis.get(this.keys.decision(eventId)),
       this.runs.load(runIdOf(eventId)),
+      readEntries(this.redis, this.keys, eventId),
     ]);
     if (text === null) return undefined;
-    return { decision: JSON.parse(text) as DecisionRecord, run };
+    const decision = JSON.parse(text) as DecisionRecord;
+    return { decision, run, audit, timeline: buildTimeline(decision, run, audit) };
   }
 
   /** Rejected records as they are stored (raw bytes, errors), newest first. */

@@ -35,13 +35,20 @@ export async function startCommand(configDir: string, out: NodeJS.WritableStream
     ['kinesis-local', stack.kinesisEndpoint, `stream ${stack.region.stream}`],
     ['redis', stack.redisUrl, `keys ${stack.region.keyPrefix}*`],
     ['fleet simulator', stack.fleet.url, 'GET /v1/inventory, POST /v1/faults'],
-    ...stack.region.nodes.map((n) => [`node ${n.id}`, `grpc ${n.grpc}`, n.zone]),
+    ['PagerDuty simulator', stack.pagerduty.url, "POST /sim/incidents (a sensor's page), GET /sim/incidents"],
+    ...stack.region.nodes.map((n) => [
+      `node ${n.id}`,
+      `console http://${n.api}/`,
+      `grpc ${n.grpc} · ${n.zone}`,
+    ]),
   ];
   out.write(
     `\n${table(rows, '  ')}\n\nconfiguration: ${stack.configDir}\nlogs: ${join(stack.workDir, 'logs')}\n`,
   );
   out.write(
-    `submit an event: npx lazarus submit --config ${stack.configDir} --event FILE   (Ctrl-C stops everything)\n\n`,
+    `submit an event: npx lazarus submit --config ${stack.configDir} --event FILE\n` +
+      `  or: curl -H 'Authorization: Bearer ${stack.apiToken}' --data @FILE ${stack.apiUrl(stack.region.nodes[0]?.id ?? 'a')}/v1/events\n` +
+      `(Ctrl-C stops everything)\n\n`,
   );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

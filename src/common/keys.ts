@@ -29,6 +29,10 @@ export class RedisKeys {
   decision(eventId: string): string {
     return `${this.prefix}decision:${eventId}`;
   }
+  /** List (JSON): what happened to the event after its decision (page calls, notifications), oldest first. */
+  audit(eventId: string): string {
+    return `${this.prefix}audit:${eventId}`;
+  }
   /** Sorted set: event id → decision time, newest last; the index the audit API reads. */
   get decisions(): string {
     return `${this.prefix}decisions`;

@@ -27,6 +27,14 @@ export const REGION_DEFAULTS = {
   maxEventBytes: 65536,
   runLeaseTtl: '10s',
   stepConcurrency: 8,
+  apiTokenEnv: 'LAZARUS_API_TOKEN',
+  pagerDutyUrl: 'https://api.pagerduty.com',
+  pagerDutyTokenEnv: 'PAGERDUTY_TOKEN',
+  pageBudget: '50s',
+  incidentGrace: '10s',
+  smtpPort: 25,
+  auditRetention: '30d',
+  auditMaxEvents: 1_000_000,
 } as const;
 
 export function compileRegion(
@@ -80,6 +88,8 @@ export function compileRegion(
   const ms = (text: string | undefined, fallback: string): number => parseDuration(text ?? fallback) ?? 0;
   const t = raw.thresholds ?? {};
   const refreshMs = ms(inv.refresh, REGION_DEFAULTS.inventoryRefresh);
+  const pd = raw.pagerduty;
+  const notes = raw.notifications;
   return {
     region: raw.region,
     quorum,
@@ -121,6 +131,42 @@ export function compileRegion(
       leaseTtlMs: ms(raw.workflows?.lease_ttl, REGION_DEFAULTS.runLeaseTtl),
       ...(raw.workflows?.exec_dir === undefined ? {} : { execDir: resolve(dir, raw.workflows.exec_dir) }),
       stepConcurrency: raw.workflows?.step_concurrency ?? REGION_DEFAULTS.stepConcurrency,
+    },
+    api: {
+      tokenEnv: raw.api?.token_env ?? REGION_DEFAULTS.apiTokenEnv,
+      protectReads: raw.api?.protect_reads ?? false,
+    },
+    ...(pd === undefined
+      ? {}
+      : {
+          pagerduty: {
+            url: pd.url ?? REGION_DEFAULTS.pagerDutyUrl,
+            tokenEnv: pd.token_env ?? REGION_DEFAULTS.pagerDutyTokenEnv,
+            from: pd.from,
+            budgetMs: ms(pd.budget, REGION_DEFAULTS.pageBudget),
+            incidentGraceMs: ms(pd.incident_grace, REGION_DEFAULTS.incidentGrace),
+          },
+        }),
+    notifications: {
+      slackWebhooks: notes?.slack_webhooks ?? {},
+      ...(notes?.smtp === undefined
+        ? {}
+        : {
+            smtp: {
+              host: notes.smtp.host,
+              port: notes.smtp.port ?? REGION_DEFAULTS.smtpPort,
+              secure: notes.smtp.secure ?? false,
+              from: notes.smtp.from,
+              ...(notes.smtp.user_env === undefined ? {} : { userEnv: notes.smtp.user_env }),
+              ...(notes.smtp.password_env === undefined ? {} : { passwordEnv: notes.smtp.password_env }),
+            },
+          }),
+      teams: notes?.teams ?? {},
+      fallback: notes?.fallback ?? [],
+    },
+    audit: {
+      retentionMs: ms(raw.audit?.retention, REGION_DEFAULTS.auditRetention),
+      maxEvents: raw.audit?.max_events ?? REGION_DEFAULTS.auditMaxEvents,
     },
   };
 }

@@ -12,6 +12,7 @@ const alternatives = { type: 'string', pattern: '^[^|]+(\\|[^|]+)*$' } as const;
 const identifier = { type: 'string', pattern: '^[a-z][a-z0-9_]*$' } as const;
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' } as const;
 const address = { type: 'string', pattern: '^[^:\\s]+:[0-9]{1,5}$' } as const;
+const envName = { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' } as const;
 
 export const RULE_SCHEMA = {
   type: 'object',
@@ -221,6 +222,62 @@ export const REGION_SCHEMA = {
         lease_ttl: duration,
         exec_dir: { type: 'string' },
         step_concurrency: { type: 'integer', minimum: 1, maximum: 64 },
+      },
+    },
+    api: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        token_env: envName,
+        protect_reads: { type: 'boolean' },
+      },
+    },
+    pagerduty: {
+      type: 'object',
+      required: ['from'],
+      additionalProperties: false,
+      properties: {
+        url: { type: 'string', pattern: '^https?://' },
+        token_env: envName,
+        from: { type: 'string', pattern: '^[^@\\s]+@[^@\\s]+$' },
+        budget: duration,
+        incident_grace: duration,
+      },
+    },
+    notifications: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        slack_webhooks: {
+          type: 'object',
+          additionalProperties: { type: 'string', pattern: '^https?://' },
+        },
+        smtp: {
+          type: 'object',
+          required: ['host', 'from'],
+          additionalProperties: false,
+          properties: {
+            host: { type: 'string', minLength: 1 },
+            port: { type: 'integer', minimum: 1, maximum: 65535 },
+            secure: { type: 'boolean' },
+            from: { type: 'string', minLength: 3 },
+            user_env: envName,
+            password_env: envName,
+          },
+        },
+        teams: {
+          type: 'object',
+          additionalProperties: { type: 'array', items: { type: 'string', minLength: 1 } },
+        },
+        fallback: { type: 'array', items: { type: 'string', minLength: 1 } },
+      },
+    },
+    audit: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        retention: duration,
+        max_events: { type: 'integer', minimum: 100 },
       },
     },
   },

@@ -105,6 +105,22 @@ export interface RawRegion {
   };
   events?: { max_bytes?: number };
   workflows?: { lease_ttl?: string; exec_dir?: string; step_concurrency?: number };
+  api?: { token_env?: string; protect_reads?: boolean };
+  pagerduty?: { url?: string; token_env?: string; from: string; budget?: string; incident_grace?: string };
+  notifications?: {
+    slack_webhooks?: Record<string, string>;
+    smtp?: {
+      host: string;
+      port?: number;
+      secure?: boolean;
+      from: string;
+      user_env?: string;
+      password_env?: string;
+    };
+    teams?: Record<string, string[]>;
+    fallback?: string[];
+  };
+  audit?: { retention?: string; max_events?: number };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -233,6 +249,38 @@ export interface CompiledRegion {
     /** The only directory `exec` steps may run scripts from (absolute); absent: `exec` is refused. */
     readonly execDir?: string;
     readonly stepConcurrency: number;
+  };
+  readonly api: {
+    /** Environment variable holding the bearer token of writes; unset or empty: writes are refused. */
+    readonly tokenEnv: string;
+    readonly protectReads: boolean;
+  };
+  /** Absent: paging is not configured, and an event with an incident key is never acted on. */
+  readonly pagerduty?: {
+    readonly url: string;
+    readonly tokenEnv: string;
+    readonly from: string;
+    readonly budgetMs: number;
+    readonly incidentGraceMs: number;
+  };
+  readonly notifications: {
+    readonly slackWebhooks: Readonly<Record<string, string>>;
+    readonly smtp?: {
+      readonly host: string;
+      readonly port: number;
+      readonly secure: boolean;
+      readonly from: string;
+      readonly userEnv?: string;
+      readonly passwordEnv?: string;
+    };
+    readonly teams: Readonly<Record<string, readonly string[]>>;
+    readonly fallback: readonly string[];
+  };
+  readonly audit: {
+    /** How long an event's decision and trace are kept. */
+    readonly retentionMs: number;
+    /** Events kept at most (the oldest go first). */
+    readonly maxEvents: number;
   };
 }
 

@@ -63,8 +63,11 @@ export class DecisionStore {
     return written === 1;
   }
 
-  /** Adds the votes that came after the decision to its record (the decision itself does not change). */
-  async appendLate(record: DecisionRecord): Promise<void> {
+  /**
+   * Writes what was learnt after the decision into its record (late votes, the page's escalation);
+   * the decision itself does not change. Does nothing when the record has expired.
+   */
+  async update(record: DecisionRecord): Promise<void> {
     await this.redis.set(this.keys.decision(record.event_id), JSON.stringify(record), 'KEEPTTL', 'XX');
   }
 
@@ -81,6 +84,43 @@ export class DecisionStore {
       .ltrim(this.keys.rejected, 0, REJECTED_KEEP - 1)
       .exec();
     return true;
+  }
+
+  /**
+   * Applies the retention: forgets the decisions older than `retentionMs` and those beyond the newest
+   * `maxEvents`, with their audit entries (workflow runs expire by their own TTL once finished). Any
+   * node may call it; it is idempotent.
+   * Resolves with the number of events removed.
+   */
+  async trim(now: number, retentionMs: number, maxEvents: number, batch = 1000): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const old =
+        retentionMs > 0
+          ? await this.redis.zrangebyscore(
+              this.keys.decisions,
+              '-inf',
+              `(${now - retentionMs}`,
+              'LIMIT',
+              0,
+              batch,
+            )
+          : [];
+      const excess = Math.max(0, (await this.redis.zcard(this.keys.decisions)) - maxEvents);
+      const over =
+        old.length === 0 && excess > 0
+          ? await this.redis.zrange(this.keys.decisions, 0, String(Math.min(excess, batch) - 1))
+          : [];
+      const ids = old.length > 0 ? old : over;
+      if (ids.length === 0) return removed;
+      const multi = this.redis.multi();
+      for (const id of ids) {
+        multi.del(this.keys.decision(id), this.keys.audit(id));
+        multi.zrem(this.keys.decisions, id);
+      }
+      await multi.exec();
+      removed += ids.length;
+    }
   }
 
   async rejectedRecords(limit = 100): Promise<RejectedRecord[]> {

@@ -84,6 +84,14 @@ export interface DecisionRecord {
     readonly token: number;
     readonly acquired: boolean;
   };
+  /** The service's mode: `notify_only` acts on nothing, whatever the decision says. */
+  readonly mode?: 'enforce' | 'notify_only';
+  /**
+   * The first response to the page: the acknowledgement of an `act` (made before the decision is
+   * written; failing it makes the decision `dependency_down`) or the escalation of an `escalate`
+   * (made after). Absent when the event has no incident key, or in `notify_only` mode.
+   */
+  page?: FirstResponse;
   /** For `dependency_down`: what could not be reached. */
   readonly error?: string;
   readonly quorum: number;
@@ -102,6 +110,19 @@ export interface DecisionRecord {
   readonly latency_ms: number;
   readonly vote_ms?: number;
   readonly event: LzEvent;
+}
+
+/** What the controller did with the event's page, and how long after the event's `time`. */
+export interface FirstResponse {
+  readonly action: 'acknowledge' | 'escalate';
+  readonly ok: boolean;
+  readonly incident_key: string;
+  readonly incident_id?: string;
+  /** From the event's `time` (when the sensor paged) until PagerDuty answered. */
+  readonly latency_ms: number;
+  readonly attempts: number;
+  readonly at: string;
+  readonly error?: string;
 }
 
 export type { CheckEvidence, Vote, VoteFailure };

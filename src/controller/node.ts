@@ -30,8 +30,19 @@ import { Pipeline } from './pipeline.js';
 import { connectRedis } from './redis-client.js';
 import { resolve } from 'node:path';
 import { ACTIONS } from '../actions/registry.js';
-import { RecordingNotifier } from '../notify/recording-notifier.js';
-import { RecordingPager } from '../pager/recording-pager.js';
+import { PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { ApiServer } from '../api/server.js';
+import { Metrics } from '../api/metrics.js';
+import { AuditLog } from '../audit/log.js';
+import { ChannelDirectory } from '../notify/channel-directory.js';
+import { EmailChannel } from '../notify/email.js';
+import { Notifier } from '../notify/notifier.js';
+import { PagerDutyNoteChannel } from '../notify/pagerduty-channel.js';
+import { SlackChannel } from '../notify/slack.js';
+import { PagerError, PagerErrorCodes } from '../pager/errors.js';
+import { PagerDutyPager } from '../pager/pagerduty-pager.js';
+import type { PagerPort } from '../actions/definition.js';
+import { Responder } from './responder.js';
 import { CircuitBreaker } from '../safety/circuit-breaker.js';
 import { Deduplicator } from '../safety/dedup.js';
 import { ResourceLocks } from '../safety/lock.js';
@@ -64,7 +75,17 @@ export class ControllerNode {
     private readonly consumer: Consumer,
     private readonly pipeline: Pipeline,
     private readonly runs: RunSupervisor,
+    private readonly api: ApiServer,
+    private readonly responder: Responder,
+    private readonly notifier: Notifier,
+    private readonly pager: PagerDutyPager | undefined,
+    private readonly trimTimer: NodeJS.Timeout,
   ) {}
+
+  /** The REST API's address (`http://host:port`). */
+  get apiUrl(): string {
+    return this.api.url;
+  }
 
   static async start(options: NodeOptions): Promise<ControllerNode> {
     const config = await loadConfigOrThrow(options.configDir, defaultCatalog());
@@ -89,7 +110,71 @@ export class ControllerNode {
       checks: CHECKS,
       probeCacheMs: config.region.thresholds.probeCacheMs,
     });
-    const store = new DecisionStore(redis, keys);
+    const audit = config.region.audit;
+    const store = new DecisionStore(redis, keys, audit.retentionMs);
+    const metrics = new Metrics();
+    const auditLog = new AuditLog(redis, keys, audit.retentionMs, log);
+    const pd = config.region.pagerduty;
+    const pager =
+      pd === undefined
+        ? undefined
+        : new PagerDutyPager({
+            baseUrl: pd.url,
+            token: process.env[pd.tokenEnv] ?? '',
+            from: pd.from,
+            budgetMs: pd.budgetMs,
+            incidentGraceMs: pd.incidentGraceMs,
+          });
+    if (pd === undefined)
+      log.warn('no pagerduty section in region.yaml: events with an incident key will not be acted on');
+    else if ((process.env[pd.tokenEnv] ?? '') === '')
+      log.warn(
+        `$${pd.tokenEnv} is empty: PagerDuty will refuse every call, and nothing with a page is acted on`,
+      );
+    const notes = config.region.notifications;
+    const directory = ChannelDirectory.fromServices(config.services.values(), {
+      slackWebhooks: notes.slackWebhooks,
+      groups: notes.teams,
+      fallback: notes.fallback,
+    });
+    const smtp = notes.smtp;
+    const notifier = new Notifier({
+      directory,
+      log,
+      channels: {
+        slack: new SlackChannel(),
+        ...(smtp === undefined
+          ? {}
+          : {
+              email: new EmailChannel({
+                host: smtp.host,
+                port: smtp.port,
+                from: smtp.from,
+                secure: smtp.secure,
+                ...(smtp.userEnv === undefined
+                  ? {}
+                  : {
+                      auth: {
+                        user: process.env[smtp.userEnv] ?? '',
+                        pass: smtp.passwordEnv === undefined ? '' : (process.env[smtp.passwordEnv] ?? ''),
+                      },
+                    }),
+              }),
+            }),
+        ...(pager === undefined ? {} : { pagerduty: new PagerDutyNoteChannel(pager) }),
+      },
+    });
+    const responder = new Responder({
+      config,
+      pager,
+      notifier,
+      directory,
+      audit: auditLog,
+      metrics,
+      node: self.id,
+      log,
+      updateDecision: (record) => store.update(record),
+    });
     const peers = config.region.nodes
       .filter((n) => n.id !== self.id)
       .map((n) => new PeerClient(n.id, n.grpc));
@@ -113,14 +198,24 @@ export class ControllerNode {
       leaseTtlMs: config.region.workflows.leaseTtlMs,
       workflows: config.workflows,
       log,
-      // Paging and notifications are recorded, not sent, until the PagerDuty and notification modules land.
       execute: stepExecutor(ACTIONS, {
-        pager: new RecordingPager(),
-        notifier: new RecordingNotifier(),
+        pager: pager ?? UNCONFIGURED_PAGER,
+        notifier,
+        notifierFor: (run) =>
+          notifier.forEvent(
+            typeof run.event['incident_key'] === 'string' ? { incidentKey: run.event['incident_key'] } : {},
+          ),
         execDir: config.region.workflows.execDir,
         ...(self.sourceAddress === undefined ? {} : { sourceAddress: self.sourceAddress }),
       }),
-      engine: { concurrency: config.region.workflows.stepConcurrency },
+      engine: {
+        concurrency: config.region.workflows.stepConcurrency,
+        onStep: (run, step) => {
+          const action = config.workflows.get(run.workflow);
+          const def = [...(action?.steps ?? []), ...(action?.onFailure ?? [])].find((s) => s.id === step.id);
+          metrics.stepFinished(def?.action ?? 'unknown', step.status, step.duration_ms ?? 0);
+        },
+      },
       renewLock: async (run) => {
         if (run.lock === undefined) return;
         const left = Date.parse(run.deadline_at) - Date.now();
@@ -132,6 +227,9 @@ export class ControllerNode {
         );
       },
       onEnd: async (run) => {
+        if (run.status === 'succeeded' || run.status === 'failed')
+          metrics.runFinished(run.workflow, run.status);
+        responder.runEnded(run, config.workflows.get(run.workflow));
         // The lock never outlives the run that took it, whatever the outcome.
         if (run.lock !== undefined) await locks.release(run.lock.resource, run.lock.owner, run.lock.token);
       },
@@ -150,9 +248,12 @@ export class ControllerNode {
       },
       node: self,
       log,
+      responder,
+      metrics,
       onAct: async (decision, rule, event) => {
         const service = config.services.get(event.service);
         if (service?.parameters.mode === 'notify_only') {
+          // The responder tells the service's channels what would have been done.
           log.info(
             { event: event.id, workflow: rule.action.workflow },
             `notify_only: would have run ${rule.action.workflow}`,
@@ -166,31 +267,33 @@ export class ControllerNode {
           throw new Error(
             `rule ${rule.id} names workflow ${rule.action.workflow}, which this node does not have`,
           );
-        await runs.begin(
-          newRun(
-            {
-              id: `run-${event.id}`,
-              workflow: workflow.name,
-              event: { ...event },
-              rule: { id: rule.id, name: rule.name, inputs: rule.action.inputs },
-              params: Object.fromEntries(
-                Object.entries(service?.parameters.values ?? {}).map(([k, v]) => [k, v.value]),
-              ),
-              region: { name: config.region.region, orchestrator_url: config.region.orchestrator?.url ?? '' },
-              timeoutMs: service?.parameters.workflowTimeoutMs ?? 30 * 60_000,
-              ...(decision.lock === undefined
-                ? {}
-                : {
-                    lock: {
-                      resource: decision.lock.resource,
-                      owner: decision.lock.owner,
-                      token: decision.lock.token,
-                    },
-                  }),
-            },
-            workflow,
-          ),
+        const run = newRun(
+          {
+            id: `run-${event.id}`,
+            workflow: workflow.name,
+            event: { ...event },
+            rule: { id: rule.id, name: rule.name, inputs: rule.action.inputs },
+            params: Object.fromEntries(
+              Object.entries(service?.parameters.values ?? {}).map(([k, v]) => [k, v.value]),
+            ),
+            region: { name: config.region.region, orchestrator_url: config.region.orchestrator?.url ?? '' },
+            timeoutMs: service?.parameters.workflowTimeoutMs ?? 30 * 60_000,
+            ...(decision.lock === undefined
+              ? {}
+              : {
+                  lock: {
+                    resource: decision.lock.resource,
+                    owner: decision.lock.owner,
+                    token: decision.lock.token,
+                  },
+                }),
+          },
+          workflow,
         );
+        if (await runs.begin(run)) {
+          metrics.runStarted(workflow.name);
+          responder.runStarted(run, workflow);
+        }
       },
       voters: (event, rule, checks) => {
         const local: Voter = { node: self.id, vote: () => evaluator.vote(event, checks) };
@@ -224,14 +327,66 @@ export class ControllerNode {
       handle: async (_shard, records) => {
         await pipeline.handleBatch(records);
       },
+      onLag: (shard, ms) => metrics.shardLag(shard, ms),
+      onRelease: (shard) => metrics.shardReleased(shard),
     });
 
-    const node = new ControllerNode(config, self, log, redis, server, peers, consumer, pipeline, runs);
+    const apiToken = process.env[config.region.api.tokenEnv];
+    const api = await ApiServer.start({
+      listen: self.api,
+      redis,
+      keys,
+      config,
+      metrics,
+      log,
+      nodeId: self.id,
+      state: () => state(),
+      protectReads: config.region.api.protectReads,
+      ...(apiToken === undefined || apiToken === '' ? {} : { token: apiToken }),
+      put: (data, partitionKey) =>
+        kinesis.send(
+          new PutRecordCommand({
+            StreamName: config.region.kinesis.stream,
+            Data: data,
+            PartitionKey: partitionKey,
+          }),
+        ),
+    });
+    if (apiToken === undefined || apiToken === '')
+      log.warn(`$${config.region.api.tokenEnv} is not set: the REST API refuses every write`);
+
+    // Retention of the audit trail: any node may trim; it is idempotent.
+    const trimTimer = setInterval(() => {
+      store.trim(Date.now(), audit.retentionMs, audit.maxEvents).then(
+        (removed) => {
+          if (removed > 0) log.info({ removed }, 'audit trail trimmed to its retention');
+        },
+        (error: unknown) => log.warn({ err: error }, 'audit trail could not be trimmed'),
+      );
+    }, 60_000);
+    trimTimer.unref();
+
+    const node = new ControllerNode(
+      config,
+      self,
+      log,
+      redis,
+      server,
+      peers,
+      consumer,
+      pipeline,
+      runs,
+      api,
+      responder,
+      notifier,
+      pager,
+      trimTimer,
+    );
     state = () => node.state;
     consumer.start();
     runs.start();
     node.state = 'running';
-    log.info({ grpc: self.grpc }, 'node running');
+    log.info({ grpc: self.grpc, api: api.url }, 'node running');
     return node;
   }
 
@@ -253,13 +408,34 @@ export class ControllerNode {
     await this.pipeline.flush();
     // Runs in hand get a moment to finish; the rest are continued by a peer once their leases lapse.
     await this.runs.stop(5000);
+    clearInterval(this.trimTimer);
+    // Page calls and notifications in hand get a moment; the notifier then gives up its retries.
+    await Promise.race([this.responder.flush(), new Promise((r) => setTimeout(r, 3000).unref())]);
+    await this.notifier.close();
+    this.pager?.close();
     // Peers may still be asking for votes on events they coordinate; answer for a moment more.
     await this.server.stop(1000);
     for (const peer of this.peers) peer.close();
+    await this.api.stop();
     await this.redis.quit().catch(() => this.redis.disconnect());
     this.state = 'stopped';
     this.log.info('node stopped');
   }
+}
+
+/** The pager of a region without PagerDuty: every call fails, so nothing with a page is acted on. */
+const UNCONFIGURED_PAGER: PagerPort = {
+  acknowledge: () => Promise.reject(unconfigured()),
+  resolve: () => Promise.reject(unconfigured()),
+  escalate: () => Promise.reject(unconfigured()),
+  note: () => Promise.reject(unconfigured()),
+};
+
+function unconfigured(): PagerError {
+  return new PagerError(
+    PagerErrorCodes.UNAVAILABLE,
+    'PagerDuty is not configured (region.yaml has no pagerduty section)',
+  );
 }
 
 function inventoryOf(config: CompiledConfig, configDir: string): InventoryProvider {

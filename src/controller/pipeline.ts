@@ -13,13 +13,16 @@
  *                          escalate (rate_limited)
  *   6 quorum checks        every node runs the rule's checks; `quorum` passing votes, or escalate
  *   7 resource lock        held by another remediation: escalate (lock_held)
- *   9 workflow           the rule's workflow is dispatched once the `act` decision is durable
+ *   8 page                 the event's page is acknowledged (the responder); when it cannot be
+ *                          within the 60 s race: escalate (dependency_down), lock released
+ *   9 workflow             the rule's workflow is dispatched once the `act` decision is durable
  *  10 record               the decision, with every gate, vote and check, written once per event id
  *  11 checkpoint           (the shard reader) only after every decision of the batch is durable
  *
  * Fail safe: when Redis cannot be reached at any step, the event escalates (dependency_down) and
  * nothing is acted on; the decision is kept in memory and written once Redis answers again.
- * Step 8 (page) is the workflow's first step until the paging module lands.
+ * After the record, the responder escalates the page of an `escalate` decision and tells people,
+ * in the background: neither PagerDuty nor a chat service ever holds up a shard.
  */
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
@@ -27,7 +30,8 @@ import type { Logger } from 'pino';
 import type { CheckToRun } from '../checks/evaluate.js';
 import { collectVotes } from '../cluster/quorum.js';
 import type { Voter } from '../cluster/quorum.js';
-import type { CompiledConfig, CompiledRule } from '../config/types.js';
+import type { CompiledConfig, CompiledRule, CompiledWorkflow } from '../config/types.js';
+import { LzError } from '../common/errors.js';
 import { PARAMETERS } from '../config/parameters.js';
 import { parseDuration } from '../common/duration.js';
 import { parseEvent } from '../events/parse.js';
@@ -44,6 +48,8 @@ import { REASON_TEXT } from './decision.js';
 import type { DecisionRecord, EscalationReason, Outcome } from './decision.js';
 import { REJECTED_RAW_CAP } from './decision-store.js';
 import type { DecisionStore } from './decision-store.js';
+import type { Metrics } from '../api/metrics.js';
+import type { Responder } from './responder.js';
 
 export interface SafetyGates {
   readonly rate: RateLimiter;
@@ -65,6 +71,9 @@ export interface PipelineOptions {
   readonly concurrency?: number;
   /** The clock, for tests. @defaultValue Date.now */
   readonly now?: () => number;
+  /** 8. Acknowledges pages; escalates and notifies after decisions. Absent: no paging (tests). */
+  readonly responder?: Responder;
+  readonly metrics?: Metrics;
   /** 9. Called once an `act` decision is durable: dispatch the rule's workflow. */
   readonly onAct?: (decision: DecisionRecord, rule: CompiledRule, event: LzEvent) => Promise<void>;
 }
@@ -83,6 +92,7 @@ interface Draft {
   failures: DecisionRecord['failures'];
   voteMs?: number;
   duplicateOf?: string;
+  page?: DecisionRecord['page'];
   ageMs?: number;
   gates?: NonNullable<DecisionRecord['gates']>;
   lock?: NonNullable<DecisionRecord['lock']>;
@@ -135,6 +145,7 @@ export class Pipeline {
   async handle(record: StreamRecord): Promise<Handled> {
     const { store, config, log } = this.o;
 
+    this.o.metrics?.eventReceived();
     // 1. parse + validate
     const parsed = parseEvent(record.data, { maxBytes: config.region.events.maxBytes });
     if (!parsed.ok) {
@@ -151,6 +162,7 @@ export class Pipeline {
         at: new Date(this.now()).toISOString(),
       });
       if (recorded) {
+        this.o.metrics?.eventRejected(rejection.code);
         log.warn(
           { shard: record.shardId, sequence: record.sequenceNumber, code: rejection.code },
           `record rejected: ${rejection.message}`,
@@ -166,10 +178,19 @@ export class Pipeline {
 
     let lock: { resource: string; owner: string; token: number } | undefined;
     try {
-      const draft = await this.evaluate(record, event, timeMs, elog, (taken) => (lock = taken));
+      let draft = await this.evaluate(record, event, timeMs, elog, (taken) => (lock = taken));
       if (draft === 'already_decided') return 'already_decided';
+      if (draft.decision === 'act') draft = await this.page(event, draft, elog);
+      if (draft.decision !== 'act' && lock !== undefined) {
+        await this.releaseQuietly(lock, elog);
+        lock = undefined;
+      }
       const written = await this.decide(record, event, elog, draft);
       if (written === undefined && lock !== undefined) await this.releaseQuietly(lock, elog);
+      if (written !== undefined) {
+        this.o.metrics?.recordDecision(written);
+        this.o.responder?.afterDecision(written, this.workflowOf(written));
+      }
       if (written?.decision === 'act' && draft.rule !== undefined && this.o.onAct !== undefined) {
         // 9. workflow dispatched. A failure here is logged; the lock lapses by its TTL.
         await this.o
@@ -191,6 +212,8 @@ export class Pipeline {
         error: message,
       });
       this.pending.set(event.id, decision);
+      // The page is escalated now, not once Redis is back: the humans must hear of it in time.
+      this.o.responder?.afterDecision(decision, undefined);
       elog.error(
         { decision: 'escalate', reason: 'dependency_down', err: error },
         `escalate: dependency_down (${message})`,
@@ -353,14 +376,46 @@ export class Pipeline {
   }
 
   /**
+   * 8. page: acknowledges the event's page before anything is done. When that fails, nothing is
+   * done: the decision becomes `dependency_down` (the caller releases the lock).
+   */
+  private async page(event: LzEvent, draft: Draft, elog: Logger): Promise<Draft> {
+    const responder = this.o.responder;
+    if (responder === undefined) return draft;
+    try {
+      const page = await responder.acknowledge(event);
+      return page === undefined ? draft : { ...draft, page };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const code = error instanceof LzError ? `${error.code}: ` : '';
+      elog.error(
+        { err: error },
+        'the page could not be acknowledged: standing back (PagerDuty pages the humans by its own timer)',
+      );
+      const { lock: _taken, ...rest } = draft;
+      return {
+        ...rest,
+        decision: 'escalate',
+        reason: 'dependency_down',
+        error: `the page could not be acknowledged, so nothing was done and the lock was released: ${code}${message}`,
+      };
+    }
+  }
+
+  private workflowOf(d: DecisionRecord): CompiledWorkflow | undefined {
+    return d.rule === undefined ? undefined : this.o.config.workflows.get(d.rule.workflow);
+  }
+
+  /**
    * Takes the right to decide the event. `false` when it is already decided. When another node holds
    * the claim (it reads the same record, e.g. during a takeover), wait for its decision; if its claim
    * expires without one (it died), take over.
    */
   private async claim(eventId: string): Promise<boolean> {
     const { store, node, config } = this.o;
-    // Outlives the vote (its deadline) and the write of the decision, with room to spare.
-    const ttl = 2 * config.region.thresholds.voteTimeoutMs + 1000;
+    // Outlives the vote (its deadline), the acknowledgement of the page (its budget) and the write of
+    // the decision, with room to spare.
+    const ttl = 2 * config.region.thresholds.voteTimeoutMs + 1000 + (config.region.pagerduty?.budgetMs ?? 0);
     const deadline = Date.now() + ttl * 3;
     for (;;) {
       if ((await store.get(eventId)) !== undefined) return false;
@@ -376,6 +431,7 @@ export class Pipeline {
 
   private build(record: StreamRecord, event: LzEvent, d: Draft): DecisionRecord {
     const now = this.now();
+    const mode = this.o.config.services.get(event.service)?.parameters.mode;
     return {
       version: 1,
       event_id: event.id,
@@ -405,6 +461,8 @@ export class Pipeline {
       ...(d.gates === undefined ? {} : { gates: d.gates }),
       ...(d.lock === undefined ? {} : { lock: d.lock }),
       ...(d.error === undefined ? {} : { error: d.error }),
+      ...(mode === undefined ? {} : { mode }),
+      ...(d.page === undefined ? {} : { page: d.page }),
       quorum: this.o.config.region.quorum,
       coordinator: { node: this.o.node.id, zone: this.o.node.zone },
       votes: d.votes,
@@ -493,7 +551,7 @@ export class Pipeline {
       .then(async ({ votes, failures }) => {
         decision.late_votes = votes;
         decision.late_failures = failures;
-        await this.o.store.appendLate(decision);
+        await this.o.store.update(decision);
       })
       .catch((error: unknown) => elog.warn({ err: error }, 'late votes could not be added to the record'))
       .finally(() => this.lateWrites.delete(write));

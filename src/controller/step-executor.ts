@@ -7,11 +7,13 @@ import { Ajv } from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import type { ActionDefinition, NotifierPort, PagerPort } from '../actions/definition.js';
 import { ActionError, ActionErrorCodes } from '../actions/errors.js';
-import type { StepExecutor } from '../workflow/types.js';
+import type { RunState, StepExecutor } from '../workflow/types.js';
 
 export interface ExecutorPorts {
   readonly pager: PagerPort;
   readonly notifier: NotifierPort;
+  /** The notifier of one run (its messages carry the event's incident key). @defaultValue `notifier` */
+  readonly notifierFor?: (run: RunState) => NotifierPort;
   readonly execDir: string | undefined;
   readonly sourceAddress?: string;
 }
@@ -44,7 +46,7 @@ export function stepExecutor(
       attempt,
       service: run.event.service,
       pager: ports.pager,
-      notifier: ports.notifier,
+      notifier: ports.notifierFor?.(run) ?? ports.notifier,
       execDir: ports.execDir,
       ...(ports.sourceAddress === undefined ? {} : { sourceAddress: ports.sourceAddress }),
     });

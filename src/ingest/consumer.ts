@@ -21,6 +21,10 @@ export interface ConsumerOptions {
   readonly pollMs: number;
   /** How often the shard list is refreshed. @defaultValue 10 s */
   readonly shardListRefreshMs?: number;
+  /** Each reader's lag behind the stream's tip (MillisBehindLatest), after each GetRecords. */
+  readonly onLag?: (shardId: string, ms: number) => void;
+  /** A reader stopped reading a shard (its lag is another node's to report now). */
+  readonly onRelease?: (shardId: string) => void;
 }
 
 interface ShardEntry {
@@ -127,11 +131,13 @@ export class Consumer {
       handle: this.o.handle,
       log: this.o.log,
       pollMs: this.o.pollMs,
+      ...(this.o.onLag === undefined ? {} : { onLag: this.o.onLag }),
     });
     this.readers.set(shard, reader);
     void reader.done.then(
       (end) => {
         if (this.readers.get(shard) === reader) this.readers.delete(shard);
+        this.o.onRelease?.(shard);
         if (end === 'drained') {
           this.shards = undefined; // children may now be eligible: look at the list again
           void this.o.leases.release(shard).catch(() => undefined);

@@ -25,6 +25,8 @@ export interface ShardReaderOptions {
   readonly pollMs: number;
   /** Records per GetRecords call. @defaultValue 500 */
   readonly limit?: number;
+  /** Told how far behind the stream's tip each GetRecords found the shard (MillisBehindLatest). */
+  readonly onLag?: (shardId: string, ms: number) => void;
 }
 
 export type ReaderEnd = 'stopped' | 'drained' | 'lease_lost';
@@ -87,6 +89,7 @@ export class ShardReader {
           new GetRecordsCommand({ ShardIterator: iterator, Limit: this.o.limit ?? 500 }),
         );
         backoff = 0;
+        if (out.MillisBehindLatest !== undefined) this.o.onLag?.(this.o.shardId, out.MillisBehindLatest);
         const records = (out.Records ?? []).map((r) => this.toRecord(r));
         if (records.length > 0) {
           const end = await this.handleBatch(records);

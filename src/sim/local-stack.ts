@@ -25,6 +25,8 @@ import type { KinesisLocalProcess } from './kinesis-local.js';
 import { killOnExit } from './orphans.js';
 import { freePort } from './ports.js';
 import { startRedis } from './redis-server.js';
+import { DEFAULT_SIM_TOKEN, PagerDutySimulator } from './pagerduty.js';
+import type { PagerDutySimulatorOptions } from './pagerduty.js';
 import type { RedisProcess } from './redis-server.js';
 
 export interface LocalStackOptions {
@@ -44,6 +46,10 @@ export interface LocalStackOptions {
   readonly nodes?: readonly string[];
   /** Called with every log line of every node (JSON text). */
   readonly onLog?: (node: string, line: string) => void;
+  /** The REST API's bearer token for writes. @defaultValue `$LAZARUS_API_TOKEN`, else `local-dev-token` */
+  readonly apiToken?: string;
+  /** Options of the PagerDuty simulator the nodes page through. */
+  readonly pagerduty?: PagerDutySimulatorOptions;
 }
 
 export interface NodeProcess {
@@ -64,7 +70,7 @@ export class LocalStack {
     readonly region: {
       readonly stream: string;
       readonly keyPrefix: string;
-      readonly nodes: readonly { id: string; grpc: string; zone: string }[];
+      readonly nodes: readonly { id: string; grpc: string; api: string; zone: string }[];
     },
     readonly kinesisEndpoint: string,
     readonly redisUrl: string,
@@ -73,7 +79,18 @@ export class LocalStack {
     private readonly redisProcess: RedisProcess | undefined,
     private readonly kinesisProcess: KinesisLocalProcess,
     private readonly onLog: ((node: string, line: string) => void) | undefined,
+    /** The PagerDuty the nodes page through (the sensors' pages are created in it). */
+    readonly pagerduty: PagerDutySimulator,
+    /** The REST API's bearer token for writes. */
+    readonly apiToken: string,
   ) {}
+
+  /** `http://host:port` of node `id`'s REST API. */
+  apiUrl(id: string): string {
+    const node = this.region.nodes.find((n) => n.id === id);
+    if (node === undefined) throw new Error(`node ${id} is not in the region`);
+    return `http://${node.api}`;
+  }
 
   static async start(options: LocalStackOptions = {}): Promise<LocalStack> {
     const source = resolve(options.configDir ?? join(packageRoot(), 'deploy', 'local'));
@@ -90,6 +107,9 @@ export class LocalStack {
       started.push(kinesisProcess);
       const fleet = await FleetSimulator.start(options.fleet === undefined ? {} : { spec: options.fleet });
       started.push({ stop: () => fleet.close() });
+      const pagerduty = await PagerDutySimulator.start(options.pagerduty ?? {});
+      started.push({ stop: () => pagerduty.close() });
+      const apiToken = options.apiToken ?? process.env['LAZARUS_API_TOKEN'] ?? 'local-dev-token';
 
       const doc = YAML.parseDocument(await readFile(join(source, 'region.yaml'), 'utf8'));
       const raw = doc.toJS() as Record<string, unknown> & {
@@ -126,6 +146,17 @@ export class LocalStack {
           redis: { ...raw.redis, url: redisUrl ?? redisProcess?.url ?? '', key_prefix: keyPrefix },
           inventory: { type: 'http', url: `${fleet.url}/v1/inventory`, refresh: '1s' },
           orchestrator: { url: fleet.url },
+          pagerduty: {
+            ...((raw['pagerduty']) ?? {
+              from: 'lazarus@local.invalid',
+            }),
+            url: pagerduty.url,
+            token_env: 'LAZARUS_LOCAL_PAGERDUTY_TOKEN',
+          },
+          api: {
+            ...((raw['api']) ?? {}),
+            token_env: 'LAZARUS_LOCAL_API_TOKEN',
+          },
         },
         options.region ?? {},
       );
@@ -160,6 +191,8 @@ export class LocalStack {
         redisProcess,
         kinesisProcess,
         options.onLog,
+        pagerduty,
+        apiToken,
       );
       try {
         await Promise.all((options.nodes ?? nodes.map((n) => n.id)).map((id) => stack.startNode(id)));
@@ -180,7 +213,12 @@ export class LocalStack {
     const { command, args } = cliCommand();
     const child = spawn(command, [...args, 'node', '--config', this.configDir, '--node', id], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LAZARUS_LOG_LEVEL: process.env['LAZARUS_LOG_LEVEL'] ?? 'info' },
+      env: {
+        ...process.env,
+        LAZARUS_LOG_LEVEL: process.env['LAZARUS_LOG_LEVEL'] ?? 'info',
+        LAZARUS_LOCAL_API_TOKEN: this.apiToken,
+        LAZARUS_LOCAL_PAGERDUTY_TOKEN: DEFAULT_SIM_TOKEN,
+      },
     });
     const log = createWriteStream(join(this.workDir, 'logs', `node-${id}.log`), { flags: 'a' });
     this.logs.set(id, log);
@@ -251,6 +289,7 @@ export class LocalStack {
     this.nodes.clear();
     this.kinesis.destroy();
     await this.fleet.close();
+    await this.pagerduty.close();
     await this.kinesisProcess.stop();
     await this.redisProcess?.stop();
     for (const log of this.logs.values()) log.end();

@@ -60,6 +60,13 @@ export class ClusterProbe {
     return { shard: out.ShardId ?? '', sequence: out.SequenceNumber ?? '' };
   }
 
+  /** Pages PagerDuty (the simulator) for the event, as its sensor does before sending it. */
+  page(event: TestEvent): void {
+    if (event.incident_key === undefined)
+      throw new Error(`event ${event.id} has no incident_key to page with`);
+    this.stack.pagerduty.createIncident({ incidentKey: event.incident_key, service: event.service });
+  }
+
   async decision(id: string): Promise<DecisionRecord | undefined> {
     const text = await this.redis.get(this.keys.decision(id));
     return text === null ? undefined : (JSON.parse(text) as DecisionRecord);

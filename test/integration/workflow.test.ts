@@ -70,6 +70,7 @@ describe('workflows', { timeout: 240_000 }, () => {
   test('host down: the failed host leaves the load balancer for forensics; a healthy replacement joins; every step is recorded; the lock is released', async () => {
     stack.fleet.inject({ kind: 'host_down', host: 'sms-api-2' });
     const event = hostDown('sms-api', 'sms-api-2', { incident_key: 'PD-100' });
+    probe.page(event);
     await probe.put(event);
     const d = await probe.waitDecision(event.id);
     assert.equal(d.decision, 'act', `${d.decision}/${d.reason ?? ''}`);
@@ -99,6 +100,7 @@ describe('workflows', { timeout: 240_000 }, () => {
     stack.fleet.inject({ kind: 'host_down', host: 'voice-gateway-1' });
     stack.fleet.inject({ kind: 'boot_fails', service: 'voice-gateway' });
     const event = hostDown('voice-gateway', 'voice-gateway-1', { incident_key: 'PD-200' });
+    probe.page(event);
     await probe.put(event);
     assert.equal((await probe.waitDecision(event.id)).decision, 'act');
     const r = await finished(`run-${event.id}`);
@@ -122,6 +124,7 @@ describe('workflows', { timeout: 240_000 }, () => {
     stack.fleet.inject({ kind: 'host_down', host: 'quick-1' });
     stack.fleet.inject({ kind: 'never_healthy', service: 'quick' });
     const event = hostDown('quick', 'quick-1', { incident_key: 'PD-300' });
+    probe.page(event);
     await probe.put(event);
     assert.equal((await probe.waitDecision(event.id)).decision, 'act');
     const r = await finished(`run-${event.id}`, 30_000);
@@ -136,6 +139,7 @@ describe('workflows', { timeout: 240_000 }, () => {
     stack.fleet.setBootDelay(4000);
     stack.fleet.inject({ kind: 'host_down', host: 'sms-api-4' });
     const event = hostDown('sms-api', 'sms-api-4', { incident_key: 'PD-400' });
+    probe.page(event);
     await probe.put(event);
     const d = await probe.waitDecision(event.id);
     assert.equal(d.decision, 'act');

@@ -1,0 +1,403 @@
+/**
+ * The controller as PagerDuty's first responder, and the voice that tells people what it does.
+ *
+ * - `acknowledge` (step 8 of the pipeline): once the quorum passed and the lock is held, and before
+ *   the decision is written, the page is acknowledged within the 60 s race (the budget starts at the
+ *   event's `time`). When that fails the pipeline records `dependency_down` and starts nothing: the
+ *   humans are being paged by PagerDuty's own timer, and two actors on one host are worse than none.
+ * - `afterDecision`: in the background, so that a slow PagerDuty or chat service never holds up a
+ *   shard: the escalation of an `escalate` decision, with the evidence as a note ("assisted
+ *   diagnosis"); the notifications (acknowledged, escalated); in `notify_only` mode, no page call at
+ *   all and a "would have" message with the planned steps instead.
+ * - `runStarted` / `runEnded`: remediation started, resolved, or failed (the page is escalated when
+ *   the workflow's own `on_failure` did not, and resolved when the workflow succeeded without a
+ *   resolve step of its own).
+ *
+ * Every page call and notification is an entry in the event's audit trail; the first response (ack
+ * or escalation) with its latency from the event's time is in the decision record.
+ */
+import type { Logger } from 'pino';
+import type { PagerPort } from '../actions/definition.js';
+import type { AuditEntry, AuditLog } from '../audit/log.js';
+import { LzError } from '../common/errors.js';
+import type { CompiledConfig, CompiledWorkflow } from '../config/types.js';
+import type { LzEvent } from '../events/schema.js';
+import type { Metrics } from '../api/metrics.js';
+import { channelKey } from '../notify/channel.js';
+import type { ChannelDirectory } from '../notify/channel-directory.js';
+import {
+  acknowledgedMessage,
+  escalatedMessage,
+  evidenceNote,
+  remediationStartedMessage,
+  resolvedMessage,
+  wouldHaveMessage,
+} from '../notify/messages.js';
+import type { EventSummary, Evidence } from '../notify/messages.js';
+import type { NotifyMessage } from '../notify/notifier.js';
+import { PagerError, PagerErrorCodes } from '../pager/errors.js';
+import type { PagerCallRecord } from '../pager/pagerduty-pager.js';
+import type { RunState } from '../workflow/types.js';
+import type { DecisionRecord, FirstResponse } from './decision.js';
+
+/** A pager whose calls can be budgeted from the event's time (PagerDutyPager). */
+export interface EventPager extends PagerPort {
+  forEvent(eventTimeMs: number): EventPager;
+  calls(): readonly PagerCallRecord[];
+}
+
+/** Notifications as the responder sends them (Notifier). */
+export interface MessageSink {
+  send(message: NotifyMessage, signal: AbortSignal): Promise<{ sent: number }>;
+}
+
+export interface ResponderOptions {
+  readonly config: CompiledConfig;
+  /** Absent: PagerDuty is not configured; an event with an incident key is never acted on. */
+  readonly pager: EventPager | undefined;
+  readonly notifier: MessageSink;
+  readonly directory: ChannelDirectory;
+  readonly audit: AuditLog;
+  readonly metrics?: Metrics;
+  readonly node: string;
+  readonly log: Logger;
+  /** Writes what was learnt after the decision (the escalation) into its record. */
+  readonly updateDecision: (record: DecisionRecord) => Promise<void>;
+}
+
+/** Page calls after the first response (escalation, note, resolve) get a budget of their own. */
+const LATER_CALL_MS = 60_000;
+
+export class Responder {
+  private readonly background = new Set<Promise<void>>();
+
+  constructor(private readonly o: ResponderOptions) {}
+
+  /** The service's mode; an unknown service is never acted on, so its mode does not matter. */
+  mode(service: string): 'enforce' | 'notify_only' {
+    return this.o.config.services.get(service)?.parameters.mode ?? 'enforce';
+  }
+
+  /**
+   * 8. page: acknowledges the event's page before anything is done about it. Resolves with the
+   * first response for the decision record (`undefined`: the event has no incident key, or the
+   * service is in `notify_only` mode). Rejects when the page could not be acknowledged: the caller
+   * must then not act.
+   */
+  async acknowledge(event: LzEvent): Promise<FirstResponse | undefined> {
+    const key = event.incident_key;
+    if (key === undefined || this.mode(event.service) === 'notify_only') return undefined;
+    if (this.o.pager === undefined)
+      throw new PagerError(
+        PagerErrorCodes.UNAVAILABLE,
+        'PagerDuty is not configured (region.yaml has no pagerduty section): the page cannot be acknowledged',
+      );
+    const eventTimeMs = Date.parse(event.time);
+    const pager = this.o.pager.forEvent(eventTimeMs);
+    try {
+      const { incident_id } = await pager.acknowledge(key, AbortSignal.timeout(LATER_CALL_MS));
+      const response = this.firstResponse('acknowledge', key, pager, eventTimeMs, { incident_id });
+      this.o.metrics?.pageAcked(response.latency_ms);
+      this.track(this.recordCalls(event.id, pager.calls()));
+      return response;
+    } catch (error) {
+      this.track(this.recordCalls(event.id, pager.calls()));
+      throw error;
+    }
+  }
+
+  /** What comes after a durable decision: page escalation, notifications. Never rejects or waits. */
+  afterDecision(decision: DecisionRecord, workflow: CompiledWorkflow | undefined): void {
+    if (decision.decision === 'duplicate') return;
+    this.track(this.respond(decision, workflow));
+  }
+
+  /** The workflow run has started. */
+  runStarted(run: RunState, workflow: CompiledWorkflow | undefined): void {
+    const event = summaryOf(run.event);
+    this.track(
+      this.notify(run.event.id, 'remediation_started', {
+        service: run.event.service,
+        text: remediationStartedMessage(event, {
+          workflow: run.workflow,
+          steps: planOf(workflow),
+          runId: run.id,
+        }),
+      }),
+    );
+  }
+
+  /** The run ended: tell people, and make sure the page follows the outcome. */
+  runEnded(run: RunState, workflow: CompiledWorkflow | undefined): void {
+    this.track(this.afterRun(run, workflow));
+  }
+
+  /** Waits for the page calls and notifications in progress (shutdown, tests). */
+  async flush(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+  }
+
+  private async respond(d: DecisionRecord, workflow: CompiledWorkflow | undefined): Promise<void> {
+    const event = summaryOf({ ...d.event });
+    const evidence = evidenceOf(d);
+    if (d.mode === 'notify_only') {
+      await this.notify(d.event_id, 'would_have', {
+        service: d.service,
+        text: wouldHaveMessage(event, {
+          workflow: d.rule?.workflow ?? '',
+          steps: planOf(workflow),
+          evidence,
+          ...(d.decision === 'escalate' && d.reason !== undefined
+            ? { reason: d.reason, ...(d.reason_text === undefined ? {} : { reasonText: d.reason_text }) }
+            : {}),
+        }),
+      });
+      return;
+    }
+    if (d.decision === 'act') {
+      // Without a page (no incident key) there is nothing acknowledged; "remediation started" follows.
+      if (d.page?.ok !== true) return;
+      await this.notify(d.event_id, 'acknowledged', {
+        service: d.service,
+        text: acknowledgedMessage(event, { workflow: d.rule?.workflow ?? '', evidence }),
+      });
+      return;
+    }
+    // escalate
+    const reason = d.reason ?? 'dependency_down';
+    const key = d.event.incident_key;
+    if (key !== undefined) {
+      const page = await this.escalate(d.event, key, `${reason}: ${d.reason_text ?? reason}`, true);
+      if (page !== undefined) {
+        d.page = page;
+        await this.o.updateDecision(d).catch((error: unknown) => {
+          this.o.log.warn(
+            { err: error, event: d.event_id },
+            'the escalation could not be added to the decision record',
+          );
+        });
+      }
+      // The evidence goes on the page even when PagerDuty's own timer did the escalating.
+      await this.note(d.event_id, key, evidenceNote(event, { decision: d.decision, reason, evidence }));
+    }
+    await this.notify(d.event_id, 'escalated', {
+      service: d.service,
+      text: escalatedMessage(event, {
+        reason,
+        ...(d.reason_text === undefined ? {} : { reasonText: d.reason_text }),
+        evidence,
+      }),
+    });
+  }
+
+  private async afterRun(run: RunState, workflow: CompiledWorkflow | undefined): Promise<void> {
+    const event = summaryOf(run.event);
+    const key = typeof run.event['incident_key'] === 'string' ? run.event['incident_key'] : undefined;
+    const pageSteps = (action: string): boolean =>
+      Object.values(run.steps).some(
+        (s) =>
+          s.status === 'succeeded' &&
+          [...(workflow?.steps ?? []), ...(workflow?.onFailure ?? [])].some(
+            (step) => step.id === s.id && step.action === action,
+          ),
+      );
+    if (run.status === 'succeeded') {
+      if (key !== undefined && !pageSteps('pagerduty.resolve')) await this.resolve(run.event.id, key, run);
+      await this.notify(run.event.id, 'resolved', {
+        service: run.event.service,
+        text: resolvedMessage(event, {
+          workflow: run.workflow,
+          ...(run.finished_at === undefined
+            ? {}
+            : { durationMs: Date.parse(run.finished_at) - Date.parse(run.started_at) }),
+        }),
+      });
+      return;
+    }
+    if (run.status !== 'failed') return;
+    const failure = run.failure;
+    const why = `${run.workflow} failed${failure === undefined ? '' : ` at step ${failure.step}: ${failure.message}`}`;
+    if (key !== undefined && !pageSteps('pagerduty.escalate'))
+      await this.escalate(run.event as unknown as LzEvent, key, `workflow_failed: ${why}`, false);
+    await this.notify(run.event.id, 'escalated', {
+      service: run.event.service,
+      text: escalatedMessage(event, {
+        reason: 'workflow_failed',
+        evidence: {
+          workflow: run.workflow,
+          ...(failure === undefined ? {} : { failedStep: failure.step, error: failure.message }),
+        },
+      }),
+    });
+  }
+
+  /** Escalates the page; resolves with the first response when `first`, never rejects. */
+  private async escalate(
+    event: LzEvent,
+    key: string,
+    reason: string,
+    first: boolean,
+  ): Promise<FirstResponse | undefined> {
+    if (this.o.pager === undefined) {
+      await this.entry(event.id, {
+        kind: 'page',
+        action: 'escalate',
+        ok: false,
+        error: 'PagerDuty is not configured; PagerDuty escalates by its own timer',
+      });
+      return undefined;
+    }
+    const eventTimeMs = Date.parse(event.time);
+    const pager = first ? this.o.pager.forEvent(eventTimeMs) : this.o.pager.forEvent(Date.now());
+    try {
+      const { incident_id } = await pager.escalate(key, reason, AbortSignal.timeout(LATER_CALL_MS));
+      return this.firstResponse('escalate', key, pager, eventTimeMs, { incident_id });
+    } catch (error) {
+      this.o.log.warn(
+        { err: error, event: event.id },
+        'the page could not be escalated; PagerDuty escalates by its own timer',
+      );
+      return this.firstResponse('escalate', key, pager, eventTimeMs, { error: messageOf(error) });
+    } finally {
+      await this.recordCalls(event.id, pager.calls());
+    }
+  }
+
+  private async resolve(eventId: string, key: string, run: RunState): Promise<void> {
+    if (this.o.pager === undefined) return;
+    const pager = this.o.pager.forEvent(Date.now());
+    try {
+      await pager.resolve(
+        key,
+        `Remediated by Lazarus (${run.workflow}, run ${run.id}).`,
+        AbortSignal.timeout(LATER_CALL_MS),
+      );
+    } catch (error) {
+      this.o.log.warn({ err: error, event: eventId }, 'the page could not be resolved');
+    } finally {
+      await this.recordCalls(eventId, pager.calls());
+    }
+  }
+
+  private async note(eventId: string, key: string, text: string): Promise<void> {
+    if (this.o.pager === undefined) return;
+    const pager = this.o.pager.forEvent(Date.now());
+    try {
+      await pager.note(key, text, AbortSignal.timeout(LATER_CALL_MS));
+    } catch (error) {
+      this.o.log.warn({ err: error, event: eventId }, 'the evidence note could not be added to the page');
+    } finally {
+      await this.recordCalls(eventId, pager.calls());
+    }
+  }
+
+  private firstResponse(
+    action: FirstResponse['action'],
+    key: string,
+    pager: EventPager,
+    eventTimeMs: number,
+    outcome: { incident_id?: string; error?: string },
+  ): FirstResponse {
+    const calls = pager.calls().filter((c) => c.verb === action);
+    const last = calls.at(-1);
+    const at = last === undefined ? Date.now() : last.startedAt + last.latencyMs;
+    return {
+      action,
+      ok: outcome.error === undefined,
+      incident_key: key,
+      ...(outcome.incident_id === undefined ? {} : { incident_id: outcome.incident_id }),
+      latency_ms: Math.max(0, at - eventTimeMs),
+      attempts: calls.reduce((n, c) => n + c.attempts, 0),
+      at: new Date(at).toISOString(),
+      ...(outcome.error === undefined ? {} : { error: outcome.error }),
+    };
+  }
+
+  private async recordCalls(eventId: string, calls: readonly PagerCallRecord[]): Promise<void> {
+    for (const call of calls)
+      await this.entry(eventId, {
+        at: new Date(call.startedAt + call.latencyMs).toISOString(),
+        kind: 'page',
+        action: call.verb,
+        ok: call.ok,
+        latency_ms: call.latencyMs,
+        ...(call.error === undefined ? {} : { error: call.error }),
+        detail: {
+          incident_key: call.incidentKey,
+          ...(call.incidentId === undefined ? {} : { incident_id: call.incidentId }),
+          attempts: call.attempts,
+          since_event_ms: call.sinceBudgetStartMs,
+          ...(call.code === undefined ? {} : { code: call.code }),
+        },
+      });
+  }
+
+  private async notify(
+    eventId: string,
+    kind: string,
+    message: { service: string; text: string },
+    incidentKey?: string,
+  ): Promise<void> {
+    const full: NotifyMessage = { ...message, ...(incidentKey === undefined ? {} : { incidentKey }) };
+    const channels = this.o.directory.recipients(full).addresses.map(channelKey);
+    try {
+      const { sent } = await this.o.notifier.send(full, AbortSignal.timeout(LATER_CALL_MS));
+      await this.entry(eventId, {
+        kind: 'notify',
+        action: kind,
+        ok: sent > 0,
+        ...(sent > 0 ? {} : { error: 'no channel took the message (see the node log)' }),
+        detail: { channels, headline: message.text.split('\n')[0] ?? '' },
+      });
+    } catch (error) {
+      await this.entry(eventId, { kind: 'notify', action: kind, ok: false, error: messageOf(error) });
+    }
+  }
+
+  private entry(eventId: string, e: Omit<AuditEntry, 'at' | 'node'> & { at?: string }): Promise<void> {
+    return this.o.audit.append(eventId, { at: new Date().toISOString(), node: this.o.node, ...e });
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work
+      .catch((error: unknown) => this.o.log.error({ err: error }, 'responder: unexpected failure'))
+      .finally(() => this.background.delete(tracked));
+    this.background.add(tracked);
+  }
+}
+
+/** Whether an error means PagerDuty could not be reached in time (as opposed to a refusal). */
+export function isPagerUnavailable(error: unknown): boolean {
+  return error instanceof LzError && error.code === PagerErrorCodes.UNAVAILABLE;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function summaryOf(event: Readonly<Record<string, unknown>>): EventSummary {
+  const text = (k: string): string | undefined => (typeof event[k] === 'string' ? event[k] : undefined);
+  const host = text('host') ?? text('resource');
+  const incidentKey = text('incident_key');
+  return {
+    service: text('service') ?? '',
+    eventType: text('type') ?? '',
+    eventId: text('id') ?? '',
+    ...(host === undefined ? {} : { host }),
+    ...(incidentKey === undefined ? {} : { incidentKey }),
+  };
+}
+
+function evidenceOf(d: DecisionRecord): Evidence {
+  return {
+    votes: d.votes,
+    failures: d.failures,
+    quorum: d.quorum,
+    ...(d.error === undefined ? {} : { error: d.error }),
+  };
+}
+
+/** The workflow's main steps in order, as "id (action)". */
+function planOf(workflow: CompiledWorkflow | undefined): string[] {
+  return (workflow?.steps ?? []).map((s) => `${s.id} (${s.action})`);
+}
