@@ -147,14 +147,14 @@ export class LocalStack {
           inventory: { type: 'http', url: `${fleet.url}/v1/inventory`, refresh: '1s' },
           orchestrator: { url: fleet.url },
           pagerduty: {
-            ...((raw['pagerduty']) ?? {
+            ...(raw['pagerduty'] ?? {
               from: 'lazarus@local.invalid',
             }),
             url: pagerduty.url,
             token_env: 'LAZARUS_LOCAL_PAGERDUTY_TOKEN',
           },
           api: {
-            ...((raw['api']) ?? {}),
+            ...(raw['api'] ?? {}),
             token_env: 'LAZARUS_LOCAL_API_TOKEN',
           },
         },

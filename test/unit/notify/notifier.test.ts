@@ -1,8 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Server as NetServer } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { SMTPServer } from 'smtp-server';
 import { ChannelDirectory } from '../../../src/notify/channel-directory.js';
 import { EmailChannel } from '../../../src/notify/email.js';
 import { escalatedMessage } from '../../../src/notify/messages.js';
@@ -11,72 +8,15 @@ import { PagerDutyNoteChannel } from '../../../src/notify/pagerduty-channel.js';
 import { SlackChannel } from '../../../src/notify/slack.js';
 import { PagerDutyPager } from '../../../src/pager/pagerduty-pager.js';
 import { PagerDutySimulator } from '../../../src/sim/pagerduty.js';
+import { MailReceiver, SlackReceiver, readMail } from '../../helpers/receivers.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const never = (): AbortSignal => new AbortController().signal;
 
-/** A Slack incoming-webhook stand-in: records every POST; answers `failures` 500s first per path. */
-class SlackReceiver {
-  readonly posts: { path: string; body: unknown }[] = [];
-  failures = new Map<string, number>();
-  readonly server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const path = req.url ?? '/';
-      const left = this.failures.get(path) ?? 0;
-      if (left > 0) {
-        this.failures.set(path, left - 1);
-        res.writeHead(500).end('internal_error');
-        return;
-      }
-      if (path === '/gone') {
-        res.writeHead(404).end('no_service');
-        return;
-      }
-      this.posts.push({ path, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown });
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-    });
-  });
-  url = '';
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-}
-
-interface Mail {
-  readonly from: string;
-  readonly to: string[];
-  readonly raw: string;
-}
-
-/** Unfolded headers and the decoded (quoted-printable) body of a raw message. */
-function readMail(raw: string): { headers: Map<string, string>; body: string } {
-  const split = raw.indexOf('\r\n\r\n');
-  const headers = new Map<string, string>();
-  for (const line of raw
-    .slice(0, split)
-    .replace(/\r\n[ \t]+/g, ' ')
-    .split('\r\n')) {
-    const colon = line.indexOf(':');
-    headers.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
-  }
-  let body = raw.slice(split + 4);
-  if (/quoted-printable/i.test(headers.get('content-transfer-encoding') ?? '')) {
-    const bytes = body
-      .replace(/=\r\n/g, '')
-      .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-    body = Buffer.from(bytes, 'latin1').toString('utf8');
-  }
-  return { headers, body: body.replace(/\r\n/g, '\n') };
-}
-
 describe('Notifier with real receivers', () => {
   const slack = new SlackReceiver();
-  const mails: Mail[] = [];
-  let smtp: SMTPServer;
+  const receiver = new MailReceiver();
+  const mails = receiver.mails;
   let smtpPort = 0;
   let pd: PagerDutySimulator;
   let pager: PagerDutyPager;
@@ -115,30 +55,8 @@ describe('Notifier with real receivers', () => {
 
   before(async () => {
     await slack.start();
-    smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
-      logger: false,
-      onData(stream, session, callback) {
-        const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('end', () => {
-          const { mailFrom, rcptTo } = session.envelope;
-          mails.push({
-            from: mailFrom === false ? '' : mailFrom.address,
-            to: rcptTo.map((r) => r.address),
-            raw: Buffer.concat(chunks).toString('utf8'),
-          });
-          callback();
-        });
-      },
-    });
-    await new Promise<void>((resolve) => {
-      smtp.listen(0, '127.0.0.1', resolve);
-    });
-    // @types/smtp-server's `server` does not resolve (it reaches into nodemailer's pre-10 `lib/` paths).
-    const listener = (smtp as unknown as { server: NetServer }).server;
-    smtpPort = (listener.address() as AddressInfo).port;
+    await receiver.start();
+    smtpPort = receiver.port;
     email = new EmailChannel({
       host: '127.0.0.1',
       port: smtpPort,
@@ -158,7 +76,7 @@ describe('Notifier with real receivers', () => {
     email.close();
     pager.close();
     await pd.close();
-    await new Promise<void>((resolve) => smtp.close(() => resolve()));
+    await receiver.close();
     await new Promise<void>((resolve) => slack.server.close(() => resolve()));
   });
 

@@ -1,0 +1,317 @@
+/**
+ * The controller as PagerDuty's first responder, end to end: three node processes page through the
+ * PagerDuty simulator (pdjs over HTTP) and notify through a local Slack webhook receiver and a local
+ * SMTP server. The sensor's page is created in the simulator before the event is sent, as a sensor
+ * does.
+ */
+import { strict as assert } from 'node:assert';
+import { after, before, describe, test } from 'node:test';
+import type { DecisionRecord } from '../../src/controller/decision.js';
+import type { SimIncident } from '../../src/sim/pagerduty.js';
+import { LocalStack } from '../../src/sim/local-stack.js';
+import type { RunState } from '../../src/workflow/types.js';
+import { ClusterProbe, hostDown } from '../helpers/cluster.js';
+import { MailReceiver, SlackReceiver, readMail } from '../helpers/receivers.js';
+import { waitFor } from '../helpers/wait.js';
+
+const SERVICES = `services:
+  sms-api:
+    profile: stateless
+    team: messaging
+    parameters:
+      rate_limit_threshold: 10000
+      notification_channels: ["slack:#sms-oncall", "email:sms-team@example.com"]
+  onboard:
+    profile: stateless
+    parameters:
+      mode: notify_only
+      rate_limit_threshold: 10000
+      notification_channels: ["slack:#onboard"]
+`;
+
+/** The acknowledgement must land within this after the event's time (short, so that the outage test is). */
+const BUDGET_MS = 4000;
+
+describe('PagerDuty first responder and notifications', { timeout: 300_000 }, () => {
+  const slack = new SlackReceiver();
+  const mail = new MailReceiver();
+  let stack: LocalStack;
+  let probe: ClusterProbe;
+
+  before(async () => {
+    await slack.start();
+    await mail.start();
+    stack = await LocalStack.start({
+      services: SERVICES,
+      fleet: { services: { 'sms-api': 8, onboard: 4 } },
+      region: {
+        thresholds: { vote_timeout: '3s' },
+        kinesis: { lease_ttl: '3s' },
+        workflows: { lease_ttl: '3s' },
+        pagerduty: { budget: `${BUDGET_MS}ms`, incident_grace: '1s' },
+        notifications: {
+          slack_webhooks: { '#sms-oncall': `${slack.url}/sms`, '#onboard': `${slack.url}/onboard` },
+          smtp: { host: '127.0.0.1', port: mail.port, from: 'Lazarus <lazarus@example.com>' },
+        },
+      },
+    });
+    probe = new ClusterProbe(stack);
+  });
+  after(async () => {
+    await probe?.close();
+    await stack?.stop();
+    await stack?.remove();
+    await slack.close();
+    await mail.close();
+  });
+
+  async function run(id: string): Promise<RunState | undefined> {
+    const fields = await probe.redis.hgetall(probe.keys.run(id));
+    if (fields['run'] === undefined) return undefined;
+    const steps = Object.fromEntries(
+      Object.entries(fields)
+        .filter(([k]) => k.startsWith('step:'))
+        .map(([k, v]) => [k.slice(5), JSON.parse(v) as RunState['steps'][string]]),
+    );
+    return { ...(JSON.parse(fields['run']) as RunState), steps };
+  }
+
+  function finished(id: string): Promise<RunState> {
+    return waitFor(
+      `run ${id} to finish`,
+      async () => {
+        const r = await run(id);
+        return r !== undefined && r.status !== 'running' ? r : undefined;
+      },
+      60_000,
+      200,
+    );
+  }
+
+  function incident(key: string): SimIncident {
+    const found = stack.pagerduty.incident(key);
+    assert.ok(found !== undefined, `incident ${key}`);
+    return found;
+  }
+
+  function logAt(i: SimIncident, action: string): number {
+    const entry = i.log.find((e) => e.action === action);
+    assert.ok(entry !== undefined, `${action} in the log of ${i.incident_key}: ${JSON.stringify(i.log)}`);
+    return Date.parse(entry.at);
+  }
+
+  /** The Slack texts of `path` that contain `needle`, once there is one. */
+  function slackSays(path: string, needle: string): Promise<string> {
+    return waitFor(
+      `a Slack message on ${path} saying "${needle}"`,
+      () => Promise.resolve(slack.texts(path).find((t) => t.includes(needle))),
+      20_000,
+    );
+  }
+
+  async function traceOf(
+    id: string,
+  ): Promise<{ decision: DecisionRecord; audit: { kind: string; action: string; ok: boolean }[] }> {
+    const res = await fetch(`${stack.apiUrl('a')}/v1/events/${encodeURIComponent(id)}`);
+    assert.equal(res.status, 200);
+    return (await res.json()) as {
+      decision: DecisionRecord;
+      audit: { kind: string; action: string; ok: boolean }[];
+    };
+  }
+
+  test('host down: acknowledged before the first workflow step, resolved after the last; people told at each step', async () => {
+    stack.fleet.inject({ kind: 'host_down', host: 'sms-api-2' });
+    const event = hostDown('sms-api', 'sms-api-2', { incident_key: 'PD-ack' });
+    probe.page(event);
+    await probe.put(event);
+    const d = await probe.waitDecision(event.id);
+    assert.equal(d.decision, 'act', `${d.decision}/${d.reason ?? ''} ${d.error ?? ''}`);
+    assert.equal(d.page?.action, 'acknowledge');
+    assert.equal(d.page?.ok, true);
+    assert.ok(d.page.latency_ms >= 0 && d.page.latency_ms < BUDGET_MS, `ack latency ${d.page.latency_ms}`);
+
+    const r = await finished(`run-${event.id}`);
+    assert.equal(r.status, 'succeeded', JSON.stringify(r.failure));
+    const i = incident('PD-ack');
+    assert.equal(i.status, 'resolved');
+    const acked = logAt(i, 'acknowledged');
+    const firstStep = Math.min(...Object.values(r.steps).map((s) => Date.parse(s.started_at ?? '9999')));
+    assert.ok(acked <= firstStep, `ack ${acked} before the first step ${firstStep}`);
+    assert.ok(acked <= Date.parse(r.started_at), 'ack before the run started');
+    const resolved = logAt(i, 'resolved');
+    for (const id of ['lb_in', 'forensics']) {
+      const end = Date.parse(r.steps[id]?.finished_at ?? '');
+      assert.ok(resolved >= end, `resolved ${resolved} after ${id} ended ${end}`);
+    }
+
+    // Slack and email: acknowledged, started (with the plan), resolved.
+    const ack = await slackSays('/sms', 'Lazarus acknowledged the page for sms-api-2 (sms-api)');
+    assert.match(ack, /controller nodes found it safe to act/);
+    const started = await slackSays('/sms', 'started remediating sms-api-2');
+    assert.match(started, /1\. acknowledge \(pagerduty\.acknowledge\)/);
+    assert.match(started, /boot \(http\.request\)/);
+    await slackSays('/sms', 'Resolved: Lazarus remediated sms-api-2');
+    const mails = await waitFor(
+      'three emails to the team',
+      () => {
+        const to = mail.mails.filter(
+          (m) => m.to.includes('sms-team@example.com') && m.raw.includes('sms-api-2'),
+        );
+        return Promise.resolve(to.length >= 3 ? to : undefined);
+      },
+      20_000,
+    );
+    const subjects = mails.map((m) => readMail(m.raw).headers.get('subject') ?? '');
+    assert.ok(
+      subjects.some((s) => /acknowledged the page/.test(s)),
+      subjects.join(' | '),
+    );
+    assert.ok(
+      subjects.some((s) => /^\[Lazarus\] Resolved/.test(s)),
+      subjects.join(' | '),
+    );
+
+    // The trail: the page calls and the notifications are in the trace.
+    const trace = await waitFor(
+      'the resolved notification in the trace',
+      async () => {
+        const t = await traceOf(event.id);
+        return t.audit.some((e) => e.kind === 'notify' && e.action === 'resolved') ? t : undefined;
+      },
+      10_000,
+    );
+    assert.ok(trace.audit.some((e) => e.kind === 'page' && e.action === 'acknowledge' && e.ok));
+    assert.ok(trace.audit.some((e) => e.kind === 'notify' && e.action === 'acknowledged' && e.ok));
+  });
+
+  test('checks fail: the page goes to the next level, with a note that lists the failed checks', async () => {
+    // sms-api-3 is healthy: HealthCheckDown fails on every node.
+    const event = hostDown('sms-api', 'sms-api-3', { incident_key: 'PD-checks' });
+    probe.page(event);
+    await probe.put(event);
+    const d = await probe.waitDecision(event.id);
+    assert.equal(d.decision, 'escalate');
+    assert.equal(d.reason, 'checks_failed');
+    const i = await waitFor(
+      'the escalation and the evidence note',
+      () => {
+        const found = stack.pagerduty.incident('PD-checks');
+        return Promise.resolve(
+          found !== undefined &&
+            found.escalation_level === 2 &&
+            found.notes.some((n) => /Assisted diagnosis/.test(n.content))
+            ? found
+            : undefined,
+        );
+      },
+      20_000,
+    );
+    assert.equal(i.status, 'triggered', 're-triggered at level 2 for the humans');
+    const note = i.notes.find((n) => /Assisted diagnosis/.test(n.content))?.content ?? '';
+    // The decision does not wait for a third vote once two have failed: two nodes' evidence at least.
+    const voters = [...note.matchAll(/^([abc]) \(local-1\1\) voted fail:$/gm)].map((m) => m[1]);
+    assert.ok(voters.length >= 2, note);
+    assert.match(note, /FAIL HealthCheckDown: measured/);
+    const record = await waitFor(
+      'the escalation in the decision record',
+      async () =>
+        (await probe.decision(event.id))?.page !== undefined ? probe.decision(event.id) : undefined,
+      10_000,
+    );
+    assert.equal(record?.page?.action, 'escalate');
+    assert.equal(record?.page?.ok, true);
+    assert.ok((record?.page?.latency_ms ?? -1) >= 0);
+    const text = await slackSays('/sms', 'Escalated to on-call: Lazarus did not fix sms-api-3');
+    assert.match(text, /Why: the precondition checks failed/);
+    assert.match(text, /Failed checks:\n {2}- HealthCheckDown: measured/);
+  });
+
+  test('the workflow fails: the page is escalated once, and people are told at which step', async () => {
+    stack.fleet.inject({ kind: 'host_down', host: 'sms-api-4' });
+    stack.fleet.inject({ kind: 'boot_fails', service: 'sms-api' });
+    const event = hostDown('sms-api', 'sms-api-4', { incident_key: 'PD-fail' });
+    probe.page(event);
+    await probe.put(event);
+    assert.equal((await probe.waitDecision(event.id)).decision, 'act');
+    const r = await finished(`run-${event.id}`);
+    stack.fleet.clear();
+    assert.equal(r.status, 'failed');
+    const text = await slackSays('/sms', 'Escalated to on-call: Lazarus did not fix sms-api-4');
+    assert.match(text, /failed at step "boot"/);
+    const i = incident('PD-fail');
+    assert.equal(i.escalation_level, 2, 'the workflow escalated it; the responder did not escalate again');
+    assert.equal(i.log.filter((e) => e.action.startsWith('escalat')).length, 1, JSON.stringify(i.log));
+  });
+
+  test('PagerDuty answers 500 twice, then 200: still acknowledged within the budget', async () => {
+    stack.fleet.inject({ kind: 'host_down', host: 'sms-api-5' });
+    const event = hostDown('sms-api', 'sms-api-5', { incident_key: 'PD-flaky' });
+    probe.page(event);
+    stack.pagerduty.failNext(2, 500);
+    await probe.put(event);
+    const d = await probe.waitDecision(event.id);
+    assert.equal(d.decision, 'act', `${d.decision}/${d.reason ?? ''} ${d.error ?? ''}`);
+    assert.equal(d.page?.ok, true);
+    assert.ok(d.page.attempts >= 3, `attempts ${d.page.attempts}`);
+    assert.ok(d.page.latency_ms < BUDGET_MS);
+    const r = await finished(`run-${event.id}`);
+    assert.equal(r.status, 'succeeded', JSON.stringify(r.failure));
+  });
+
+  test('PagerDuty unreachable past the budget: no workflow, dependency_down, the lock released', async () => {
+    stack.fleet.inject({ kind: 'host_down', host: 'sms-api-6' });
+    const event = hostDown('sms-api', 'sms-api-6', { incident_key: 'PD-down' });
+    probe.page(event);
+    await stack.pagerduty.down();
+    try {
+      await probe.put(event);
+      const d = await probe.waitDecision(event.id, 30_000);
+      assert.equal(d.decision, 'escalate');
+      assert.equal(d.reason, 'dependency_down');
+      assert.match(d.error ?? '', /could not be acknowledged.*LZ_ERR_PAGER_UNAVAILABLE/);
+      assert.equal(d.lock, undefined);
+      assert.ok(d.votes.filter((v) => v.pass).length >= 2, 'the checks had passed');
+      // Give a run every chance to appear: it must not.
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(await run(`run-${event.id}`), undefined, 'no workflow');
+      assert.equal(await probe.redis.exists(probe.keys.lock('host:sms-api/sms-api-6')), 0, 'lock released');
+      assert.notEqual(incident('PD-down').status, 'acknowledged');
+    } finally {
+      await stack.pagerduty.up();
+    }
+    await slackSays('/sms', 'Escalated to on-call: Lazarus did not fix sms-api-6');
+  });
+
+  test('notify_only: no ack, no workflow step; a "would have" message with the planned steps', async () => {
+    stack.fleet.inject({ kind: 'host_down', host: 'onboard-1' });
+    const event = hostDown('onboard', 'onboard-1', { incident_key: 'PD-onboard' });
+    probe.page(event);
+    await probe.put(event);
+    const d = await probe.waitDecision(event.id);
+    assert.equal(d.decision, 'act', `${d.decision}/${d.reason ?? ''}`);
+    assert.equal(d.mode, 'notify_only');
+    assert.equal(d.page, undefined);
+    const text = await slackSays(
+      '/onboard',
+      '[notify_only] Lazarus would have remediated onboard-1 (onboard)',
+    );
+    for (const step of [
+      'acknowledge (pagerduty.acknowledge)',
+      'boot (http.request)',
+      'resolve (pagerduty.resolve)',
+    ])
+      assert.ok(text.includes(step), `${step} in the plan:\n${text}`);
+    assert.match(text, /would have acknowledged the page and run "default\.replace_host":\n {2}1\. /);
+    assert.match(text, /Nothing was done/);
+    assert.equal(await run(`run-${event.id}`), undefined, 'no workflow');
+    assert.equal(await probe.redis.exists(probe.keys.lock('host:onboard/onboard-1')), 0, 'lock released');
+    const i = incident('PD-onboard');
+    assert.equal(i.status, 'triggered', 'not acknowledged');
+    assert.deepEqual(
+      stack.pagerduty.calls().filter((c) => c.method !== 'GET' && c.path.startsWith(`/incidents/${i.id}`)),
+      [],
+      'no write to the page',
+    );
+  });
+});
