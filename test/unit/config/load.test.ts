@@ -295,6 +295,31 @@ describe('rejections name the file, line and what is expected', () => {
     find(issues, 'deploy/local/region.yaml', 'needs "url"');
   });
 
+  test('region: paging, notifications, API and audit sections are checked and compiled', async () => {
+    const config = await loadShipped();
+    assert.deepEqual(config.region.pagerduty, {
+      url: 'http://127.0.0.1:8400',
+      tokenEnv: 'PAGERDUTY_TOKEN',
+      from: 'lazarus@local.invalid',
+      budgetMs: 50_000,
+      incidentGraceMs: 10_000,
+    });
+    assert.deepEqual(config.region.api, { tokenEnv: 'LAZARUS_API_TOKEN', protectReads: false });
+    assert.deepEqual(config.region.audit, { retentionMs: 7 * 86_400_000, maxEvents: 100_000 });
+    const issues = await issuesAfter(async (c) => {
+      await c.edit('deploy/local/region.yaml', 'from: lazarus@local.invalid', 'from: lazarus');
+      await c.edit('deploy/local/region.yaml', 'token_env: LAZARUS_API_TOKEN', 'token_env: lazarus-token');
+      await c.edit('deploy/local/region.yaml', 'max_events: 100000', 'max_events: 10');
+      await c.edit('deploy/local/region.yaml', 'slack_webhooks: {}', 'slack_webhooks: { "#ops": "ftp://x" }');
+    });
+    const from = find(issues, 'deploy/local/region.yaml', 'must match ^[^@');
+    assert.equal(from.path, '/pagerduty/from');
+    assert.ok(issues.some((i) => i.path === '/api/token_env'), JSON.stringify(issues));
+    assert.ok(issues.some((i) => i.path === '/audit/max_events' && /100/.test(i.message)));
+    assert.ok(issues.some((i) => i.path === '/notifications/slack_webhooks/#ops'));
+    assert.ok(issues.every((i) => i.line > 0), 'each issue has its line');
+  });
+
   test('min_active_hosts at or above max_active_hosts', async () => {
     const issues = await issuesAfter((c) =>
       c.edit('deploy/local/services.yaml', 'min_active_hosts: 3', 'min_active_hosts: 300'),
