@@ -211,6 +211,8 @@ function after(d: DecisionRecord, run: RunState | undefined, audit: readonly Aud
       duration_ms: vote.durationMs,
     });
   for (const entry of audit) {
+    // The acknowledgement is on the timeline already, from the record, before the decision.
+    if (entry.kind === 'page' && entry.action === 'acknowledge' && d.page?.action === 'acknowledge') continue;
     rest.push({
       at: entry.at,
       stage: entry.kind === 'notify' ? 'notify' : entry.kind === 'page' ? 'page' : 'workflow',

@@ -116,14 +116,15 @@ export class Responder {
   runStarted(run: RunState, workflow: CompiledWorkflow | undefined): void {
     const event = summaryOf(run.event);
     this.track(
-      this.notify(run.event.id, 'remediation_started', {
-        service: run.event.service,
-        text: remediationStartedMessage(event, {
+      this.notify(
+        run.event,
+        'remediation_started',
+        remediationStartedMessage(event, {
           workflow: run.workflow,
           steps: planOf(workflow),
           runId: run.id,
         }),
-      }),
+      ),
     );
   }
 
@@ -141,9 +142,10 @@ export class Responder {
     const event = summaryOf({ ...d.event });
     const evidence = evidenceOf(d);
     if (d.mode === 'notify_only') {
-      await this.notify(d.event_id, 'would_have', {
-        service: d.service,
-        text: wouldHaveMessage(event, {
+      await this.notify(
+        { ...d.event },
+        'would_have',
+        wouldHaveMessage(event, {
           workflow: d.rule?.workflow ?? '',
           steps: planOf(workflow),
           evidence,
@@ -151,16 +153,17 @@ export class Responder {
             ? { reason: d.reason, ...(d.reason_text === undefined ? {} : { reasonText: d.reason_text }) }
             : {}),
         }),
-      });
+      );
       return;
     }
     if (d.decision === 'act') {
       // Without a page (no incident key) there is nothing acknowledged; "remediation started" follows.
       if (d.page?.ok !== true) return;
-      await this.notify(d.event_id, 'acknowledged', {
-        service: d.service,
-        text: acknowledgedMessage(event, { workflow: d.rule?.workflow ?? '', evidence }),
-      });
+      await this.notify(
+        { ...d.event },
+        'acknowledged',
+        acknowledgedMessage(event, { workflow: d.rule?.workflow ?? '', evidence }),
+      );
       return;
     }
     // escalate
@@ -180,14 +183,15 @@ export class Responder {
       // The evidence goes on the page even when PagerDuty's own timer did the escalating.
       await this.note(d.event_id, key, evidenceNote(event, { decision: d.decision, reason, evidence }));
     }
-    await this.notify(d.event_id, 'escalated', {
-      service: d.service,
-      text: escalatedMessage(event, {
+    await this.notify(
+      { ...d.event },
+      'escalated',
+      escalatedMessage(event, {
         reason,
         ...(d.reason_text === undefined ? {} : { reasonText: d.reason_text }),
         evidence,
       }),
-    });
+    );
   }
 
   private async afterRun(run: RunState, workflow: CompiledWorkflow | undefined): Promise<void> {
@@ -203,15 +207,16 @@ export class Responder {
       );
     if (run.status === 'succeeded') {
       if (key !== undefined && !pageSteps('pagerduty.resolve')) await this.resolve(run.event.id, key, run);
-      await this.notify(run.event.id, 'resolved', {
-        service: run.event.service,
-        text: resolvedMessage(event, {
+      await this.notify(
+        run.event,
+        'resolved',
+        resolvedMessage(event, {
           workflow: run.workflow,
           ...(run.finished_at === undefined
             ? {}
             : { durationMs: Date.parse(run.finished_at) - Date.parse(run.started_at) }),
         }),
-      });
+      );
       return;
     }
     if (run.status !== 'failed') return;
@@ -219,16 +224,17 @@ export class Responder {
     const why = `${run.workflow} failed${failure === undefined ? '' : ` at step ${failure.step}: ${failure.message}`}`;
     if (key !== undefined && !pageSteps('pagerduty.escalate'))
       await this.escalate(run.event as unknown as LzEvent, key, `workflow_failed: ${why}`, false);
-    await this.notify(run.event.id, 'escalated', {
-      service: run.event.service,
-      text: escalatedMessage(event, {
+    await this.notify(
+      run.event,
+      'escalated',
+      escalatedMessage(event, {
         reason: 'workflow_failed',
         evidence: {
           workflow: run.workflow,
           ...(failure === undefined ? {} : { failedStep: failure.step, error: failure.message }),
         },
       }),
-    });
+    );
   }
 
   /** Escalates the page; resolves with the first response when `first`, never rejects. */
@@ -332,13 +338,15 @@ export class Responder {
       });
   }
 
-  private async notify(
-    eventId: string,
-    kind: string,
-    message: { service: string; text: string },
-    incidentKey?: string,
-  ): Promise<void> {
-    const full: NotifyMessage = { ...message, ...(incidentKey === undefined ? {} : { incidentKey }) };
+  /** Hands a message to the service's channels (a `pagerduty` channel notes it on the event's page). */
+  private async notify(event: Readonly<Record<string, unknown>>, kind: string, text: string): Promise<void> {
+    const eventId = String(event['id']);
+    const incidentKey = typeof event['incident_key'] === 'string' ? event['incident_key'] : undefined;
+    const full: NotifyMessage = {
+      service: String(event['service']),
+      text,
+      ...(incidentKey === undefined ? {} : { incidentKey }),
+    };
     const channels = this.o.directory.recipients(full).addresses.map(channelKey);
     try {
       const { sent } = await this.o.notifier.send(full, AbortSignal.timeout(LATER_CALL_MS));
@@ -347,7 +355,7 @@ export class Responder {
         action: kind,
         ok: sent > 0,
         ...(sent > 0 ? {} : { error: 'no channel took the message (see the node log)' }),
-        detail: { channels, headline: message.text.split('\n')[0] ?? '' },
+        detail: { channels, headline: text.split('\n')[0] ?? '' },
       });
     } catch (error) {
       await this.entry(eventId, { kind: 'notify', action: kind, ok: false, error: messageOf(error) });

@@ -97,7 +97,6 @@ describe('buildTimeline', () => {
       'lock',
       'page',
       'decision',
-      'page', // the audit entry (T+2), before the run (T+100)
       'workflow',
       'step',
       'notify', // T+400
