@@ -15,7 +15,7 @@
  * | `lazarus_lock_contention_total`     | counter   | `kind`                          | acts refused because another remediation held the lock (`host`, `service`) |
  * | `lazarus_workflow_runs_total`       | counter   | `workflow`, `status`            | runs `started`, `succeeded`, `failed` on this node                    |
  * | `lazarus_workflow_step_duration_ms` | histogram | `action`, `status`              | one step's duration, ms (10 ms .. 30 min)                             |
- * | `lazarus_page_ack_latency_ms`       | histogram |                                 | event arrival → PagerDuty acknowledgement, ms (50 ms .. 60 s)          |
+ * | `lazarus_page_ack_latency_ms`       | histogram |                                 | the event's `time` → PagerDuty acknowledgement, ms (50 ms .. 60 s)     |
  * | `lazarus_shard_lag_ms`              | gauge     | `shard`                         | how far this node's reader is behind the shard's tip (MillisBehindLatest) |
  * | `lazarus_redis_errors_total`        | counter   | `op`                            | Redis calls that failed or timed out                                  |
  * | `lazarus_peer_errors_total`         | counter   | `peer`                          | gRPC calls to a peer that failed or timed out                         |
@@ -112,7 +112,7 @@ export class Metrics {
   });
   private readonly pageAck = new Histogram({
     name: 'lazarus_page_ack_latency_ms',
-    help: 'From the event arriving in the stream to the PagerDuty acknowledgement, in milliseconds.',
+    help: "From the event's time (when its sensor paged) to the PagerDuty acknowledgement, in milliseconds.",
     buckets: PAGE_ACK_BUCKETS_MS,
     registers: [this.registry],
   });

@@ -172,7 +172,7 @@ export function buildTimeline(
 function decisionEntry(d: DecisionRecord): TimelineEntry {
   const title =
     d.decision === 'act'
-      ? `act${d.mode === 'notify_only' ? ' (notify_only: nothing is done)' : ''}: ${d.votes.filter((v) => v.pass).length} passing votes of ${d.quorum} needed`
+      ? `act${d.mode === 'notify_only' ? ' (notify_only: nothing is done)' : ''}: ${d.votes.filter((v) => v.pass).length} of ${d.votes.length + d.failures.length} votes pass (${d.quorum} needed)`
       : d.decision === 'duplicate'
         ? `duplicate of ${d.duplicate_of ?? '?'}`
         : `escalate (${d.reason ?? '?'}): ${d.reason_text ?? ''}${d.error === undefined || d.reason === 'stale' ? '' : ` — ${d.error}`}`;

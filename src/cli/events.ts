@@ -6,8 +6,11 @@
  * Without `--api`, the nodes of the configuration's `region.yaml` are asked in order until one
  * answers: any node serves the whole region, and during an incident the first one may be the one
  * that is down. Only `region.yaml` is read (not the rules and services), so that a broken service
- * file does not keep an operator from reading the audit trail. The token comes from `--token` or
- * `$LAZARUS_API_TOKEN` (needed when the nodes protect reads).
+ * file does not keep an operator from reading the audit trail. The token comes from `--token`, else
+ * from the environment variable that `region.yaml`'s `api.token_env` names (`LAZARUS_API_TOKEN` by
+ * default, the variable the nodes read theirs from); it is needed when the nodes protect reads.
+ *
+ * The tables go to `out`; what went wrong (a refusal, no such event, no node answering) to `err`.
  *
  * Exit 0: printed; 1: no such event; 2: bad usage, refused filter, or no node answered.
  */
@@ -40,11 +43,14 @@ export interface EventsCommandOptions extends ApiTarget {
 }
 
 const TIMEOUT_MS = 10_000;
+/** Where the token is read from when `region.yaml` does not say (`api.token_env`). */
+export const DEFAULT_TOKEN_ENV = 'LAZARUS_API_TOKEN';
 
 export async function eventsCommand(
   dir: string,
   options: EventsCommandOptions,
   out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream = out,
 ): Promise<number> {
   const query = new URLSearchParams();
   for (const name of ['service', 'host', 'status', 'reason', 'limit', 'cursor'] as const) {
@@ -57,9 +63,9 @@ export async function eventsCommand(
     const back = parseDuration(value);
     query.set(name, back === undefined ? value : String(Date.now() - back));
   }
-  const answer = await get(dir, options, `/v1/events${query.size > 0 ? `?${query.toString()}` : ''}`, out);
+  const answer = await get(dir, options, `/v1/events${query.size > 0 ? `?${query.toString()}` : ''}`, err);
   if (answer === undefined) return 2;
-  if (answer.status !== 200) return refused(answer, out);
+  if (answer.status !== 200) return refused(answer, err);
   if (options.json === true) {
     out.write(JSON.stringify(answer.body, null, 2) + '\n');
     return 0;
@@ -76,21 +82,32 @@ export async function eventCommand(
   id: string,
   options: ApiTarget,
   out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream = out,
 ): Promise<number> {
-  const answer = await get(dir, options, `/v1/events/${encodeURIComponent(id)}`, out);
+  const answer = await get(dir, options, `/v1/events/${encodeURIComponent(id)}`, err);
   if (answer === undefined) return 2;
+  // A 404 of a route that exists is the event not being there; the API says which (unknown, not
+  // decided yet, expired).
   if (answer.status === 404) {
-    out.write(`${id}: ${messageOf(answer.body)}\n`);
+    err.write(`${id}: ${messageOf(answer.body)}\n`);
     return 1;
   }
-  if (answer.status !== 200) return refused(answer, out);
+  if (answer.status !== 200) return refused(answer, err);
   if (options.json === true) {
     out.write(JSON.stringify(answer.body, null, 2) + '\n');
     return 0;
   }
-  const body = answer.body as { decision?: Decision; run?: Run | null; rejected?: Rejected };
+  const body = answer.body as {
+    decision?: Decision;
+    run?: Run | null;
+    rejected?: Rejected;
+    timeline?: TimelineEntry[];
+  };
   if (body.rejected !== undefined) out.write(rejectedText(body.rejected) + '\n');
   else if (body.decision !== undefined) out.write(traceText(body.decision, body.run ?? undefined) + '\n');
+  // Older nodes do not send a timeline: the trace above is then all there is.
+  if (Array.isArray(body.timeline) && body.timeline.length > 0)
+    out.write('\n' + timelineText(body.timeline) + '\n');
   return 0;
 }
 
@@ -100,6 +117,9 @@ export async function eventCommand(
 interface Answer {
   readonly status: number;
   readonly body: unknown;
+  /** Where the token was looked for (when not given with `--token`), and whether one was sent. */
+  readonly tokenEnv: string;
+  readonly sentToken: boolean;
 }
 
 /** GET from `--api`, else from each configured node in turn until one answers. */
@@ -107,18 +127,21 @@ async function get(
   dir: string,
   options: ApiTarget,
   path: string,
-  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
 ): Promise<Answer | undefined> {
+  const region = await readRegion(dir);
   let bases: string[];
   try {
-    bases = options.api !== undefined ? [baseUrl(options.api)] : await configuredApis(dir);
+    bases = options.api !== undefined ? [baseUrl(options.api)] : configuredApis(region);
   } catch (error) {
-    out.write(`lazarus: ${(error as Error).message}\n`);
+    err.write(`lazarus: ${(error as Error).message}\n`);
     return undefined;
   }
-  const token = options.token ?? process.env['LAZARUS_API_TOKEN'];
+  const env = tokenEnv(region);
+  const token = options.token ?? process.env[env];
+  const sentToken = token !== undefined && token !== '';
   const headers: Record<string, string> = { Accept: 'application/json' };
-  if (token !== undefined && token !== '') headers['Authorization'] = `Bearer ${token}`;
+  if (sentToken) headers['Authorization'] = `Bearer ${token}`;
   const failures: string[] = [];
   for (const base of bases) {
     try {
@@ -135,26 +158,45 @@ async function get(
         failures.push(`${base}: ${messageOf(body)}`);
         continue;
       }
-      return { status: res.status, body };
+      return { status: res.status, body, tokenEnv: env, sentToken };
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code;
-      failures.push(`${base}: ${cause ?? (error as Error).message}`);
+      // fetch says only "fetch failed"; its cause says why (ECONNREFUSED, a timeout, "bad port").
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const why =
+        (error as Error).name === 'TimeoutError'
+          ? `no answer within ${formatDuration(TIMEOUT_MS)}`
+          : (cause?.code ?? cause?.message ?? (error as Error).message);
+      failures.push(`${base}: ${why}`);
     }
   }
-  out.write(`lazarus: no node's API answered:\n${failures.map((f) => `  ${f}\n`).join('')}`);
+  err.write(`lazarus: no node's API answered:\n${failures.map((f) => `  ${f}\n`).join('')}`);
   return undefined;
 }
 
-/** The `api` addresses of the nodes in `region.yaml`, in order. */
-async function configuredApis(dir: string): Promise<string[]> {
+/** `region.yaml` as parsed YAML, or why it could not be read (only a problem without `--api`). */
+type RegionFile = { readonly file: string } & ({ readonly value: unknown } | { readonly error: string });
+
+async function readRegion(dir: string): Promise<RegionFile> {
   const file = join(dir, REGION_FILE);
-  let region: unknown;
   try {
-    region = parseYaml(await readFile(file, 'utf8'));
+    return { file, value: parseYaml(await readFile(file, 'utf8')) as unknown };
   } catch (error) {
-    throw new Error(`${file} could not be read (${(error as Error).message}); give --api URL`);
+    return { file, error: (error as Error).message };
   }
-  const nodes = (region as { nodes?: unknown } | null)?.nodes;
+}
+
+/** The variable named by `api.token_env`, as the nodes read it; the default when the file cannot tell. */
+function tokenEnv(region: RegionFile): string {
+  const api = 'value' in region ? (region.value as { api?: { token_env?: unknown } } | null)?.api : undefined;
+  const name = api?.token_env;
+  return typeof name === 'string' && name !== '' ? name : DEFAULT_TOKEN_ENV;
+}
+
+/** The `api` addresses of the nodes in `region.yaml`, in order. */
+function configuredApis(region: RegionFile): string[] {
+  const { file } = region;
+  if ('error' in region) throw new Error(`${file} could not be read (${region.error}); give --api URL`);
+  const nodes = (region.value as { nodes?: unknown } | null)?.nodes;
   const apis = Array.isArray(nodes)
     ? nodes.flatMap((n) => {
         const api = (n as { api?: unknown } | null)?.api;
@@ -170,11 +212,17 @@ function baseUrl(api: string): string {
   return url.replace(/\/+$/, '');
 }
 
-function refused(answer: Answer, out: NodeJS.WritableStream): number {
+function refused(answer: Answer, err: NodeJS.WritableStream): number {
   const error = (answer.body as { error?: { code?: string; message?: string } }).error;
-  out.write(
+  err.write(
     `lazarus: ${answer.status} ${error?.code ?? ''}: ${error?.message ?? JSON.stringify(answer.body)}\n`,
   );
+  if (answer.status === 401)
+    err.write(
+      answer.sentToken
+        ? 'lazarus: the token was refused\n'
+        : `lazarus: no token was sent: give --token T or set $${answer.tokenEnv}\n`,
+    );
   return 2;
 }
 
@@ -271,6 +319,16 @@ interface Rejected {
   raw: string;
   node: string;
   at: string;
+}
+
+/** One step of an event's life as the trace's `timeline` lists it (all the table needs of it). */
+export interface TimelineEntry {
+  /** RFC 3339. */
+  at: string;
+  stage: string;
+  node?: string;
+  ok?: boolean;
+  title: string;
 }
 
 export function eventsTable(items: readonly Summary[]): string {
@@ -419,4 +477,42 @@ function rejectedText(r: Rejected): string {
     '',
     `first bytes: ${JSON.stringify(raw.slice(0, 300))}${raw.length > 300 ? '…' : ''}`,
   ].join('\n');
+}
+
+/**
+ * The timeline as a table, in the order the API sends it (the order things happened, as the node
+ * tells the story), each time relative to the first entry: how long each stage took reads off the
+ * column.
+ */
+export function timelineText(entries: readonly TimelineEntry[]): string {
+  const first = entries[0];
+  const t0 = first === undefined ? NaN : Date.parse(first.at);
+  return [
+    `timeline (+0 = ${first?.at ?? '?'}):`,
+    table(
+      [
+        ['TIME', 'NODE', 'STAGE', 'OK', 'TITLE'],
+        ...entries.map((e) => {
+          const ms = Date.parse(e.at) - t0;
+          return [
+            Number.isNaN(ms) ? '?' : since(ms),
+            e.node === undefined || e.node === '' ? '-' : e.node,
+            e.stage,
+            e.ok === undefined ? '' : e.ok ? 'ok' : 'FAIL',
+            e.title,
+          ];
+        }),
+      ],
+      '  ',
+    ),
+  ].join('\n');
+}
+
+/** `+0ms`, `+840ms`, `+2.315s`, `+12m30s`, `-5ms`: millisecond detail where it matters, not in a long run. */
+function since(ms: number): string {
+  const sign = ms < 0 ? '-' : '+';
+  const abs = Math.abs(ms);
+  if (abs < 1000) return `${sign}${abs}ms`;
+  if (abs < 60_000) return `${sign}${(abs / 1000).toFixed(3)}s`;
+  return `${sign}${formatDuration(Math.round(abs / 1000) * 1000)}`;
 }

@@ -2,12 +2,10 @@
 /** The `lazarus` command. */
 import { parseArgs } from 'node:util';
 import { configDir } from '../common/package-root.js';
-import { matchCommand } from './match.js';
-import { nodeCommand } from './node.js';
-import { runWorkflowCommand } from './run-workflow.js';
-import { startCommand } from './start.js';
-import { submitCommand } from './submit.js';
-import { validateCommand } from './validate.js';
+import type { ApiTarget, EventsCommandOptions } from './events.js';
+
+// Each command's module is imported when it runs: `lazarus events` need not load the AWS SDK,
+// gRPC and the whole controller that `lazarus node` does (a second of start-up on a small machine).
 
 const USAGE = `usage: lazarus <command> [options]
 
@@ -26,9 +24,42 @@ commands:
   run-workflow NAME --event FILE [--config DIR] [--dry-run]
                                           run one workflow by hand for an event; --dry-run prints the
                                           resolved plan and calls nothing
+  events [--service S] [--host H] [--status STATUS] [--reason R] [--since T] [--until T]
+         [--limit N] [--cursor C] [--api URL] [--token T] [--json] [--config DIR]
+                                          the audit trail's events, newest first, from a node's REST
+                                          API; STATUS act|escalate|duplicate|rejected; T an RFC 3339
+                                          time, epoch ms, or a duration back from now (15m); exit 0
+                                          listed, 2 filter refused or no node answered
+  event ID [--api URL] [--token T] [--json] [--config DIR]
+                                          one event's trace: decision, gates, votes with every check,
+                                          workflow run and steps, timeline; exit 0 shown, 1 no such
+                                          event, 2 refused or no node answered
 
 --config defaults to $LAZARUS_CONFIG, else the shipped deploy/local.
+--api defaults to the configuration's nodes, asked in turn until one answers; --token to the
+variable that region.yaml's api.token_env names ($LAZARUS_API_TOKEN by default).
 `;
+
+/** The filters of `lazarus events`, passed to `GET /v1/events` under the same names. */
+const FILTERS = ['service', 'host', 'status', 'reason', 'since', 'until', 'limit', 'cursor'] as const;
+
+type OptionName =
+  'config' | 'event' | 'json' | 'node' | 'raw' | 'dry-run' | 'api' | 'token' | (typeof FILTERS)[number];
+
+/**
+ * The options each command takes. Any other is refused, not ignored: `match --service x` would
+ * otherwise look like a filter that worked.
+ */
+const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
+  validate: ['config'],
+  match: ['config', 'event', 'json'],
+  node: ['config', 'node'],
+  start: ['config'],
+  submit: ['config', 'event', 'raw'],
+  'run-workflow': ['config', 'event', 'dry-run'],
+  events: ['config', 'api', 'token', 'json', ...FILTERS],
+  event: ['config', 'api', 'token', 'json'],
+};
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -36,15 +67,14 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
   }
+  const allowed = COMMAND_OPTIONS[command];
+  if (allowed === undefined) {
+    process.stderr.write(`lazarus: unknown command "${command}"\n\n${USAGE}`);
+    return 2;
+  }
   let positionals: string[] = [];
-  let values: {
-    config?: string | undefined;
-    event?: string | undefined;
-    json?: boolean | undefined;
-    node?: string | undefined;
-    raw?: boolean | undefined;
-    'dry-run'?: boolean | undefined;
-  };
+  let values: Partial<Record<Exclude<OptionName, 'json' | 'raw' | 'dry-run'>, string>> &
+    Partial<Record<'json' | 'raw' | 'dry-run', boolean>>;
   try {
     ({ values, positionals } = parseArgs({
       args: rest,
@@ -55,6 +85,9 @@ async function main(argv: string[]): Promise<number> {
         node: { type: 'string' },
         raw: { type: 'boolean' },
         'dry-run': { type: 'boolean' },
+        api: { type: 'string' },
+        token: { type: 'string' },
+        ...Object.fromEntries(FILTERS.map((name) => [name, { type: 'string' as const }])),
       },
       strict: true,
       allowPositionals: true,
@@ -63,30 +96,42 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`lazarus ${command}: ${(error as Error).message}\n\n${USAGE}`);
     return 2;
   }
+  const misplaced = Object.keys(values).filter((name) => !allowed.includes(name as OptionName));
+  if (misplaced.length > 0) {
+    const names = misplaced.map((name) => `--${name}`).join(', ');
+    const verb = misplaced.length === 1 ? 'is not an option' : 'are not options';
+    process.stderr.write(`lazarus ${command}: ${names} ${verb} of ${command}\n\n${USAGE}`);
+    return 2;
+  }
   const dir = configDir(values.config);
   switch (command) {
     case 'validate':
-      return validateCommand(dir, process.stdout);
+      return (await import('./validate.js')).validateCommand(dir, process.stdout);
     case 'match':
       if (values.event === undefined) {
         process.stderr.write(`lazarus match: --event FILE is required (- reads standard input)\n`);
         return 2;
       }
-      return matchCommand(dir, values.event, values.json === true, process.stdout);
+      return (await import('./match.js')).matchCommand(
+        dir,
+        values.event,
+        values.json === true,
+        process.stdout,
+      );
     case 'node':
       if (values.node === undefined) {
         process.stderr.write(`lazarus node: --node ID is required\n`);
         return 2;
       }
-      return nodeCommand(dir, values.node);
+      return (await import('./node.js')).nodeCommand(dir, values.node);
     case 'start':
-      return startCommand(dir, process.stdout);
+      return (await import('./start.js')).startCommand(dir, process.stdout);
     case 'run-workflow':
       if (positionals[0] === undefined || values.event === undefined) {
         process.stderr.write(`lazarus run-workflow: NAME and --event FILE are required\n`);
         return 2;
       }
-      return runWorkflowCommand(
+      return (await import('./run-workflow.js')).runWorkflowCommand(
         dir,
         positionals[0],
         values.event,
@@ -98,11 +143,51 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`lazarus submit: --event FILE is required (- reads standard input)\n`);
         return 2;
       }
-      return submitCommand(dir, values.event, values.raw === true, process.stdout);
+      return (await import('./submit.js')).submitCommand(
+        dir,
+        values.event,
+        values.raw === true,
+        process.stdout,
+      );
+    case 'events': {
+      if (positionals.length > 0) {
+        process.stderr.write(`lazarus events: takes no arguments, only options (got "${positionals[0]}")\n`);
+        return 2;
+      }
+      const options: { -readonly [K in keyof EventsCommandOptions]: EventsCommandOptions[K] } = {
+        ...target(values),
+      };
+      for (const name of FILTERS) {
+        const value = values[name];
+        if (value !== undefined) options[name] = value;
+      }
+      return (await import('./events.js')).eventsCommand(dir, options, process.stdout, process.stderr);
+    }
+    case 'event':
+      if (positionals.length !== 1 || positionals[0] === '') {
+        process.stderr.write(`lazarus event: one event ID is required\n`);
+        return 2;
+      }
+      return (await import('./events.js')).eventCommand(
+        dir,
+        positionals[0] ?? '',
+        target(values),
+        process.stdout,
+        process.stderr,
+      );
     default:
       process.stderr.write(`lazarus: unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
+}
+
+/** `--api`, `--token` and `--json`, as the event commands take them. */
+function target(values: { api?: string; token?: string; json?: boolean }): ApiTarget {
+  return {
+    ...(values.api === undefined ? {} : { api: values.api }),
+    ...(values.token === undefined ? {} : { token: values.token }),
+    ...(values.json === undefined ? {} : { json: values.json }),
+  };
 }
 
 main(process.argv.slice(2)).then(

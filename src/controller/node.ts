@@ -307,7 +307,14 @@ export class ControllerNode {
           local,
           ...peers.map((peer): Voter => ({
             node: peer.nodeId,
-            vote: async (signal) => fromVoteMessage(await peer.evaluate(request, timeoutMs, signal)),
+            vote: async (signal) => {
+              try {
+                return fromVoteMessage(await peer.evaluate(request, timeoutMs, signal));
+              } catch (error) {
+                if (!signal.aborted) metrics.peerError(peer.nodeId);
+                throw error;
+              }
+            },
           })),
         ];
       },

@@ -204,6 +204,7 @@ export class Pipeline {
       // be recorded; the batch is retried, so the checkpoint waits for it.
       if (lock !== undefined) await this.releaseQuietly(lock, elog);
       const message = error instanceof Error ? error.message : String(error);
+      this.o.metrics?.redisError('decide');
       const decision = this.build(record, event, {
         decision: 'escalate',
         reason: 'dependency_down',

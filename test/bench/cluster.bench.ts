@@ -2,7 +2,10 @@
  * Decisions through the whole local cluster (kinesis-local, redis-server, the fleet simulator and
  * three node processes voting over gRPC): decision latency (put → durable decision) at steady rates,
  * decisions/s at saturation, and, measured in the same run as references, a bare gRPC round trip to
- * a node process and a bare GetRecords loop draining the same stream. Run: npm run bench:cluster
+ * a node process and a bare GetRecords loop draining the same stream. Every event carries the
+ * incident key of a page created in the PagerDuty simulator first (as its sensor would), so the
+ * first response to each page (the acknowledgement of an `act`, the escalation of an `escalate`)
+ * is measured from the event's time under the same load. Run: npm run bench:cluster
  */
 import {
   GetRecordsCommand,
@@ -23,6 +26,8 @@ const RATES = [
 const BACKLOG = 4000;
 
 let seq = 0;
+let pages: LocalStack['pagerduty'] | undefined;
+
 function event(): { id: string; data: Buffer; key: string } {
   seq++;
   const host = `sms-api-${(seq % 6) + 1}`;
@@ -35,9 +40,12 @@ function event(): { id: string; data: Buffer; key: string } {
     environment: 'prod',
     service: 'sms-api',
     host,
+    incident_key: id,
     // A field of its own, so that no event folds into another as a duplicate: each one is voted on.
     data: { host_state: 'DOWN', host_state_type: 'HARD', check: `bench-${seq}` },
   };
+  // The sensor pages PagerDuty before it sends the event.
+  pages?.createIncident({ incidentKey: id, service: 'sms-api' });
   return { id, data: Buffer.from(JSON.stringify(body)), key: `${host}-${seq % 64}` };
 }
 
@@ -87,6 +95,42 @@ async function waitDecided(
     if (pending.length > 0) await new Promise((r) => setTimeout(r, 50));
   }
   return decidedAt;
+}
+
+interface FirstResponse {
+  readonly action: string;
+  readonly ok: boolean;
+  readonly latency_ms: number;
+}
+
+/** The first response of each event's page (waits for the escalations, made after the decision). */
+async function firstResponses(
+  redis: Redis,
+  keys: RedisKeys,
+  ids: string[],
+  timeoutMs: number,
+): Promise<FirstResponse[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const values = await redis.mget(...ids.map((id) => keys.decision(id)));
+    const pages = values.map((v) =>
+      v === null ? undefined : (JSON.parse(v) as { page?: FirstResponse }).page,
+    );
+    const missing = pages.filter((p) => p === undefined).length;
+    if (missing === 0 || Date.now() > deadline) {
+      if (missing > 0)
+        process.stderr.write(`${missing} events have no page response after ${timeoutMs} ms\n`);
+      return pages.filter((p): p is FirstResponse => p !== undefined);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function responseCells(responses: readonly FirstResponse[], action: string): string {
+  const mine = responses.filter((r) => r.action === action);
+  const ok = mine.filter((r) => r.ok).map((r) => r.latency_ms);
+  if (mine.length === 0) return '-';
+  return `${pct(ok, 50).toFixed(0)} / ${pct(ok, 99).toFixed(0)} (${ok.length}${ok.length < mine.length ? `, ${mine.length - ok.length} failed` : ''})`;
 }
 
 async function grpcRoundTrip(stack: LocalStack): Promise<{ p50: number; p99: number }> {
@@ -143,6 +187,7 @@ async function main(): Promise<void> {
     services:
       'services:\n  sms-api:\n    profile: stateless\n    parameters: { min_active_hosts: 0, rate_limit_threshold: 1000000 }\n',
   });
+  pages = stack.pagerduty;
   const redis = new Redis(stack.redisUrl);
   const keys = new RedisKeys(stack.region.keyPrefix);
   // Every event is a HARD host down for a host that is really down: each one passes the gates and
@@ -150,7 +195,17 @@ async function main(): Promise<void> {
   // address; the first per host takes the host's lock (and starts a workflow), the rest find the
   // lock held.
   for (let h = 1; h <= 6; h++) stack.fleet.inject({ kind: 'host_down', host: `sms-api-${h}` });
-  const rows = [['load', 'events', 'decisions/s', 'latency p50 ms', 'latency p99 ms']];
+  const rows = [
+    [
+      'load',
+      'events',
+      'decisions/s',
+      'latency p50 ms',
+      'latency p99 ms',
+      'ack p50 / p99 ms (n)',
+      'escalate p50 / p99 ms (n)',
+    ],
+  ];
   try {
     for (const { perSecond, seconds } of RATES) {
       process.stderr.write(`steady ${perSecond}/s for ${seconds} s...\n`);
@@ -167,12 +222,15 @@ async function main(): Promise<void> {
       const decided = await waitDecided(redis, keys, ids, 120_000);
       const latencies = ids.map((id) => (decided.get(id) ?? NaN) - (putAt.get(id) ?? NaN));
       const span = (Math.max(...decided.values()) - started) / 1000;
+      const responses = await firstResponses(redis, keys, ids, 120_000);
       rows.push([
         `steady ${perSecond}/s`,
         String(ids.length),
         (ids.length / span).toFixed(0),
         pct(latencies, 50).toFixed(0),
         pct(latencies, 99).toFixed(0),
+        responseCells(responses, 'acknowledge'),
+        responseCells(responses, 'escalate'),
       ]);
     }
 
@@ -189,12 +247,20 @@ async function main(): Promise<void> {
     );
     const span = (Math.max(...decided.values()) - started) / 1000;
     const latencies = backlog.map((e) => (decided.get(e.id) ?? NaN) - (putAt.get(e.id) ?? NaN));
+    const responses = await firstResponses(
+      redis,
+      keys,
+      backlog.map((e) => e.id),
+      300_000,
+    );
     rows.push([
       `backlog ${BACKLOG}`,
       String(BACKLOG),
       (BACKLOG / span).toFixed(0),
       pct(latencies, 50).toFixed(0),
       pct(latencies, 99).toFixed(0),
+      responseCells(responses, 'acknowledge'),
+      responseCells(responses, 'escalate'),
     ]);
     const saturation = BACKLOG / span;
 

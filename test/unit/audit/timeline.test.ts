@@ -124,7 +124,7 @@ describe('buildTimeline', () => {
       byStage('page')[0]?.title ?? '',
       /acknowledge incident P1: done 180ms after the event, 2 attempts/,
     );
-    assert.match(byStage('decision')[0]?.title ?? '', /^act: 3 passing votes of 2 needed$/);
+    assert.match(byStage('decision')[0]?.title ?? '', /^act: 3 of 3 votes pass \(2 needed\)$/);
     assert.equal(byStage('step').length, 1, 'a step that never started is not on the timeline');
     assert.equal(byStage('workflow')[1]?.ok, true);
     assert.match(byStage('notify')[0]?.title ?? '', /"remediation_started" handed to slack:#sms-oncall/);
