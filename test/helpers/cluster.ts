@@ -5,6 +5,7 @@ import { RedisKeys } from '../../src/common/keys.js';
 import type { DecisionRecord } from '../../src/controller/decision.js';
 import type { RejectedRecord } from '../../src/controller/decision-store.js';
 import type { LocalStack } from '../../src/sim/local-stack.js';
+import type { RunState } from '../../src/workflow/types.js';
 import { waitFor } from './wait.js';
 
 let counter = 0;
@@ -65,6 +66,31 @@ export class ClusterProbe {
     if (event.incident_key === undefined)
       throw new Error(`event ${event.id} has no incident_key to page with`);
     this.stack.pagerduty.createIncident({ incidentKey: event.incident_key, service: event.service });
+  }
+
+  /** The workflow run `id` with its steps, as Redis holds it; `undefined` when there is none. */
+  async run(id: string): Promise<RunState | undefined> {
+    const fields = await this.redis.hgetall(this.keys.run(id));
+    if (fields['run'] === undefined) return undefined;
+    const steps = Object.fromEntries(
+      Object.entries(fields)
+        .filter(([k]) => k.startsWith('step:'))
+        .map(([k, v]) => [k.slice(5), JSON.parse(v) as RunState['steps'][string]]),
+    );
+    return { ...(JSON.parse(fields['run']) as RunState), steps };
+  }
+
+  /** The run once it has finished (succeeded or failed). */
+  finished(id: string, timeoutMs = 60_000): Promise<RunState> {
+    return waitFor(
+      `run ${id} to finish`,
+      async () => {
+        const r = await this.run(id);
+        return r !== undefined && r.status !== 'running' ? r : undefined;
+      },
+      timeoutMs,
+      200,
+    );
   }
 
   async decision(id: string): Promise<DecisionRecord | undefined> {

@@ -9,7 +9,6 @@ import { after, before, describe, test } from 'node:test';
 import type { DecisionRecord } from '../../src/controller/decision.js';
 import type { SimIncident } from '../../src/sim/pagerduty.js';
 import { LocalStack } from '../../src/sim/local-stack.js';
-import type { RunState } from '../../src/workflow/types.js';
 import { ClusterProbe, hostDown } from '../helpers/cluster.js';
 import { MailReceiver, SlackReceiver, readMail } from '../helpers/receivers.js';
 import { waitFor } from '../helpers/wait.js';
@@ -65,29 +64,6 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
     await mail.close();
   });
 
-  async function run(id: string): Promise<RunState | undefined> {
-    const fields = await probe.redis.hgetall(probe.keys.run(id));
-    if (fields['run'] === undefined) return undefined;
-    const steps = Object.fromEntries(
-      Object.entries(fields)
-        .filter(([k]) => k.startsWith('step:'))
-        .map(([k, v]) => [k.slice(5), JSON.parse(v) as RunState['steps'][string]]),
-    );
-    return { ...(JSON.parse(fields['run']) as RunState), steps };
-  }
-
-  function finished(id: string): Promise<RunState> {
-    return waitFor(
-      `run ${id} to finish`,
-      async () => {
-        const r = await run(id);
-        return r !== undefined && r.status !== 'running' ? r : undefined;
-      },
-      60_000,
-      200,
-    );
-  }
-
   function incident(key: string): SimIncident {
     const found = stack.pagerduty.incident(key);
     assert.ok(found !== undefined, `incident ${key}`);
@@ -131,7 +107,7 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
     assert.equal(d.page?.ok, true);
     assert.ok(d.page.latency_ms >= 0 && d.page.latency_ms < BUDGET_MS, `ack latency ${d.page.latency_ms}`);
 
-    const r = await finished(`run-${event.id}`);
+    const r = await probe.finished(`run-${event.id}`);
     assert.equal(r.status, 'succeeded', JSON.stringify(r.failure));
     const i = incident('PD-ack');
     assert.equal(i.status, 'resolved');
@@ -234,7 +210,7 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
     probe.page(event);
     await probe.put(event);
     assert.equal((await probe.waitDecision(event.id)).decision, 'act');
-    const r = await finished(`run-${event.id}`);
+    const r = await probe.finished(`run-${event.id}`);
     stack.fleet.clear();
     assert.equal(r.status, 'failed');
     const text = await slackSays('/sms', 'Escalated to on-call: Lazarus did not fix sms-api-4');
@@ -255,7 +231,7 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
     assert.equal(d.page?.ok, true);
     assert.ok(d.page.attempts >= 3, `attempts ${d.page.attempts}`);
     assert.ok(d.page.latency_ms < BUDGET_MS);
-    const r = await finished(`run-${event.id}`);
+    const r = await probe.finished(`run-${event.id}`);
     assert.equal(r.status, 'succeeded', JSON.stringify(r.failure));
   });
 
@@ -274,7 +250,7 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
       assert.ok(d.votes.filter((v) => v.pass).length >= 2, 'the checks had passed');
       // Give a run every chance to appear: it must not.
       await new Promise((r) => setTimeout(r, 1500));
-      assert.equal(await run(`run-${event.id}`), undefined, 'no workflow');
+      assert.equal(await probe.run(`run-${event.id}`), undefined, 'no workflow');
       assert.equal(await probe.redis.exists(probe.keys.lock('host:sms-api/sms-api-6')), 0, 'lock released');
       assert.notEqual(incident('PD-down').status, 'acknowledged');
     } finally {
@@ -304,7 +280,7 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
       assert.ok(text.includes(step), `${step} in the plan:\n${text}`);
     assert.match(text, /would have acknowledged the page and run "default\.replace_host":\n {2}1\. /);
     assert.match(text, /Nothing was done/);
-    assert.equal(await run(`run-${event.id}`), undefined, 'no workflow');
+    assert.equal(await probe.run(`run-${event.id}`), undefined, 'no workflow');
     assert.equal(await probe.redis.exists(probe.keys.lock('host:onboard/onboard-1')), 0, 'lock released');
     const i = incident('PD-onboard');
     assert.equal(i.status, 'triggered', 'not acknowledged');

@@ -6,7 +6,6 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 import { LocalStack } from '../../src/sim/local-stack.js';
-import type { RunState } from '../../src/workflow/types.js';
 import { ClusterProbe, hostDown } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -44,29 +43,6 @@ describe('workflows', { timeout: 240_000 }, () => {
     await stack?.remove();
   });
 
-  async function run(id: string): Promise<RunState | undefined> {
-    const fields = await probe.redis.hgetall(probe.keys.run(id));
-    if (fields['run'] === undefined) return undefined;
-    const steps = Object.fromEntries(
-      Object.entries(fields)
-        .filter(([k]) => k.startsWith('step:'))
-        .map(([k, v]) => [k.slice(5), JSON.parse(v) as RunState['steps'][string]]),
-    );
-    return { ...(JSON.parse(fields['run']) as RunState), steps };
-  }
-
-  function finished(id: string, timeoutMs = 60_000): Promise<RunState> {
-    return waitFor(
-      `run ${id} to finish`,
-      async () => {
-        const r = await run(id);
-        return r !== undefined && r.status !== 'running' ? r : undefined;
-      },
-      timeoutMs,
-      200,
-    );
-  }
-
   test('host down: the failed host leaves the load balancer for forensics; a healthy replacement joins; every step is recorded; the lock is released', async () => {
     stack.fleet.inject({ kind: 'host_down', host: 'sms-api-2' });
     const event = hostDown('sms-api', 'sms-api-2', { incident_key: 'PD-100' });
@@ -75,7 +51,7 @@ describe('workflows', { timeout: 240_000 }, () => {
     const d = await probe.waitDecision(event.id);
     assert.equal(d.decision, 'act', `${d.decision}/${d.reason ?? ''}`);
     assert.equal(d.lock?.resource, 'host:sms-api/sms-api-2');
-    const r = await finished(`run-${event.id}`);
+    const r = await probe.finished(`run-${event.id}`);
     assert.equal(r.status, 'succeeded', JSON.stringify(r.failure));
 
     const hosts = stack.fleet.hosts('sms-api');
@@ -103,7 +79,7 @@ describe('workflows', { timeout: 240_000 }, () => {
     probe.page(event);
     await probe.put(event);
     assert.equal((await probe.waitDecision(event.id)).decision, 'act');
-    const r = await finished(`run-${event.id}`);
+    const r = await probe.finished(`run-${event.id}`);
     assert.equal(r.status, 'failed');
     assert.equal(r.failure?.step, 'boot');
     assert.equal(r.steps['verify']?.status, 'pending', 'nothing after the failed step');
@@ -127,7 +103,7 @@ describe('workflows', { timeout: 240_000 }, () => {
     probe.page(event);
     await probe.put(event);
     assert.equal((await probe.waitDecision(event.id)).decision, 'act');
-    const r = await finished(`run-${event.id}`, 30_000);
+    const r = await probe.finished(`run-${event.id}`, 30_000);
     assert.equal(r.status, 'failed');
     assert.deepEqual([r.failure?.step, r.failure?.reason], ['verify', 'timeout']);
     assert.equal(r.steps['escalate']?.status, 'succeeded');
@@ -146,13 +122,13 @@ describe('workflows', { timeout: 240_000 }, () => {
     const id = `run-${event.id}`;
     await waitFor(
       'the replacement to be booting',
-      async () => ((await run(id))?.steps['boot']?.status === 'succeeded' ? true : undefined),
+      async () => ((await probe.run(id))?.steps['boot']?.status === 'succeeded' ? true : undefined),
       30_000,
     );
     const coordinator = d.coordinator.node;
     await stack.killNode(coordinator, 'SIGKILL');
 
-    const r = await finished(id, 60_000);
+    const r = await probe.finished(id, 60_000);
     assert.equal(r.status, 'succeeded', JSON.stringify(r.failure));
     assert.ok(
       r.nodes.length >= 2 && r.nodes[0] === coordinator && !r.nodes.slice(1).includes(coordinator),
