@@ -314,10 +314,16 @@ describe('rejections name the file, line and what is expected', () => {
     });
     const from = find(issues, 'deploy/local/region.yaml', 'must match ^[^@');
     assert.equal(from.path, '/pagerduty/from');
-    assert.ok(issues.some((i) => i.path === '/api/token_env'), JSON.stringify(issues));
+    assert.ok(
+      issues.some((i) => i.path === '/api/token_env'),
+      JSON.stringify(issues),
+    );
     assert.ok(issues.some((i) => i.path === '/audit/max_events' && /100/.test(i.message)));
     assert.ok(issues.some((i) => i.path === '/notifications/slack_webhooks/#ops'));
-    assert.ok(issues.every((i) => i.line > 0), 'each issue has its line');
+    assert.ok(
+      issues.every((i) => i.line > 0),
+      'each issue has its line',
+    );
   });
 
   test('min_active_hosts at or above max_active_hosts', async () => {
