@@ -23,7 +23,7 @@ import { LzError } from '../common/errors.js';
 import type { CompiledConfig, CompiledWorkflow } from '../config/types.js';
 import type { LzEvent } from '../events/schema.js';
 import type { Metrics } from '../api/metrics.js';
-import { channelKey } from '../notify/channel.js';
+import { channelKey, parseChannel } from '../notify/channel.js';
 import type { ChannelDirectory } from '../notify/channel-directory.js';
 import {
   acknowledgedMessage,
@@ -169,8 +169,10 @@ export class Responder {
     // escalate
     const reason = d.reason ?? 'dependency_down';
     const key = d.event.incident_key;
+    let noted = false;
     if (key !== undefined) {
-      const page = await this.escalate(d.event, key, `${reason}: ${d.reason_text ?? reason}`, true);
+      // No reason note with the escalation: the evidence note below says why, and more.
+      const page = await this.escalate(d.event, key, '', true);
       if (page !== undefined) {
         d.page = page;
         await this.o.updateDecision(d).catch((error: unknown) => {
@@ -181,8 +183,13 @@ export class Responder {
         });
       }
       // The evidence goes on the page even when PagerDuty's own timer did the escalating.
-      await this.note(d.event_id, key, evidenceNote(event, { decision: d.decision, reason, evidence }));
+      noted = await this.note(
+        d.event_id,
+        key,
+        evidenceNote(event, { decision: d.decision, reason, evidence }),
+      );
     }
+    // When the page has the evidence note already, the other channels get the message.
     await this.notify(
       { ...d.event },
       'escalated',
@@ -191,6 +198,7 @@ export class Responder {
         ...(d.reason_text === undefined ? {} : { reasonText: d.reason_text }),
         evidence,
       }),
+      noted,
     );
   }
 
@@ -285,13 +293,16 @@ export class Responder {
     }
   }
 
-  private async note(eventId: string, key: string, text: string): Promise<void> {
-    if (this.o.pager === undefined) return;
+  /** Adds a note to the page; `true` when it was added. */
+  private async note(eventId: string, key: string, text: string): Promise<boolean> {
+    if (this.o.pager === undefined) return false;
     const pager = this.o.pager.forEvent(Date.now());
     try {
       await pager.note(key, text, AbortSignal.timeout(LATER_CALL_MS));
+      return true;
     } catch (error) {
       this.o.log.warn({ err: error, event: eventId }, 'the evidence note could not be added to the page');
+      return false;
     } finally {
       await this.recordCalls(eventId, pager.calls());
     }
@@ -339,13 +350,36 @@ export class Responder {
   }
 
   /** Hands a message to the service's channels (a `pagerduty` channel notes it on the event's page). */
-  private async notify(event: Readonly<Record<string, unknown>>, kind: string, text: string): Promise<void> {
+  /**
+   * Hands a message to the service's channels (a `pagerduty` channel notes it on the event's page);
+   * `pageHasIt`: the page has this already (as the evidence note), so it goes to the others only.
+   */
+  private async notify(
+    event: Readonly<Record<string, unknown>>,
+    kind: string,
+    text: string,
+    pageHasIt = false,
+  ): Promise<void> {
     const eventId = String(event['id']);
+    const service = String(event['service']);
     const incidentKey = typeof event['incident_key'] === 'string' ? event['incident_key'] : undefined;
+    const others = pageHasIt
+      ? this.o.directory.serviceChannels(service).filter((c) => parseChannel(c)?.kind !== 'pagerduty')
+      : undefined;
+    if (others?.length === 0) {
+      await this.entry(eventId, {
+        kind: 'notify',
+        action: kind,
+        ok: true,
+        detail: { channels: ['pagerduty'], headline: text.split('\n')[0] ?? '', as: 'the evidence note' },
+      });
+      return;
+    }
     const full: NotifyMessage = {
-      service: String(event['service']),
+      service,
       text,
       ...(incidentKey === undefined ? {} : { incidentKey }),
+      ...(others === undefined ? {} : { channels: others }),
     };
     const channels = this.o.directory.recipients(full).addresses.map(channelKey);
     try {

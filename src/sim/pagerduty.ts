@@ -131,6 +131,9 @@ export class PagerDutySimulator {
   readonly #users: ReadonlySet<string> | undefined;
   readonly #levels: number;
   readonly #incidents: MutableIncident[] = [];
+  /** Indexes of #incidents: a benchmark's thousands of pages must not make each call a scan. */
+  readonly #byId = new Map<string, MutableIncident>();
+  readonly #byKey = new Map<string, MutableIncident[]>();
   #calls: PagerDutyCall[] = [];
   #notes = 0;
   #failNext: { count: number; status: number } = { count: 0, status: 500 };
@@ -191,7 +194,7 @@ export class PagerDutySimulator {
         'an incident needs an incident key and a service',
       );
     }
-    if (this.#incidents.some((i) => i.incident_key === incidentKey && i.status !== 'resolved')) {
+    if ((this.#byKey.get(incidentKey) ?? []).some((i) => i.status !== 'resolved')) {
       throw new LzError(
         PagerDutySimErrorCodes.INVALID_INCIDENT,
         `incident key "${incidentKey}" is already open`,
@@ -213,12 +216,14 @@ export class PagerDutySimulator {
       notes: [],
     };
     this.#incidents.push(incident);
+    this.#byId.set(incident.id, incident);
+    this.#byKey.set(incidentKey, [...(this.#byKey.get(incidentKey) ?? []), incident]);
     return snapshot(incident);
   }
 
   /** The newest incident with this key (a copy), or `undefined`. */
   incident(incidentKey: string): SimIncident | undefined {
-    const found = this.#incidents.findLast((i) => i.incident_key === incidentKey);
+    const found = this.#byKey.get(incidentKey)?.at(-1);
     return found === undefined ? undefined : snapshot(found);
   }
 
@@ -407,7 +412,7 @@ export class PagerDutySimulator {
     const path = url.pathname;
     if (path === '/incidents' && method === 'GET') return this.#list(url);
     const match = /^\/incidents\/([^/]+)(\/notes)?$/.exec(path);
-    const incident = match === null ? undefined : this.#incidents.find((i) => i.id === match[1]);
+    const incident = match === null ? undefined : this.#byId.get(match[1] ?? '');
     if (match !== null && incident === undefined) return { status: 404, body: pdError('Not Found', 2100) };
     if (incident !== undefined && match?.[2] === undefined) {
       if (method === 'GET') return { status: 200, body: { incident: view(incident) } };
@@ -422,8 +427,7 @@ export class PagerDutySimulator {
   #list(url: URL): Reply {
     const key = url.searchParams.get('incident_key');
     const statuses = url.searchParams.getAll('statuses[]');
-    const incidents = this.#incidents
-      .filter((i) => key === null || i.incident_key === key)
+    const incidents = (key === null ? this.#incidents : (this.#byKey.get(key) ?? []))
       .filter((i) => statuses.length === 0 || statuses.includes(i.status))
       .map(view);
     // Everything on one page: `more: false` tells pdjs there is no next page to fetch.

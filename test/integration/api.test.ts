@@ -32,6 +32,7 @@ import { connectRedis } from '../../src/controller/redis-client.js';
 import { freePort } from '../../src/sim/ports.js';
 import { startRedis } from '../../src/sim/redis-server.js';
 import type { RedisProcess } from '../../src/sim/redis-server.js';
+import { parseExposition } from '../helpers/prometheus.js';
 import { freshKeys, writeDecisions, writeRejected, writeRun } from '../unit/api/fixtures.js';
 import type { DecisionSpec } from '../unit/api/fixtures.js';
 
@@ -84,50 +85,6 @@ function event(overrides: Record<string, unknown> = {}): Record<string, unknown>
     data: { host_state: 'DOWN', host_state_type: 'HARD' },
     ...overrides,
   };
-}
-
-/**
- * Prometheus text format 0.0.4, strictly: HELP and TYPE lines, then samples of declared families.
- * Returns each sample as name, labels and value.
- */
-function parsePrometheus(text: string): { name: string; labels: Record<string, string>; value: number }[] {
-  const samples: { name: string; labels: Record<string, string>; value: number }[] = [];
-  const types = new Map<string, string>();
-  const sample =
-    /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*)\})? ([-+]?(?:[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?|Inf|NaN))(?: -?[0-9]+)?$/;
-  assert.ok(text.endsWith('\n'), 'the exposition ends with a newline');
-  for (const line of text.slice(0, -1).split('\n')) {
-    if (line === '') continue;
-    const meta = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line);
-    if (meta !== null) {
-      if (meta[1] === 'TYPE') {
-        assert.match(meta[3] ?? '', /^(counter|gauge|histogram|summary|untyped)$/, line);
-        types.set(meta[2] ?? '', meta[3] ?? '');
-      }
-      continue;
-    }
-    const m = sample.exec(line);
-    assert.ok(m !== null, `not a Prometheus sample line: ${JSON.stringify(line)}`);
-    const name = m[1] ?? '';
-    const family = [name, name.replace(/_(bucket|sum|count)$/, '')].find((n) => types.has(n));
-    assert.ok(family !== undefined, `sample ${name} has no TYPE line before it`);
-    const labels: Record<string, string> = {};
-    for (const [, k, v] of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
-      labels[k ?? ''] = v ?? '';
-    samples.push({ name, labels, value: Number(m[3]) });
-  }
-  return samples;
-}
-
-function valueOf(
-  samples: ReturnType<typeof parsePrometheus>,
-  name: string,
-  labels: Record<string, string> = {},
-): number {
-  const found = samples.find(
-    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
-  );
-  return found?.value ?? 0;
 }
 
 describe('REST API', { timeout: 60_000 }, () => {
@@ -588,7 +545,7 @@ describe('REST API', { timeout: 60_000 }, () => {
     const before = await call(base, '/metrics');
     assert.equal(before.status, 200);
     assert.match(before.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
-    const s0 = parsePrometheus(before.text);
+    const s0 = parseExposition(before.text);
     for (const family of [
       'lazarus_events_received_total',
       'lazarus_decisions_total',
@@ -612,31 +569,25 @@ describe('REST API', { timeout: 60_000 }, () => {
     metrics.runStarted('default.replace_host');
     metrics.peerError('b');
     metrics.redisError('rate_hit');
-    const after = parsePrometheus((await call(base, '/metrics')).text);
-    assert.equal(
-      valueOf(after, 'lazarus_events_received_total') - valueOf(s0, 'lazarus_events_received_total'),
-      2,
-    );
-    assert.equal(valueOf(after, 'lazarus_decisions_total', { outcome: 'act', reason: 'none' }), 1);
-    assert.equal(
-      valueOf(after, 'lazarus_decisions_total', { outcome: 'escalate', reason: 'rate_limited' }),
-      1,
-    );
-    assert.equal(valueOf(after, 'lazarus_votes_total', { node: 'c', result: 'pass' }), 1);
-    assert.equal(valueOf(after, 'lazarus_decision_latency_ms_bucket', { outcome: 'escalate', le: '250' }), 1);
-    assert.equal(valueOf(after, 'lazarus_decision_latency_ms_bucket', { outcome: 'escalate', le: '100' }), 0);
-    assert.equal(valueOf(after, 'lazarus_decision_latency_ms_count', { outcome: 'act' }), 1);
-    assert.equal(valueOf(after, 'lazarus_rate_limited_total', { service: 'sms-api' }), 1);
-    assert.equal(valueOf(after, 'lazarus_breaker_open'), 0);
-    assert.equal(valueOf(after, 'lazarus_shard_lag_ms', { shard: 'shardId-000000000000' }), 1200);
-    assert.equal(valueOf(after, 'lazarus_page_ack_latency_ms_count'), 1);
-    assert.equal(valueOf(after, 'lazarus_peer_errors_total', { peer: 'b' }), 1);
+    const after = parseExposition((await call(base, '/metrics')).text);
+    assert.equal(after.value('lazarus_events_received_total') - s0.value('lazarus_events_received_total'), 2);
+    assert.equal(after.value('lazarus_decisions_total', { outcome: 'act', reason: 'none' }), 1);
+    assert.equal(after.value('lazarus_decisions_total', { outcome: 'escalate', reason: 'rate_limited' }), 1);
+    assert.equal(after.value('lazarus_votes_total', { node: 'c', result: 'pass' }), 1);
+    assert.equal(after.value('lazarus_decision_latency_ms_bucket', { outcome: 'escalate', le: '250' }), 1);
+    assert.equal(after.value('lazarus_decision_latency_ms_bucket', { outcome: 'escalate', le: '100' }), 0);
+    assert.equal(after.value('lazarus_decision_latency_ms_count', { outcome: 'act' }), 1);
+    assert.equal(after.value('lazarus_rate_limited_total', { service: 'sms-api' }), 1);
+    assert.equal(after.value('lazarus_breaker_open'), 0);
+    assert.equal(after.value('lazarus_shard_lag_ms', { shard: 'shardId-000000000000' }), 1200);
+    assert.equal(after.value('lazarus_page_ack_latency_ms_count'), 1);
+    assert.equal(after.value('lazarus_peer_errors_total', { peer: 'b' }), 1);
     assert.ok(
-      valueOf(after, 'lazarus_api_requests_total', { method: 'GET', route: '/metrics', status: '200' }) >= 1,
+      after.value('lazarus_api_requests_total', { method: 'GET', route: '/metrics', status: '200' }) >= 1,
     );
     metrics.shardReleased('shardId-000000000000');
-    const released = parsePrometheus((await call(base, '/metrics')).text);
-    assert.ok(!released.some((s) => s.name === 'lazarus_shard_lag_ms'));
+    const released = parseExposition((await call(base, '/metrics')).text);
+    assert.equal(released.families.get('lazarus_shard_lag_ms')?.samples.length ?? 0, 0);
   });
 
   test('the console: files with their content types, nothing outside its directory', async () => {
