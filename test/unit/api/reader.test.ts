@@ -218,7 +218,10 @@ describe('AuditReader', () => {
     ]);
     assert.equal(trace?.run?.steps['boot']?.error, 'orchestrator answered 500');
     const noRun = await reader.trace('tr-2');
-    assert.deepEqual(noRun, { decision: escalated, run: undefined });
+    assert.deepEqual(noRun?.decision, escalated);
+    assert.equal(noRun?.run, undefined);
+    assert.deepEqual(noRun?.audit, []);
+    assert.equal(noRun?.timeline.at(-1)?.stage, 'decision');
     assert.equal(await reader.trace('nope'), undefined);
   });
 
