@@ -134,13 +134,12 @@ export function buildTimeline(
     });
   }
   for (const vote of d.votes) {
-    const failed = vote.checks.filter((c) => !c.pass).map((c) => c.name);
     head.push({
       at: decided,
       stage: 'vote',
       node: vote.node,
       ok: vote.pass,
-      title: `${vote.node} (${vote.zone}) votes ${vote.pass ? 'pass' : 'fail'}: ${vote.checks.length - failed.length}/${vote.checks.length} checks pass${failed.length === 0 ? '' : ` (failed: ${failed.join(', ')})`}`,
+      title: `${vote.node} (${vote.zone}) votes ${vote.pass ? 'pass' : 'fail'}: ${checksLine(vote.checks)}`,
       detail: { zone: vote.zone, checks: vote.checks },
       duration_ms: vote.durationMs,
     });
@@ -167,6 +166,12 @@ export function buildTimeline(
   }
   if (d.page?.action === 'acknowledge') head.push(pageEntry(d, d.page));
   return [...head, decisionEntry(d), ...after(d, run, audit)];
+}
+
+/** "2/3 checks pass (failed: HealthCheckDown)" */
+function checksLine(checks: DecisionRecord['votes'][number]['checks']): string {
+  const failed = checks.filter((c) => !c.pass).map((c) => c.name);
+  return `${checks.length - failed.length}/${checks.length} checks pass${failed.length === 0 ? '' : ` (failed: ${failed.join(', ')})`}`;
 }
 
 function decisionEntry(d: DecisionRecord): TimelineEntry {
@@ -206,7 +211,7 @@ function after(d: DecisionRecord, run: RunState | undefined, audit: readonly Aud
       stage: 'vote',
       node: vote.node,
       ok: vote.pass,
-      title: `${vote.node} (${vote.zone}) voted ${vote.pass ? 'pass' : 'fail'} after the decision`,
+      title: `${vote.node} (${vote.zone}) voted ${vote.pass ? 'pass' : 'fail'} after the decision: ${checksLine(vote.checks)}`,
       detail: { zone: vote.zone, checks: vote.checks, late: true },
       duration_ms: vote.durationMs,
     });
@@ -236,6 +241,7 @@ function after(d: DecisionRecord, run: RunState | undefined, audit: readonly Aud
       rest.push({
         at: step.started_at ?? step.finished_at ?? run.started_at,
         stage: 'step',
+        ...(step.node === undefined ? {} : { node: step.node }),
         ...(step.status === 'running' || step.status === 'pending'
           ? {}
           : { ok: step.status === 'succeeded' || step.status === 'skipped' }),
@@ -268,6 +274,12 @@ function after(d: DecisionRecord, run: RunState | undefined, audit: readonly Aud
 }
 
 function auditTitle(e: AuditEntry): string {
+  if (e.kind === 'notify' && e.action === 'delivery') {
+    const channel = typeof e.detail?.['channel'] === 'string' ? e.detail['channel'] : '?';
+    const status = typeof e.detail?.['status'] === 'string' ? e.detail['status'] : '?';
+    const attempts = typeof e.detail?.['attempts'] === 'number' ? e.detail['attempts'] : 0;
+    return `${channel}: ${status}${attempts > 1 ? ` after ${attempts} attempts` : ''}${e.error === undefined ? '' : ` (${e.error})`}`;
+  }
   if (e.kind === 'notify') {
     const channels = Array.isArray(e.detail?.['channels']) ? (e.detail['channels'] as string[]) : [];
     return `notification "${e.action}" ${e.ok ? `handed to ${channels.length === 0 ? 'no channel' : channels.join(', ')}` : `not sent: ${e.error ?? '?'}`}`;

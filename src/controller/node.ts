@@ -37,6 +37,7 @@ import { AuditLog } from '../audit/log.js';
 import { ChannelDirectory } from '../notify/channel-directory.js';
 import { EmailChannel } from '../notify/email.js';
 import { Notifier } from '../notify/notifier.js';
+import type { DeliveryRecord, NotifyMessage } from '../notify/notifier.js';
 import { PagerDutyNoteChannel } from '../notify/pagerduty-channel.js';
 import { SlackChannel } from '../notify/slack.js';
 import { PagerError, PagerErrorCodes } from '../pager/errors.js';
@@ -138,9 +139,12 @@ export class ControllerNode {
       fallback: notes.fallback,
     });
     const smtp = notes.smtp;
+    // Each delivery's outcome goes to the event's trail, through the responder made below.
+    let onDelivery: (record: DeliveryRecord, message: NotifyMessage) => void = () => undefined;
     const notifier = new Notifier({
       directory,
       log,
+      onSettled: (record, message) => onDelivery(record, message),
       channels: {
         slack: new SlackChannel(),
         ...(smtp === undefined
@@ -175,6 +179,7 @@ export class ControllerNode {
       log,
       updateDecision: (record) => store.update(record),
     });
+    onDelivery = (record, message) => responder.delivered(record, message);
     const peers = config.region.nodes
       .filter((n) => n.id !== self.id)
       .map((n) => new PeerClient(n.id, n.grpc));

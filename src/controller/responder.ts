@@ -34,7 +34,7 @@ import {
   wouldHaveMessage,
 } from '../notify/messages.js';
 import type { EventSummary, Evidence } from '../notify/messages.js';
-import type { NotifyMessage } from '../notify/notifier.js';
+import type { DeliveryRecord, NotifyMessage } from '../notify/notifier.js';
 import { PagerError, PagerErrorCodes } from '../pager/errors.js';
 import type { PagerCallRecord } from '../pager/pagerduty-pager.js';
 import type { RunState } from '../workflow/types.js';
@@ -131,6 +131,21 @@ export class Responder {
   /** The run ended: tell people, and make sure the page follows the outcome. */
   runEnded(run: RunState, workflow: CompiledWorkflow | undefined): void {
     this.track(this.afterRun(run, workflow));
+  }
+
+  /** A notification's delivery ended: its outcome goes into the event's trail. */
+  delivered(record: DeliveryRecord, message: NotifyMessage): void {
+    if (message.eventId === undefined) return;
+    this.track(
+      this.entry(message.eventId, {
+        kind: 'notify',
+        action: 'delivery',
+        ok: record.status === 'delivered',
+        ...(record.error === undefined ? {} : { error: record.error }),
+        detail: { channel: record.channel, status: record.status, attempts: record.attempts },
+        ...(record.settledAt === undefined ? {} : { latency_ms: record.settledAt - record.queuedAt }),
+      }),
+    );
   }
 
   /** Waits for the page calls and notifications in progress (shutdown, tests). */
@@ -378,6 +393,7 @@ export class Responder {
     const full: NotifyMessage = {
       service,
       text,
+      eventId,
       ...(incidentKey === undefined ? {} : { incidentKey }),
       ...(others === undefined ? {} : { channels: others }),
     };

@@ -22,6 +22,8 @@ export interface NotifyMessage {
   readonly channels?: readonly string[];
   readonly service: string;
   readonly incidentKey?: string;
+  /** The event the message is about: handed back with each delivery's outcome (the audit trail). */
+  readonly eventId?: string;
 }
 
 export interface NotifierOptions {
@@ -42,6 +44,8 @@ export interface NotifierOptions {
    * channel that is down for long must not grow memory without bound. @defaultValue `1000`
    */
   readonly maxInFlight?: number;
+  /** Told how each delivery ended (delivered, failed, skipped or dropped), with its message. */
+  readonly onSettled?: (record: DeliveryRecord, message: NotifyMessage) => void;
 }
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'skipped' | 'dropped';
@@ -130,7 +134,7 @@ export class Notifier implements NotifierPort {
     const queuedAt = Date.now();
     const base = { channel: address.raw, kind: address.kind, service: message.service, queuedAt };
     const skip = (status: 'skipped' | 'dropped', why: string): false => {
-      this.#record({ ...base, status, attempts: 0, error: why, settledAt: queuedAt });
+      this.#record({ ...base, status, attempts: 0, error: why, settledAt: queuedAt }, message);
       log.warn({ channel: address.raw, service: message.service, why }, `notification ${status}`);
       return false;
     };
@@ -154,7 +158,7 @@ export class Notifier implements NotifierPort {
       return skip('dropped', 'too many deliveries in progress');
     }
     const outgoing: OutgoingMessage = { text: message.text, service: message.service };
-    const delivery = this.#deliver(adapter, target, outgoing, base).finally(() =>
+    const delivery = this.#deliver(adapter, target, outgoing, base, message).finally(() =>
       this.#inFlight.delete(delivery),
     );
     this.#inFlight.add(delivery);
@@ -167,6 +171,7 @@ export class Notifier implements NotifierPort {
     target: string,
     message: OutgoingMessage,
     base: Omit<DeliveryRecord, 'status' | 'attempts'>,
+    original: NotifyMessage,
   ): Promise<void> {
     const { log } = this.#options;
     const maxAttempts = this.#options.maxAttempts ?? 5;
@@ -180,7 +185,7 @@ export class Notifier implements NotifierPort {
       let hint: number | undefined;
       try {
         await adapter.deliver(target, message, AbortSignal.any([closing, timeout]));
-        this.#record({ ...base, status: 'delivered', attempts: attempt, settledAt: Date.now() });
+        this.#record({ ...base, status: 'delivered', attempts: attempt, settledAt: Date.now() }, original);
         if (attempt > 1)
           log.info({ channel: base.channel, attempts: attempt }, 'notification delivered after retries');
         return;
@@ -203,16 +208,17 @@ export class Notifier implements NotifierPort {
       );
       if (!(await wait(Math.max(backoff, hint ?? 0), closing))) break;
     }
-    this.#record({ ...base, status: 'failed', attempts, error: lastError, settledAt: Date.now() });
+    this.#record({ ...base, status: 'failed', attempts, error: lastError, settledAt: Date.now() }, original);
     log.error(
       { channel: base.channel, service: base.service, error: lastError },
       'notification not delivered',
     );
   }
 
-  #record(record: DeliveryRecord): void {
+  #record(record: DeliveryRecord, message: NotifyMessage): void {
     this.#records.push(Object.freeze(record));
     if (this.#records.length > MAX_RECORDS) this.#records.shift();
+    this.#options.onSettled?.(record, message);
   }
 }
 

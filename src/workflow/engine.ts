@@ -130,6 +130,7 @@ async function runStep(
   const context = templateContext(run);
   if (step.when !== undefined && !evaluateCondition(parseCondition(step.when), context)) {
     state.status = 'skipped';
+    state.node = o.node;
     state.finished_at = new Date().toISOString();
     await o.store.saveStep(run.id, state);
     o.onStep?.(run, state);
@@ -141,6 +142,7 @@ async function runStep(
     const attempt = state.attempts + 1;
     state.attempts = attempt;
     state.status = 'running';
+    state.node = o.node;
     state.started_at ??= new Date().toISOString();
     delete state.error;
     await o.store.saveStep(run.id, state);

@@ -17,6 +17,8 @@ export interface StepState {
   readonly phase: 'main' | 'on_failure';
   status: StepStatus;
   attempts: number;
+  /** The node that ran (or skipped) it; after a takeover, the node of its last attempt. */
+  node?: string;
   started_at?: string;
   finished_at?: string;
   duration_ms?: number;

@@ -6,6 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
+import type { AuditEntry } from '../../src/audit/log.js';
 import type { DecisionRecord } from '../../src/controller/decision.js';
 import type { SimIncident } from '../../src/sim/pagerduty.js';
 import { LocalStack } from '../../src/sim/local-stack.js';
@@ -85,15 +86,10 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
     );
   }
 
-  async function traceOf(
-    id: string,
-  ): Promise<{ decision: DecisionRecord; audit: { kind: string; action: string; ok: boolean }[] }> {
+  async function traceOf(id: string): Promise<{ decision: DecisionRecord; audit: AuditEntry[] }> {
     const res = await fetch(`${stack.apiUrl('a')}/v1/events/${encodeURIComponent(id)}`);
     assert.equal(res.status, 200);
-    return (await res.json()) as {
-      decision: DecisionRecord;
-      audit: { kind: string; action: string; ok: boolean }[];
-    };
+    return (await res.json()) as { decision: DecisionRecord; audit: AuditEntry[] };
   }
 
   test('host down: acknowledged before the first workflow step, resolved after the last; people told at each step', async () => {
@@ -159,6 +155,23 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
     );
     assert.ok(trace.audit.some((e) => e.kind === 'page' && e.action === 'acknowledge' && e.ok));
     assert.ok(trace.audit.some((e) => e.kind === 'notify' && e.action === 'acknowledged' && e.ok));
+    // Each delivery's outcome too: three messages, each delivered to Slack and by email.
+    const deliveries = await waitFor(
+      'six deliveries in the trace',
+      async () => {
+        const d = (await traceOf(event.id)).audit.filter(
+          (e) => e.kind === 'notify' && e.action === 'delivery',
+        );
+        return d.length >= 6 ? d : undefined;
+      },
+      10_000,
+    );
+    const delivered = (channel: string): number =>
+      deliveries.filter(
+        (e) => e.ok && e.detail?.['channel'] === channel && e.detail['status'] === 'delivered',
+      ).length;
+    assert.equal(delivered('slack:#sms-oncall'), 3, JSON.stringify(deliveries));
+    assert.equal(delivered('email:sms-team@example.com'), 3, JSON.stringify(deliveries));
   });
 
   test('checks fail: the page goes to the next level, with a note that lists the failed checks', async () => {

@@ -198,4 +198,35 @@ describe('buildTimeline', () => {
     assert.equal(t.at(-2)?.stage, 'decision');
     assert.match(t.at(-1)?.title ?? '', /^escalate: failed \(budget spent\), 0 attempt\(s\)$/);
   });
+
+  test("a notification's delivery: the channel, how it ended, after how many attempts", () => {
+    const d = decisionRecord({ id: 'n1', decidedAt: T, reason: 'checks_failed' });
+    const at = new Date(T + 50).toISOString();
+    const t = buildTimeline(d, undefined, [
+      {
+        at,
+        node: 'a',
+        kind: 'notify',
+        action: 'delivery',
+        ok: false,
+        error: 'no answer within 15000 ms',
+        detail: { channel: 'slack:#sms-oncall', status: 'failed', attempts: 5 },
+      },
+      {
+        at,
+        node: 'a',
+        kind: 'notify',
+        action: 'delivery',
+        ok: true,
+        detail: { channel: 'email:x@y', status: 'delivered', attempts: 1 },
+      },
+    ]);
+    assert.deepEqual(
+      t.filter((e) => e.stage === 'notify').map((e) => [e.ok, e.title]),
+      [
+        [false, 'slack:#sms-oncall: failed after 5 attempts (no answer within 15000 ms)'],
+        [true, 'email:x@y: delivered'],
+      ],
+    );
+  });
 });
