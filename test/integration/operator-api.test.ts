@@ -524,11 +524,11 @@ describe('operator API against a live local region', { timeout: 300_000 }, () =>
     const votes = entries(t, 'vote');
     assert.ok(votes.length >= 2, show(t));
     for (const v of votes) assert.equal(v.ok, false, v.title);
-    // Votes the decision counted list the failed checks; a late one says it came after.
+    // Votes the decision counted list the failed checks; a late one says it came after, and which.
     for (const v of votes.filter((x) => x.detail?.['late'] !== true))
       assert.match(v.title, /votes fail: \d+\/\d+ checks pass \(failed: .*HealthCheckDown/);
     for (const v of votes.filter((x) => x.detail?.['late'] === true))
-      assert.match(v.title, /voted fail after the decision$/);
+      assert.match(v.title, /voted fail after the decision: 2\/3 checks pass \(failed: HealthCheckDown\)$/);
   });
 
   test('escalate rate_limited: the second event of a service allowed one', async () => {
