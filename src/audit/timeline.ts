@@ -217,7 +217,14 @@ function after(d: DecisionRecord, run: RunState | undefined, audit: readonly Aud
     });
   for (const entry of audit) {
     // The acknowledgement is on the timeline already, from the record, before the decision.
-    if (entry.kind === 'page' && entry.action === 'acknowledge' && d.page?.action === 'acknowledge') continue;
+    if (
+      entry.kind === 'page' &&
+      entry.action === 'acknowledge' &&
+      entry.ok &&
+      entry.node === d.coordinator.node &&
+      d.page?.action === 'acknowledge'
+    )
+      continue;
     rest.push({
       at: entry.at,
       stage: entry.kind === 'notify' ? 'notify' : entry.kind === 'page' ? 'page' : 'workflow',
@@ -284,6 +291,10 @@ function auditTitle(e: AuditEntry): string {
     const channels = Array.isArray(e.detail?.['channels']) ? (e.detail['channels'] as string[]) : [];
     return `notification "${e.action}" ${e.ok ? `handed to ${channels.length === 0 ? 'no channel' : channels.join(', ')}` : `not sent: ${e.error ?? '?'}`}`;
   }
+  if (e.kind === 'page' && e.action === 'not_escalated')
+    return `not escalated: ${typeof e.detail?.['why'] === 'string' ? e.detail['why'] : 'the page was taken already'}`;
+  if (e.kind === 'workflow' && e.action === 'not_started')
+    return `the workflow could not be started: ${e.error ?? '?'}`;
   const incident =
     typeof e.detail?.['incident_id'] === 'string' ? ` incident ${e.detail['incident_id']}` : '';
   return `${e.action}${incident}: ${e.ok ? 'done' : `failed (${e.error ?? '?'})`}${typeof e.detail?.['attempts'] === 'number' ? `, ${e.detail['attempts']} attempt(s)` : ''}`;

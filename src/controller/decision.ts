@@ -123,6 +123,8 @@ export interface FirstResponse {
   readonly attempts: number;
   readonly at: string;
   readonly error?: string;
+  /** An escalation not made because someone had taken the page already (the evidence is noted). */
+  readonly left_as_is?: string;
 }
 
 export type { CheckEvidence, Vote, VoteFailure };

@@ -224,12 +224,17 @@ export class ControllerNode {
       renewLock: async (run) => {
         if (run.lock === undefined) return;
         const left = Date.parse(run.deadline_at) - Date.now();
-        await locks.renew(
+        const held = await locks.renew(
           run.lock.resource,
           run.lock.owner,
           run.lock.token,
           Math.max(left, 0) + LOCK_MARGIN_MS,
         );
+        if (!held)
+          log.error(
+            { run: run.id, lock: run.lock },
+            'the run lost its resource lock (expired or taken): another remediation may start on this resource',
+          );
       },
       onEnd: async (run) => {
         if (run.status === 'succeeded' || run.status === 'failed')
@@ -255,6 +260,21 @@ export class ControllerNode {
       log,
       responder,
       metrics,
+      onActFailed: async (decision, error) => {
+        // Did the run get created before the failure? Then a node continues it (with its lock).
+        const exists = await runStore.load(`run-${decision.event_id}`).then(
+          (run) => run !== undefined,
+          () => undefined,
+        );
+        if (exists === true) return;
+        // Not created, or unknown (Redis away): nothing runs now, so the humans get the page back.
+        // The lock is released only when the run is known not to exist; otherwise it lapses by TTL.
+        if (exists === false && decision.lock !== undefined)
+          await locks
+            .release(decision.lock.resource, decision.lock.owner, decision.lock.token)
+            .catch(() => undefined);
+        responder.notStarted(decision, error);
+      },
       onAct: async (decision, rule, event) => {
         const service = config.services.get(event.service);
         if (service?.parameters.mode === 'notify_only') {
@@ -422,8 +442,12 @@ export class ControllerNode {
     await this.runs.stop(5000);
     clearInterval(this.trimTimer);
     // Page calls and notifications in hand get a moment; the notifier then gives up its retries.
-    await Promise.race([this.responder.flush(), new Promise((r) => setTimeout(r, 3000).unref())]);
+    const settle = (ms: number): Promise<unknown> =>
+      Promise.race([this.responder.flush(), new Promise((r) => setTimeout(r, ms).unref())]);
+    await settle(3000);
     await this.notifier.close();
+    // The deliveries' outcomes, reported as the notifier gave up, go to the audit trail too.
+    await settle(1000);
     this.pager?.close();
     // Peers may still be asking for votes on events they coordinate; answer for a moment more.
     await this.server.stop(1000);

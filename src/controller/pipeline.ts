@@ -74,6 +74,8 @@ export interface PipelineOptions {
   /** 8. Acknowledges pages; escalates and notifies after decisions. Absent: no paging (tests). */
   readonly responder?: Responder;
   readonly metrics?: Metrics;
+  /** Called when `onAct` failed: the workflow may not have started (see the node). */
+  readonly onActFailed?: (decision: DecisionRecord, error: string) => Promise<void>;
   /** 9. Called once an `act` decision is durable: dispatch the rule's workflow. */
   readonly onAct?: (decision: DecisionRecord, rule: CompiledRule, event: LzEvent) => Promise<void>;
 }
@@ -106,6 +108,8 @@ export class Pipeline {
   private readonly lateWrites = new Set<Promise<void>>();
   /** Decisions made while Redis was away (dependency_down), kept until they can be written. */
   private readonly pending = new Map<string, DecisionRecord>();
+  /** Pending decisions whose page was not escalated yet: they may turn out to be another's. */
+  private readonly unannounced = new Set<string>();
 
   constructor(private readonly o: PipelineOptions) {
     this.limit = pLimit(o.concurrency ?? 32);
@@ -177,10 +181,15 @@ export class Pipeline {
     if (pending !== undefined) return this.writePending(pending, elog);
 
     let lock: { resource: string; owner: string; token: number } | undefined;
+    // How far this attempt got: whether the event is ours to decide, and its page acknowledged.
+    const progress: { claimed: boolean; page?: DecisionRecord['page'] } = { claimed: false };
     try {
-      let draft = await this.evaluate(record, event, timeMs, elog, (taken) => (lock = taken));
+      let draft = await this.evaluate(record, event, timeMs, elog, progress, (taken) => (lock = taken));
       if (draft === 'already_decided') return 'already_decided';
-      if (draft.decision === 'act') draft = await this.page(event, draft, elog);
+      if (draft.decision === 'act') {
+        draft = await this.page(record, event, draft, elog);
+        if (draft.page !== undefined) progress.page = draft.page;
+      }
       if (draft.decision !== 'act' && lock !== undefined) {
         await this.releaseQuietly(lock, elog);
         lock = undefined;
@@ -192,10 +201,12 @@ export class Pipeline {
         this.o.responder?.afterDecision(written, this.workflowOf(written));
       }
       if (written?.decision === 'act' && draft.rule !== undefined && this.o.onAct !== undefined) {
-        // 9. workflow dispatched. A failure here is logged; the lock lapses by its TTL.
-        await this.o
-          .onAct(written, draft.rule, event)
-          .catch((error: unknown) => elog.error({ err: error }, 'the workflow could not be dispatched'));
+        // 9. workflow dispatched. When it cannot be, the page goes back to the humans.
+        const acted = written;
+        await this.o.onAct(acted, draft.rule, event).catch(async (error: unknown) => {
+          elog.error({ err: error }, 'the workflow could not be dispatched');
+          await this.o.onActFailed?.(acted, error instanceof Error ? error.message : String(error));
+        });
       }
       return 'decided';
     } catch (error) {
@@ -211,10 +222,18 @@ export class Pipeline {
         votes: [],
         failures: [],
         error: message,
+        ...(progress.page === undefined ? {} : { page: progress.page }),
       });
       this.pending.set(event.id, decision);
-      // The page is escalated now, not once Redis is back: the humans must hear of it in time.
-      this.o.responder?.afterDecision(decision, undefined);
+      if (progress.claimed) {
+        // Ours to decide: the page is escalated now, not once Redis is back, so that the humans
+        // hear of it in time.
+        this.o.responder?.afterDecision(decision, undefined);
+      } else {
+        // It may have been decided before Redis went away (a retried batch): its page is left alone
+        // until the write shows that this is its decision.
+        this.unannounced.add(event.id);
+      }
       elog.error(
         { decision: 'escalate', reason: 'dependency_down', err: error },
         `escalate: dependency_down (${message})`,
@@ -229,6 +248,7 @@ export class Pipeline {
     event: LzEvent,
     timeMs: number,
     elog: Logger,
+    progress: { claimed: boolean },
     tookLock: (lock: { resource: string; owner: string; token: number }) => void,
   ): Promise<Draft | 'already_decided'> {
     const { config, gates } = this.o;
@@ -243,6 +263,7 @@ export class Pipeline {
       );
       return 'already_decided';
     }
+    progress.claimed = true;
 
     // 2. stale filter
     const age = isStale(timeMs, now, t.maxEventAgeMs, t.clockSkewToleranceMs);
@@ -350,7 +371,9 @@ export class Pipeline {
 
     // 7. resource lock: one remediation per host (or service) at a time.
     const lockedResource = lockResource(rule.lock, event.service, event.host);
-    const owner = `event:${event.id}`;
+    // Owned by this node's decision of the event: should two nodes ever both decide it (a claim that
+    // expired), neither can renew or release the other's lock.
+    const owner = `event:${event.id}@${this.o.node.id}`;
     const ttl = (service?.parameters.workflowTimeoutMs ?? 30 * 60_000) + LOCK_MARGIN_MS;
     const taken = await gates.locks.acquire(lockedResource, owner, ttl);
     if (!taken.acquired) {
@@ -380,11 +403,11 @@ export class Pipeline {
    * 8. page: acknowledges the event's page before anything is done. When that fails, nothing is
    * done: the decision becomes `dependency_down` (the caller releases the lock).
    */
-  private async page(event: LzEvent, draft: Draft, elog: Logger): Promise<Draft> {
+  private async page(record: StreamRecord, event: LzEvent, draft: Draft, elog: Logger): Promise<Draft> {
     const responder = this.o.responder;
     if (responder === undefined) return draft;
     try {
-      const page = await responder.acknowledge(event);
+      const page = await responder.acknowledge(event, record.arrivalMs);
       return page === undefined ? draft : { ...draft, page };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -501,11 +524,15 @@ export class Pipeline {
     // Throws while Redis is still away: the batch is retried and this is tried again.
     const written = await this.o.store.write(decision);
     this.pending.delete(decision.event_id);
-    if (written)
+    const unannounced = this.unannounced.delete(decision.event_id);
+    if (written) {
       elog.info(
         { decision: decision.decision, reason: decision.reason },
         'dependency_down decision recorded now that Redis answers',
       );
+      this.o.metrics?.recordDecision(decision);
+      if (unannounced) this.o.responder?.afterDecision(decision, undefined);
+    }
     return 'decided';
   }
 

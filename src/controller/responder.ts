@@ -44,6 +44,23 @@ import type { DecisionRecord, FirstResponse } from './decision.js';
 export interface EventPager extends PagerPort {
   forEvent(eventTimeMs: number): EventPager;
   calls(): readonly PagerCallRecord[];
+  escalate(
+    incidentKey: string,
+    reason: string,
+    signal: AbortSignal,
+    options?: { readonly onlyUntaken?: boolean },
+  ): Promise<{ incident_id: string; escalation_level: number; escalated?: boolean }>;
+}
+
+/**
+ * When the 60 s race started: the sensor's page, as the event's `time` says, but never later than
+ * the record's arrival in the stream (a sensor clock running ahead must not stretch the budget past
+ * PagerDuty's own escalation).
+ */
+export function raceStart(eventTime: string, arrivedAt: number | string): number {
+  const arrival = typeof arrivedAt === 'number' ? arrivedAt : Date.parse(arrivedAt);
+  const time = Date.parse(eventTime);
+  return Number.isFinite(time) ? Math.min(time, arrival) : arrival;
 }
 
 /** Notifications as the responder sends them (Notifier). */
@@ -84,7 +101,7 @@ export class Responder {
    * service is in `notify_only` mode). Rejects when the page could not be acknowledged: the caller
    * must then not act.
    */
-  async acknowledge(event: LzEvent): Promise<FirstResponse | undefined> {
+  async acknowledge(event: LzEvent, arrivalMs: number): Promise<FirstResponse | undefined> {
     const key = event.incident_key;
     if (key === undefined || this.mode(event.service) === 'notify_only') return undefined;
     if (this.o.pager === undefined)
@@ -92,7 +109,7 @@ export class Responder {
         PagerErrorCodes.UNAVAILABLE,
         'PagerDuty is not configured (region.yaml has no pagerduty section): the page cannot be acknowledged',
       );
-    const eventTimeMs = Date.parse(event.time);
+    const eventTimeMs = raceStart(event.time, arrivalMs);
     const pager = this.o.pager.forEvent(eventTimeMs);
     try {
       const { incident_id } = await pager.acknowledge(key, AbortSignal.timeout(LATER_CALL_MS));
@@ -125,6 +142,34 @@ export class Responder {
           runId: run.id,
         }),
       ),
+    );
+  }
+
+  /**
+   * The decision was `act` and the page acknowledged, but the workflow could not be started (the
+   * node lacks it, Redis failed): the page goes back to the humans, who are told why.
+   */
+  notStarted(d: DecisionRecord, error: string): void {
+    this.track(
+      (async () => {
+        const key = d.event.incident_key;
+        await this.entry(d.event_id, { kind: 'workflow', action: 'not_started', ok: false, error });
+        if (key !== undefined && d.mode !== 'notify_only')
+          await this.escalate(d.event, key, `the remediation could not be started: ${error}`, {});
+        await this.notify(
+          { ...d.event },
+          'escalated',
+          escalatedMessage(summaryOf({ ...d.event }), {
+            reason: 'workflow_failed',
+            reasonText: 'the remediation could not be started',
+            evidence: {
+              ...evidenceOf(d),
+              error,
+              ...(d.rule === undefined ? {} : { workflow: d.rule.workflow }),
+            },
+          }),
+        );
+      })(),
     );
   }
 
@@ -187,7 +232,13 @@ export class Responder {
     let noted = false;
     if (key !== undefined) {
       // No reason note with the escalation: the evidence note below says why, and more.
-      const page = await this.escalate(d.event, key, '', true);
+      // A page this event had acknowledged (then could not act: Redis went away) goes to the humans
+      // whatever its state; otherwise only a page nobody has taken is escalated.
+      const ours = d.page?.action === 'acknowledge' && d.page.ok;
+      const page = await this.escalate(d.event, key, '', {
+        first: raceStart(d.event_time, d.arrived_at),
+        onlyUntaken: !ours,
+      });
       if (page !== undefined) {
         d.page = page;
         await this.o.updateDecision(d).catch((error: unknown) => {
@@ -246,7 +297,7 @@ export class Responder {
     const failure = run.failure;
     const why = `${run.workflow} failed${failure === undefined ? '' : ` at step ${failure.step}: ${failure.message}`}`;
     if (key !== undefined && !pageSteps('pagerduty.escalate'))
-      await this.escalate(run.event as unknown as LzEvent, key, `workflow_failed: ${why}`, false);
+      await this.escalate(run.event as unknown as LzEvent, key, `workflow_failed: ${why}`, {});
     await this.notify(
       run.event,
       'escalated',
@@ -260,12 +311,16 @@ export class Responder {
     );
   }
 
-  /** Escalates the page; resolves with the first response when `first`, never rejects. */
+  /**
+   * Escalates the page, never rejects. `first`: the decision's first response, budgeted from this
+   * start of the race (otherwise a budget of its own). `onlyUntaken`: leave a page someone has
+   * taken as it is (see PagerDutyPager.escalate).
+   */
   private async escalate(
     event: LzEvent,
     key: string,
     reason: string,
-    first: boolean,
+    how: { first?: number; onlyUntaken?: boolean },
   ): Promise<FirstResponse | undefined> {
     if (this.o.pager === undefined) {
       await this.entry(event.id, {
@@ -276,11 +331,30 @@ export class Responder {
       });
       return undefined;
     }
-    const eventTimeMs = Date.parse(event.time);
-    const pager = first ? this.o.pager.forEvent(eventTimeMs) : this.o.pager.forEvent(Date.now());
+    const eventTimeMs = how.first ?? Date.now();
+    const pager = this.o.pager.forEvent(eventTimeMs);
     try {
-      const { incident_id } = await pager.escalate(key, reason, AbortSignal.timeout(LATER_CALL_MS));
-      return this.firstResponse('escalate', key, pager, eventTimeMs, { incident_id });
+      const { incident_id, escalated } = await pager.escalate(
+        key,
+        reason,
+        AbortSignal.timeout(LATER_CALL_MS),
+        how.onlyUntaken === true ? { onlyUntaken: true } : {},
+      );
+      const left =
+        escalated === false
+          ? 'the page was taken already (acknowledged, or past the first level): left as it is, evidence noted'
+          : undefined;
+      if (left !== undefined)
+        await this.entry(event.id, {
+          kind: 'page',
+          action: 'not_escalated',
+          ok: true,
+          detail: { incident_id, why: left },
+        });
+      return this.firstResponse('escalate', key, pager, eventTimeMs, {
+        incident_id,
+        ...(left === undefined ? {} : { left }),
+      });
     } catch (error) {
       this.o.log.warn(
         { err: error, event: event.id },
@@ -328,7 +402,7 @@ export class Responder {
     key: string,
     pager: EventPager,
     eventTimeMs: number,
-    outcome: { incident_id?: string; error?: string },
+    outcome: { incident_id?: string; error?: string; left?: string },
   ): FirstResponse {
     const calls = pager.calls().filter((c) => c.verb === action);
     const last = calls.at(-1);
@@ -342,6 +416,7 @@ export class Responder {
       attempts: calls.reduce((n, c) => n + c.attempts, 0),
       at: new Date(at).toISOString(),
       ...(outcome.error === undefined ? {} : { error: outcome.error }),
+      ...(outcome.left === undefined ? {} : { left_as_is: outcome.left }),
     };
   }
 

@@ -219,10 +219,26 @@ export class PagerDutyPager implements PagerPort {
     incidentKey: string,
     reason: string,
     signal: AbortSignal,
-  ): Promise<{ incident_id: string; escalation_level: number }> {
-    return this.#run('escalate', incidentKey, signal, async (ctx) => {
+    options: {
+      /**
+       * Escalate only a page nobody has taken: still `triggered` at the first level. A page that is
+       * acknowledged (a remediation of another event is working on it, or a person is) or already
+       * past the first level (PagerDuty's timer or a person escalated it) is left as it is, and the
+       * answer says `escalated: false`. Used for a decision's first response.
+       */
+      readonly onlyUntaken?: boolean;
+    } = {},
+  ): Promise<{ incident_id: string; escalation_level: number; escalated?: boolean }> {
+    type Escalated = { incident_id: string; escalation_level: number; escalated?: boolean };
+    return this.#run<Escalated>('escalate', incidentKey, signal, async (ctx) => {
       const found = await this.#lookup(incidentKey, ctx);
       const current = found.level ?? this.#core.cache.get(incidentKey)?.level ?? 1;
+      if (options.onlyUntaken === true && (current > 1 || found.status !== 'triggered')) {
+        return {
+          result: { incident_id: found.id, escalation_level: current, escalated: false },
+          id: found.id,
+        };
+      }
       const target = current + 1;
       const answer = await this.#request(
         {
@@ -235,7 +251,7 @@ export class PagerDutyPager implements PagerPort {
       if (answer.status !== 200) throw failure(answer, `escalate ${incidentKey} to level ${target}`);
       this.#core.remember(incidentKey, { id: found.id, level: target });
       return {
-        result: { incident_id: found.id, escalation_level: target },
+        result: { incident_id: found.id, escalation_level: target, escalated: true },
         id: found.id,
         ...(reason !== '' && this.#core.noteReasons
           ? {

@@ -343,6 +343,10 @@ describe('operator API against a live local region', { timeout: 300_000 }, () =>
     assert.match(page[0]?.title ?? '', /^acknowledge incident \S+: done /);
     assert.equal(d.page?.action, 'acknowledge');
     assert.equal(d.page.ok, true);
+    // Acknowledged before the decision was recorded, as PagerDuty's own log shows too.
+    assert.ok(Date.parse(d.page.at) <= Date.parse(d.decided_at), `${d.page.at} <= ${d.decided_at}`);
+    const acked = stack.pagerduty.incident('PD-act')?.log.find((e) => e.action === 'acknowledged');
+    assert.ok(acked !== undefined && Date.parse(acked.at) <= Date.parse(d.decided_at), JSON.stringify(acked));
     const decision = only(t, 'decision');
     assert.equal(decision.ok, true);
     assert.equal(decision.node, node);
@@ -552,9 +556,11 @@ describe('operator API against a live local region', { timeout: 300_000 }, () =>
     stack.fleet.setBootDelay(6000);
     let first: TestEvent;
     let d: DecisionRecord;
+    let firstBy = '';
     try {
       first = hostDown('sms-api', 'sms-api-4');
       const acted = await put(first);
+      firstBy = acted.coordinator.node;
       assert.equal(acted.decision, 'act', `${acted.decision}/${acted.reason ?? ''} ${acted.error ?? ''}`);
       lockRunId = `run-${first.id}`;
       // A different report (UNREACHABLE, not DOWN), so not folded as a duplicate.
@@ -569,7 +575,7 @@ describe('operator API against a live local region', { timeout: 300_000 }, () =>
     assert.equal(d.reason, 'lock_held', `${d.decision}/${d.reason ?? ''} ${d.error ?? ''}`);
     assert.deepEqual(d.lock, {
       resource: 'host:sms-api/sms-api-4',
-      owner: `event:${first.id}`,
+      owner: `event:${first.id}@${firstBy}`,
       token: d.lock?.token,
       acquired: false,
     });
@@ -584,7 +590,7 @@ describe('operator API against a live local region', { timeout: 300_000 }, () =>
     assertOrder(t, ['received', 'parsed', 'stale', 'dedup', 'match', 'gates', 'vote', 'lock', 'decision']);
     const lock = only(t, 'lock');
     assert.equal(lock.ok, false);
-    assert.equal(lock.title, `lock host:sms-api/sms-api-4 is held by event:${first.id}`);
+    assert.equal(lock.title, `lock host:sms-api/sms-api-4 is held by event:${first.id}@${firstBy}`);
     assert.ok(entries(t, 'vote').filter((v) => v.ok === true).length >= 2, 'the checks had passed');
   });
 

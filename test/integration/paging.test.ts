@@ -237,12 +237,24 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
     stack.fleet.inject({ kind: 'host_down', host: 'sms-api-5' });
     const event = hostDown('sms-api', 'sms-api-5', { incident_key: 'PD-flaky' });
     probe.page(event);
+    const id = incident('PD-flaky').id;
+    const before = stack.pagerduty.calls().length;
     stack.pagerduty.failNext(2, 500);
     await probe.put(event);
     const d = await probe.waitDecision(event.id);
     assert.equal(d.decision, 'act', `${d.decision}/${d.reason ?? ''} ${d.error ?? ''}`);
     assert.equal(d.page?.ok, true);
     assert.ok(d.page.attempts >= 3, `attempts ${d.page.attempts}`);
+    // The two 500s were this page's (nothing else was talking to PagerDuty), then the ack went through.
+    const calls = stack.pagerduty.calls().slice(before);
+    const failed = calls.filter((c) => c.status === 500);
+    assert.equal(failed.length, 2, JSON.stringify(calls));
+    for (const c of failed)
+      assert.ok(
+        c.query['incident_key'] === 'PD-flaky' || c.path.startsWith(`/incidents/${id}`),
+        JSON.stringify(c),
+      );
+    assert.ok(calls.some((c) => c.method === 'PUT' && c.path === `/incidents/${id}` && c.status === 200));
     assert.ok(d.page.latency_ms < BUDGET_MS);
     const r = await probe.finished(`run-${event.id}`);
     assert.equal(r.status, 'succeeded', JSON.stringify(r.failure));
@@ -261,15 +273,52 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
       assert.match(d.error ?? '', /could not be acknowledged.*LZ_ERR_PAGER_UNAVAILABLE/);
       assert.equal(d.lock, undefined);
       assert.ok(d.votes.filter((v) => v.pass).length >= 2, 'the checks had passed');
-      // Give a run every chance to appear: it must not.
-      await new Promise((r) => setTimeout(r, 1500));
+      // The escalation's message is sent after the decision, where a workflow would have started.
+      await slackSays('/sms', 'Escalated to on-call: Lazarus did not fix sms-api-6');
       assert.equal(await probe.run(`run-${event.id}`), undefined, 'no workflow');
       assert.equal(await probe.redis.exists(probe.keys.lock('host:sms-api/sms-api-6')), 0, 'lock released');
       assert.notEqual(incident('PD-down').status, 'acknowledged');
     } finally {
       await stack.pagerduty.up();
     }
-    await slackSays('/sms', 'Escalated to on-call: Lazarus did not fix sms-api-6');
+  });
+
+  test('a second report about a page being remediated: lock_held, and the page is left with the remediation', async () => {
+    stack.fleet.setBootDelay(3000);
+    try {
+      stack.fleet.inject({ kind: 'host_down', host: 'sms-api-7' });
+      const first = hostDown('sms-api', 'sms-api-7', { incident_key: 'PD-busy' });
+      probe.page(first);
+      await probe.put(first);
+      assert.equal((await probe.waitDecision(first.id)).decision, 'act');
+      // Nagios again, same page, a different state: not a duplicate, and the host is locked.
+      const second = hostDown('sms-api', 'sms-api-7', {
+        incident_key: 'PD-busy',
+        data: { host_state: 'UNREACHABLE', host_state_type: 'HARD' },
+      });
+      await probe.put(second);
+      const d = await probe.waitDecision(second.id);
+      assert.equal(d.reason, 'lock_held');
+      const record = await waitFor(
+        'the first response in the record',
+        async () => (await probe.decision(second.id))?.page,
+        10_000,
+      );
+      assert.equal(record.action, 'escalate');
+      assert.match(record.left_as_is ?? '', /taken already/);
+      const i = incident('PD-busy');
+      assert.equal(i.status, 'acknowledged', 'still with the remediation');
+      assert.equal(i.escalation_level, 1, 'nobody paged');
+      assert.ok(
+        i.notes.some((n) => /Assisted diagnosis.*lock_held/.test(n.content)),
+        'the evidence is noted',
+      );
+      const r = await probe.finished(`run-${first.id}`);
+      assert.equal(r.status, 'succeeded', JSON.stringify(r.failure));
+      assert.equal(incident('PD-busy').status, 'resolved');
+    } finally {
+      stack.fleet.setBootDelay(0);
+    }
   });
 
   test('notify_only: no ack, no workflow step; a "would have" message with the planned steps', async () => {

@@ -113,6 +113,29 @@ describe('PagerDutyPager against the simulator', () => {
     assert.equal((await p.escalate(key, '', never())).escalation_level, 3);
   });
 
+  test('onlyUntaken: a page that is acknowledged or past the first level is left as it is', async () => {
+    const p = pager();
+    const acked = incident();
+    await p.acknowledge(acked, never());
+    assert.deepEqual(await p.escalate(acked, 'lock held', never(), { onlyUntaken: true }), {
+      incident_id: sim.incident(acked)?.id,
+      escalation_level: 1,
+      escalated: false,
+    });
+    assert.equal(sim.incident(acked)?.status, 'acknowledged');
+    assert.equal(sim.incident(acked)?.escalation_level, 1);
+
+    const withHumans = incident();
+    await p.escalate(withHumans, '', never());
+    const again = await p.escalate(withHumans, 'stale', never(), { onlyUntaken: true });
+    assert.equal(again.escalated, false);
+    assert.equal(sim.incident(withHumans)?.escalation_level, 2, 'not moved to 3');
+
+    const untaken = incident();
+    const first = await p.escalate(untaken, '', never(), { onlyUntaken: true });
+    assert.deepEqual([first.escalated, first.escalation_level], [true, 2]);
+  });
+
   test('refuses to acknowledge a page that is already with the humans', async () => {
     const key = incident();
     const p = pager();
