@@ -1,6 +1,6 @@
 /** The region file (`region.yaml`): validation beyond the schema, and its compiled form. */
 import { resolve } from 'node:path';
-import { parseDuration } from '../common/duration.js';
+import { formatDuration, parseDuration } from '../common/duration.js';
 import { REGION_SCHEMA } from './schemas.js';
 import { ajv, checkSchema } from './schema-check.js';
 import type { ConfigIssue, YamlSource } from './source.js';
@@ -36,6 +36,27 @@ export const REGION_DEFAULTS = {
   auditRetention: '30d',
   auditMaxEvents: 1_000_000,
 } as const;
+
+/**
+ * The longest `pagerduty.budget`: PagerDuty escalates to the humans by itself 60 s after the page,
+ * and one HTTP attempt may take 5 s; an acknowledgement must never land after they were paged.
+ */
+export const MAX_PAGE_BUDGET_MS = 55_000;
+
+/**
+ * The shortest `audit.retention` (other than 0s, keep for ever): a decision is what makes a
+ * redelivered event `already decided`, and an event is acted on only while it is younger than
+ * `max_event_age` (plus the clocks' `clock_skew_tolerance`) and may fold into another for
+ * `dedup_window`. Forgotten sooner, a redelivered event could be decided, and acted on, twice.
+ * `DecisionStore.trim` never removes, by count, a decision younger than this.
+ */
+export function minimumRetentionMs(t: {
+  readonly maxEventAgeMs: number;
+  readonly clockSkewToleranceMs: number;
+  readonly dedupWindowMs: number;
+}): number {
+  return t.maxEventAgeMs + t.clockSkewToleranceMs + t.dedupWindowMs;
+}
 
 export function compileRegion(
   source: YamlSource,
@@ -83,12 +104,39 @@ export function compileRegion(
     issues.push(source.issue(['inventory'], 'an inventory of type file needs "path"'));
   if (inv.type === 'http' && inv.url === undefined)
     issues.push(source.issue(['inventory'], 'an inventory of type http needs "url"'));
-  if (issues.length > before) return undefined;
-
   const ms = (text: string | undefined, fallback: string): number => parseDuration(text ?? fallback) ?? 0;
   const t = raw.thresholds ?? {};
-  const refreshMs = ms(inv.refresh, REGION_DEFAULTS.inventoryRefresh);
+  const maxEventAgeMs = ms(t.max_event_age, REGION_DEFAULTS.maxEventAge);
+  const clockSkewToleranceMs = ms(t.clock_skew_tolerance, REGION_DEFAULTS.clockSkewTolerance);
+  const dedupWindowMs = ms(t.dedup_window, REGION_DEFAULTS.dedupWindow);
+  const retentionMs = ms(raw.audit?.retention, REGION_DEFAULTS.auditRetention);
+  const minRetentionMs = minimumRetentionMs({ maxEventAgeMs, clockSkewToleranceMs, dedupWindowMs });
+  // 0s keeps decisions for ever (no expiry, no trim by age): nothing is forgotten too soon.
+  if (retentionMs > 0 && retentionMs < minRetentionMs) {
+    issues.push(
+      source.issue(
+        ['audit', 'retention'],
+        `retention ${formatDuration(retentionMs)} is shorter than ${formatDuration(minRetentionMs)} ` +
+          '(max_event_age + clock_skew_tolerance + dedup_window): a decision is what makes a redelivered ' +
+          'event "already decided"; forgotten sooner, the event would be decided, and acted on, twice',
+      ),
+    );
+  }
   const pd = raw.pagerduty;
+  const budgetMs = ms(pd?.budget, REGION_DEFAULTS.pageBudget);
+  if (pd !== undefined && budgetMs > MAX_PAGE_BUDGET_MS) {
+    issues.push(
+      source.issue(
+        ['pagerduty', 'budget'],
+        `budget ${formatDuration(budgetMs)} is more than ${formatDuration(MAX_PAGE_BUDGET_MS)}: PagerDuty ` +
+          'escalates by itself 60s after the page and one HTTP attempt may take 5s, so a longer budget ' +
+          'lets an acknowledgement land after the humans were paged',
+      ),
+    );
+  }
+  if (issues.length > before) return undefined;
+
+  const refreshMs = ms(inv.refresh, REGION_DEFAULTS.inventoryRefresh);
   const notes = raw.notifications;
   return {
     region: raw.region,
@@ -115,9 +163,9 @@ export function compileRegion(
         : { type: 'http', url: inv.url ?? '', refreshMs },
     ...(raw.orchestrator === undefined ? {} : { orchestrator: { url: raw.orchestrator.url } }),
     thresholds: {
-      maxEventAgeMs: ms(t.max_event_age, REGION_DEFAULTS.maxEventAge),
-      clockSkewToleranceMs: ms(t.clock_skew_tolerance, REGION_DEFAULTS.clockSkewTolerance),
-      dedupWindowMs: ms(t.dedup_window, REGION_DEFAULTS.dedupWindow),
+      maxEventAgeMs,
+      clockSkewToleranceMs,
+      dedupWindowMs,
       breakerThreshold: t.breaker_threshold ?? REGION_DEFAULTS.breakerThreshold,
       breakerWindowMs: ms(t.breaker_window, REGION_DEFAULTS.breakerWindow),
       voteTimeoutMs: ms(t.vote_timeout, REGION_DEFAULTS.voteTimeout),
@@ -143,7 +191,7 @@ export function compileRegion(
             url: pd.url ?? REGION_DEFAULTS.pagerDutyUrl,
             tokenEnv: pd.token_env ?? REGION_DEFAULTS.pagerDutyTokenEnv,
             from: pd.from,
-            budgetMs: ms(pd.budget, REGION_DEFAULTS.pageBudget),
+            budgetMs,
             incidentGraceMs: ms(pd.incident_grace, REGION_DEFAULTS.incidentGrace),
           },
         }),
@@ -165,7 +213,7 @@ export function compileRegion(
       fallback: notes?.fallback ?? [],
     },
     audit: {
-      retentionMs: ms(raw.audit?.retention, REGION_DEFAULTS.auditRetention),
+      retentionMs,
       maxEvents: raw.audit?.max_events ?? REGION_DEFAULTS.auditMaxEvents,
     },
   };

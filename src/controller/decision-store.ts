@@ -9,6 +9,7 @@ import type { ScriptSpec } from '../common/lua.js';
 import type { DecisionRecord } from './decision.js';
 
 const DECIDE: ScriptSpec = { module: 'controller', name: 'decide', keys: 3 };
+const UPDATE: ScriptSpec = { module: 'controller', name: 'decision-update', keys: 1 };
 
 /** Kept of a rejected record's raw bytes: enough to see what it was, not enough to fill Redis. */
 export const REJECTED_RAW_CAP = 4096;
@@ -35,7 +36,7 @@ export class DecisionStore {
     private readonly keys: RedisKeys,
     private readonly retentionMs = 0,
   ) {
-    defineScripts(redis, [DECIDE]);
+    defineScripts(redis, [DECIDE, UPDATE]);
   }
 
   async get(eventId: string): Promise<DecisionRecord | undefined> {
@@ -52,23 +53,42 @@ export class DecisionStore {
     return this.redis.get(this.keys.claim(eventId));
   }
 
-  /** Writes the decision unless one exists; `false` means the event was already decided. */
+  /**
+   * Writes the decision unless one exists or another node holds the event's claim (that node is
+   * deciding it now: its decision is the one to keep). `false` means the event is, or is being,
+   * decided by another node. The claimer is `record.coordinator.node`; an expired claim is no one's.
+   */
   async write(record: DecisionRecord): Promise<boolean> {
     const written = await runScript(
       this.redis,
       DECIDE,
       [this.keys.decision(record.event_id), this.keys.decisions, this.keys.claim(record.event_id)],
-      [JSON.stringify(record), record.event_id, Date.parse(record.decided_at), this.retentionMs],
+      [
+        JSON.stringify(record),
+        record.event_id,
+        Date.parse(record.decided_at),
+        this.retentionMs,
+        record.coordinator.node,
+      ],
     );
     return written === 1;
   }
 
   /**
-   * Writes what was learnt after the decision into its record (late votes, the page's escalation);
-   * the decision itself does not change. Does nothing when the record has expired.
+   * Writes what was learnt after the decision into its record (late votes, the page's escalation),
+   * keeping its TTL, but only when the stored record is this same decision (same `decided_at` and
+   * coordinator): a record made up while Redis was away (`dependency_down`) for an event that was in
+   * fact decided must never overwrite the real decision. `false` when nothing was written: the record
+   * has expired, or it is another decision.
    */
-  async update(record: DecisionRecord): Promise<void> {
-    await this.redis.set(this.keys.decision(record.event_id), JSON.stringify(record), 'KEEPTTL', 'XX');
+  async update(record: DecisionRecord): Promise<boolean> {
+    const updated = await runScript(
+      this.redis,
+      UPDATE,
+      [this.keys.decision(record.event_id)],
+      [JSON.stringify(record), record.decided_at, record.coordinator.node],
+    );
+    return updated === 1;
   }
 
   /**
@@ -87,40 +107,78 @@ export class DecisionStore {
   }
 
   /**
-   * Applies the retention: forgets the decisions older than `retentionMs` and those beyond the newest
-   * `maxEvents`, with their audit entries (workflow runs expire by their own TTL once finished). Any
-   * node may call it; it is idempotent.
+   * Applies the retention: forgets the decisions older than `retentionMs` (0: no limit by age) and
+   * those beyond the newest `maxEvents`, with their audit entries (workflow runs expire by their own
+   * TTL once finished). Any node may call it; it is idempotent.
+   *
+   * A decision is what makes a redelivered event `already decided`; forgetting it too soon lets the
+   * event be decided, and acted on, twice. So two kinds of decision are never removed:
+   * - those newer than `now - protectMs`, whatever `maxEvents` says (`protectMs` is the minimum
+   *   retention, `max_event_age + clock_skew_tolerance + dedup_window`: an event redelivered later
+   *   than that is stale anyway); the age limit is never shorter than `protectMs` either;
+   * - those of an event whose workflow run is still active (`run-<event id>` in the active runs).
+   * Those kept still count against `maxEvents`: the next oldest go in their place.
    * Resolves with the number of events removed.
    */
-  async trim(now: number, retentionMs: number, maxEvents: number, batch = 1000): Promise<number> {
+  async trim(
+    now: number,
+    retentionMs: number,
+    maxEvents: number,
+    protectMs: number,
+    batch = 1000,
+  ): Promise<number> {
+    const protectedFrom = now - Math.max(0, protectMs);
+    const ageLimit = retentionMs > 0 ? now - Math.max(retentionMs, protectMs) : -Infinity;
+    let excess = Math.max(0, (await this.redis.zcard(this.keys.decisions)) - maxEvents);
+    // Kept decisions stay at the head of the index; the scan goes on past them.
+    let kept = 0;
     let removed = 0;
     for (;;) {
-      const old =
-        retentionMs > 0
-          ? await this.redis.zrangebyscore(
-              this.keys.decisions,
-              '-inf',
-              `(${now - retentionMs}`,
-              'LIMIT',
-              0,
-              batch,
-            )
-          : [];
-      const excess = Math.max(0, (await this.redis.zcard(this.keys.decisions)) - maxEvents);
-      const over =
-        old.length === 0 && excess > 0
-          ? await this.redis.zrange(this.keys.decisions, 0, String(Math.min(excess, batch) - 1))
-          : [];
-      const ids = old.length > 0 ? old : over;
-      if (ids.length === 0) return removed;
-      const multi = this.redis.multi();
-      for (const id of ids) {
-        multi.del(this.keys.decision(id), this.keys.audit(id));
-        multi.zrem(this.keys.decisions, id);
+      const page = await this.redis.zrange(
+        this.keys.decisions,
+        String(kept),
+        String(kept + batch - 1),
+        'WITHSCORES',
+      );
+      const candidates: string[] = [];
+      // Past the last page, or past the protected ones (the index is in time order: nothing after
+      // them is too old or unprotected either): nothing more to look at.
+      let last = page.length < 2 * batch;
+      let countMet = false;
+      for (let i = 0; i + 1 < page.length; i += 2) {
+        const score = Number(page[i + 1]);
+        const tooOld = score < ageLimit;
+        const unprotected = score < protectedFrom;
+        if (!tooOld && !(unprotected && excess > candidates.length)) {
+          if (unprotected) countMet = true;
+          else last = true;
+          break;
+        }
+        candidates.push(page[i] ?? '');
       }
-      await multi.exec();
-      removed += ids.length;
+      const ids = await this.withoutActiveRuns(candidates);
+      kept += candidates.length - ids.length;
+      if (ids.length > 0) {
+        const multi = this.redis.multi();
+        for (const id of ids) {
+          multi.del(this.keys.decision(id), this.keys.audit(id));
+          multi.zrem(this.keys.decisions, id);
+        }
+        await multi.exec();
+        removed += ids.length;
+        excess = Math.max(0, excess - ids.length);
+      }
+      // The count was met counting the candidates; if some were kept, the next oldest go instead.
+      const done = last || (countMet && excess === 0);
+      if (done) return removed;
     }
+  }
+
+  /** The event ids whose workflow run is not active (never started, or finished). */
+  private async withoutActiveRuns(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const scores = await this.redis.zmscore(this.keys.activeRuns, ...ids.map((id) => `run-${id}`));
+    return ids.filter((_, i) => scores[i] === null || scores[i] === undefined);
   }
 
   async rejectedRecords(limit = 100): Promise<RejectedRecord[]> {

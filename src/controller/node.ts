@@ -15,6 +15,7 @@ import { PeerServer } from '../cluster/peer-server.js';
 import type { Voter } from '../cluster/quorum.js';
 import { RedisKeys } from '../common/keys.js';
 import { loadConfigOrThrow } from '../config/load.js';
+import { minimumRetentionMs } from '../config/region.js';
 import type { ClusterNode, CompiledConfig } from '../config/types.js';
 import { Consumer } from '../ingest/consumer.js';
 import { kinesisClient } from '../ingest/kinesis-client.js';
@@ -389,12 +390,14 @@ export class ControllerNode {
 
     // Retention of the audit trail: any node may trim; it is idempotent.
     const trimTimer = setInterval(() => {
-      store.trim(Date.now(), audit.retentionMs, audit.maxEvents).then(
-        (removed) => {
-          if (removed > 0) log.info({ removed }, 'audit trail trimmed to its retention');
-        },
-        (error: unknown) => log.warn({ err: error }, 'audit trail could not be trimmed'),
-      );
+      store
+        .trim(Date.now(), audit.retentionMs, audit.maxEvents, minimumRetentionMs(config.region.thresholds))
+        .then(
+          (removed) => {
+            if (removed > 0) log.info({ removed }, 'audit trail trimmed to its retention');
+          },
+          (error: unknown) => log.warn({ err: error }, 'audit trail could not be trimmed'),
+        );
     }, 60_000);
     trimTimer.unref();
 

@@ -79,7 +79,8 @@ export interface ResponderOptions {
   readonly node: string;
   readonly log: Logger;
   /** Writes what was learnt after the decision (the escalation) into its record. */
-  readonly updateDecision: (record: DecisionRecord) => Promise<void>;
+  /** `false` when the stored record is no longer this decision (a newer one replaced it). */
+  readonly updateDecision: (record: DecisionRecord) => Promise<boolean>;
 }
 
 /** Page calls after the first response (escalation, note, resolve) get a budget of their own. */
@@ -241,12 +242,21 @@ export class Responder {
       });
       if (page !== undefined) {
         d.page = page;
-        await this.o.updateDecision(d).catch((error: unknown) => {
-          this.o.log.warn(
-            { err: error, event: d.event_id },
-            'the escalation could not be added to the decision record',
-          );
-        });
+        await this.o.updateDecision(d).then(
+          (updated) => {
+            if (!updated)
+              this.o.log.warn(
+                { event: d.event_id },
+                'the escalation was not added to the decision record: another decision replaced it',
+              );
+          },
+          (error: unknown) => {
+            this.o.log.warn(
+              { err: error, event: d.event_id },
+              'the escalation could not be added to the decision record',
+            );
+          },
+        );
       }
       // The evidence goes on the page even when PagerDuty's own timer did the escalating.
       noted = await this.note(

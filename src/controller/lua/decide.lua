@@ -1,13 +1,20 @@
 -- Record an event's decision once, and index it.
 -- KEYS[1]  decision key of the event
 -- KEYS[2]  decisions index (sorted set)
--- KEYS[3]  claim key of the event
+-- KEYS[3]  claim key of the event (holds the id of the node evaluating it)
 -- ARGV[1]  decision (JSON)
 -- ARGV[2]  event id
 -- ARGV[3]  decision time (epoch ms)
 -- ARGV[4]  retention of the decision in milliseconds (0: keep)
--- Returns  1 written, 0 a decision already exists (the event was decided before: keep that one)
+-- ARGV[5]  the deciding node (the record's coordinator)
+-- Returns  1 written, 0 not written: a decision already exists (keep that one), or another node
+--          holds the event's claim (it is deciding the event now; its decision is the one to keep)
 if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+-- A claim that expired is no one's: the node that held it died or gave up, so this decision stands.
+local holder = redis.call('GET', KEYS[3])
+if holder and holder ~= ARGV[5] then
   return 0
 end
 if tonumber(ARGV[4]) > 0 then

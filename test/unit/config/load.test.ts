@@ -51,6 +51,19 @@ async function issuesAfter(edits: (copy: ConfigCopy) => Promise<void>): Promise<
   }
 }
 
+/** Loads a copy of the shipped configuration with `edits` applied; it must load. */
+async function loadAfter(edits: (copy: ConfigCopy) => Promise<void>): Promise<CompiledConfig> {
+  const copy = await copyConfig();
+  try {
+    await edits(copy);
+    const result = await loadConfig(copy.dir, catalog);
+    assert.ok(result.ok, result.ok ? '' : result.issues.map(formatIssue).join('\n'));
+    return result.config;
+  } finally {
+    await copy.remove();
+  }
+}
+
 function find(issues: readonly ConfigIssue[], file: string, text: string | RegExp): ConfigIssue {
   const hit = issues.find(
     (i) =>
@@ -324,6 +337,45 @@ describe('rejections name the file, line and what is expected', () => {
       issues.every((i) => i.line > 0),
       'each issue has its line',
     );
+  });
+
+  test('region: an audit retention too short to keep dedup by event id is refused', async () => {
+    // Shipped: max_event_age 5m + clock_skew_tolerance 30s + dedup_window 5m = 10m30s.
+    const short = await issuesAfter((c) =>
+      c.edit('deploy/local/region.yaml', 'retention: 7d', 'retention: 10m'),
+    );
+    const issue = find(short, 'deploy/local/region.yaml', 'shorter than 10m30s');
+    assert.equal(issue.path, '/audit/retention');
+    assert.ok(issue.line > 0);
+    assert.match(issue.message, /max_event_age \+ clock_skew_tolerance \+ dedup_window/);
+    assert.match(issue.message, /twice/);
+
+    // The minimum follows the thresholds as configured.
+    const longer = await issuesAfter(async (c) => {
+      await c.edit('deploy/local/region.yaml', 'dedup_window: 5m', 'dedup_window: 1h');
+      await c.edit('deploy/local/region.yaml', 'retention: 7d', 'retention: 1h');
+    });
+    assert.equal(find(longer, 'deploy/local/region.yaml', 'shorter than 1h5m30s').path, '/audit/retention');
+
+    // The minimum itself, and 0s (keep for ever), load.
+    const exact = await loadAfter((c) =>
+      c.edit('deploy/local/region.yaml', 'retention: 7d', 'retention: 10m30s'),
+    );
+    assert.equal(exact.region.audit.retentionMs, 630_000);
+    const forever = await loadAfter((c) =>
+      c.edit('deploy/local/region.yaml', 'retention: 7d', 'retention: 0s'),
+    );
+    assert.equal(forever.region.audit.retentionMs, 0);
+  });
+
+  test('region: a PagerDuty budget over 55s is refused (PagerDuty escalates by itself at 60s)', async () => {
+    const issues = await issuesAfter((c) => c.edit('deploy/local/region.yaml', 'budget: 50s', 'budget: 56s'));
+    const issue = find(issues, 'deploy/local/region.yaml', 'more than 55s');
+    assert.equal(issue.path, '/pagerduty/budget');
+    assert.ok(issue.line > 0);
+    assert.match(issue.message, /60s/);
+    const longest = await loadAfter((c) => c.edit('deploy/local/region.yaml', 'budget: 50s', 'budget: 55s'));
+    assert.equal(longest.region.pagerduty?.budgetMs, 55_000);
   });
 
   test('min_active_hosts at or above max_active_hosts', async () => {

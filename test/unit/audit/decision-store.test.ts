@@ -1,0 +1,152 @@
+/**
+ * The decision store's writes against a real redis-server: a decision is written once, never while
+ * another node holds the event's claim, and what is learnt after it (late votes, the page's
+ * escalation) is added only to that same decision, never over another one.
+ */
+import { strict as assert } from 'node:assert';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { REASON_TEXT } from '../../../src/controller/decision.js';
+import type { DecisionRecord } from '../../../src/controller/decision.js';
+import { DecisionStore } from '../../../src/controller/decision-store.js';
+import { startRedis } from '../../../src/sim/redis-server.js';
+import type { RedisProcess } from '../../../src/sim/redis-server.js';
+import { decisionRecord, freshKeys } from '../api/fixtures.js';
+
+const NOW = Date.parse('2026-11-22T12:00:00Z');
+
+/** The `dependency_down` record a node makes up when Redis went away mid-batch. */
+function madeUp(real: DecisionRecord, node: string, decidedAt: number): DecisionRecord {
+  const { lock: _lock, rule: _rule, gates: _gates, vote_ms: _voteMs, ...rest } = real;
+  return {
+    ...rest,
+    decision: 'escalate',
+    reason: 'dependency_down',
+    reason_text: REASON_TEXT.dependency_down,
+    error: 'Connection is closed.',
+    coordinator: { node, zone: `local-1${node}` },
+    votes: [],
+    failures: [],
+    decided_at: new Date(decidedAt).toISOString(),
+  };
+}
+
+describe('decision store', () => {
+  let server: RedisProcess;
+  let redis: Redis;
+
+  before(async () => {
+    server = await startRedis();
+    redis = new Redis(server.url);
+  });
+  after(async () => {
+    redis.disconnect();
+    await server.stop();
+  });
+
+  test('update adds what was learnt after the decision, and keeps its TTL', async () => {
+    const keys = freshKeys();
+    const store = new DecisionStore(redis, keys, 60_000);
+    const record = decisionRecord({ id: 'e-1', decidedAt: NOW });
+    assert.equal(await store.write(record), true);
+    const late = { ...record, late_votes: record.votes.slice(0, 1), late_failures: [] };
+    assert.equal(await store.update(late), true);
+    assert.deepEqual(await store.get('e-1'), late);
+    const ttl = await redis.pttl(keys.decision('e-1'));
+    assert.ok(ttl > 50_000 && ttl <= 60_000, `ttl ${ttl}`);
+
+    // Without a retention, the record stays without a TTL.
+    const keep = new DecisionStore(redis, keys);
+    const other = decisionRecord({ id: 'e-2', decidedAt: NOW });
+    assert.equal(await keep.write(other), true);
+    assert.equal(await keep.update({ ...other, late_votes: [] }), true);
+    assert.equal(await redis.pttl(keys.decision('e-2')), -1);
+  });
+
+  test('update of an expired (or never written) decision writes nothing', async () => {
+    const keys = freshKeys();
+    const store = new DecisionStore(redis, keys);
+    const updated = await store.update(decisionRecord({ id: 'gone', decidedAt: NOW }));
+    assert.equal(await redis.exists(keys.decision('gone')), 0);
+    assert.equal(updated, false);
+  });
+
+  test('a dependency_down record made up on a retry never overwrites the real decision', async () => {
+    const keys = freshKeys();
+    const store = new DecisionStore(redis, keys, 60_000);
+    // Node a decided `act`; Redis went away before the batch's checkpoint moved.
+    const real = decisionRecord({ id: 'e-1', decidedAt: NOW, node: 'a' });
+    assert.equal(await store.write(real), true);
+    const stored = await redis.get(keys.decision('e-1'));
+
+    // On the retry, a node makes up dependency_down for the same event: the write is refused ...
+    for (const fake of [
+      madeUp(real, 'a', NOW + 2_000),
+      madeUp(real, 'b', NOW + 2_000),
+      madeUp(real, 'b', NOW),
+    ]) {
+      assert.equal(await store.write(fake), false, `${fake.coordinator.node} ${fake.decided_at}`);
+      // ... and so is the page's escalation added to it later.
+      const escalated: DecisionRecord = {
+        ...fake,
+        page: {
+          action: 'escalate',
+          ok: true,
+          incident_key: 'sms-api-1',
+          latency_ms: 2_400,
+          attempts: 1,
+          at: new Date(NOW + 2_400).toISOString(),
+        },
+      };
+      const updated = await store.update(escalated);
+      assert.equal(await redis.get(keys.decision('e-1')), stored, 'the act decision is intact');
+      assert.equal(updated, false, `${fake.coordinator.node} ${fake.decided_at}`);
+    }
+    assert.equal((await store.get('e-1'))?.decision, 'act');
+  });
+
+  test('update reads the decision and coordinator of the record, not the same names in the event', async () => {
+    const keys = freshKeys();
+    const store = new DecisionStore(redis, keys);
+    const base = decisionRecord({ id: 'e-1', decidedAt: NOW, node: 'a' });
+    const fakeAt = new Date(NOW + 2_000).toISOString();
+    // The sender's data carries the made-up record's decided_at and coordinator.
+    const real: DecisionRecord = {
+      ...base,
+      event: { ...base.event, data: { decided_at: fakeAt, coordinator: { node: 'b' } } },
+    };
+    assert.equal(await store.write(real), true);
+    const updated = await store.update({ ...madeUp(real, 'b', NOW + 2_000), late_votes: [] });
+    assert.equal((await store.get('e-1'))?.decision, 'act');
+    assert.equal(updated, false);
+  });
+
+  test('write: never while another node holds the event claim; an expired claim is no one’s', async () => {
+    const keys = freshKeys();
+    const store = new DecisionStore(redis, keys);
+    const real = decisionRecord({ id: 'e-1', decidedAt: NOW, node: 'a' });
+
+    // Node a claimed the event and is deciding it; b makes up dependency_down on a retry.
+    assert.equal(await store.claim('e-1', 'a', 60_000), true);
+    assert.equal(await store.write(madeUp(real, 'b', NOW)), false);
+    assert.equal(await redis.exists(keys.decision('e-1')), 0);
+    assert.equal(await redis.zcard(keys.decisions), 0);
+    assert.equal(await store.claimHolder('e-1'), 'a', 'the claim is left to its holder');
+
+    // The holder's own decision is written, and the claim is let go.
+    assert.equal(await store.write(real), true);
+    assert.equal(await store.claimHolder('e-1'), null);
+    assert.equal((await store.get('e-1'))?.decision, 'act');
+
+    // No claim (it expired: its holder died): the decision is written.
+    const other = madeUp(decisionRecord({ id: 'e-2', decidedAt: NOW }), 'b', NOW);
+    assert.equal(await store.claim('e-2', 'a', 1), true);
+    const deadline = Date.now() + 5_000;
+    while ((await store.claimHolder('e-2')) !== null) {
+      assert.ok(Date.now() < deadline, 'the claim did not expire');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(await store.write(other), true);
+    assert.equal((await store.get('e-2'))?.reason, 'dependency_down');
+  });
+});
