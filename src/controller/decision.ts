@@ -35,8 +35,15 @@ export const REASON_TEXT: Readonly<Record<EscalationReason, string>> = {
   checks_failed: 'the precondition checks failed on enough nodes that no quorum could pass',
   no_quorum: 'not enough nodes could vote (peers unreachable or failing) to reach a quorum',
   timeout: 'the votes did not reach a quorum before the deadline',
-  dependency_down: 'a dependency (Redis, the inventory, a peer) could not be reached',
+  dependency_down: 'a dependency (Redis, the inventory, a peer, PagerDuty) could not be reached',
 };
+
+/**
+ * The words of a `dependency_down` whose page could not be acknowledged because a person has it (they
+ * acknowledged it, or it was escalated past the controller): nothing is down, one actor is enough.
+ */
+export const PAGE_TAKEN_TEXT =
+  'a person already has the page (acknowledged it, or it was escalated past the controller): the controller stood back';
 
 export interface DecisionRecord {
   readonly version: 1;

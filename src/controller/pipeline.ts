@@ -44,7 +44,8 @@ import { lockResource } from '../safety/lock.js';
 import type { ResourceLocks } from '../safety/lock.js';
 import type { RateLimiter } from '../safety/rate-limiter.js';
 import { isStale } from '../safety/stale.js';
-import { REASON_TEXT } from './decision.js';
+import { PAGE_TAKEN_TEXT, REASON_TEXT } from './decision.js';
+import { PagerErrorCodes } from '../pager/errors.js';
 import type { DecisionRecord, EscalationReason, Outcome } from './decision.js';
 import { REJECTED_RAW_CAP } from './decision-store.js';
 import type { DecisionStore } from './decision-store.js';
@@ -99,6 +100,8 @@ interface Draft {
   gates?: NonNullable<DecisionRecord['gates']>;
   lock?: NonNullable<DecisionRecord['lock']>;
   error?: string;
+  /** Words for the reason when the reason's own would mislead (a person has the page). */
+  reasonText?: string;
 }
 
 export class Pipeline {
@@ -417,11 +420,16 @@ export class Pipeline {
         'the page could not be acknowledged: standing back (PagerDuty pages the humans by its own timer)',
       );
       const { lock: _taken, ...rest } = draft;
+      const humans =
+        error instanceof LzError &&
+        (error.code === PagerErrorCodes.TAKEN || error.code === PagerErrorCodes.ALREADY_ESCALATED);
       return {
         ...rest,
         decision: 'escalate',
         reason: 'dependency_down',
         error: `the page could not be acknowledged, so nothing was done and the lock was released: ${code}${message}`,
+        // Not a dependency that is down: the page is a person's already, and one actor is enough.
+        ...(humans ? { reasonText: PAGE_TAKEN_TEXT } : {}),
       };
     }
   }
@@ -460,7 +468,9 @@ export class Pipeline {
       version: 1,
       event_id: event.id,
       decision: d.decision,
-      ...(d.reason === undefined ? {} : { reason: d.reason, reason_text: REASON_TEXT[d.reason] }),
+      ...(d.reason === undefined
+        ? {}
+        : { reason: d.reason, reason_text: d.reasonText ?? REASON_TEXT[d.reason] }),
       service: event.service,
       ...(event.host === undefined ? {} : { host: event.host }),
       event_type: event.type,

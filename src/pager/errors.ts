@@ -16,6 +16,12 @@ export const PagerErrorCodes = {
    * timer, or a person, escalated it): the humans own it, and the controller must not act.
    */
   ALREADY_ESCALATED: 'LZ_ERR_PAGER_ALREADY_ESCALATED',
+  /**
+   * The incident to acknowledge is already acknowledged by someone other than the controller's own
+   * PagerDuty user: a person is working on it, and a remediation now would be a second actor on the
+   * same host.
+   */
+  TAKEN: 'LZ_ERR_PAGER_TAKEN',
   /** PagerDuty refused the token (401) or its user's rights (403): a configuration error. */
   UNAUTHORIZED: 'LZ_ERR_PAGER_UNAUTHORIZED',
   /** PagerDuty answered another 4xx (a bad `From`, an update of a resolved incident, a level out of range). */

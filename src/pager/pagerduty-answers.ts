@@ -11,6 +11,15 @@ export interface FoundIncident {
   readonly status: string | undefined;
   /** PagerDuty's incident documents no such field; the simulator reports one (see the pager). */
   readonly level: number | undefined;
+  /** Who acknowledged it (PagerDuty's `acknowledgements`; empty unless it is acknowledged). */
+  readonly acknowledgers: readonly Acknowledger[];
+}
+
+export interface Acknowledger {
+  /** The user's (or service's) id, when PagerDuty gave one. */
+  readonly id: string | undefined;
+  /** Their name as PagerDuty shows it. */
+  readonly summary: string | undefined;
 }
 
 /** The error for an answer that settled the call the wrong way (a 4xx). */
@@ -36,13 +45,39 @@ export function incidentOf(data: unknown): FoundIncident | undefined {
 
 function readIncident(value: unknown): FoundIncident | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const i = value as { id?: unknown; status?: unknown; escalation_level?: unknown };
+  const i = value as {
+    id?: unknown;
+    status?: unknown;
+    escalation_level?: unknown;
+    acknowledgements?: unknown;
+  };
   if (typeof i.id !== 'string') return undefined;
   return {
     id: i.id,
     status: typeof i.status === 'string' ? i.status : undefined,
     level: typeof i.escalation_level === 'number' ? i.escalation_level : undefined,
+    acknowledgers: Array.isArray(i.acknowledgements) ? i.acknowledgements.map(acknowledgerOf) : [],
   };
+}
+
+function acknowledgerOf(raw: unknown): Acknowledger {
+  const who = (raw as { acknowledger?: { id?: unknown; summary?: unknown } } | null)?.acknowledger;
+  return {
+    id: typeof who?.id === 'string' ? who.id : undefined,
+    summary: typeof who?.summary === 'string' ? who.summary : undefined,
+  };
+}
+
+/** The id of the user with exactly this email in a `GET /users?query=` answer. */
+export function userIdOf(data: unknown, email: string): string | undefined {
+  const list = (data as { users?: unknown } | undefined)?.users;
+  if (!Array.isArray(list)) return undefined;
+  const user = list.find(
+    (u: unknown) =>
+      typeof (u as { email?: unknown } | null)?.email === 'string' &&
+      (u as { email: string }).email.toLowerCase() === email.toLowerCase(),
+  ) as { id?: unknown } | undefined;
+  return typeof user?.id === 'string' ? user.id : undefined;
 }
 
 /**

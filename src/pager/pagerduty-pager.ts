@@ -34,7 +34,7 @@ import {
   type PagerDutyClientOptions,
   type PagerDutyRequest,
 } from './pagerduty-client.js';
-import { failure, incidentOf, pick, type FoundIncident } from './pagerduty-answers.js';
+import { failure, incidentOf, pick, userIdOf, type FoundIncident } from './pagerduty-answers.js';
 import type { PagerVerb } from './recording-pager.js';
 import { abortReason, sleep } from './retry-policy.js';
 
@@ -99,9 +99,14 @@ class PagingCore {
   readonly noteReasons: boolean;
   readonly now: () => number;
   readonly onCall: ((record: PagerCallRecord) => void) | undefined;
+  /** The `From` address: the controller's own PagerDuty user. */
+  readonly from: string;
+  /** That user's id, once looked up (only needed for a page someone acknowledged). */
+  selfId: string | undefined;
 
   constructor(options: PagerDutyPagerOptions) {
     this.client = new PagerDutyClient(options);
+    this.from = options.from;
     this.budgetMs = options.budgetMs ?? 50_000;
     this.graceMs = options.incidentGraceMs ?? 10_000;
     this.maxCached = options.maxCachedIncidents ?? 10_000;
@@ -170,7 +175,9 @@ export class PagerDutyPager implements PagerPort {
    * Acknowledges the page, after a fresh look at it (never from the cache): an incident that is
    * already past the first level belongs to the humans, and acknowledging it would silence their
    * page while the controller acts. That is refused with `LZ_ERR_PAGER_ALREADY_ESCALATED` (when
-   * PagerDuty reports the level; see `escalate`).
+   * PagerDuty reports the level; see `escalate`). An incident acknowledged by anyone but the
+   * controller's own user (the `From` address) is a person's: refused with `LZ_ERR_PAGER_TAKEN`. One
+   * the controller acknowledged (another node, an earlier try) is acknowledged again: that is a no-op.
    */
   acknowledge(incidentKey: string, signal: AbortSignal): Promise<{ incident_id: string; status: string }> {
     return this.#run('acknowledge', incidentKey, signal, async (ctx) => {
@@ -181,6 +188,22 @@ export class PagerDutyPager implements PagerPort {
           `incident ${found.id} (${incidentKey}) is already at escalation level ${found.level}: not acknowledging it`,
           { retryable: false },
         );
+      }
+      if (found.status === 'acknowledged') {
+        const self = await this.#selfId(ctx);
+        // Acknowledged with no one named: someone took it, and it cannot be shown to be the controller.
+        const others =
+          found.acknowledgers.length === 0
+            ? [{ id: undefined, summary: undefined }]
+            : found.acknowledgers.filter((a) => self === undefined || a.id !== self);
+        if (others.length > 0) {
+          const names = others.map((a) => a.summary ?? a.id ?? 'someone').join(', ');
+          throw new PagerError(
+            PagerErrorCodes.TAKEN,
+            `incident ${found.id} (${incidentKey}) is already acknowledged by ${names}: a person is working on it, so the controller does not act`,
+            { retryable: false },
+          );
+        }
       }
       const incident = await this.#setStatus(incidentKey, 'acknowledged', ctx, found.id);
       return {
@@ -352,7 +375,8 @@ export class PagerDutyPager implements PagerPort {
       knownId === undefined
         ? await this.#withIncident(incidentKey, ctx, put)
         : { id: knownId, answer: await put(knownId) };
-    if (answer.status === 200) return incidentOf(answer.data) ?? { id, status, level: undefined };
+    if (answer.status === 200)
+      return incidentOf(answer.data) ?? { id, status, level: undefined, acknowledgers: [] };
     if (answer.status === 400 && status === 'resolved') {
       // An earlier attempt may have resolved it and lost the answer: PagerDuty then says "already resolved".
       const fresh = await this.#lookup(incidentKey, ctx);
@@ -410,6 +434,20 @@ export class PagerDutyPager implements PagerPort {
       }
       await sleep(wait, ctx.signal);
     }
+  }
+
+  /**
+   * The id of the controller's own PagerDuty user (the `From` address), looked up once. `undefined`
+   * when PagerDuty knows no user with that exact address; a failed lookup throws (and is tried again
+   * next time).
+   */
+  async #selfId(ctx: CallContext): Promise<string | undefined> {
+    const core = this.#core;
+    if (core.selfId !== undefined) return core.selfId;
+    const answer = await this.#request({ method: 'GET', path: '/users', query: { query: core.from } }, ctx);
+    if (answer.status !== 200) throw failure(answer, `look up the user ${core.from}`);
+    core.selfId = userIdOf(answer.data, core.from);
+    return core.selfId;
   }
 
   /** A note that must not turn a done escalation or resolution into a failure: recorded, not thrown. */

@@ -19,6 +19,10 @@
  *   or `{ incident: { type: 'incident_reference', escalation_level: N } }`: `{ incident }`. An update
  *   of a resolved incident is a 400 (`Incident Already Resolved`); escalating re-triggers the incident.
  * - `POST /incidents/{id}/notes` `{ note: { content } }`: 201 `{ note }`.
+ * - `GET /users?query=Q`: `{ users }`, the users whose email contains Q (each `From` address is a
+ *   user, its id derived from the address). An acknowledged incident lists its `acknowledgements`
+ *   (`{ at, acknowledger: { id, type: 'user_reference', summary } }`), empty once it is triggered
+ *   again (escalated) or resolved, as PagerDuty's.
  *
  * Every PagerDuty route needs `Authorization: Token token=<one of tokens>` (401 otherwise); writes
  * need a `From` header naming a user (400 otherwise).
@@ -32,6 +36,7 @@
  * `{rate_limit: {limit, window_ms?}}`, `{down: true}`, and `DELETE /sim/faults`.
  */
 import { readBody } from './http-body.js';
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { LzError } from '../common/errors.js';
@@ -68,6 +73,8 @@ export interface SimIncident {
   /** Status changes and escalations in order, each with the `From` of the call: the incident's log. */
   readonly log: readonly { readonly at: string; readonly action: string; readonly from: string }[];
   readonly notes: readonly SimNote[];
+  /** Who acknowledged it (`From` addresses) since it was last triggered. */
+  readonly acknowledgements: readonly { readonly at: string; readonly from: string }[];
 }
 
 /** One request to the PagerDuty API (simulator routes are not recorded). */
@@ -115,6 +122,7 @@ interface MutableIncident {
   updated_at: string;
   log: { at: string; action: string; from: string }[];
   notes: SimNote[];
+  acknowledgements: { at: string; from: string }[];
 }
 
 interface Reply {
@@ -214,6 +222,7 @@ export class PagerDutySimulator {
       updated_at: now,
       log: [{ at: now, action: 'triggered', from: 'sensor' }],
       notes: [],
+      acknowledgements: [],
     };
     this.#incidents.push(incident);
     this.#byId.set(incident.id, incident);
@@ -225,6 +234,22 @@ export class PagerDutySimulator {
   incident(incidentKey: string): SimIncident | undefined {
     const found = this.#byKey.get(incidentKey)?.at(-1);
     return found === undefined ? undefined : snapshot(found);
+  }
+
+  /**
+   * A person acknowledges the open incident of a key (from the app, say): `from` is their address.
+   * Throws when the key has no open incident.
+   */
+  acknowledgeAs(incidentKey: string, from: string): SimIncident {
+    const open = this.#byKey.get(incidentKey)?.findLast((i) => i.status !== 'resolved');
+    if (open === undefined) {
+      throw new LzError(
+        PagerDutySimErrorCodes.INVALID_INCIDENT,
+        `incident key "${incidentKey}" has no open incident`,
+      );
+    }
+    acknowledge(open, from, new Date().toISOString());
+    return snapshot(open);
   }
 
   incidents(): SimIncident[] {
@@ -411,6 +436,7 @@ export class PagerDutySimulator {
     }
     const path = url.pathname;
     if (path === '/incidents' && method === 'GET') return this.#list(url);
+    if (path === '/users' && method === 'GET') return this.#listUsers(url);
     const match = /^\/incidents\/([^/]+)(\/notes)?$/.exec(path);
     const incident = match === null ? undefined : this.#byId.get(match[1] ?? '');
     if (match !== null && incident === undefined) return { status: 404, body: pdError('Not Found', 2100) };
@@ -433,6 +459,13 @@ export class PagerDutySimulator {
     // Everything on one page: `more: false` tells pdjs there is no next page to fetch.
     const limit = Math.max(25, incidents.length);
     return { status: 200, body: { incidents, limit, offset: 0, more: false, total: null } };
+  }
+
+  #listUsers(url: URL): Reply {
+    const query = (url.searchParams.get('query') ?? '').toLowerCase();
+    const known = this.#users === undefined ? (query.includes('@') ? [query] : []) : [...this.#users];
+    const users = known.filter((email) => email.toLowerCase().includes(query)).map(userView);
+    return { status: 200, body: { users, limit: 25, offset: 0, more: false, total: null } };
   }
 
   #update(incident: MutableIncident, body: unknown, from: string): Reply {
@@ -458,10 +491,13 @@ export class PagerDutySimulator {
       // Escalating hands the incident to the next level's people: it is theirs to acknowledge again.
       incident.escalation_level = level;
       incident.status = 'triggered';
+      incident.acknowledgements = [];
       incident.log.push({ at: now, action: `escalated to level ${level}`, from });
     }
-    if (status === 'acknowledged' || status === 'resolved') {
+    if (status === 'acknowledged') acknowledge(incident, from, now);
+    if (status === 'resolved') {
       incident.status = status;
+      incident.acknowledgements = [];
       incident.log.push({ at: now, action: status, from });
     }
     incident.updated_at = now;
@@ -558,6 +594,25 @@ export class PagerDutySimulator {
   }
 }
 
+function acknowledge(incident: MutableIncident, from: string, at: string): void {
+  incident.status = 'acknowledged';
+  // One entry per person: acknowledging again does not list them twice.
+  incident.acknowledgements = [...incident.acknowledgements.filter((a) => a.from !== from), { at, from }];
+  incident.updated_at = at;
+  incident.log.push({ at, action: 'acknowledged', from });
+}
+
+/** A user's id, derived from their address: the same address is always the same user. */
+export function simUserId(email: string): string {
+  const digest = createHash('sha256').update(email.toLowerCase()).digest('hex').slice(0, 8);
+  return `PU${parseInt(digest, 16).toString(36).toUpperCase().padStart(7, '0')}`;
+}
+
+function userView(email: string): Record<string, unknown> {
+  const id = simUserId(email);
+  return { id, type: 'user', summary: email, name: email, email, self: `/users/${id}` };
+}
+
 /** The incident as PagerDuty's API shows it. */
 function view(i: MutableIncident): Record<string, unknown> {
   return {
@@ -575,6 +630,10 @@ function view(i: MutableIncident): Record<string, unknown> {
     service: { id: `PSVC-${i.service}`, type: 'service_reference', summary: i.service },
     escalation_policy: { id: 'PSIMEP1', type: 'escalation_policy_reference', summary: 'simulated policy' },
     escalation_level: i.escalation_level,
+    acknowledgements: i.acknowledgements.map((a) => ({
+      at: a.at,
+      acknowledger: { id: simUserId(a.from), type: 'user_reference', summary: a.from },
+    })),
   };
 }
 

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { PagerDutySimulator } from '../../src/sim/pagerduty.js';
+import { PagerDutySimulator, simUserId } from '../../src/sim/pagerduty.js';
 
 interface Reply {
   readonly status: number;
@@ -106,6 +106,33 @@ describe('PagerDuty simulator over HTTP', () => {
       (await call(`${sim.url}/incidents/PNOPE00`, { method: 'PUT', body: put('resolved') })).status,
       404,
     );
+  });
+
+  test('acknowledgements name who acknowledged, and are cleared by an escalation; users by address', async () => {
+    const { id } = sim.createIncident({ incidentKey: 'who', service: 'sms-api' });
+    const url = `${sim.url}/incidents/${id}`;
+    type Acks = { incident: { acknowledgements: { acknowledger: { id: string; summary: string } }[] } };
+    const ours = await call(url, { method: 'PUT', body: put('acknowledged') });
+    sim.acknowledgeAs('who', 'alice@example.com');
+    const both = (await call(url)).body as Acks;
+    assert.deepEqual(
+      both.incident.acknowledgements.map((a) => a.acknowledger.summary),
+      ['lazarus@example.com', 'alice@example.com'],
+    );
+    assert.equal(
+      (ours.body as Acks).incident.acknowledgements[0]?.acknowledger.id,
+      simUserId('lazarus@example.com'),
+    );
+    const users = await call(`${sim.url}/users?query=${encodeURIComponent('alice@example.com')}`);
+    assert.deepEqual(
+      (users.body as { users: { id: string; email: string }[] }).users.map((u) => [u.id, u.email]),
+      [[simUserId('alice@example.com'), 'alice@example.com']],
+    );
+    assert.notEqual(simUserId('alice@example.com'), simUserId('lazarus@example.com'));
+    const escalation = { incident: { type: 'incident_reference', escalation_level: 2 } };
+    await call(url, { method: 'PUT', body: escalation });
+    assert.deepEqual(((await call(url)).body as Acks).incident.acknowledgements, []);
+    assert.throws(() => sim.acknowledgeAs('no-such-key', 'alice@example.com'), /no open incident/);
   });
 
   test('faults: fail_next, rate limit with Retry-After, slow, down', async () => {

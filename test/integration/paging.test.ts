@@ -283,6 +283,35 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
     }
   });
 
+  test('a person acknowledged the page first: no workflow, the page stays theirs, with the evidence', async () => {
+    stack.fleet.inject({ kind: 'host_down', host: 'sms-api-8' });
+    const event = hostDown('sms-api', 'sms-api-8', { incident_key: 'PD-human' });
+    probe.page(event);
+    stack.pagerduty.acknowledgeAs('PD-human', 'alice@example.com');
+    await probe.put(event);
+    const d = await probe.waitDecision(event.id);
+    assert.equal(d.decision, 'escalate');
+    assert.equal(d.reason, 'dependency_down');
+    assert.match(d.error ?? '', /LZ_ERR_PAGER_TAKEN.*acknowledged by alice@example\.com/);
+    assert.match(d.reason_text ?? '', /a person already has the page/);
+    assert.equal(d.lock, undefined);
+    assert.ok(d.votes.filter((v) => v.pass).length >= 2, 'the checks had passed: only the page stopped it');
+    await slackSays('/sms', 'a person already has the page');
+    assert.equal(await probe.run(`run-${event.id}`), undefined, 'no workflow');
+    assert.equal(await probe.redis.exists(probe.keys.lock('host:sms-api/sms-api-8')), 0, 'lock released');
+    const i = incident('PD-human');
+    assert.deepEqual(
+      [i.status, i.escalation_level, i.acknowledgements.map((a) => a.from)],
+      ['acknowledged', 1, ['alice@example.com']],
+      'not acknowledged by the controller, not escalated away from her',
+    );
+    await waitFor(
+      'the evidence note on her page',
+      () => Promise.resolve(incident('PD-human').notes.find((n) => /Assisted diagnosis/.test(n.content))),
+      10_000,
+    );
+  });
+
   test('a second report about a page being remediated: lock_held, and the page is left with the remediation', async () => {
     stack.fleet.setBootDelay(3000);
     try {

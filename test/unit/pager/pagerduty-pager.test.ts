@@ -145,6 +145,47 @@ describe('PagerDutyPager against the simulator', () => {
     assert.equal(sim.incident(key)?.status, 'triggered', 'the humans are still being paged');
   });
 
+  test('refuses to acknowledge a page a person has acknowledged, and names them', async () => {
+    const key = incident();
+    sim.acknowledgeAs(key, 'alice@example.com');
+    const before = sim.calls().length;
+    const error = await rejectsWith(pager().acknowledge(key, never()), PagerErrorCodes.TAKEN);
+    assert.match(error.message, /acknowledged by alice@example\.com/);
+    const calls = sim.calls().slice(before);
+    assert.deepEqual(
+      calls.map((c) => `${c.method} ${c.path}`),
+      ['GET /incidents', 'GET /users'],
+      'no acknowledgement is sent',
+    );
+    const state = sim.incident(key);
+    assert.deepEqual(
+      state?.acknowledgements.map((a) => a.from),
+      ['alice@example.com'],
+    );
+  });
+
+  test("acknowledges again a page the controller's own user acknowledged (another node); looks itself up once", async () => {
+    const key = incident();
+    const other = incident();
+    await pager().acknowledge(key, never());
+    await pager().acknowledge(other, never());
+    const p = pager();
+    const before = sim.calls().length;
+    assert.equal((await p.acknowledge(key, never())).status, 'acknowledged');
+    assert.equal((await p.acknowledge(other, never())).status, 'acknowledged');
+    const lookups = sim
+      .calls()
+      .slice(before)
+      .filter((c) => c.path === '/users');
+    assert.equal(lookups.length, 1);
+    assert.equal(lookups[0]?.query.query, FROM);
+    // A person joining in afterwards makes it theirs.
+    sim.acknowledgeAs(key, 'bob@example.com');
+    const error = await rejectsWith(p.acknowledge(key, never()), PagerErrorCodes.TAKEN);
+    assert.match(error.message, /bob@example\.com/);
+    assert.doesNotMatch(error.message, /lazarus@example\.com/);
+  });
+
   test('adds a note and returns its id', async () => {
     const key = incident();
     const { note_id } = await pager().note(
