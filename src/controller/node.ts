@@ -223,7 +223,7 @@ export class ControllerNode {
         },
       },
       renewLock: async (run) => {
-        if (run.lock === undefined) return;
+        if (run.lock === undefined) return true;
         const left = Date.parse(run.deadline_at) - Date.now();
         const held = await locks.renew(
           run.lock.resource,
@@ -234,8 +234,9 @@ export class ControllerNode {
         if (!held)
           log.error(
             { run: run.id, lock: run.lock },
-            'the run lost its resource lock (expired or taken): another remediation may start on this resource',
+            'the run lost its resource lock (expired or taken): another remediation may start on this resource; stopping the run',
           );
+        return held;
       },
       onEnd: async (run) => {
         if (run.status === 'succeeded' || run.status === 'failed')

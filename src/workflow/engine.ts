@@ -28,6 +28,12 @@ export interface EngineOptions {
   readonly now?: () => number;
   /** Told of each step's end, for logs and metrics. */
   readonly onStep?: (run: RunState, step: StepState) => void;
+  /**
+   * Aborted when the run must stop where it is because its resource lock is lost (another
+   * remediation may take the resource now): running steps are cancelled, no other step starts, the
+   * run fails with reason `lock_lost` (the abort reason's message) and its on_failure steps run.
+   */
+  readonly stop?: AbortSignal;
 }
 
 class RunTimeout extends Error {
@@ -37,6 +43,8 @@ class RunTimeout extends Error {
 }
 
 class SiblingFailed extends Error {}
+
+class LockLost extends Error {}
 
 /** Runs (or continues) `run` to its end; resolves with its final state. */
 export async function runWorkflow(run: RunState, o: EngineOptions): Promise<RunState> {
@@ -77,18 +85,23 @@ async function runMain(run: RunState, o: EngineOptions, now: () => number): Prom
   const remaining = Date.parse(run.deadline_at) - now();
   const timeout = new AbortController();
   const failed = new AbortController();
+  const stopped = new AbortController();
   const timer = setTimeout(() => timeout.abort(new RunTimeout(run.deadline_at)), Math.max(0, remaining));
+  const stop = (): void => stopped.abort(new LockLost(errorText(o.stop?.reason)));
+  if (o.stop?.aborted === true) stop();
+  else o.stop?.addEventListener('abort', stop, { once: true });
+  const ended = AbortSignal.any([timeout.signal, stopped.signal]);
   try {
     const inflight = new Map<string, Promise<void>>();
     for (;;) {
-      if (run.failure === undefined && !timeout.signal.aborted) {
+      if (run.failure === undefined && !ended.aborted) {
         for (const step of o.workflow.steps) {
           const state = run.steps[step.id];
           if (state === undefined || state.status !== 'pending' || inflight.has(step.id)) continue;
           if (!step.needs.every((n) => isDone(run.steps[n]?.status))) continue;
           inflight.set(
             step.id,
-            limit(() => runStep(run, step, o, AbortSignal.any([timeout.signal, failed.signal]))).then(
+            limit(() => runStep(run, step, o, AbortSignal.any([ended, failed.signal]))).then(
               () => {
                 inflight.delete(step.id);
                 if (run.steps[step.id]?.status === 'failed')
@@ -106,15 +119,16 @@ async function runMain(run: RunState, o: EngineOptions, now: () => number): Prom
       if (inflight.size === 0) break;
       await Promise.race(inflight.values());
     }
-    if (run.failure === undefined && timeout.signal.aborted) {
+    if (run.failure === undefined && ended.aborted) {
       run.failure = {
         step: firstUnfinished(run, o.workflow) ?? '(run)',
-        message: errorText(timeout.signal.reason),
-        reason: 'timeout',
+        message: errorText(ended.reason),
+        reason: ended.reason instanceof LockLost ? 'lock_lost' : 'timeout',
       };
     }
   } finally {
     clearTimeout(timer);
+    o.stop?.removeEventListener('abort', stop);
   }
 }
 
@@ -178,7 +192,9 @@ async function runStep(
           run.failure ??=
             runSignal.reason instanceof RunTimeout
               ? { step: step.id, message: errorText(runSignal.reason), reason: 'timeout' }
-              : { step: step.id, message: state.error, reason: 'step_failed' };
+              : runSignal.reason instanceof LockLost
+                ? { step: step.id, message: errorText(runSignal.reason), reason: 'lock_lost' }
+                : { step: step.id, message: state.error, reason: 'step_failed' };
         }
         return;
       }

@@ -29,8 +29,11 @@ export interface SupervisorOptions {
   readonly workflows: ReadonlyMap<string, CompiledWorkflow>;
   readonly execute: StepExecutor;
   readonly log: Logger;
-  /** Keeps the run's resource lock alive while it runs. */
-  readonly renewLock: (run: RunState) => Promise<void>;
+  /**
+   * Keeps the run's resource lock alive while it runs; `false` when the lock is no longer the run's
+   * (expired or taken): the run is then stopped where it is and fails (`lock_lost`).
+   */
+  readonly renewLock: (run: RunState) => Promise<boolean>;
   /** Called once a run has ended (succeeded or failed): release its lock, tell people. */
   readonly onEnd: (run: RunState) => Promise<void>;
   readonly engine?: Partial<Pick<EngineOptions, 'concurrency' | 'onStep'>>;
@@ -39,6 +42,8 @@ export interface SupervisorOptions {
 export class RunSupervisor {
   private readonly owner: string;
   private readonly mine = new Map<string, Promise<void>>();
+  /** Aborted to stop a run of `mine` where it is (its lock is lost). */
+  private readonly stops = new Map<string, AbortController>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private stopped = false;
@@ -111,10 +116,21 @@ export class RunSupervisor {
       if (ours !== 1)
         this.o.log.error({ run: runId }, 'run lease lost while running; another node may run it now');
       const run = await this.o.store.load(runId).catch(() => undefined);
-      if (run !== undefined)
-        await this.o
-          .renewLock(run)
-          .catch((error: unknown) => this.o.log.warn({ run: runId, err: error }, 'lock renewal failed'));
+      if (run === undefined) continue;
+      // A renewal that could not reach Redis says nothing of the lock (its TTL outlasts the run).
+      const held = await this.o.renewLock(run).catch((error: unknown) => {
+        this.o.log.warn({ run: runId, err: error }, 'lock renewal failed');
+        return true;
+      });
+      if (!held && run.status === 'running') {
+        this.stops
+          .get(runId)
+          ?.abort(
+            new Error(
+              `the run lost its resource lock ${run.lock?.resource ?? ''} (expired or taken): another remediation may start on it, so this one stopped`,
+            ),
+          );
+      }
     }
     if (this.stopped) return;
     for (const runId of await this.o.store.active()) {
@@ -136,6 +152,7 @@ export class RunSupervisor {
   private execute(run: RunState): void {
     const workflow = this.o.workflows.get(run.workflow);
     const log = this.o.log.child({ event: run.event.id, run: run.id });
+    const stop = new AbortController();
     const done = (async () => {
       if (workflow === undefined) {
         log.error({ workflow: run.workflow }, 'the run names a workflow this node does not have');
@@ -147,6 +164,7 @@ export class RunSupervisor {
         store: this.o.store,
         execute: this.o.execute,
         node: this.o.nodeId,
+        stop: stop.signal,
         ...this.o.engine,
       });
       if (ended.status === 'running') return;
@@ -169,7 +187,11 @@ export class RunSupervisor {
           'the run stopped on an error; its lease will lapse and a node will continue it',
         ),
       )
-      .finally(() => this.mine.delete(run.id));
+      .finally(() => {
+        this.mine.delete(run.id);
+        this.stops.delete(run.id);
+      });
+    this.stops.set(run.id, stop);
     this.mine.set(run.id, done);
   }
 }

@@ -30,8 +30,11 @@ export interface StepState {
 export interface RunFailure {
   readonly step: string;
   readonly message: string;
-  /** `step_failed`, `timeout` (the run's workflow_timeout), `unknown_outcome` (a non-idempotent step cut by a crash). */
-  readonly reason: 'step_failed' | 'timeout' | 'unknown_outcome';
+  /**
+   * `step_failed`, `timeout` (the run's workflow_timeout), `unknown_outcome` (a non-idempotent step
+   * cut by a crash), `lock_lost` (the run's resource lock expired or was taken: it stopped where it was).
+   */
+  readonly reason: 'step_failed' | 'timeout' | 'unknown_outcome' | 'lock_lost';
 }
 
 /** Everything a run needs to be continued by any node: the templates' context and the lock it holds. */

@@ -111,6 +111,38 @@ describe('workflows', { timeout: 240_000 }, () => {
     stack.fleet.clear();
   });
 
+  test('the lock taken from a running remediation: it stops where it is, fails (lock_lost) and escalates; the new holder keeps the lock', async () => {
+    stack.fleet.setBootDelay(8000);
+    try {
+      stack.fleet.inject({ kind: 'host_down', host: 'voice-gateway-2' });
+      const event = hostDown('voice-gateway', 'voice-gateway-2', { incident_key: 'PD-250' });
+      probe.page(event);
+      await probe.put(event);
+      assert.equal((await probe.waitDecision(event.id)).decision, 'act');
+      const id = `run-${event.id}`;
+      await waitFor(
+        'the replacement to be verified',
+        async () => ((await probe.run(id))?.steps['verify']?.status === 'running' ? true : undefined),
+        30_000,
+      );
+      // As if Redis had lost the key and another remediation had taken the host since.
+      const key = probe.keys.lock('host:voice-gateway/voice-gateway-2');
+      await probe.redis.set(key, 'someone-else:999', 'PX', 60_000);
+      const r = await probe.finished(id, 30_000);
+      assert.equal(r.status, 'failed');
+      assert.deepEqual([r.failure?.step, r.failure?.reason], ['verify', 'lock_lost']);
+      assert.match(r.failure?.message ?? '', /lost its resource lock host:voice-gateway\/voice-gateway-2/);
+      for (const later of ['lb_in', 'forensics', 'resolve'])
+        assert.equal(r.steps[later]?.status, 'pending', `${later} never started`);
+      assert.equal(r.steps['escalate']?.status, 'succeeded');
+      assert.equal(await probe.redis.get(key), 'someone-else:999', "the other holder's lock is not released");
+      await probe.redis.del(key);
+    } finally {
+      stack.fleet.setBootDelay(0);
+      stack.fleet.clear();
+    }
+  });
+
   test('the coordinating node killed mid-run: another node finishes it; no succeeded step runs again; one replacement', async () => {
     stack.fleet.setBootDelay(4000);
     stack.fleet.inject({ kind: 'host_down', host: 'sms-api-4' });

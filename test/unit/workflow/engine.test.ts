@@ -222,6 +222,66 @@ describe('workflow engine', () => {
     assert.deepEqual(log.find((e) => e.id === 'escalate')?.inputs, { reason: 'failed at verify (timeout)' });
   });
 
+  test('lock lost: the running step is cancelled, nothing else starts, the run fails (lock_lost) and on_failure runs', async () => {
+    const wf = workflow(
+      [
+        step('drain'),
+        step('boot', { needs: ['drain'], timeoutMs: 60_000 }),
+        step('add', { needs: ['boot'] }),
+      ],
+      [step('escalate', { inputs: { reason: '{{ failure.reason }}: {{ failure.message }}' } })],
+    );
+    const stop = new AbortController();
+    const { execute, log } = scripted({
+      boot: (_a, signal) => {
+        setTimeout(() => stop.abort(new Error('lock host:svc/h-1 taken')), 50);
+        return delay(60_000, signal).then(() => ({}));
+      },
+    });
+    const started = performance.now();
+    const done = await runWorkflow(run(wf), {
+      workflow: wf,
+      store: new MemoryRunStore(),
+      execute,
+      node: 'a',
+      stop: stop.signal,
+    });
+    assert.ok(performance.now() - started < 2000, 'stopped at once, not at the step timeout');
+    assert.equal(done.status, 'failed');
+    assert.deepEqual([done.failure?.step, done.failure?.reason], ['boot', 'lock_lost']);
+    assert.equal(done.steps['drain']?.status, 'succeeded');
+    assert.equal(done.steps['boot']?.status, 'failed');
+    assert.match(done.steps['boot']?.error ?? '', /lock host:svc\/h-1 taken/);
+    assert.equal(done.steps['add']?.status, 'pending');
+    assert.ok(!log.some((e) => e.id === 'add'), 'no step after the loss');
+    assert.equal(done.steps['escalate']?.status, 'succeeded');
+    assert.deepEqual(log.find((e) => e.id === 'escalate')?.inputs, {
+      reason: 'lock_lost: lock host:svc/h-1 taken',
+    });
+  });
+
+  test('a run whose lock is already lost when it starts (or is taken over) runs no step', async () => {
+    const wf = workflow([step('drain'), step('boot', { needs: ['drain'] })], [step('escalate')]);
+    const stop = new AbortController();
+    stop.abort(new Error('lock gone'));
+    const { execute, log } = scripted({});
+    const done = await runWorkflow(run(wf), {
+      workflow: wf,
+      store: new MemoryRunStore(),
+      execute,
+      node: 'a',
+      stop: stop.signal,
+    });
+    assert.deepEqual(
+      [done.status, done.failure?.step, done.failure?.reason],
+      ['failed', 'drain', 'lock_lost'],
+    );
+    assert.deepEqual(
+      log.map((e) => e.id),
+      ['escalate'],
+    );
+  });
+
   test('a failure stops the run: siblings are aborted, dependents never start, on_failure runs', async () => {
     const wf = workflow(
       [
