@@ -6,6 +6,7 @@
 import { readdir } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { deepFreeze } from '../common/freeze.js';
+import { checkChannels } from './channels.js';
 import { compileRegion } from './region.js';
 import { loadRule } from './rules.js';
 import type { LoadedRule } from './rules.js';
@@ -61,6 +62,9 @@ export async function loadConfig(dir: string, catalog: Catalog): Promise<LoadRes
     servicesSource === undefined || servicesSource.value === undefined
       ? new Map()
       : compileServices(servicesSource, profiles, profileFiles.names, rules, catalog, issues);
+
+  if (region !== undefined && regionSource !== undefined)
+    checkChannels(region, regionSource, servicesSource, profiles, issues);
 
   if (issues.length > 0 || region === undefined) return { ok: false, issues: sortIssues(issues) };
   const config: CompiledConfig = {

@@ -339,6 +339,59 @@ describe('rejections name the file, line and what is expected', () => {
     );
   });
 
+  test('a notification channel the region cannot deliver to is a load error at the line that names it', async () => {
+    const issues = await issuesAfter(async (c) => {
+      await c.edit(
+        'deploy/local/services.yaml',
+        'notification_channels: [pagerduty]',
+        'notification_channels: ["slack:#sms-oncall", "email:sms-team@example.com", pagerduty]',
+      );
+      await c.edit('deploy/local/region.yaml', 'teams: {}', 'teams: { voice: ["slack:voice-oncall"] }');
+      await c.edit('deploy/local/region.yaml', 'fallback: []', 'fallback: ["email:ops@example.com"]');
+    });
+    const slack = find(
+      issues,
+      'deploy/local/services.yaml',
+      'Slack channel #sms-oncall has no incoming webhook',
+    );
+    assert.equal(slack.path, '/services/sms-api/parameters/notification_channels/0');
+    assert.ok(slack.line > 0);
+    const email = find(
+      issues,
+      'deploy/local/services.yaml',
+      'email:sms-team@example.com needs an SMTP server',
+    );
+    assert.equal(email.path, '/services/sms-api/parameters/notification_channels/1');
+    assert.equal(
+      find(issues, 'deploy/local/region.yaml', 'Slack channel #voice-oncall').path,
+      '/notifications/teams/voice/0',
+    );
+    assert.equal(
+      find(issues, 'deploy/local/region.yaml', 'email:ops@example.com needs an SMTP server').path,
+      '/notifications/fallback/0',
+    );
+    assert.equal(issues.length, 4, issues.map(formatIssue).join('\n'));
+
+    // With the webhook (named with or without its #) and an SMTP server, the same channels load.
+    const config = await loadAfter(async (c) => {
+      await c.edit(
+        'deploy/local/services.yaml',
+        'notification_channels: [pagerduty]',
+        'notification_channels: ["slack:sms-oncall", "email:sms-team@example.com", pagerduty]',
+      );
+      await c.edit(
+        'deploy/local/region.yaml',
+        'slack_webhooks: {}',
+        'slack_webhooks: { "#sms-oncall": "http://127.0.0.1:9/hook" }\n  smtp: { host: 127.0.0.1, port: 2525, from: "Lazarus <lazarus@example.com>" }',
+      );
+    });
+    assert.deepEqual(config.services.get('sms-api')?.parameters.notificationChannels, [
+      'slack:sms-oncall',
+      'email:sms-team@example.com',
+      'pagerduty',
+    ]);
+  });
+
   test('region: an audit retention too short to keep dedup by event id is refused', async () => {
     // Shipped: max_event_age 5m + clock_skew_tolerance 30s + dedup_window 5m = 10m30s.
     const short = await issuesAfter((c) =>
