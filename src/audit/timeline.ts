@@ -159,7 +159,7 @@ export function buildTimeline(
       node,
       ok: d.lock.acquired,
       title: d.lock.acquired
-        ? `lock ${d.lock.resource} taken (fencing token ${d.lock.token})`
+        ? `lock ${d.lock.resource} taken (fencing token ${d.lock.token})${d.lock.took_over_from === undefined ? '' : `, over from ${d.lock.took_over_from}, an earlier attempt at this event`}`
         : `lock ${d.lock.resource} is held by ${d.lock.owner}`,
       detail: { ...d.lock },
     });

@@ -90,6 +90,11 @@ export interface DecisionRecord {
     readonly owner: string;
     readonly token: number;
     readonly acquired: boolean;
+    /**
+     * The owner of the lock before: an earlier attempt at this event whose node stopped after
+     * taking it (its claim expired), taken over with a new token.
+     */
+    readonly took_over_from?: string;
   };
   /** The service's mode: `notify_only` acts on nothing, whatever the decision says. */
   readonly mode?: 'enforce' | 'notify_only';

@@ -378,7 +378,12 @@ export class Pipeline {
     // expired), neither can renew or release the other's lock.
     const owner = `event:${event.id}@${this.o.node.id}`;
     const ttl = (service?.parameters.workflowTimeoutMs ?? 30 * 60_000) + LOCK_MARGIN_MS;
-    const taken = await gates.locks.acquire(lockedResource, owner, ttl);
+    // A lock of an earlier attempt at this very event (its node stopped after taking it, before the
+    // decision was written) is taken over: this node holds the event's claim now, so that attempt
+    // is over, and leaving its lock would hold the host (and an acknowledged page) for nobody.
+    const taken = await gates.locks.acquire(lockedResource, owner, ttl, {
+      takeOverFrom: `event:${event.id}@`,
+    });
     if (!taken.acquired) {
       return {
         ...voted,
@@ -388,7 +393,18 @@ export class Pipeline {
       };
     }
     tookLock({ resource: lockedResource, owner, token: taken.token });
-    return { ...voted, lock: { resource: lockedResource, owner, token: taken.token, acquired: true } };
+    if (taken.tookOverFrom !== undefined)
+      elog.warn({ from: taken.tookOverFrom }, 'took over the lock of an earlier attempt at this event');
+    return {
+      ...voted,
+      lock: {
+        resource: lockedResource,
+        owner,
+        token: taken.token,
+        acquired: true,
+        ...(taken.tookOverFrom === undefined ? {} : { took_over_from: taken.tookOverFrom }),
+      },
+    };
   }
 
   /** Late votes of an event, waiting for its decision to be written. */

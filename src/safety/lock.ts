@@ -25,7 +25,12 @@ const RENEW: ScriptSpec = { module: 'safety', name: 'lock-renew', keys: 1 };
 const RELEASE: ScriptSpec = { module: 'safety', name: 'lock-release', keys: 1 };
 
 export type LockResult =
-  | { readonly acquired: true; readonly token: number }
+  | {
+      readonly acquired: true;
+      readonly token: number;
+      /** The owner of an earlier attempt whose lock was taken over (see `acquire`'s `takeOverFrom`). */
+      readonly tookOverFrom?: string;
+    }
   | { readonly acquired: false; readonly holder: string; readonly token: number };
 
 export interface LockHolder {
@@ -55,9 +60,16 @@ export class ResourceLocks {
 
   /**
    * Takes the lock if it is free (with a new token), returns the same token if `owner` holds it
-   * already (restarting its TTL), or reports the holder.
+   * already (restarting its TTL), or reports the holder. With `takeOverFrom`, a lock whose owner
+   * starts with it is taken over with a new token: it belongs to an earlier attempt at the same work
+   * that the caller knows has ended (it holds the work's claim now).
    */
-  async acquire(resource: string, owner: string, ttlMs: number): Promise<LockResult> {
+  async acquire(
+    resource: string,
+    owner: string,
+    ttlMs: number,
+    options: { readonly takeOverFrom?: string } = {},
+  ): Promise<LockResult> {
     requireName('resource', resource);
     requireName('owner', owner);
     requireInteger('ttlMs', ttlMs, 1);
@@ -66,12 +78,14 @@ export class ResourceLocks {
         this.redis,
         ACQUIRE,
         [this.keys.lock(resource), this.keys.lockFence(resource)],
-        [owner, ttlMs],
+        [owner, ttlMs, options.takeOverFrom ?? ''],
       ),
     );
     if (Array.isArray(reply)) {
       const [acquired, a, b] = reply as unknown[];
       if (acquired === 1 && reply.length === 2 && typeof a === 'number') return { acquired: true, token: a };
+      if (acquired === 1 && reply.length === 3 && typeof a === 'number' && typeof b === 'string')
+        return { acquired: true, token: a, tookOverFrom: b };
       if (acquired === 0 && reply.length === 3 && typeof a === 'string' && typeof b === 'number') {
         return { acquired: false, holder: a, token: b };
       }

@@ -312,6 +312,27 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
     );
   });
 
+  test('a node stopped after locking and acknowledging: the next node takes the event over and remediates', async () => {
+    stack.fleet.inject({ kind: 'host_down', host: 'sms-api-1' });
+    const event = hostDown('sms-api', 'sms-api-1', { incident_key: 'PD-orphan' });
+    probe.page(event);
+    // What node c left when it died between the acknowledgement and the decision: the host's lock,
+    // owned by its attempt at this event, and the page acknowledged by the controller's user.
+    const key = probe.keys.lock('host:sms-api/sms-api-1');
+    await probe.redis.set(key, `event:${event.id}@c:41`, 'PX', 600_000);
+    stack.pagerduty.acknowledgeAs('PD-orphan', 'lazarus@local.invalid');
+    await probe.put(event);
+    const d = await probe.waitDecision(event.id);
+    assert.equal(d.decision, 'act', `${d.decision}/${d.reason ?? ''} ${d.error ?? ''}`);
+    assert.equal(d.lock?.took_over_from, `event:${event.id}@c`);
+    assert.equal(d.lock.acquired, true);
+    assert.equal(d.page?.ok, true, "acknowledged again: it was the controller's own");
+    const r = await probe.finished(`run-${event.id}`);
+    assert.equal(r.status, 'succeeded', JSON.stringify(r.failure));
+    assert.equal(incident('PD-orphan').status, 'resolved');
+    assert.equal(await probe.redis.exists(key), 0, 'lock released');
+  });
+
   test('a second report about a page being remediated: lock_held, and the page is left with the remediation', async () => {
     stack.fleet.setBootDelay(3000);
     try {

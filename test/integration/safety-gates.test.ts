@@ -217,6 +217,32 @@ describe('safety gates', { timeout: 60_000 }, () => {
       });
     });
 
+    test('an earlier attempt at the same work is taken over with a new token; anyone else still blocks', async () => {
+      const locks = new ResourceLocks(redis, keys);
+      const res = 'host:checkout/web-9';
+      const earlier = await locks.acquire(res, 'event:e-1@a', MINUTE);
+      assert.ok(earlier.acquired);
+      assert.deepEqual(await locks.acquire(res, 'event:e-2@b', MINUTE, { takeOverFrom: 'event:e-2@' }), {
+        acquired: false,
+        holder: 'event:e-1@a',
+        token: earlier.token,
+      });
+      const taken = await locks.acquire(res, 'event:e-1@b', MINUTE, { takeOverFrom: 'event:e-1@' });
+      assert.deepEqual(taken, { acquired: true, token: earlier.token + 1, tookOverFrom: 'event:e-1@a' });
+      assert.equal(
+        await locks.renew(res, 'event:e-1@a', earlier.token, MINUTE),
+        false,
+        'the earlier attempt renews nothing',
+      );
+      assert.equal(await locks.release(res, 'event:e-1@a', earlier.token), false, 'nor releases it');
+      assert.deepEqual(await locks.holder(res), { owner: 'event:e-1@b', token: taken.token });
+      // Its own lock again: the same token, nothing taken over.
+      assert.deepEqual(await locks.acquire(res, 'event:e-1@b', MINUTE, { takeOverFrom: 'event:e-1@' }), {
+        acquired: true,
+        token: taken.token,
+      });
+    });
+
     test('an expired lock is free for another owner, with a higher token; the old one renews nothing', async () => {
       const locks = new ResourceLocks(redis, keys);
       const res = 'service:payments';

@@ -6,7 +6,10 @@
 --          tokens strictly increase across every acquisition of the resource)
 -- ARGV[1]  owner
 -- ARGV[2]  TTL in milliseconds (integer > 0)
+-- ARGV[3]  owner prefix of an earlier attempt at the same work, whose lock this owner takes over
+--          (the caller knows that attempt ended: it holds the work's claim); '' for none
 -- Returns  {1, token} acquired (or already held by this owner),
+--          {1, token, holder} taken over from an earlier attempt `holder`, with a new token,
 --          {0, holder, token} held by another owner
 local current = redis.call('GET', KEYS[1])
 if current then
@@ -15,6 +18,13 @@ if current then
   if holder == ARGV[1] then
     redis.call('PEXPIRE', KEYS[1], ARGV[2])
     return {1, tonumber(token)}
+  end
+  local prefix = ARGV[3] or ''
+  if prefix ~= '' and holder and string.sub(holder, 1, #prefix) == prefix then
+    -- A new token: the earlier attempt can no longer renew or release what is now this owner's.
+    local taken = redis.call('INCR', KEYS[2])
+    redis.call('SET', KEYS[1], ARGV[1] .. ':' .. taken, 'PX', ARGV[2])
+    return {1, taken, holder}
   end
   return {0, holder or current, tonumber(token) or 0}
 end
