@@ -4,11 +4,20 @@
  * Active runs are indexed by their deadline, for the supervisor that takes over orphaned runs.
  */
 import type { Redis } from 'ioredis';
+import { LzError } from '../common/errors.js';
 import type { RedisKeys } from '../common/keys.js';
+import { defineScripts, runScript, type ScriptSpec } from '../common/lua.js';
 import type { RunState, RunStore, StepState } from './types.js';
 
 /** Finished runs are kept this long for the audit trail. */
 const FINISHED_TTL_MS = 7 * 24 * 3_600_000;
+
+const SAVE: ScriptSpec = { module: 'workflow', name: 'run-save', keys: 3 };
+
+export const RunStoreErrorCodes = {
+  /** A write by a node whose lease on the run is gone: another node runs it now (or will). */
+  LEASE_LOST: 'LZ_ERR_RUN_LEASE_LOST',
+} as const;
 
 export class RedisRunStore implements RunStore {
   constructor(
@@ -61,6 +70,37 @@ export class RedisRunStore implements RunStore {
 
   async saveStep(runId: string, step: StepState): Promise<void> {
     await this.redis.hset(this.keys.run(runId), `step:${step.id}`, JSON.stringify(step));
+  }
+
+  /**
+   * The same store, whose writes go through only while `owner` holds the run lease `leaseKey`; a
+   * refused write throws `LZ_ERR_RUN_LEASE_LOST` (so the engine starts no step it cannot record).
+   */
+  fenced(leaseKey: string, owner: string): RunStore {
+    defineScripts(this.redis, [SAVE]);
+    const write = async (run: string, field: string, value: string, finished: boolean): Promise<void> => {
+      const written = await runScript(
+        this.redis,
+        SAVE,
+        [leaseKey, this.keys.run(run), this.keys.activeRuns],
+        [owner, field, value, finished ? 1 : 0, run, FINISHED_TTL_MS],
+      );
+      if (written !== 1) {
+        throw new LzError(
+          RunStoreErrorCodes.LEASE_LOST,
+          `run ${run}: its lease is no longer this node's (${owner}); another node runs it now, so this one writes nothing more`,
+        );
+      }
+    };
+    return {
+      create: (run) => this.create(run),
+      load: (runId) => this.load(runId),
+      saveRun: async (run) => {
+        const { steps: _steps, ...own } = run;
+        await write(run.id, 'run', JSON.stringify(own), run.status !== 'running');
+      },
+      saveStep: (runId, step) => write(runId, `step:${step.id}`, JSON.stringify(step), false),
+    };
   }
 
   /** Ids of runs not finished yet. */

@@ -113,8 +113,18 @@ export class RunSupervisor {
         [this.o.keys.runLease(runId)],
         [this.owner, this.o.leaseTtlMs],
       ).catch(() => 1);
-      if (ours !== 1)
-        this.o.log.error({ run: runId }, 'run lease lost while running; another node may run it now');
+      if (ours !== 1) {
+        // Its writes are refused from now on (the store is fenced by the lease); its running steps
+        // are cancelled, and no other step starts here.
+        this.o.log.error(
+          { run: runId },
+          'run lease lost while running; another node may run it now: stopping it here',
+        );
+        this.stops
+          .get(runId)
+          ?.abort(new Error(`the run's lease was lost: another node may run it now, so this one stopped`));
+        continue;
+      }
       const run = await this.o.store.load(runId).catch(() => undefined);
       if (run === undefined) continue;
       // A renewal that could not reach Redis says nothing of the lock (its TTL outlasts the run).
@@ -161,7 +171,7 @@ export class RunSupervisor {
       log.info({ workflow: run.workflow }, `workflow ${run.workflow} running`);
       const ended = await runWorkflow(run, {
         workflow,
-        store: this.o.store,
+        store: this.o.store.fenced(this.o.keys.runLease(run.id), this.owner),
         execute: this.o.execute,
         node: this.o.nodeId,
         stop: stop.signal,

@@ -324,8 +324,15 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
     await probe.put(event);
     const d = await probe.waitDecision(event.id);
     assert.equal(d.decision, 'act', `${d.decision}/${d.reason ?? ''} ${d.error ?? ''}`);
-    assert.equal(d.lock?.took_over_from, `event:${event.id}@c`);
-    assert.equal(d.lock.acquired, true);
+    assert.equal(d.lock?.acquired, true);
+    assert.equal(d.lock.owner, `event:${event.id}@${d.coordinator.node}`);
+    if (d.coordinator.node === 'c') {
+      // Node c itself, back: its own lock, re-entered with the same token.
+      assert.deepEqual([d.lock.token, d.lock.took_over_from], [41, undefined]);
+    } else {
+      assert.equal(d.lock.took_over_from, `event:${event.id}@c`);
+      assert.ok(d.lock.token !== 41, 'a new fencing token');
+    }
     assert.equal(d.page?.ok, true, "acknowledged again: it was the controller's own");
     const r = await probe.finished(`run-${event.id}`);
     assert.equal(r.status, 'succeeded', JSON.stringify(r.failure));
