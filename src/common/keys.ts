@@ -25,6 +25,14 @@ export class RedisKeys {
   claim(eventId: string): string {
     return `${this.prefix}claim:${eventId}`;
   }
+  /**
+   * String (JSON): what the attempt deciding the event has taken so far (its lock, the page's
+   * acknowledgement), until the decision is written: the node that takes over after it died
+   * finishes the job (takes the lock over or releases it, answers for the page).
+   */
+  attempt(eventId: string): string {
+    return `${this.prefix}attempt:${eventId}`;
+  }
   /** String (JSON): the event's decision, written once. */
   decision(eventId: string): string {
     return `${this.prefix}decision:${eventId}`;

@@ -1,6 +1,7 @@
 /**
  * Lua scripts, one file each, registered with ioredis' `defineCommand` under a versioned name
- * (`lz_v1_<name>`): two releases of the controller never share a script of the same name during a
+ * (`lz_v<SCRIPT_VERSION>_<name>`; the version goes up whenever a script's keys, arguments or
+ * replies change): two releases of the controller never share a script of the same name during a
  * rolling upgrade. Scripts are read from the package's `src/` tree, which ships with the package,
  * so the compiled output needs no copy step.
  */
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { packageRoot } from './package-root.js';
 
-export const SCRIPT_VERSION = 1;
+export const SCRIPT_VERSION = 2;
 
 export interface ScriptSpec {
   /** Folder under `src/` that holds `lua/<name>.lua`. */

@@ -8,8 +8,26 @@ import { defineScripts, runScript } from '../common/lua.js';
 import type { ScriptSpec } from '../common/lua.js';
 import type { DecisionRecord } from './decision.js';
 
-const DECIDE: ScriptSpec = { module: 'controller', name: 'decide', keys: 3 };
+const DECIDE: ScriptSpec = { module: 'controller', name: 'decide', keys: 4 };
 const UPDATE: ScriptSpec = { module: 'controller', name: 'decision-update', keys: 1 };
+const CLAIM: ScriptSpec = { module: 'controller', name: 'claim', keys: 3 };
+
+/**
+ * What an attempt at deciding an event has taken before its decision is written: the node that
+ * takes the event over after that attempt died takes the lock over (or releases it) and answers
+ * for the page the attempt acknowledged.
+ */
+export interface Attempt {
+  readonly node: string;
+  readonly lock?: { readonly resource: string; readonly owner: string; readonly token: number };
+  /** The attempt acknowledged the event's page (as the controller's PagerDuty user). */
+  readonly acknowledged?: boolean;
+}
+
+export type Claim =
+  | { readonly status: 'decided' }
+  | { readonly status: 'held'; readonly holder: string }
+  | { readonly status: 'claimed'; readonly earlier?: Attempt };
 
 /** Kept of a rejected record's raw bytes: enough to see what it was, not enough to fill Redis. */
 export const REJECTED_RAW_CAP = 4096;
@@ -36,7 +54,7 @@ export class DecisionStore {
     private readonly keys: RedisKeys,
     private readonly retentionMs = 0,
   ) {
-    defineScripts(redis, [DECIDE, UPDATE]);
+    defineScripts(redis, [DECIDE, UPDATE, CLAIM]);
   }
 
   async get(eventId: string): Promise<DecisionRecord | undefined> {
@@ -44,9 +62,34 @@ export class DecisionStore {
     return text === null ? undefined : (JSON.parse(text) as DecisionRecord);
   }
 
-  /** Takes the right to decide the event for `ttlMs`; `false` when another node holds it. */
-  async claim(eventId: string, node: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(this.keys.claim(eventId), node, 'PX', ttlMs, 'NX')) === 'OK';
+  /**
+   * Takes the right to decide the event for `ttlMs`, in one step with the check that it has no
+   * decision yet; says who holds it otherwise, and what an earlier attempt that died had taken.
+   */
+  async claim(eventId: string, node: string, ttlMs: number): Promise<Claim> {
+    const reply = (await runScript(
+      this.redis,
+      CLAIM,
+      [this.keys.decision(eventId), this.keys.claim(eventId), this.keys.attempt(eventId)],
+      [node, ttlMs],
+    )) as [number, string?];
+    if (reply[0] === 0) return { status: 'decided' };
+    if (reply[0] === 2) return { status: 'held', holder: reply[1] ?? '?' };
+    const text = reply[1] ?? '';
+    return text === '' ? { status: 'claimed' } : { status: 'claimed', earlier: JSON.parse(text) as Attempt };
+  }
+
+  /**
+   * The keys that prove, inside a Lua script, that `node` may finish an earlier attempt's work on the
+   * event: the event's claim holds `node`, and its decision does not exist.
+   */
+  claimProof(eventId: string, node: string): { claim: string; holder: string; unless: string } {
+    return { claim: this.keys.claim(eventId), holder: node, unless: this.keys.decision(eventId) };
+  }
+
+  /** Records what this attempt has taken (see `Attempt`), for as long as `ttlMs`. */
+  async recordAttempt(eventId: string, attempt: Attempt, ttlMs: number): Promise<void> {
+    await this.redis.set(this.keys.attempt(eventId), JSON.stringify(attempt), 'PX', ttlMs);
   }
 
   async claimHolder(eventId: string): Promise<string | null> {
@@ -58,16 +101,22 @@ export class DecisionStore {
    * deciding it now: its decision is the one to keep). `false` means the event is, or is being,
    * decided by another node. The claimer is `record.coordinator.node`; an expired claim is no one's.
    */
-  async write(record: DecisionRecord): Promise<boolean> {
+  async write(record: DecisionRecord, keepAtLeastMs = 0): Promise<boolean> {
     const written = await runScript(
       this.redis,
       DECIDE,
-      [this.keys.decision(record.event_id), this.keys.decisions, this.keys.claim(record.event_id)],
+      [
+        this.keys.decision(record.event_id),
+        this.keys.decisions,
+        this.keys.claim(record.event_id),
+        this.keys.attempt(record.event_id),
+      ],
       [
         JSON.stringify(record),
         record.event_id,
         Date.parse(record.decided_at),
-        this.retentionMs,
+        // 0 keeps for ever; otherwise never shorter than asked (an act outlives its workflow).
+        this.retentionMs > 0 ? Math.max(this.retentionMs, keepAtLeastMs) : 0,
         record.coordinator.node,
       ],
     );
@@ -129,11 +178,12 @@ export class DecisionStore {
   ): Promise<number> {
     const protectedFrom = now - Math.max(0, protectMs);
     const ageLimit = retentionMs > 0 ? now - Math.max(retentionMs, protectMs) : -Infinity;
-    let excess = Math.max(0, (await this.redis.zcard(this.keys.decisions)) - maxEvents);
     // Kept decisions stay at the head of the index; the scan goes on past them.
     let kept = 0;
     let removed = 0;
     for (;;) {
+      // Counted afresh for each batch: another node may be trimming at the same time.
+      let excess = Math.max(0, (await this.redis.zcard(this.keys.decisions)) - maxEvents);
       const page = await this.redis.zrange(
         this.keys.decisions,
         String(kept),
@@ -164,9 +214,11 @@ export class DecisionStore {
           multi.del(this.keys.decision(id), this.keys.audit(id));
           multi.zrem(this.keys.decisions, id);
         }
-        await multi.exec();
-        removed += ids.length;
-        excess = Math.max(0, excess - ids.length);
+        const replies = (await multi.exec()) ?? [];
+        // Only what this trim took out of the index (not what another node's trim had already).
+        const gone = replies.filter((r, i) => i % 2 === 1 && r[1] === 1).length;
+        removed += gone;
+        excess = Math.max(0, excess - gone);
       }
       // The count was met counting the candidates; if some were kept, the next oldest go instead.
       const done = last || (countMet && excess === 0);

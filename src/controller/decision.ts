@@ -96,6 +96,16 @@ export interface DecisionRecord {
      */
     readonly took_over_from?: string;
   };
+  /**
+   * An earlier attempt at this event that died before its decision (its claim expired): the node
+   * it ran on, the lock it had taken (taken over, or released) and whether it had acknowledged the
+   * page (then this decision answers for the page: it escalates it whatever its state).
+   */
+  readonly earlier_attempt?: {
+    readonly node: string;
+    readonly lock?: { readonly resource: string; readonly owner: string; readonly token: number };
+    readonly acknowledged?: boolean;
+  };
   /** The service's mode: `notify_only` acts on nothing, whatever the decision says. */
   readonly mode?: 'enforce' | 'notify_only';
   /**

@@ -48,7 +48,7 @@ import { PAGE_TAKEN_TEXT, REASON_TEXT } from './decision.js';
 import { PagerErrorCodes } from '../pager/errors.js';
 import type { DecisionRecord, EscalationReason, Outcome } from './decision.js';
 import { REJECTED_RAW_CAP } from './decision-store.js';
-import type { DecisionStore } from './decision-store.js';
+import type { Attempt, DecisionStore } from './decision-store.js';
 import type { Metrics } from '../api/metrics.js';
 import type { Responder } from './responder.js';
 
@@ -102,6 +102,14 @@ interface Draft {
   error?: string;
   /** Words for the reason when the reason's own would mislead (a person has the page). */
   reasonText?: string;
+}
+
+/** How far this attempt got: whether the event is ours to decide, and its page acknowledged. */
+interface Progress {
+  claimed: boolean;
+  page?: DecisionRecord['page'];
+  /** What an earlier attempt at the event, which died before its decision, had taken. */
+  earlier?: Attempt;
 }
 
 export class Pipeline {
@@ -184,21 +192,30 @@ export class Pipeline {
     if (pending !== undefined) return this.writePending(pending, elog);
 
     let lock: { resource: string; owner: string; token: number } | undefined;
-    // How far this attempt got: whether the event is ours to decide, and its page acknowledged.
-    const progress: { claimed: boolean; page?: DecisionRecord['page'] } = { claimed: false };
+    const progress: Progress = { claimed: false };
     try {
       let draft = await this.evaluate(record, event, timeMs, elog, progress, (taken) => (lock = taken));
       if (draft === 'already_decided') return 'already_decided';
       if (draft.decision === 'act') {
-        draft = await this.page(record, event, draft, elog);
+        draft = await this.page(record, event, draft, progress, elog);
         if (draft.page !== undefined) progress.page = draft.page;
       }
       if (draft.decision !== 'act' && lock !== undefined) {
         await this.releaseQuietly(lock, elog);
         lock = undefined;
       }
-      const written = await this.decide(record, event, elog, draft);
+      const written = await this.decide(record, event, elog, draft, progress.earlier);
       if (written === undefined && lock !== undefined) await this.releaseQuietly(lock, elog);
+      const left = progress.earlier?.lock;
+      const mine = written?.lock?.acquired === true ? written.lock : undefined;
+      const carriedOn =
+        mine !== undefined &&
+        (mine.took_over_from === left?.owner || (mine.owner === left?.owner && mine.token === left.token));
+      if (written !== undefined && left !== undefined && !carriedOn) {
+        // The earlier attempt's lock was not taken over (this decision is not `act` on it): freed,
+        // so that the host is not held for nobody. Fenced by its token: a no-op if it is gone.
+        await this.releaseQuietly(left, elog);
+      }
       if (written !== undefined) {
         this.o.metrics?.recordDecision(written);
         this.o.responder?.afterDecision(written, this.workflowOf(written));
@@ -219,14 +236,19 @@ export class Pipeline {
       if (lock !== undefined) await this.releaseQuietly(lock, elog);
       const message = error instanceof Error ? error.message : String(error);
       this.o.metrics?.redisError('decide');
-      const decision = this.build(record, event, {
-        decision: 'escalate',
-        reason: 'dependency_down',
-        votes: [],
-        failures: [],
-        error: message,
-        ...(progress.page === undefined ? {} : { page: progress.page }),
-      });
+      const decision = this.build(
+        record,
+        event,
+        {
+          decision: 'escalate',
+          reason: 'dependency_down',
+          votes: [],
+          failures: [],
+          error: message,
+          ...(progress.page === undefined ? {} : { page: progress.page }),
+        },
+        progress.earlier,
+      );
       this.pending.set(event.id, decision);
       if (progress.claimed) {
         // Ours to decide: the page is escalated now, not once Redis is back, so that the humans
@@ -251,7 +273,7 @@ export class Pipeline {
     event: LzEvent,
     timeMs: number,
     elog: Logger,
-    progress: { claimed: boolean },
+    progress: Progress,
     tookLock: (lock: { resource: string; owner: string; token: number }) => void,
   ): Promise<Draft | 'already_decided'> {
     const { config, gates } = this.o;
@@ -259,7 +281,8 @@ export class Pipeline {
     const now = this.now();
 
     // 3a. dedup by event id: decided once, whichever node reads it and however often it is delivered.
-    if (!(await this.claim(event.id))) {
+    const claim = await this.claim(event.id);
+    if (claim === 'decided') {
       elog.info(
         { shard: record.shardId, sequence: record.sequenceNumber },
         'already decided; delivered again',
@@ -267,6 +290,13 @@ export class Pipeline {
       return 'already_decided';
     }
     progress.claimed = true;
+    if (claim.earlier !== undefined) {
+      progress.earlier = claim.earlier;
+      elog.warn(
+        { earlier: claim.earlier },
+        `taking over from an earlier attempt at this event (node ${claim.earlier.node}) that stopped before its decision`,
+      );
+    }
 
     // 2. stale filter
     const age = isStale(timeMs, now, t.maxEventAgeMs, t.clockSkewToleranceMs);
@@ -377,13 +407,19 @@ export class Pipeline {
     // Owned by this node's decision of the event: should two nodes ever both decide it (a claim that
     // expired), neither can renew or release the other's lock.
     const owner = `event:${event.id}@${this.o.node.id}`;
-    const ttl = (service?.parameters.workflowTimeoutMs ?? 30 * 60_000) + LOCK_MARGIN_MS;
-    // A lock of an earlier attempt at this very event (its node stopped after taking it, before the
-    // decision was written) is taken over: this node holds the event's claim now, so that attempt
-    // is over, and leaving its lock would hold the host (and an acknowledged page) for nobody.
-    const taken = await gates.locks.acquire(lockedResource, owner, ttl, {
-      takeOverFrom: `event:${event.id}@`,
-    });
+    const ttl = this.holdMs(event.service);
+    // The lock of an earlier attempt at this very event (its node stopped after taking it, before
+    // the decision was written) is taken over with a new token, provided, in the same script, that
+    // the event's claim is this node's and it has no decision: that attempt is over.
+    const earlier = progress.earlier?.lock;
+    const taken = await gates.locks.acquire(
+      lockedResource,
+      owner,
+      ttl,
+      earlier !== undefined && earlier.resource === lockedResource
+        ? { takeOver: { from: earlier.owner, ...this.o.store.claimProof(event.id, this.o.node.id) } }
+        : {},
+    );
     if (!taken.acquired) {
       return {
         ...voted,
@@ -393,6 +429,12 @@ export class Pipeline {
       };
     }
     tookLock({ resource: lockedResource, owner, token: taken.token });
+    // Should this node die before the decision is written, the next one finishes what it took.
+    await this.o.store.recordAttempt(
+      event.id,
+      { node: this.o.node.id, lock: { resource: lockedResource, owner, token: taken.token } },
+      ttl,
+    );
     if (taken.tookOverFrom !== undefined)
       elog.warn({ from: taken.tookOverFrom }, 'took over the lock of an earlier attempt at this event');
     return {
@@ -422,12 +464,35 @@ export class Pipeline {
    * 8. page: acknowledges the event's page before anything is done. When that fails, nothing is
    * done: the decision becomes `dependency_down` (the caller releases the lock).
    */
-  private async page(record: StreamRecord, event: LzEvent, draft: Draft, elog: Logger): Promise<Draft> {
+  private async page(
+    record: StreamRecord,
+    event: LzEvent,
+    draft: Draft,
+    progress: Progress,
+    elog: Logger,
+  ): Promise<Draft> {
     const responder = this.o.responder;
     if (responder === undefined) return draft;
     try {
-      const page = await responder.acknowledge(event, record.arrivalMs);
-      return page === undefined ? draft : { ...draft, page };
+      // A page the earlier attempt acknowledged stopped PagerDuty's timer: nobody is being paged, the
+      // race is over, and answering for it is this attempt's job, whatever the time.
+      const page = await responder.acknowledge(event, record.arrivalMs, {
+        fresh: progress.earlier?.acknowledged === true,
+      });
+      if (page === undefined) return draft;
+      const taken = draft.lock;
+      await this.o.store.recordAttempt(
+        event.id,
+        {
+          node: this.o.node.id,
+          ...(taken === undefined
+            ? {}
+            : { lock: { resource: taken.resource, owner: taken.owner, token: taken.token } }),
+          acknowledged: true,
+        },
+        this.holdMs(event.service),
+      );
+      return { ...draft, page };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const code = error instanceof LzError ? `${error.code}: ` : '';
@@ -450,6 +515,13 @@ export class Pipeline {
     }
   }
 
+  /** How long what an act takes (its lock, its attempt record, its decision) must last: its run, and a margin. */
+  private holdMs(service: string): number {
+    return (
+      (this.o.config.services.get(service)?.parameters.workflowTimeoutMs ?? 30 * 60_000) + LOCK_MARGIN_MS
+    );
+  }
+
   private workflowOf(d: DecisionRecord): CompiledWorkflow | undefined {
     return d.rule === undefined ? undefined : this.o.config.workflows.get(d.rule.workflow);
   }
@@ -459,25 +531,24 @@ export class Pipeline {
    * the claim (it reads the same record, e.g. during a takeover), wait for its decision; if its claim
    * expires without one (it died), take over.
    */
-  private async claim(eventId: string): Promise<boolean> {
+  private async claim(eventId: string): Promise<'decided' | { readonly earlier?: Attempt }> {
     const { store, node, config } = this.o;
     // Outlives the vote (its deadline), the acknowledgement of the page (its budget) and the write of
     // the decision, with room to spare.
     const ttl = 2 * config.region.thresholds.voteTimeoutMs + 1000 + (config.region.pagerduty?.budgetMs ?? 0);
     const deadline = Date.now() + ttl * 3;
     for (;;) {
-      if ((await store.get(eventId)) !== undefined) return false;
-      if (await store.claim(eventId, node.id, ttl)) return true;
+      const claim = await store.claim(eventId, node.id, ttl);
+      if (claim.status === 'decided') return 'decided';
+      if (claim.status === 'claimed') return claim.earlier === undefined ? {} : { earlier: claim.earlier };
       if (Date.now() > deadline) {
-        throw new Error(
-          `event ${eventId}: claimed by ${(await store.claimHolder(eventId)) ?? '?'} and still undecided`,
-        );
+        throw new Error(`event ${eventId}: claimed by ${claim.holder} and still undecided`);
       }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 
-  private build(record: StreamRecord, event: LzEvent, d: Draft): DecisionRecord {
+  private build(record: StreamRecord, event: LzEvent, d: Draft, earlier?: Attempt): DecisionRecord {
     const now = this.now();
     const mode = this.o.config.services.get(event.service)?.parameters.mode;
     return {
@@ -523,6 +594,7 @@ export class Pipeline {
       decided_at: new Date(now).toISOString(),
       latency_ms: Math.max(0, now - record.arrivalMs),
       ...(d.voteMs === undefined ? {} : { vote_ms: d.voteMs }),
+      ...(earlier === undefined ? {} : { earlier_attempt: earlier }),
       event,
     };
   }
@@ -533,11 +605,14 @@ export class Pipeline {
     event: LzEvent,
     elog: Logger,
     d: Draft,
+    earlier: Attempt | undefined,
   ): Promise<DecisionRecord | undefined> {
-    const decision = this.build(record, event, d);
+    const decision = this.build(record, event, d, earlier);
     const late = this.afterDecision.get(event.id);
     this.afterDecision.delete(event.id);
-    if (!(await this.o.store.write(decision))) {
+    // An act's record outlives its workflow run, whatever the retention: the run's trace needs it.
+    const keep = decision.decision === 'act' ? this.holdMs(event.service) : 0;
+    if (!(await this.o.store.write(decision, keep))) {
       elog.info('already decided by another node');
       return undefined;
     }

@@ -102,7 +102,17 @@ export class Responder {
    * service is in `notify_only` mode). Rejects when the page could not be acknowledged: the caller
    * must then not act.
    */
-  async acknowledge(event: LzEvent, arrivalMs: number): Promise<FirstResponse | undefined> {
+  async acknowledge(
+    event: LzEvent,
+    arrivalMs: number,
+    options: {
+      /**
+       * A budget from now, not from the event's time: an earlier attempt at the event acknowledged
+       * the page (stopping PagerDuty's timer), so nobody is being paged and the race is over.
+       */
+      readonly fresh?: boolean;
+    } = {},
+  ): Promise<FirstResponse | undefined> {
     const key = event.incident_key;
     if (key === undefined || this.mode(event.service) === 'notify_only') return undefined;
     if (this.o.pager === undefined)
@@ -111,7 +121,7 @@ export class Responder {
         'PagerDuty is not configured (region.yaml has no pagerduty section): the page cannot be acknowledged',
       );
     const eventTimeMs = raceStart(event.time, arrivalMs);
-    const pager = this.o.pager.forEvent(eventTimeMs);
+    const pager = this.o.pager.forEvent(options.fresh === true ? Date.now() : eventTimeMs);
     try {
       const { incident_id } = await pager.acknowledge(key, AbortSignal.timeout(LATER_CALL_MS));
       const response = this.firstResponse('acknowledge', key, pager, eventTimeMs, { incident_id });
@@ -235,9 +245,12 @@ export class Responder {
       // No reason note with the escalation: the evidence note below says why, and more.
       // A page this event had acknowledged (then could not act: Redis went away) goes to the humans
       // whatever its state; otherwise only a page nobody has taken is escalated.
-      const ours = d.page?.action === 'acknowledge' && d.page.ok;
+      // So is a page an earlier attempt at this event acknowledged before it died: nobody else
+      // answers for it, and its acknowledgement stopped PagerDuty's timer (a budget from now).
+      const inherited = d.earlier_attempt?.acknowledged === true;
+      const ours = (d.page?.action === 'acknowledge' && d.page.ok) || inherited;
       const page = await this.escalate(d.event, key, '', {
-        first: raceStart(d.event_time, d.arrived_at),
+        first: inherited ? Date.now() : raceStart(d.event_time, d.arrived_at),
         onlyUntaken: !ours,
       });
       if (page !== undefined) {

@@ -20,7 +20,7 @@ import type { ScriptSpec } from '../common/lua.js';
 import { requireInteger, requireName } from './arguments.js';
 import { invalidArgument, scriptError, viaRedis } from './errors.js';
 
-const ACQUIRE: ScriptSpec = { module: 'safety', name: 'lock-acquire', keys: 2 };
+const ACQUIRE: ScriptSpec = { module: 'safety', name: 'lock-acquire', keys: 4 };
 const RENEW: ScriptSpec = { module: 'safety', name: 'lock-renew', keys: 1 };
 const RELEASE: ScriptSpec = { module: 'safety', name: 'lock-release', keys: 1 };
 
@@ -28,7 +28,7 @@ export type LockResult =
   | {
       readonly acquired: true;
       readonly token: number;
-      /** The owner of an earlier attempt whose lock was taken over (see `acquire`'s `takeOverFrom`). */
+      /** The owner of an earlier attempt whose lock was taken over (see `acquire`'s `takeOver`). */
       readonly tookOverFrom?: string;
     }
   | { readonly acquired: false; readonly holder: string; readonly token: number };
@@ -60,15 +60,23 @@ export class ResourceLocks {
 
   /**
    * Takes the lock if it is free (with a new token), returns the same token if `owner` holds it
-   * already (restarting its TTL), or reports the holder. With `takeOverFrom`, a lock whose owner
-   * starts with it is taken over with a new token: it belongs to an earlier attempt at the same work
-   * that the caller knows has ended (it holds the work's claim now).
+   * already (restarting its TTL), or reports the holder. With `takeOver`, a lock held by `from` (an
+   * earlier attempt at the same work) is taken over with a new token, provided, in the same script,
+   * that the Redis key `claim` holds `holder` (the caller's claim on the work: the earlier attempt's
+   * has expired) and that the key `unless` (the work's result) does not exist.
    */
   async acquire(
     resource: string,
     owner: string,
     ttlMs: number,
-    options: { readonly takeOverFrom?: string } = {},
+    options: {
+      readonly takeOver?: {
+        readonly from: string;
+        readonly claim: string;
+        readonly holder: string;
+        readonly unless: string;
+      };
+    } = {},
   ): Promise<LockResult> {
     requireName('resource', resource);
     requireName('owner', owner);
@@ -77,8 +85,13 @@ export class ResourceLocks {
       runScript(
         this.redis,
         ACQUIRE,
-        [this.keys.lock(resource), this.keys.lockFence(resource)],
-        [owner, ttlMs, options.takeOverFrom ?? ''],
+        [
+          this.keys.lock(resource),
+          this.keys.lockFence(resource),
+          options.takeOver?.claim ?? this.keys.lock(resource),
+          options.takeOver?.unless ?? this.keys.lock(resource),
+        ],
+        [owner, ttlMs, options.takeOver?.from ?? '', options.takeOver?.holder ?? ''],
       ),
     );
     if (Array.isArray(reply)) {

@@ -312,32 +312,78 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
     );
   });
 
-  test('a node stopped after locking and acknowledging: the next node takes the event over and remediates', async () => {
-    stack.fleet.inject({ kind: 'host_down', host: 'sms-api-1' });
-    const event = hostDown('sms-api', 'sms-api-1', { incident_key: 'PD-orphan' });
+  /**
+   * What node d leaves when it dies between acknowledging the page and writing the decision (d, not
+   * a, b or c: whichever of those reads the record, it is another node than the dead one), about
+   * an event that is 70 s old by the time another node reads it again (past the claim's TTL and the
+   * page budget): the host's lock, the page acknowledged by the controller's user (PagerDuty's timer
+   * stopped: nobody is paged), and its attempt record.
+   */
+  async function leftByDeadNode(host: string, incidentKey: string, down: boolean) {
+    if (down) stack.fleet.inject({ kind: 'host_down', host });
+    const event = hostDown('sms-api', host, {
+      incident_key: incidentKey,
+      time: new Date(Date.now() - 70_000).toISOString(),
+      // Not folded into an earlier report about the same host.
+      data: { host_state: 'UNREACHABLE', host_state_type: 'HARD' },
+    });
     probe.page(event);
-    // What node c left when it died between the acknowledgement and the decision: the host's lock,
-    // owned by its attempt at this event, and the page acknowledged by the controller's user.
-    const key = probe.keys.lock('host:sms-api/sms-api-1');
-    await probe.redis.set(key, `event:${event.id}@c:41`, 'PX', 600_000);
-    stack.pagerduty.acknowledgeAs('PD-orphan', 'lazarus@local.invalid');
+    const lockKey = probe.keys.lock(`host:sms-api/${host}`);
+    const owner = `event:${event.id}@d`;
+    await probe.redis.set(lockKey, `${owner}:41`, 'PX', 600_000);
+    await probe.redis.set(
+      probe.keys.attempt(event.id),
+      JSON.stringify({
+        node: 'd',
+        lock: { resource: `host:sms-api/${host}`, owner, token: 41 },
+        acknowledged: true,
+      }),
+      'PX',
+      600_000,
+    );
+    stack.pagerduty.acknowledgeAs(incidentKey, 'lazarus@local.invalid');
+    return { event, lockKey, owner };
+  }
+
+  test('a node died after locking and acknowledging: the next node takes the event over and remediates, past the budget', async () => {
+    const { event, lockKey, owner } = await leftByDeadNode('sms-api-1', 'PD-orphan', true);
     await probe.put(event);
     const d = await probe.waitDecision(event.id);
     assert.equal(d.decision, 'act', `${d.decision}/${d.reason ?? ''} ${d.error ?? ''}`);
+    assert.deepEqual(d.earlier_attempt?.node, 'd');
     assert.equal(d.lock?.acquired, true);
     assert.equal(d.lock.owner, `event:${event.id}@${d.coordinator.node}`);
-    if (d.coordinator.node === 'c') {
-      // Node c itself, back: its own lock, re-entered with the same token.
-      assert.deepEqual([d.lock.token, d.lock.took_over_from], [41, undefined]);
-    } else {
-      assert.equal(d.lock.took_over_from, `event:${event.id}@c`);
-      assert.ok(d.lock.token !== 41, 'a new fencing token');
-    }
-    assert.equal(d.page?.ok, true, "acknowledged again: it was the controller's own");
+    assert.equal(d.lock.took_over_from, owner);
+    assert.ok(d.lock.token !== 41, 'a new fencing token');
+    assert.equal(
+      d.page?.ok,
+      true,
+      "acknowledged again, with a budget of its own: the page was the controller's",
+    );
     const r = await probe.finished(`run-${event.id}`);
     assert.equal(r.status, 'succeeded', JSON.stringify(r.failure));
     assert.equal(incident('PD-orphan').status, 'resolved');
-    assert.equal(await probe.redis.exists(key), 0, 'lock released');
+    assert.equal(await probe.redis.exists(lockKey), 0, 'lock released');
+    assert.equal(await probe.redis.exists(probe.keys.attempt(event.id)), 0);
+  });
+
+  test('a node died after locking and acknowledging, and the event is not to be acted on: the lock is freed, the page goes to the humans', async () => {
+    // The host is up: the checks fail.
+    const { event, lockKey } = await leftByDeadNode('sms-api-3', 'PD-orphan-2', false);
+    await probe.put(event);
+    const d = await probe.waitDecision(event.id);
+    assert.equal(d.decision, 'escalate');
+    assert.equal(d.reason, 'checks_failed');
+    assert.equal(d.earlier_attempt?.acknowledged, true);
+    assert.equal(await probe.redis.exists(lockKey), 0, "the dead attempt's lock is freed");
+    const escalated = await waitFor(
+      'the page escalated to the humans',
+      () => Promise.resolve(incident('PD-orphan-2').escalation_level === 2 ? true : undefined),
+      15_000,
+    );
+    assert.ok(escalated);
+    assert.equal(incident('PD-orphan-2').status, 'triggered', 'paging the next level');
+    assert.equal(await probe.run(`run-${event.id}`), undefined, 'no workflow');
   });
 
   test('a second report about a page being remediated: lock_held, and the page is left with the remediation', async () => {

@@ -217,17 +217,30 @@ describe('safety gates', { timeout: 60_000 }, () => {
       });
     });
 
-    test('an earlier attempt at the same work is taken over with a new token; anyone else still blocks', async () => {
+    test('an earlier attempt at the same work is taken over with a new token, only with the claim and no result', async () => {
       const locks = new ResourceLocks(redis, keys);
       const res = 'host:checkout/web-9';
+      const claim = keys.claim('e-1');
+      const result = keys.decision('e-1');
+      const takeOver = { from: 'event:e-1@a', claim, holder: 'b', unless: result };
       const earlier = await locks.acquire(res, 'event:e-1@a', MINUTE);
       assert.ok(earlier.acquired);
-      assert.deepEqual(await locks.acquire(res, 'event:e-2@b', MINUTE, { takeOverFrom: 'event:e-2@' }), {
-        acquired: false,
-        holder: 'event:e-1@a',
-        token: earlier.token,
-      });
-      const taken = await locks.acquire(res, 'event:e-1@b', MINUTE, { takeOverFrom: 'event:e-1@' });
+      const blocked = { acquired: false, holder: 'event:e-1@a', token: earlier.token };
+      // Without the claim (a's may still be live), or with the work done, it stays a's.
+      assert.deepEqual(await locks.acquire(res, 'event:e-1@b', MINUTE, { takeOver }), blocked);
+      await redis.set(claim, 'a');
+      assert.deepEqual(await locks.acquire(res, 'event:e-1@b', MINUTE, { takeOver }), blocked);
+      await redis.set(claim, 'b');
+      await redis.set(result, '{}');
+      assert.deepEqual(await locks.acquire(res, 'event:e-1@b', MINUTE, { takeOver }), blocked);
+      await redis.del(result);
+      // Another owner than the earlier attempt's is never taken over.
+      assert.deepEqual(
+        await locks.acquire(res, 'event:e-1@b', MINUTE, { takeOver: { ...takeOver, from: 'event:e-1@c' } }),
+        blocked,
+      );
+
+      const taken = await locks.acquire(res, 'event:e-1@b', MINUTE, { takeOver });
       assert.deepEqual(taken, { acquired: true, token: earlier.token + 1, tookOverFrom: 'event:e-1@a' });
       assert.equal(
         await locks.renew(res, 'event:e-1@a', earlier.token, MINUTE),
@@ -237,7 +250,7 @@ describe('safety gates', { timeout: 60_000 }, () => {
       assert.equal(await locks.release(res, 'event:e-1@a', earlier.token), false, 'nor releases it');
       assert.deepEqual(await locks.holder(res), { owner: 'event:e-1@b', token: taken.token });
       // Its own lock again: the same token, nothing taken over.
-      assert.deepEqual(await locks.acquire(res, 'event:e-1@b', MINUTE, { takeOverFrom: 'event:e-1@' }), {
+      assert.deepEqual(await locks.acquire(res, 'event:e-1@b', MINUTE, { takeOver }), {
         acquired: true,
         token: taken.token,
       });

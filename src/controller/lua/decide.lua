@@ -2,6 +2,7 @@
 -- KEYS[1]  decision key of the event
 -- KEYS[2]  decisions index (sorted set)
 -- KEYS[3]  claim key of the event (holds the id of the node evaluating it)
+-- KEYS[4]  attempt key of the event (what the deciding attempt had taken; done with once decided)
 -- ARGV[1]  decision (JSON)
 -- ARGV[2]  event id
 -- ARGV[3]  decision time (epoch ms)
@@ -23,5 +24,5 @@ else
   redis.call('SET', KEYS[1], ARGV[1])
 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-redis.call('DEL', KEYS[3])
+redis.call('DEL', KEYS[3], KEYS[4])
 return 1

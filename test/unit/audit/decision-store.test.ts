@@ -127,7 +127,8 @@ describe('decision store', () => {
     const real = decisionRecord({ id: 'e-1', decidedAt: NOW, node: 'a' });
 
     // Node a claimed the event and is deciding it; b makes up dependency_down on a retry.
-    assert.equal(await store.claim('e-1', 'a', 60_000), true);
+    assert.deepEqual(await store.claim('e-1', 'a', 60_000), { status: 'claimed' });
+    assert.deepEqual(await store.claim('e-1', 'b', 60_000), { status: 'held', holder: 'a' });
     assert.equal(await store.write(madeUp(real, 'b', NOW)), false);
     assert.equal(await redis.exists(keys.decision('e-1')), 0);
     assert.equal(await redis.zcard(keys.decisions), 0);
@@ -137,10 +138,13 @@ describe('decision store', () => {
     assert.equal(await store.write(real), true);
     assert.equal(await store.claimHolder('e-1'), null);
     assert.equal((await store.get('e-1'))?.decision, 'act');
+    // Decided: nobody claims it again, in the same step as the check (no gap between the two).
+    assert.deepEqual(await store.claim('e-1', 'b', 60_000), { status: 'decided' });
+    assert.equal(await store.claimHolder('e-1'), null);
 
     // No claim (it expired: its holder died): the decision is written.
     const other = madeUp(decisionRecord({ id: 'e-2', decidedAt: NOW }), 'b', NOW);
-    assert.equal(await store.claim('e-2', 'a', 1), true);
+    assert.deepEqual(await store.claim('e-2', 'a', 1), { status: 'claimed' });
     const deadline = Date.now() + 5_000;
     while ((await store.claimHolder('e-2')) !== null) {
       assert.ok(Date.now() < deadline, 'the claim did not expire');
@@ -148,5 +152,30 @@ describe('decision store', () => {
     }
     assert.equal(await store.write(other), true);
     assert.equal((await store.get('e-2'))?.reason, 'dependency_down');
+  });
+
+  test('claim: what an earlier attempt that died had taken comes with the claim; the decision clears it', async () => {
+    const keys = freshKeys();
+    const store = new DecisionStore(redis, keys);
+    const attempt = {
+      node: 'a',
+      lock: { resource: 'host:sms-api/sms-api-1', owner: 'event:e-3@a', token: 7 },
+      acknowledged: true,
+    };
+    assert.deepEqual(await store.claim('e-3', 'a', 1), { status: 'claimed' });
+    await store.recordAttempt('e-3', attempt, 60_000);
+    const deadline = Date.now() + 5_000;
+    while ((await store.claimHolder('e-3')) !== null) {
+      assert.ok(Date.now() < deadline, 'the claim did not expire');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.deepEqual(await store.claim('e-3', 'b', 60_000), { status: 'claimed', earlier: attempt });
+    assert.deepEqual(store.claimProof('e-3', 'b'), {
+      claim: keys.claim('e-3'),
+      holder: 'b',
+      unless: keys.decision('e-3'),
+    });
+    assert.equal(await store.write(decisionRecord({ id: 'e-3', decidedAt: NOW, node: 'b' })), true);
+    assert.equal(await redis.exists(keys.attempt('e-3')), 0, 'done with once decided');
   });
 });
