@@ -144,7 +144,7 @@ export class PagerDutySimulator {
   readonly #byKey = new Map<string, MutableIncident[]>();
   #calls: PagerDutyCall[] = [];
   #notes = 0;
-  #failNext: { count: number; status: number } = { count: 0, status: 500 };
+  #failNext: { count: number; status: number; path?: string } = { count: 0, status: 500 };
   #slowMs = 0;
   #rateLimit: { limit: number; windowMs: number; windowStart: number; used: number } | undefined;
   #down: 'reset' | 'refuse' | undefined;
@@ -261,15 +261,18 @@ export class PagerDutySimulator {
     return [...this.#calls];
   }
 
-  /** The next `count` API requests answer `status` (a 429 with `Retry-After: 1`). */
-  failNext(count: number, status = 500): void {
+  /**
+   * The next `count` API requests (to `path` only, e.g. `/users`, when given) answer `status` (a
+   * 429 with `Retry-After: 1`).
+   */
+  failNext(count: number, status = 500, path?: string): void {
     if (!Number.isInteger(count) || count < 0 || !Number.isInteger(status) || status < 400 || status > 599) {
       throw new LzError(
         PagerDutySimErrorCodes.INVALID_FAULT,
         `failNext: bad count ${count} or status ${status}`,
       );
     }
-    this.#failNext = { count, status };
+    this.#failNext = { count, status, ...(path === undefined ? {} : { path }) };
   }
 
   /** Every API answer is held `ms` before it is sent (0: at once). */
@@ -372,13 +375,13 @@ export class PagerDutySimulator {
       await this.#hold(this.#slowMs);
       if (res.destroyed) return record('dropped');
     }
-    const reply = this.#fault() ?? this.#api(req, method, url, from, text, body);
+    const reply = this.#fault(url.pathname) ?? this.#api(req, method, url, from, text, body);
     record(reply.status);
     send(res, reply);
   }
 
   /** An injected answer for this request, if a fault says so; counts it against the rate limit. */
-  #fault(): Reply | undefined {
+  #fault(path: string): Reply | undefined {
     const limit = this.#rateLimit;
     if (limit !== undefined) {
       const now = Date.now();
@@ -396,7 +399,7 @@ export class PagerDutySimulator {
         };
       }
     }
-    if (this.#failNext.count > 0) {
+    if (this.#failNext.count > 0 && (this.#failNext.path === undefined || this.#failNext.path === path)) {
       this.#failNext.count -= 1;
       const { status } = this.#failNext;
       return {

@@ -186,6 +186,22 @@ describe('PagerDutyPager against the simulator', () => {
     assert.doesNotMatch(error.message, /lazarus@example\.com/);
   });
 
+  test('a page acknowledged already, and PagerDuty will not say who the controller is (403 on /users): no acknowledgement', async () => {
+    const key = incident();
+    await pager().acknowledge(key, never());
+    sim.failNext(1, 403, '/users');
+    const before = sim.calls().length;
+    const error = await rejectsWith(pager().acknowledge(key, never()), PagerErrorCodes.UNAUTHORIZED);
+    assert.match(error.message, /look up the user lazarus@example\.com: HTTP 403/);
+    assert.ok(
+      !sim
+        .calls()
+        .slice(before)
+        .some((c) => c.method === 'PUT'),
+      'nothing sent',
+    );
+  });
+
   test('adds a note and returns its id', async () => {
     const key = incident();
     const { note_id } = await pager().note(
