@@ -75,8 +75,8 @@ export class ChannelDirectory {
   }
 
   /**
-   * Where a message goes: the channels it names, plus its group's; when it names neither, the
-   * service's channels.
+   * Where a message goes: the channels it names, plus its group's; when it names neither, or only a
+   * group nobody defined, the service's channels.
    */
   recipients(message: {
     readonly service: string;
@@ -91,6 +91,10 @@ export class ChannelDirectory {
       else named.push(...group);
     }
     if (message.channels === undefined && message.group === undefined) {
+      named.push(...this.serviceChannels(message.service));
+    } else if (named.length === 0) {
+      // A group nobody defined (and no channel of its own): the service's people are told instead,
+      // rather than nobody.
       named.push(...this.serviceChannels(message.service));
     }
     const seen = new Set<string>();

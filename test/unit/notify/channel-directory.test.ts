@@ -80,9 +80,13 @@ describe('channels and the channel directory', () => {
       ['slack:dba', 'pagerduty'],
     );
     assert.deepEqual(problems, ['not a channel: "not a channel"']);
-    assert.deepEqual(directory.recipients({ service: 'sms-api', group: 'nobody' }).problems, [
-      'unknown group "nobody"',
-    ]);
+    const unknown = directory.recipients({ service: 'sms-api', group: 'nobody' });
+    assert.deepEqual(unknown.problems, ['unknown group "nobody"']);
+    assert.deepEqual(
+      unknown.addresses.map((a) => a.raw),
+      ['slack:#sms-oncall', 'email:sms-team@example.com', 'pagerduty'],
+      "a group nobody defined: the service's channels are told instead of nobody",
+    );
     assert.deepEqual(
       directory.recipients({ service: 'search' }).addresses.map((a) => a.raw),
       ['email:search@example.com'],
