@@ -11,6 +11,7 @@ import type { DecisionRecord } from './decision.js';
 const DECIDE: ScriptSpec = { module: 'controller', name: 'decide', keys: 4 };
 const UPDATE: ScriptSpec = { module: 'controller', name: 'decision-update', keys: 1 };
 const CLAIM: ScriptSpec = { module: 'controller', name: 'claim', keys: 3 };
+const ATTEMPT: ScriptSpec = { module: 'controller', name: 'attempt', keys: 3 };
 
 /**
  * What an attempt at deciding an event has taken before its decision is written: the node that
@@ -54,7 +55,7 @@ export class DecisionStore {
     private readonly keys: RedisKeys,
     private readonly retentionMs = 0,
   ) {
-    defineScripts(redis, [DECIDE, UPDATE, CLAIM]);
+    defineScripts(redis, [DECIDE, UPDATE, CLAIM, ATTEMPT]);
   }
 
   async get(eventId: string): Promise<DecisionRecord | undefined> {
@@ -87,9 +88,19 @@ export class DecisionStore {
     return { claim: this.keys.claim(eventId), holder: node, unless: this.keys.decision(eventId) };
   }
 
-  /** Records what this attempt has taken (see `Attempt`), for as long as `ttlMs`. */
-  async recordAttempt(eventId: string, attempt: Attempt, ttlMs: number): Promise<void> {
-    await this.redis.set(this.keys.attempt(eventId), JSON.stringify(attempt), 'PX', ttlMs);
+  /**
+   * Records what this attempt has taken (see `Attempt`), for as long as `ttlMs`, only while
+   * `attempt.node` holds the event's claim and the event is undecided; `false` when refused (the
+   * attempt lost its claim: it must not go on).
+   */
+  async recordAttempt(eventId: string, attempt: Attempt, ttlMs: number): Promise<boolean> {
+    const recorded = await runScript(
+      this.redis,
+      ATTEMPT,
+      [this.keys.claim(eventId), this.keys.decision(eventId), this.keys.attempt(eventId)],
+      [attempt.node, JSON.stringify(attempt), ttlMs],
+    );
+    return recorded === 1;
   }
 
   async claimHolder(eventId: string): Promise<string | null> {
@@ -102,7 +113,18 @@ export class DecisionStore {
    * decided by another node. The claimer is `record.coordinator.node`; an expired claim is no one's.
    */
   async write(record: DecisionRecord, keepAtLeastMs = 0): Promise<boolean> {
-    const written = await runScript(
+    return (await this.writeTaking(record, keepAtLeastMs)).written;
+  }
+
+  /**
+   * `write`, also handing back the attempt record the write cleared: what an attempt at the event
+   * (this one, or an earlier one that died) had taken, for the writer to answer for.
+   */
+  async writeTaking(
+    record: DecisionRecord,
+    keepAtLeastMs = 0,
+  ): Promise<{ readonly written: boolean; readonly attempt?: Attempt }> {
+    const reply = await runScript(
       this.redis,
       DECIDE,
       [
@@ -120,7 +142,11 @@ export class DecisionStore {
         record.coordinator.node,
       ],
     );
-    return written === 1;
+    const [written, attempt] = reply as [number, string?];
+    if (written !== 1) return { written: false };
+    return attempt === undefined || attempt === ''
+      ? { written: true }
+      : { written: true, attempt: JSON.parse(attempt) as Attempt };
   }
 
   /**

@@ -121,6 +121,8 @@ export class Pipeline {
   private readonly pending = new Map<string, DecisionRecord>();
   /** Pending decisions whose page was not escalated yet: they may turn out to be another's. */
   private readonly unannounced = new Set<string>();
+  /** Events being handled now, by id. */
+  private readonly handling = new Map<string, Promise<Handled>>();
 
   constructor(private readonly o: PipelineOptions) {
     this.limit = pLimit(o.concurrency ?? 32);
@@ -187,7 +189,26 @@ export class Pipeline {
     }
     const { event, timeMs } = parsed;
     const elog = log.child({ event: event.id });
+    // One handling of an event at a time in this process: a shard read again (its lease lost and
+    // taken back) may hand over a record whose first handling is still going. Its claim is this
+    // node's too, so the second would go on as if it were the first.
+    const before = this.handling.get(event.id);
+    if (before !== undefined) await before.catch(() => undefined);
+    const handled = this.handleEvent(record, event, timeMs, elog);
+    this.handling.set(event.id, handled);
+    try {
+      return await handled;
+    } finally {
+      if (this.handling.get(event.id) === handled) this.handling.delete(event.id);
+    }
+  }
 
+  private async handleEvent(
+    record: StreamRecord,
+    event: LzEvent,
+    timeMs: number,
+    elog: Logger,
+  ): Promise<Handled> {
     const pending = this.pending.get(event.id);
     if (pending !== undefined) return this.writePending(pending, elog);
 
@@ -207,11 +228,7 @@ export class Pipeline {
       const written = await this.decide(record, event, elog, draft, progress.earlier);
       if (written === undefined && lock !== undefined) await this.releaseQuietly(lock, elog);
       const left = progress.earlier?.lock;
-      const mine = written?.lock?.acquired === true ? written.lock : undefined;
-      const carriedOn =
-        mine !== undefined &&
-        (mine.took_over_from === left?.owner || (mine.owner === left?.owner && mine.token === left.token));
-      if (written !== undefined && left !== undefined && !carriedOn) {
+      if (written !== undefined && left !== undefined && !carriesOn(written, left)) {
         // The earlier attempt's lock was not taken over (this decision is not `act` on it): freed,
         // so that the host is not held for nobody. Fenced by its token: a no-op if it is gone.
         await this.releaseQuietly(left, elog);
@@ -234,6 +251,8 @@ export class Pipeline {
       // Fail safe: nothing is acted on without Redis. Escalate, and keep the decision until it can
       // be recorded; the batch is retried, so the checkpoint waits for it.
       if (lock !== undefined) await this.releaseQuietly(lock, elog);
+      // Nothing acts: the earlier attempt's lock is freed too (if Redis answers; else by writePending).
+      if (progress.earlier?.lock !== undefined) await this.releaseQuietly(progress.earlier.lock, elog);
       const message = error instanceof Error ? error.message : String(error);
       this.o.metrics?.redisError('decide');
       const decision = this.build(
@@ -429,12 +448,14 @@ export class Pipeline {
       };
     }
     tookLock({ resource: lockedResource, owner, token: taken.token });
-    // Should this node die before the decision is written, the next one finishes what it took.
-    await this.o.store.recordAttempt(
-      event.id,
-      { node: this.o.node.id, lock: { resource: lockedResource, owner, token: taken.token } },
-      ttl,
-    );
+    // Should this node die before the decision is written, the next one finishes what it took
+    // (including a page an earlier attempt acknowledged: that stays to be answered for).
+    const attempt: Attempt = {
+      node: this.o.node.id,
+      lock: { resource: lockedResource, owner, token: taken.token },
+      ...(progress.earlier?.acknowledged === true ? { acknowledged: true } : {}),
+    };
+    if (!(await this.o.store.recordAttempt(event.id, attempt, ttl))) return claimLost(voted);
     if (taken.tookOverFrom !== undefined)
       elog.warn({ from: taken.tookOverFrom }, 'took over the lock of an earlier attempt at this event');
     return {
@@ -473,6 +494,21 @@ export class Pipeline {
   ): Promise<Draft> {
     const responder = this.o.responder;
     if (responder === undefined) return draft;
+    if (event.incident_key !== undefined) {
+      // Recorded before PagerDuty is called, and only while the claim is this node's: should the
+      // node die during or after the call, the next one knows the page may be acknowledged and
+      // answers for it. A lost claim: nothing is acknowledged, nothing acts.
+      const taken = draft.lock;
+      const acknowledging: Attempt = {
+        node: this.o.node.id,
+        ...(taken === undefined
+          ? {}
+          : { lock: { resource: taken.resource, owner: taken.owner, token: taken.token } }),
+        acknowledged: true,
+      };
+      if (!(await this.o.store.recordAttempt(event.id, acknowledging, this.holdMs(event.service))))
+        return claimLost(draft);
+    }
     try {
       // A page the earlier attempt acknowledged stopped PagerDuty's timer: nobody is being paged, the
       // race is over, and answering for it is this attempt's job, whatever the time.
@@ -480,18 +516,7 @@ export class Pipeline {
         fresh: progress.earlier?.acknowledged === true,
       });
       if (page === undefined) return draft;
-      const taken = draft.lock;
-      await this.o.store.recordAttempt(
-        event.id,
-        {
-          node: this.o.node.id,
-          ...(taken === undefined
-            ? {}
-            : { lock: { resource: taken.resource, owner: taken.owner, token: taken.token } }),
-          acknowledged: true,
-        },
-        this.holdMs(event.service),
-      );
+      progress.page = page;
       return { ...draft, page };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -623,7 +648,7 @@ export class Pipeline {
 
   private async writePending(decision: DecisionRecord, elog: Logger): Promise<Handled> {
     // Throws while Redis is still away: the batch is retried and this is tried again.
-    const written = await this.o.store.write(decision);
+    const { written, attempt } = await this.o.store.writeTaking(decision);
     this.pending.delete(decision.event_id);
     const unannounced = this.unannounced.delete(decision.event_id);
     if (written) {
@@ -632,7 +657,18 @@ export class Pipeline {
         'dependency_down decision recorded now that Redis answers',
       );
       this.o.metrics?.recordDecision(decision);
-      if (unannounced) this.o.responder?.afterDecision(decision, undefined);
+      // What an attempt at the event had taken (an earlier one that died, unread when this node
+      // could not claim): nothing acts, so its lock is freed, and its page is this decision's.
+      if (attempt?.lock !== undefined) await this.releaseQuietly(attempt.lock, elog);
+      const answered =
+        unannounced && attempt !== undefined && decision.earlier_attempt === undefined
+          ? { ...decision, earlier_attempt: attempt }
+          : decision;
+      if (answered !== decision)
+        await this.o.store.update(answered).catch((error: unknown) => {
+          elog.warn({ err: error }, 'the earlier attempt could not be added to the decision record');
+        });
+      if (unannounced) this.o.responder?.afterDecision(answered, undefined);
     }
     return 'decided';
   }
@@ -709,4 +745,27 @@ export function fingerprint(data: unknown): string {
 /** Records about the same host share a lane; unparseable ones get their own. */
 function laneOf(record: StreamRecord): string {
   return record.partitionKey === '' ? `${record.shardId}/${record.sequenceNumber}` : record.partitionKey;
+}
+
+/** The draft of an attempt that lost the event's claim: another node decides it; nothing acts here. */
+function claimLost(draft: Draft): Draft {
+  const { lock: _lock, ...rest } = draft;
+  return {
+    ...rest,
+    decision: 'escalate',
+    reason: 'dependency_down',
+    error: "this node's claim on the event expired before it could act; another node decides it",
+  };
+}
+
+/** Whether `written` goes on with the earlier attempt's lock (took it over, or re-entered it). */
+function carriesOn(
+  written: DecisionRecord,
+  left: { readonly owner: string; readonly token: number },
+): boolean {
+  const mine = written.lock?.acquired === true ? written.lock : undefined;
+  return (
+    mine !== undefined &&
+    (mine.took_over_from === left.owner || (mine.owner === left.owner && mine.token === left.token))
+  );
 }

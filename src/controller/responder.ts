@@ -39,6 +39,7 @@ import { PagerError, PagerErrorCodes } from '../pager/errors.js';
 import type { PagerCallRecord } from '../pager/pagerduty-pager.js';
 import type { RunState } from '../workflow/types.js';
 import type { DecisionRecord, FirstResponse } from './decision.js';
+import { PAGE_TAKEN_TEXT } from './decision.js';
 
 /** A pager whose calls can be budgeted from the event's time (PagerDutyPager). */
 export interface EventPager extends PagerPort {
@@ -247,7 +248,8 @@ export class Responder {
       // whatever its state; otherwise only a page nobody has taken is escalated.
       // So is a page an earlier attempt at this event acknowledged before it died: nobody else
       // answers for it, and its acknowledgement stopped PagerDuty's timer (a budget from now).
-      const inherited = d.earlier_attempt?.acknowledged === true;
+      // Not when this attempt found that a person has the page now: it stays theirs.
+      const inherited = d.earlier_attempt?.acknowledged === true && d.reason_text !== PAGE_TAKEN_TEXT;
       const ours = (d.page?.action === 'acknowledge' && d.page.ok) || inherited;
       const page = await this.escalate(d.event, key, '', {
         first: inherited ? Date.now() : raceStart(d.event_time, d.arrived_at),

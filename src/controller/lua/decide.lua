@@ -8,15 +8,17 @@
 -- ARGV[3]  decision time (epoch ms)
 -- ARGV[4]  retention of the decision in milliseconds (0: keep)
 -- ARGV[5]  the deciding node (the record's coordinator)
--- Returns  1 written, 0 not written: a decision already exists (keep that one), or another node
---          holds the event's claim (it is deciding the event now; its decision is the one to keep)
+-- Returns  {1, attempt} written; `attempt` is the attempt record it cleared (JSON) or '': what
+--          an attempt at the event had taken (a lock, the page), for the writer to answer for;
+--          {0} not written: a decision already exists (keep that one), or another node holds the
+--          event's claim (it is deciding the event now; its decision is the one to keep)
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  return 0
+  return {0}
 end
 -- A claim that expired is no one's: the node that held it died or gave up, so this decision stands.
 local holder = redis.call('GET', KEYS[3])
 if holder and holder ~= ARGV[5] then
-  return 0
+  return {0}
 end
 if tonumber(ARGV[4]) > 0 then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
@@ -24,5 +26,6 @@ else
   redis.call('SET', KEYS[1], ARGV[1])
 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+local attempt = redis.call('GET', KEYS[4]) or ''
 redis.call('DEL', KEYS[3], KEYS[4])
-return 1
+return {1, attempt}

@@ -162,8 +162,13 @@ describe('decision store', () => {
       lock: { resource: 'host:sms-api/sms-api-1', owner: 'event:e-3@a', token: 7 },
       acknowledged: true,
     };
-    assert.deepEqual(await store.claim('e-3', 'a', 1), { status: 'claimed' });
-    await store.recordAttempt('e-3', attempt, 60_000);
+    assert.deepEqual(await store.claim('e-3', 'a', 300), { status: 'claimed' });
+    assert.equal(await store.recordAttempt('e-3', attempt, 60_000), true);
+    assert.equal(
+      await store.recordAttempt('e-3', { ...attempt, node: 'b' }, 60_000),
+      false,
+      'only the claim holder records',
+    );
     const deadline = Date.now() + 5_000;
     while ((await store.claimHolder('e-3')) !== null) {
       assert.ok(Date.now() < deadline, 'the claim did not expire');
@@ -175,7 +180,13 @@ describe('decision store', () => {
       holder: 'b',
       unless: keys.decision('e-3'),
     });
-    assert.equal(await store.write(decisionRecord({ id: 'e-3', decidedAt: NOW, node: 'b' })), true);
+    const written = await store.writeTaking(decisionRecord({ id: 'e-3', decidedAt: NOW, node: 'b' }));
+    assert.deepEqual(written, { written: true, attempt }, 'the writer is handed what the attempt had taken');
     assert.equal(await redis.exists(keys.attempt('e-3')), 0, 'done with once decided');
+    assert.equal(
+      await store.recordAttempt('e-3', { node: 'b' }, 60_000),
+      false,
+      'nothing after the decision',
+    );
   });
 });
