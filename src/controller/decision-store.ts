@@ -117,8 +117,10 @@ export class DecisionStore {
   }
 
   /**
-   * `write`, also handing back the attempt record the write cleared: what an attempt at the event
-   * (this one, or an earlier one that died) had taken, for the writer to answer for.
+   * `write`, also handing back the event's attempt record: what an attempt at the event (this one,
+   * or an earlier one that died) had taken, for the writer to answer for (then `clearAttempt`). A
+   * write whose reply was lost (a timeout) but that landed is found again on the next try: the
+   * stored decision is this one (same time, same node), so it counts as written.
    */
   async writeTaking(
     record: DecisionRecord,
@@ -142,11 +144,25 @@ export class DecisionStore {
         record.coordinator.node,
       ],
     );
-    const [written, attempt] = reply as [number, string?];
-    if (written !== 1) return { written: false };
+    const [written, text] = reply as [number, string?];
+    let attempt = text;
+    if (written !== 1) {
+      const stored = await this.get(record.event_id);
+      const landed =
+        stored !== undefined &&
+        stored.decided_at === record.decided_at &&
+        stored.coordinator.node === record.coordinator.node;
+      if (!landed) return { written: false };
+      attempt = (await this.redis.get(this.keys.attempt(record.event_id))) ?? '';
+    }
     return attempt === undefined || attempt === ''
       ? { written: true }
       : { written: true, attempt: JSON.parse(attempt) as Attempt };
+  }
+
+  /** Done with the event's attempt record (its writer has answered for it). */
+  async clearAttempt(eventId: string): Promise<void> {
+    await this.redis.del(this.keys.attempt(eventId));
   }
 
   /**

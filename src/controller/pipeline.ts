@@ -234,6 +234,8 @@ export class Pipeline {
         await this.releaseQuietly(left, elog);
       }
       if (written !== undefined) {
+        // Answered for: the decision says what was taken (its lock, its page).
+        await this.clearAttemptQuietly(event.id, elog);
         this.o.metrics?.recordDecision(written);
         this.o.responder?.afterDecision(written, this.workflowOf(written));
       }
@@ -669,6 +671,7 @@ export class Pipeline {
           elog.warn({ err: error }, 'the earlier attempt could not be added to the decision record');
         });
       if (unannounced) this.o.responder?.afterDecision(answered, undefined);
+      await this.clearAttemptQuietly(decision.event_id, elog);
     }
     return 'decided';
   }
@@ -694,6 +697,12 @@ export class Pipeline {
       },
       text,
     );
+  }
+
+  private async clearAttemptQuietly(eventId: string, elog: Logger): Promise<void> {
+    await this.o.store.clearAttempt(eventId).catch((error: unknown) => {
+      elog.warn({ err: error }, 'the attempt record could not be cleared; it expires by its TTL');
+    });
   }
 
   private async releaseQuietly(

@@ -246,4 +246,53 @@ describe('Redis frozen while events flow', { timeout: 120_000 }, () => {
     const d = await probe.waitDecision(after_.id);
     assert.equal(d.decision, 'act', `${d.decision}/${d.reason ?? ''}`);
   });
+
+  test('a dead attempt met while Redis is down: once its decision is written, its lock is freed and its acknowledged page escalated', async () => {
+    const { stack, probe } = s!;
+    // What node d left when it died between acknowledging the page and writing its decision.
+    const event = hostDown('sms-api', 'sms-api-6', { incident_key: 'PD-gates-orphan' });
+    probe.page(event);
+    const lockKey = probe.keys.lock('host:sms-api/sms-api-6');
+    const owner = `event:${event.id}@d`;
+    await probe.redis.set(lockKey, `${owner}:41`, 'PX', 600_000);
+    const attempt = {
+      node: 'd',
+      lock: { resource: 'host:sms-api/sms-api-6', owner, token: 41 },
+      acknowledged: true,
+    };
+    await probe.redis.set(probe.keys.attempt(event.id), JSON.stringify(attempt), 'PX', 600_000);
+    stack.pagerduty.acknowledgeAs('PD-gates-orphan', 'lazarus@local.invalid');
+
+    // Read while Redis is frozen: the reader cannot claim it, so it is decided dependency_down and
+    // written once Redis is back, by the same reader (leases of 30 s outlast the freeze).
+    stack.freezeRedis();
+    let thawedAt = 0;
+    try {
+      await probe.put(event);
+      await new Promise((r) => setTimeout(r, 4000));
+    } finally {
+      stack.thawRedis();
+      thawedAt = Date.now();
+    }
+    const d = await waitFor(
+      'the decision, with the earlier attempt it answered for',
+      async () => {
+        const found = await probe.decision(event.id);
+        return found?.earlier_attempt === undefined ? undefined : found;
+      },
+      30_000,
+    );
+    assert.deepEqual([d.decision, d.reason], ['escalate', 'dependency_down']);
+    assert.ok(Date.parse(d.decided_at) < thawedAt, 'decided while Redis was frozen');
+    assert.deepEqual(d.earlier_attempt, attempt);
+    assert.equal(await probe.redis.exists(lockKey), 0, "the dead attempt's lock is freed");
+    await waitFor(
+      'its page escalated to the humans',
+      () =>
+        Promise.resolve(
+          stack.pagerduty.incident('PD-gates-orphan')?.escalation_level === 2 ? true : undefined,
+        ),
+      20_000,
+    );
+  });
 });

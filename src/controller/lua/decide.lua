@@ -2,13 +2,14 @@
 -- KEYS[1]  decision key of the event
 -- KEYS[2]  decisions index (sorted set)
 -- KEYS[3]  claim key of the event (holds the id of the node evaluating it)
--- KEYS[4]  attempt key of the event (what the deciding attempt had taken; done with once decided)
+-- KEYS[4]  attempt key of the event (what the deciding attempt had taken: read here, and deleted by
+--          the writer once it has answered for it, so that a write whose reply was lost can still)
 -- ARGV[1]  decision (JSON)
 -- ARGV[2]  event id
 -- ARGV[3]  decision time (epoch ms)
 -- ARGV[4]  retention of the decision in milliseconds (0: keep)
 -- ARGV[5]  the deciding node (the record's coordinator)
--- Returns  {1, attempt} written; `attempt` is the attempt record it cleared (JSON) or '': what
+-- Returns  {1, attempt} written; `attempt` is the event's attempt record (JSON) or '': what
 --          an attempt at the event had taken (a lock, the page), for the writer to answer for;
 --          {0} not written: a decision already exists (keep that one), or another node holds the
 --          event's claim (it is deciding the event now; its decision is the one to keep)
@@ -26,6 +27,5 @@ else
   redis.call('SET', KEYS[1], ARGV[1])
 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-local attempt = redis.call('GET', KEYS[4]) or ''
-redis.call('DEL', KEYS[3], KEYS[4])
-return {1, attempt}
+redis.call('DEL', KEYS[3])
+return {1, redis.call('GET', KEYS[4]) or ''}

@@ -182,7 +182,18 @@ describe('decision store', () => {
     });
     const written = await store.writeTaking(decisionRecord({ id: 'e-3', decidedAt: NOW, node: 'b' }));
     assert.deepEqual(written, { written: true, attempt }, 'the writer is handed what the attempt had taken');
-    assert.equal(await redis.exists(keys.attempt('e-3')), 0, 'done with once decided');
+    // A write whose reply was lost (it timed out, yet landed) is found again: written, same record.
+    assert.deepEqual(await store.writeTaking(decisionRecord({ id: 'e-3', decidedAt: NOW, node: 'b' })), {
+      written: true,
+      attempt,
+    });
+    assert.deepEqual(
+      await store.writeTaking(decisionRecord({ id: 'e-3', decidedAt: NOW + 1, node: 'b' })),
+      { written: false },
+      'another decision is not this one',
+    );
+    await store.clearAttempt('e-3');
+    assert.equal(await redis.exists(keys.attempt('e-3')), 0, 'done with once answered for');
     assert.equal(
       await store.recordAttempt('e-3', { node: 'b' }, 60_000),
       false,
