@@ -125,7 +125,15 @@ export class DecisionStore {
   async writeTaking(
     record: DecisionRecord,
     keepAtLeastMs = 0,
+    options: {
+      /**
+       * Count a refused write as written when the stored record is this very one, byte for byte:
+       * a retried write whose first reply was lost (a timeout) but that landed. For `writePending`.
+       */
+      readonly retry?: boolean;
+    } = {},
   ): Promise<{ readonly written: boolean; readonly attempt?: Attempt }> {
+    const text = JSON.stringify(record);
     const reply = await runScript(
       this.redis,
       DECIDE,
@@ -136,7 +144,7 @@ export class DecisionStore {
         this.keys.attempt(record.event_id),
       ],
       [
-        JSON.stringify(record),
+        text,
         record.event_id,
         Date.parse(record.decided_at),
         // 0 keeps for ever; otherwise never shorter than asked (an act outlives its workflow).
@@ -144,14 +152,11 @@ export class DecisionStore {
         record.coordinator.node,
       ],
     );
-    const [written, text] = reply as [number, string?];
-    let attempt = text;
+    const [written, found] = reply as [number, string?];
+    let attempt = found;
     if (written !== 1) {
-      const stored = await this.get(record.event_id);
       const landed =
-        stored !== undefined &&
-        stored.decided_at === record.decided_at &&
-        stored.coordinator.node === record.coordinator.node;
+        options.retry === true && (await this.redis.get(this.keys.decision(record.event_id))) === text;
       if (!landed) return { written: false };
       attempt = (await this.redis.get(this.keys.attempt(record.event_id))) ?? '';
     }
@@ -253,7 +258,7 @@ export class DecisionStore {
       if (ids.length > 0) {
         const multi = this.redis.multi();
         for (const id of ids) {
-          multi.del(this.keys.decision(id), this.keys.audit(id));
+          multi.del(this.keys.decision(id), this.keys.audit(id), this.keys.attempt(id));
           multi.zrem(this.keys.decisions, id);
         }
         const replies = (await multi.exec()) ?? [];

@@ -123,6 +123,11 @@ export class Pipeline {
   private readonly unannounced = new Set<string>();
   /** Events being handled now, by id. */
   private readonly handling = new Map<string, Promise<Handled>>();
+  /** Locks a pending decision's attempt had taken, freed once it is written. */
+  private readonly pendingLocks = new Map<
+    string,
+    readonly { readonly resource: string; readonly owner: string; readonly token: number }[]
+  >();
 
   constructor(private readonly o: PipelineOptions) {
     this.limit = pLimit(o.concurrency ?? 32);
@@ -192,9 +197,11 @@ export class Pipeline {
     // One handling of an event at a time in this process: a shard read again (its lease lost and
     // taken back) may hand over a record whose first handling is still going. Its claim is this
     // node's too, so the second would go on as if it were the first.
-    const before = this.handling.get(event.id);
-    if (before !== undefined) await before.catch(() => undefined);
-    const handled = this.handleEvent(record, event, timeMs, elog);
+    // Chained at once, so that a third delivery waits for the second, not only for the first.
+    const before = this.handling.get(event.id) ?? Promise.resolve<Handled>('decided');
+    const handled = before
+      .catch(() => 'decided' as const)
+      .then(() => this.handleEvent(record, event, timeMs, elog));
     this.handling.set(event.id, handled);
     try {
       return await handled;
@@ -271,6 +278,9 @@ export class Pipeline {
         progress.earlier,
       );
       this.pending.set(event.id, decision);
+      // Released again once Redis answers (fenced by token: a no-op for those already freed).
+      const held = [lock, progress.earlier?.lock].filter((l) => l !== undefined);
+      if (held.length > 0) this.pendingLocks.set(event.id, held);
       if (progress.claimed) {
         // Ours to decide: the page is escalated now, not once Redis is back, so that the humans
         // hear of it in time.
@@ -650,9 +660,17 @@ export class Pipeline {
 
   private async writePending(decision: DecisionRecord, elog: Logger): Promise<Handled> {
     // Throws while Redis is still away: the batch is retried and this is tried again.
-    const { written, attempt } = await this.o.store.writeTaking(decision);
+    const { written, attempt } = await this.o.store.writeTaking(decision, 0, { retry: true });
     this.pending.delete(decision.event_id);
     const unannounced = this.unannounced.delete(decision.event_id);
+    for (const lock of this.pendingLocks.get(decision.event_id) ?? []) await this.releaseQuietly(lock, elog);
+    this.pendingLocks.delete(decision.event_id);
+    if (!written && (await this.o.store.get(decision.event_id))?.coordinator.node === this.o.node.id) {
+      // This node's own earlier write of the event (its reply lost) is what is stored: nothing acted
+      // on it (its lock is freed above, its page was answered for), so its attempt record goes.
+      elog.warn('an earlier write of this decision by this node is what is stored; its reply was lost');
+      await this.clearAttemptQuietly(decision.event_id, elog);
+    }
     if (written) {
       elog.info(
         { decision: decision.decision, reason: decision.reason },

@@ -3,7 +3,8 @@
 -- KEYS[2]  decisions index (sorted set)
 -- KEYS[3]  claim key of the event (holds the id of the node evaluating it)
 -- KEYS[4]  attempt key of the event (what the deciding attempt had taken: read here, and deleted by
---          the writer once it has answered for it, so that a write whose reply was lost can still)
+--          the writer once it has answered for it, so that a writer whose reply was lost still can;
+--          it never outlives the decision, so a redelivery after the decision is gone meets none)
 -- ARGV[1]  decision (JSON)
 -- ARGV[2]  event id
 -- ARGV[3]  decision time (epoch ms)
@@ -28,4 +29,11 @@ else
 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 redis.call('DEL', KEYS[3])
-return {1, redis.call('GET', KEYS[4]) or ''}
+local attempt = redis.call('GET', KEYS[4])
+if attempt and tonumber(ARGV[4]) > 0 then
+  local left = redis.call('PTTL', KEYS[4])
+  if left < 0 or left > tonumber(ARGV[4]) then
+    redis.call('PEXPIRE', KEYS[4], ARGV[4])
+  end
+end
+return {1, attempt or ''}

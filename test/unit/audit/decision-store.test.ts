@@ -180,17 +180,16 @@ describe('decision store', () => {
       holder: 'b',
       unless: keys.decision('e-3'),
     });
-    const written = await store.writeTaking(decisionRecord({ id: 'e-3', decidedAt: NOW, node: 'b' }));
+    const record = decisionRecord({ id: 'e-3', decidedAt: NOW, node: 'b' });
+    const written = await store.writeTaking(record);
     assert.deepEqual(written, { written: true, attempt }, 'the writer is handed what the attempt had taken');
-    // A write whose reply was lost (it timed out, yet landed) is found again: written, same record.
-    assert.deepEqual(await store.writeTaking(decisionRecord({ id: 'e-3', decidedAt: NOW, node: 'b' })), {
-      written: true,
-      attempt,
-    });
+    // A retried write whose reply was lost (it timed out, yet landed) is found again: the same record.
+    assert.deepEqual(await store.writeTaking(record, 0, { retry: true }), { written: true, attempt });
+    assert.deepEqual(await store.writeTaking(record), { written: false }, 'only a retry looks');
     assert.deepEqual(
-      await store.writeTaking(decisionRecord({ id: 'e-3', decidedAt: NOW + 1, node: 'b' })),
+      await store.writeTaking({ ...record, latency_ms: record.latency_ms + 1 }, 0, { retry: true }),
       { written: false },
-      'another decision is not this one',
+      'another record, however alike, is not this one',
     );
     await store.clearAttempt('e-3');
     assert.equal(await redis.exists(keys.attempt('e-3')), 0, 'done with once answered for');
@@ -199,5 +198,16 @@ describe('decision store', () => {
       false,
       'nothing after the decision',
     );
+  });
+
+  test('an attempt record never outlives its decision', async () => {
+    const keys = freshKeys();
+    const store = new DecisionStore(redis, keys, 60_000);
+    assert.deepEqual(await store.claim('e-4', 'a', 60_000), { status: 'claimed' });
+    assert.equal(await store.recordAttempt('e-4', { node: 'a' }, 3_600_000), true);
+    assert.equal(await store.write(decisionRecord({ id: 'e-4', decidedAt: NOW, node: 'a' })), true);
+    const left = await redis.pttl(keys.attempt('e-4'));
+    assert.ok(left > 0 && left <= 60_000, `attempt TTL ${left} ms`);
+    assert.ok((await redis.pttl(keys.decision('e-4'))) >= left - 1_000, 'about as long as the decision');
   });
 });
