@@ -118,9 +118,7 @@ export class DecisionStore {
 
   /**
    * `write`, also handing back the event's attempt record: what an attempt at the event (this one,
-   * or an earlier one that died) had taken, for the writer to answer for (then `clearAttempt`). A
-   * write whose reply was lost (a timeout) but that landed is found again on the next try: the
-   * stored decision is this one (same time, same node), so it counts as written.
+   * or an earlier one that died) had taken, for the writer to answer for (then `clearAttempt`).
    */
   async writeTaking(
     record: DecisionRecord,

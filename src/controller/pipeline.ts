@@ -459,15 +459,8 @@ export class Pipeline {
         lock: { resource: lockedResource, owner: taken.holder, token: taken.token, acquired: false },
       };
     }
+    // Recorded in the attempt record by step 8, before anything else is done with it.
     tookLock({ resource: lockedResource, owner, token: taken.token });
-    // Should this node die before the decision is written, the next one finishes what it took
-    // (including a page an earlier attempt acknowledged: that stays to be answered for).
-    const attempt: Attempt = {
-      node: this.o.node.id,
-      lock: { resource: lockedResource, owner, token: taken.token },
-      ...(progress.earlier?.acknowledged === true ? { acknowledged: true } : {}),
-    };
-    if (!(await this.o.store.recordAttempt(event.id, attempt, ttl))) return claimLost(voted);
     if (taken.tookOverFrom !== undefined)
       elog.warn({ from: taken.tookOverFrom }, 'took over the lock of an earlier attempt at this event');
     return {
@@ -494,8 +487,9 @@ export class Pipeline {
   }
 
   /**
-   * 8. page: acknowledges the event's page before anything is done. When that fails, nothing is
-   * done: the decision becomes `dependency_down` (the caller releases the lock).
+   * 8. page: records the attempt, then acknowledges the event's page before anything is done. When
+   * either fails, nothing is done: the decision becomes `dependency_down` (the caller releases the
+   * lock).
    */
   private async page(
     record: StreamRecord,
@@ -504,23 +498,24 @@ export class Pipeline {
     progress: Progress,
     elog: Logger,
   ): Promise<Draft> {
+    // What this attempt has taken (its lock; the page it is about to acknowledge, or that an
+    // earlier attempt acknowledged), recorded before PagerDuty is called and only while the claim
+    // is this node's: should the node die during or after the call, the next one takes the lock
+    // over or frees it, and answers for the page. A lost claim: nothing is acknowledged, nothing acts.
+    const taken = draft.lock;
+    const attempt: Attempt = {
+      node: this.o.node.id,
+      ...(taken === undefined
+        ? {}
+        : { lock: { resource: taken.resource, owner: taken.owner, token: taken.token } }),
+      ...(event.incident_key !== undefined || progress.earlier?.acknowledged === true
+        ? { acknowledged: true }
+        : {}),
+    };
+    if (!(await this.o.store.recordAttempt(event.id, attempt, this.holdMs(event.service))))
+      return claimLost(draft);
     const responder = this.o.responder;
     if (responder === undefined) return draft;
-    if (event.incident_key !== undefined) {
-      // Recorded before PagerDuty is called, and only while the claim is this node's: should the
-      // node die during or after the call, the next one knows the page may be acknowledged and
-      // answers for it. A lost claim: nothing is acknowledged, nothing acts.
-      const taken = draft.lock;
-      const acknowledging: Attempt = {
-        node: this.o.node.id,
-        ...(taken === undefined
-          ? {}
-          : { lock: { resource: taken.resource, owner: taken.owner, token: taken.token } }),
-        acknowledged: true,
-      };
-      if (!(await this.o.store.recordAttempt(event.id, acknowledging, this.holdMs(event.service))))
-        return claimLost(draft);
-    }
     try {
       // A page the earlier attempt acknowledged stopped PagerDuty's timer: nobody is being paged, the
       // race is over, and answering for it is this attempt's job, whatever the time.

@@ -4,13 +4,11 @@
  * escalation) is added only to that same decision, never over another one.
  */
 import { strict as assert } from 'node:assert';
-import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
+import { describe, test } from 'node:test';
+import { privateRedis } from '../../helpers/redis.js';
 import { REASON_TEXT } from '../../../src/controller/decision.js';
 import type { DecisionRecord } from '../../../src/controller/decision.js';
 import { DecisionStore } from '../../../src/controller/decision-store.js';
-import { startRedis } from '../../../src/sim/redis-server.js';
-import type { RedisProcess } from '../../../src/sim/redis-server.js';
 import { decisionRecord, freshKeys } from '../api/fixtures.js';
 
 const NOW = Date.parse('2026-11-22T12:00:00Z');
@@ -32,52 +30,42 @@ function madeUp(real: DecisionRecord, node: string, decidedAt: number): Decision
 }
 
 describe('decision store', () => {
-  let server: RedisProcess;
-  let redis: Redis;
-
-  before(async () => {
-    server = await startRedis();
-    redis = new Redis(server.url);
-  });
-  after(async () => {
-    redis.disconnect();
-    await server.stop();
-  });
+  const db = privateRedis();
 
   test('update adds what was learnt after the decision, and keeps its TTL', async () => {
     const keys = freshKeys();
-    const store = new DecisionStore(redis, keys, 60_000);
+    const store = new DecisionStore(db.redis, keys, 60_000);
     const record = decisionRecord({ id: 'e-1', decidedAt: NOW });
     assert.equal(await store.write(record), true);
     const late = { ...record, late_votes: record.votes.slice(0, 1), late_failures: [] };
     assert.equal(await store.update(late), true);
     assert.deepEqual(await store.get('e-1'), late);
-    const ttl = await redis.pttl(keys.decision('e-1'));
+    const ttl = await db.redis.pttl(keys.decision('e-1'));
     assert.ok(ttl > 50_000 && ttl <= 60_000, `ttl ${ttl}`);
 
     // Without a retention, the record stays without a TTL.
-    const keep = new DecisionStore(redis, keys);
+    const keep = new DecisionStore(db.redis, keys);
     const other = decisionRecord({ id: 'e-2', decidedAt: NOW });
     assert.equal(await keep.write(other), true);
     assert.equal(await keep.update({ ...other, late_votes: [] }), true);
-    assert.equal(await redis.pttl(keys.decision('e-2')), -1);
+    assert.equal(await db.redis.pttl(keys.decision('e-2')), -1);
   });
 
   test('update of an expired (or never written) decision writes nothing', async () => {
     const keys = freshKeys();
-    const store = new DecisionStore(redis, keys);
+    const store = new DecisionStore(db.redis, keys);
     const updated = await store.update(decisionRecord({ id: 'gone', decidedAt: NOW }));
-    assert.equal(await redis.exists(keys.decision('gone')), 0);
+    assert.equal(await db.redis.exists(keys.decision('gone')), 0);
     assert.equal(updated, false);
   });
 
   test('a dependency_down record made up on a retry never overwrites the real decision', async () => {
     const keys = freshKeys();
-    const store = new DecisionStore(redis, keys, 60_000);
+    const store = new DecisionStore(db.redis, keys, 60_000);
     // Node a decided `act`; Redis went away before the batch's checkpoint moved.
     const real = decisionRecord({ id: 'e-1', decidedAt: NOW, node: 'a' });
     assert.equal(await store.write(real), true);
-    const stored = await redis.get(keys.decision('e-1'));
+    const stored = await db.redis.get(keys.decision('e-1'));
 
     // On the retry, a node makes up dependency_down for the same event: the write is refused ...
     for (const fake of [
@@ -99,7 +87,7 @@ describe('decision store', () => {
         },
       };
       const updated = await store.update(escalated);
-      assert.equal(await redis.get(keys.decision('e-1')), stored, 'the act decision is intact');
+      assert.equal(await db.redis.get(keys.decision('e-1')), stored, 'the act decision is intact');
       assert.equal(updated, false, `${fake.coordinator.node} ${fake.decided_at}`);
     }
     assert.equal((await store.get('e-1'))?.decision, 'act');
@@ -107,7 +95,7 @@ describe('decision store', () => {
 
   test('update reads the decision and coordinator of the record, not the same names in the event', async () => {
     const keys = freshKeys();
-    const store = new DecisionStore(redis, keys);
+    const store = new DecisionStore(db.redis, keys);
     const base = decisionRecord({ id: 'e-1', decidedAt: NOW, node: 'a' });
     const fakeAt = new Date(NOW + 2_000).toISOString();
     // The sender's data carries the made-up record's decided_at and coordinator.
@@ -123,15 +111,15 @@ describe('decision store', () => {
 
   test('write: never while another node holds the event claim; an expired claim is no one’s', async () => {
     const keys = freshKeys();
-    const store = new DecisionStore(redis, keys);
+    const store = new DecisionStore(db.redis, keys);
     const real = decisionRecord({ id: 'e-1', decidedAt: NOW, node: 'a' });
 
     // Node a claimed the event and is deciding it; b makes up dependency_down on a retry.
     assert.deepEqual(await store.claim('e-1', 'a', 60_000), { status: 'claimed' });
     assert.deepEqual(await store.claim('e-1', 'b', 60_000), { status: 'held', holder: 'a' });
     assert.equal(await store.write(madeUp(real, 'b', NOW)), false);
-    assert.equal(await redis.exists(keys.decision('e-1')), 0);
-    assert.equal(await redis.zcard(keys.decisions), 0);
+    assert.equal(await db.redis.exists(keys.decision('e-1')), 0);
+    assert.equal(await db.redis.zcard(keys.decisions), 0);
     assert.equal(await store.claimHolder('e-1'), 'a', 'the claim is left to its holder');
 
     // The holder's own decision is written, and the claim is let go.
@@ -156,7 +144,7 @@ describe('decision store', () => {
 
   test('claim: what an earlier attempt that died had taken comes with the claim; the decision clears it', async () => {
     const keys = freshKeys();
-    const store = new DecisionStore(redis, keys);
+    const store = new DecisionStore(db.redis, keys);
     const attempt = {
       node: 'a',
       lock: { resource: 'host:sms-api/sms-api-1', owner: 'event:e-3@a', token: 7 },
@@ -192,7 +180,7 @@ describe('decision store', () => {
       'another record, however alike, is not this one',
     );
     await store.clearAttempt('e-3');
-    assert.equal(await redis.exists(keys.attempt('e-3')), 0, 'done with once answered for');
+    assert.equal(await db.redis.exists(keys.attempt('e-3')), 0, 'done with once answered for');
     assert.equal(
       await store.recordAttempt('e-3', { node: 'b' }, 60_000),
       false,
@@ -202,12 +190,12 @@ describe('decision store', () => {
 
   test('an attempt record never outlives its decision', async () => {
     const keys = freshKeys();
-    const store = new DecisionStore(redis, keys, 60_000);
+    const store = new DecisionStore(db.redis, keys, 60_000);
     assert.deepEqual(await store.claim('e-4', 'a', 60_000), { status: 'claimed' });
     assert.equal(await store.recordAttempt('e-4', { node: 'a' }, 3_600_000), true);
     assert.equal(await store.write(decisionRecord({ id: 'e-4', decidedAt: NOW, node: 'a' })), true);
-    const left = await redis.pttl(keys.attempt('e-4'));
+    const left = await db.redis.pttl(keys.attempt('e-4'));
     assert.ok(left > 0 && left <= 60_000, `attempt TTL ${left} ms`);
-    assert.ok((await redis.pttl(keys.decision('e-4'))) >= left - 1_000, 'about as long as the decision');
+    assert.ok((await db.redis.pttl(keys.decision('e-4'))) >= left - 1_000, 'about as long as the decision');
   });
 });

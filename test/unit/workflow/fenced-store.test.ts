@@ -3,12 +3,10 @@
  * is gone writes nothing more, and the engine starts no step it cannot record as running.
  */
 import { strict as assert } from 'node:assert';
-import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
+import { describe, test } from 'node:test';
+import { privateRedis } from '../../helpers/redis.js';
 import type { CompiledStep, CompiledWorkflow } from '../../../src/config/types.js';
 import { LzError } from '../../../src/common/errors.js';
-import { startRedis } from '../../../src/sim/redis-server.js';
-import type { RedisProcess } from '../../../src/sim/redis-server.js';
 import { newRun, runWorkflow } from '../../../src/workflow/engine.js';
 import { RedisRunStore, RunStoreErrorCodes } from '../../../src/workflow/redis-store.js';
 import type { RunState } from '../../../src/workflow/types.js';
@@ -52,30 +50,20 @@ function run(id: string): RunState {
 }
 
 describe('run store fenced by the run lease', () => {
-  let server: RedisProcess;
-  let redis: Redis;
-
-  before(async () => {
-    server = await startRedis();
-    redis = new Redis(server.url);
-  });
-  after(async () => {
-    redis.disconnect();
-    await server.stop();
-  });
+  const db = privateRedis();
 
   test('writes go through while the lease is held, and are refused once another node holds it', async () => {
     const keys = freshKeys();
-    const store = new RedisRunStore(redis, keys);
+    const store = new RedisRunStore(db.redis, keys);
     const r = run('run-1');
     assert.ok(await store.create(r));
     const lease = keys.runLease(r.id);
-    await redis.set(lease, 'a:1', 'PX', 60_000);
+    await db.redis.set(lease, 'a:1', 'PX', 60_000);
     const a = store.fenced(lease, 'a:1');
     await a.saveStep(r.id, { ...r.steps['drain']!, status: 'succeeded' });
     assert.equal((await store.load(r.id))?.steps['drain']?.status, 'succeeded');
 
-    await redis.set(lease, 'b:2', 'PX', 60_000);
+    await db.redis.set(lease, 'b:2', 'PX', 60_000);
     await assert.rejects(
       a.saveStep(r.id, { ...r.steps['boot']!, status: 'running' }),
       (e: unknown) =>
@@ -86,7 +74,7 @@ describe('run store fenced by the run lease', () => {
     assert.equal(kept?.steps['boot']?.status, 'pending', 'the step was not overwritten');
     assert.equal(kept?.status, 'running', 'the run was not ended');
     assert.deepEqual(
-      await redis.zrange(keys.activeRuns, '0', '-1'),
+      await db.redis.zrange(keys.activeRuns, '0', '-1'),
       [r.id],
       'still active for its new owner',
     );
@@ -94,17 +82,17 @@ describe('run store fenced by the run lease', () => {
     // The owner's end of the run leaves the index and is kept for the audit trail.
     const b = store.fenced(lease, 'b:2');
     await b.saveRun({ ...r, status: 'succeeded' });
-    assert.deepEqual(await redis.zrange(keys.activeRuns, '0', '-1'), []);
-    assert.ok((await redis.pttl(keys.run(r.id))) > 0);
+    assert.deepEqual(await db.redis.zrange(keys.activeRuns, '0', '-1'), []);
+    assert.ok((await db.redis.pttl(keys.run(r.id))) > 0);
   });
 
   test('the engine on a node whose lease is lost starts no other step and writes no end', async () => {
     const keys = freshKeys();
-    const store = new RedisRunStore(redis, keys);
+    const store = new RedisRunStore(db.redis, keys);
     const r = run('run-2');
     assert.ok(await store.create(r));
     const lease = keys.runLease(r.id);
-    await redis.set(lease, 'a:1', 'PX', 60_000);
+    await db.redis.set(lease, 'a:1', 'PX', 60_000);
     const executed: string[] = [];
     const ended = await runWorkflow(r, {
       workflow: WORKFLOW,
@@ -113,7 +101,7 @@ describe('run store fenced by the run lease', () => {
       execute: async (s) => {
         executed.push(s.id);
         // While drain runs, the lease lapses and node b takes the run over.
-        if (s.id === 'drain') await redis.set(lease, 'b:2', 'PX', 60_000);
+        if (s.id === 'drain') await db.redis.set(lease, 'b:2', 'PX', 60_000);
         return {};
       },
     }).then(
