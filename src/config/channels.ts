@@ -5,6 +5,7 @@
  * delivered would only show up at 3 a.m. as a warning in a log while nobody is told; it is a load
  * error instead, at the line that names it.
  */
+import { parseChannel } from '../notify/channel.js';
 import type { LoadedProfile } from './services.js';
 import type { ConfigIssue, YamlSource } from './source.js';
 import type { CompiledRegion, RawServices } from './types.js';
@@ -46,23 +47,29 @@ export function checkChannels(
 
 /** Why the region cannot deliver to `channel`; `undefined` when it can (or it is not a channel string). */
 function undeliverable(region: CompiledRegion, channel: unknown): string | undefined {
-  if (typeof channel !== 'string') return undefined;
-  const text = channel.trim();
-  if (text.startsWith('slack:')) {
-    const name = text.slice('slack:'.length);
-    const hash = name.startsWith('#') ? name : `#${name}`;
-    const known = Object.keys(region.notifications.slackWebhooks).map((k) =>
-      k.startsWith('#') ? k : `#${k}`,
-    );
-    if (known.includes(hash)) return undefined;
-    return (
-      `Slack channel ${hash} has no incoming webhook in region.yaml notifications.slack_webhooks` +
-      (known.length === 0 ? ' (none is configured)' : `; configured: ${known.sort().join(', ')}`)
-    );
+  const address = typeof channel === 'string' ? parseChannel(channel) : undefined;
+  switch (address?.kind) {
+    case 'slack': {
+      // Webhooks are named with or without their #, as channels are.
+      const known = Object.keys(region.notifications.slackWebhooks).map((name) => {
+        const webhook = parseChannel(`slack:${name}`);
+        return webhook?.kind === 'slack' ? webhook.channel : name;
+      });
+      if (known.includes(address.channel)) return undefined;
+      return (
+        `Slack channel ${address.channel} has no incoming webhook in region.yaml notifications.slack_webhooks` +
+        (known.length === 0 ? ' (none is configured)' : `; configured: ${known.sort().join(', ')}`)
+      );
+    }
+    case 'email':
+      return region.notifications.smtp === undefined
+        ? `${address.raw} needs an SMTP server: region.yaml has no notifications.smtp`
+        : undefined;
+    case 'pagerduty':
+      return region.pagerduty === undefined
+        ? 'the pagerduty channel needs PagerDuty: region.yaml has no pagerduty section'
+        : undefined;
+    default:
+      return undefined;
   }
-  if (text.startsWith('email:') && region.notifications.smtp === undefined)
-    return `${text} needs an SMTP server: region.yaml has no notifications.smtp`;
-  if (text === 'pagerduty' && region.pagerduty === undefined)
-    return 'the pagerduty channel needs PagerDuty: region.yaml has no pagerduty section';
-  return undefined;
 }
