@@ -124,11 +124,13 @@ export function buildTimeline(
       parts.push(
         `breaker ${breaker.open ? 'OPEN' : 'closed'} (${breaker.services}/${breaker.threshold} services failing in ${formatDuration(breaker.window_ms)})`,
       );
+    const remediated = gates.remediated;
+    if (remediated !== undefined) parts.push(remediatedText(remediated));
     head.push({
       at: received,
       stage: 'gates',
       node,
-      ok: (rate?.allowed ?? true) && !(breaker?.open ?? false),
+      ok: (rate?.allowed ?? true) && !(breaker?.open ?? false) && remediated === undefined,
       title: parts.join('; '),
       detail: { ...gates },
     });
@@ -298,4 +300,18 @@ function auditTitle(e: AuditEntry): string {
   const incident =
     typeof e.detail?.['incident_id'] === 'string' ? ` incident ${e.detail['incident_id']}` : '';
   return `${e.action}${incident}: ${e.ok ? 'done' : `failed (${e.error ?? '?'})`}${typeof e.detail?.['attempts'] === 'number' ? `, ${e.detail['attempts']} attempt(s)` : ''}`;
+}
+
+/** `remediated recently by event E (run R, succeeded at T); not again within 1h`. */
+export function remediatedText(r: {
+  readonly event_id: string;
+  readonly run_id: string;
+  readonly started_at: string;
+  readonly ended_at?: string;
+  readonly outcome?: string;
+  readonly window_ms: number;
+}): string {
+  const when =
+    r.ended_at === undefined ? `running since ${r.started_at}` : `${r.outcome ?? 'ended'} at ${r.ended_at}`;
+  return `remediated recently by event ${r.event_id} (${r.run_id}, ${when}); not again within ${formatDuration(r.window_ms)} of its end`;
 }

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { formatDuration, parseDuration } from '../common/duration.js';
 import { REGION_FILE } from '../config/load.js';
+import { remediatedText } from '../audit/timeline.js';
 import { table } from './format.js';
 
 export interface ApiTarget {
@@ -270,6 +271,7 @@ interface Decision {
   gates?: {
     rate?: { allowed: boolean; count: number; threshold: number; window_ms: number };
     breaker?: { open: boolean; services: number; threshold: number; window_ms: number };
+    remediated?: Parameters<typeof remediatedText>[0];
   };
   lock?: { resource: string; owner: string; token: number; acquired: boolean };
   error?: string;
@@ -365,6 +367,7 @@ export function traceText(d: Decision, run: Run | undefined): string {
       `breaker ${b.services}/${b.threshold} services in ${formatDuration(b.window_ms)}: ${b.open ? 'OPEN' : 'closed'}`,
     );
   }
+  if (d.gates?.remediated !== undefined) gates.push(remediatedText(d.gates.remediated));
   lines.push(
     table([
       ['event', `${d.event_id} (${d.event_type}) ${d.service}/${d.host ?? '-'}`],

@@ -3,6 +3,7 @@
  * codes at this boundary; the coordinator records them as the peer's failure to vote.
  */
 import * as grpc from '@grpc/grpc-js';
+import { LzError } from '../common/errors.js';
 import { peerService } from './proto.js';
 import type { EvaluateRequestMessage, PingReplyMessage, PingRequestMessage, VoteMessage } from './proto.js';
 
@@ -26,7 +27,11 @@ export class PeerServer {
           (vote) => callback(null, vote),
           (error: unknown) =>
             callback({
-              code: grpc.status.INTERNAL,
+              // A request this node cannot evaluate is the caller's: the same call fails the same way.
+              code:
+                error instanceof LzError && !error.retryable
+                  ? grpc.status.INVALID_ARGUMENT
+                  : grpc.status.INTERNAL,
               details: error instanceof Error ? error.message : String(error),
             }),
         );

@@ -29,6 +29,20 @@ export const EventErrorCodes = {
   NOT_UTF8: 'LZ_ERR_EVENT_NOT_UTF8',
   NOT_JSON: 'LZ_ERR_EVENT_NOT_JSON',
   INVALID: 'LZ_ERR_EVENT_INVALID',
+  /** Objects and arrays nested deeper than the envelope allows. */
+  TOO_DEEP: 'LZ_ERR_EVENT_TOO_DEEP',
+  /** An array with more items than the envelope allows. */
+  TOO_MANY_ITEMS: 'LZ_ERR_EVENT_TOO_MANY_ITEMS',
+  /** A string value or key longer than the envelope allows. */
+  STRING_TOO_LONG: 'LZ_ERR_EVENT_STRING_TOO_LONG',
+  /** An object with more keys than the envelope allows, or too many keys and items in all. */
+  TOO_MANY_KEYS: 'LZ_ERR_EVENT_TOO_MANY_KEYS',
+  /**
+   * A valid event that the controller could not process (a step threw an error that is not a
+   * dependency's failure): set aside as a rejected record with the error, so that it never blocks
+   * its shard; nothing is acted on.
+   */
+  UNPROCESSABLE: 'LZ_ERR_EVENT_UNPROCESSABLE',
 } as const;
 
 /** Codes of the command line. */

@@ -78,6 +78,13 @@ export class RedisKeys {
   lockFence(resource: string): string {
     return `${this.prefix}fence:${resource}`;
   }
+  /**
+   * String (JSON): the latest remediation of a host (or resource) of a service: which event and run,
+   * when it started and ended. Kept for the run and `reremediate_after` after its end.
+   */
+  remediated(service: string, resource: string): string {
+    return `${this.prefix}remediated:${service}/${resource}`;
+  }
   /** String: the id of the first event for (service, resource, type) within the dedup window. */
   dedup(service: string, resource: string, type: string): string {
     return `${this.prefix}dedup:${service}:${resource}:${type}`;

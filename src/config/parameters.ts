@@ -54,6 +54,12 @@ export const PARAMETERS: Readonly<Record<string, ParameterSpec>> = {
     schema: duration,
     builtin: '10m',
   },
+  reremediate_after: {
+    description:
+      'A host (or resource) this controller remediated less than this ago (from the end of the run, whatever its outcome) is not remediated again: a later report about it escalates (recently_remediated).',
+    schema: duration,
+    builtin: '1h',
+  },
   notification_channels: {
     description: 'Where notifications go: `slack:#channel`, `email:address` or `pagerduty`.',
     schema: { type: 'array', items: { type: 'string', pattern: CHANNEL_PATTERN }, uniqueItems: true },

@@ -123,9 +123,13 @@ function serviceParameters(values: Record<string, Resolved<unknown>>): ServicePa
     rateLimitThreshold: get('rate_limit_threshold') as number,
     rateLimitWindowMs: parseDuration(get('rate_limit_window') as string) ?? 0,
     notificationChannels: get('notification_channels') as string[],
+    reremediateAfterMs: parseDuration(get('reremediate_after') as string) ?? 0,
     values,
   };
 }
+
+/** The check every rule includes (see `src/checks/host-active.ts`). */
+const HOST_ACTIVE = 'HostActive';
 
 function compileRule(
   service: string,
@@ -148,6 +152,10 @@ function compileRule(
     }
     return { name: entry.checkName, ...(threshold === undefined ? {} : { threshold }), options };
   });
+  // Every rule acts only on the host in trouble: one that does not say where HostActive goes gets it
+  // first, so that a replaced host (in forensics, booting, out of the load balancer) is never acted on.
+  if (catalog.checks.has(HOST_ACTIVE) && !checks.some((c) => c.name === HOST_ACTIVE))
+    checks.unshift({ name: HOST_ACTIVE, options: {} });
   return {
     id: `${service}/${rule.name}`,
     name: rule.name,

@@ -170,6 +170,8 @@ export interface ServiceParameters {
   readonly rateLimitThreshold: number;
   readonly rateLimitWindowMs: number;
   readonly notificationChannels: readonly string[];
+  /** A host remediated less than this ago (from the end of its run) is not remediated again. */
+  readonly reremediateAfterMs: number;
   /** Every parameter's resolved value as written (durations as strings), for templates and printouts. */
   readonly values: Readonly<Record<string, Resolved<unknown>>>;
 }

@@ -3,7 +3,9 @@
  * (Kinesis delivers at least once, a takeover re-reads from the checkpoint) is decided once.
  */
 import type { Redis } from 'ioredis';
+import { viaRedis } from '../common/dependency.js';
 import type { RedisKeys } from '../common/keys.js';
+import { scriptError } from '../safety/errors.js';
 import { defineScripts, runScript } from '../common/lua.js';
 import type { ScriptSpec } from '../common/lua.js';
 import type { DecisionRecord } from './decision.js';
@@ -59,7 +61,7 @@ export class DecisionStore {
   }
 
   async get(eventId: string): Promise<DecisionRecord | undefined> {
-    const text = await this.redis.get(this.keys.decision(eventId));
+    const text = await viaRedis('decision read', () => this.redis.get(this.keys.decision(eventId)));
     return text === null ? undefined : (JSON.parse(text) as DecisionRecord);
   }
 
@@ -68,16 +70,23 @@ export class DecisionStore {
    * decision yet; says who holds it otherwise, and what an earlier attempt that died had taken.
    */
   async claim(eventId: string, node: string, ttlMs: number): Promise<Claim> {
-    const reply = (await runScript(
-      this.redis,
-      CLAIM,
-      [this.keys.decision(eventId), this.keys.claim(eventId), this.keys.attempt(eventId)],
-      [node, ttlMs],
-    )) as [number, string?];
-    if (reply[0] === 0) return { status: 'decided' };
-    if (reply[0] === 2) return { status: 'held', holder: reply[1] ?? '?' };
-    const text = reply[1] ?? '';
-    return text === '' ? { status: 'claimed' } : { status: 'claimed', earlier: JSON.parse(text) as Attempt };
+    const reply = await viaRedis('event claim', () =>
+      runScript(
+        this.redis,
+        CLAIM,
+        [this.keys.decision(eventId), this.keys.claim(eventId), this.keys.attempt(eventId)],
+        [node, ttlMs],
+      ),
+    );
+    // Only the replies the script is written to give: anything else is an error, never "claimed".
+    if (!Array.isArray(reply)) throw scriptError(CLAIM.name, reply);
+    const [status, detail] = reply as unknown[];
+    if (status === 0 && reply.length === 1) return { status: 'decided' };
+    if (status === 2 && typeof detail === 'string') return { status: 'held', holder: detail };
+    if (status !== 1 || typeof detail !== 'string') throw scriptError(CLAIM.name, reply);
+    return detail === ''
+      ? { status: 'claimed' }
+      : { status: 'claimed', earlier: JSON.parse(detail) as Attempt };
   }
 
   /**
@@ -94,17 +103,21 @@ export class DecisionStore {
    * attempt lost its claim: it must not go on).
    */
   async recordAttempt(eventId: string, attempt: Attempt, ttlMs: number): Promise<boolean> {
-    const recorded = await runScript(
-      this.redis,
-      ATTEMPT,
-      [this.keys.claim(eventId), this.keys.decision(eventId), this.keys.attempt(eventId)],
-      [attempt.node, JSON.stringify(attempt), ttlMs],
+    const text = JSON.stringify(attempt);
+    const recorded = await viaRedis('attempt record', () =>
+      runScript(
+        this.redis,
+        ATTEMPT,
+        [this.keys.claim(eventId), this.keys.decision(eventId), this.keys.attempt(eventId)],
+        [attempt.node, text, ttlMs],
+      ),
     );
+    if (recorded !== 0 && recorded !== 1) throw scriptError(ATTEMPT.name, recorded);
     return recorded === 1;
   }
 
   async claimHolder(eventId: string): Promise<string | null> {
-    return this.redis.get(this.keys.claim(eventId));
+    return viaRedis('claim read', () => this.redis.get(this.keys.claim(eventId)));
   }
 
   /**
@@ -132,31 +145,36 @@ export class DecisionStore {
     } = {},
   ): Promise<{ readonly written: boolean; readonly attempt?: Attempt }> {
     const text = JSON.stringify(record);
-    const reply = await runScript(
-      this.redis,
-      DECIDE,
-      [
-        this.keys.decision(record.event_id),
-        this.keys.decisions,
-        this.keys.claim(record.event_id),
-        this.keys.attempt(record.event_id),
-      ],
-      [
-        text,
-        record.event_id,
-        Date.parse(record.decided_at),
-        // 0 keeps for ever; otherwise never shorter than asked (an act outlives its workflow).
-        this.retentionMs > 0 ? Math.max(this.retentionMs, keepAtLeastMs) : 0,
-        record.coordinator.node,
-      ],
+    const reply = await viaRedis('decision write', () =>
+      runScript(
+        this.redis,
+        DECIDE,
+        [
+          this.keys.decision(record.event_id),
+          this.keys.decisions,
+          this.keys.claim(record.event_id),
+          this.keys.attempt(record.event_id),
+        ],
+        [
+          text,
+          record.event_id,
+          Date.parse(record.decided_at),
+          // 0 keeps for ever; otherwise never shorter than asked (an act outlives its workflow).
+          this.retentionMs > 0 ? Math.max(this.retentionMs, keepAtLeastMs) : 0,
+          record.coordinator.node,
+        ],
+      ),
     );
+    if (!Array.isArray(reply) || (reply[0] !== 0 && reply[0] !== 1)) throw scriptError(DECIDE.name, reply);
     const [written, found] = reply as [number, string?];
     let attempt = found;
     if (written !== 1) {
       const landed =
-        options.retry === true && (await this.redis.get(this.keys.decision(record.event_id))) === text;
+        options.retry === true &&
+        (await viaRedis('decision read', () => this.redis.get(this.keys.decision(record.event_id)))) === text;
       if (!landed) return { written: false };
-      attempt = (await this.redis.get(this.keys.attempt(record.event_id))) ?? '';
+      attempt =
+        (await viaRedis('attempt read', () => this.redis.get(this.keys.attempt(record.event_id)))) ?? '';
     }
     return attempt === undefined || attempt === ''
       ? { written: true }
@@ -165,7 +183,7 @@ export class DecisionStore {
 
   /** Done with the event's attempt record (its writer has answered for it). */
   async clearAttempt(eventId: string): Promise<void> {
-    await this.redis.del(this.keys.attempt(eventId));
+    await viaRedis('attempt clear', () => this.redis.del(this.keys.attempt(eventId)));
   }
 
   /**
@@ -176,11 +194,14 @@ export class DecisionStore {
    * has expired, or it is another decision.
    */
   async update(record: DecisionRecord): Promise<boolean> {
-    const updated = await runScript(
-      this.redis,
-      UPDATE,
-      [this.keys.decision(record.event_id)],
-      [JSON.stringify(record), record.decided_at, record.coordinator.node],
+    const text = JSON.stringify(record);
+    const updated = await viaRedis('decision update', () =>
+      runScript(
+        this.redis,
+        UPDATE,
+        [this.keys.decision(record.event_id)],
+        [text, record.decided_at, record.coordinator.node],
+      ),
     );
     return updated === 1;
   }
@@ -191,13 +212,16 @@ export class DecisionStore {
    */
   async reject(record: RejectedRecord): Promise<boolean> {
     const marker = this.keys.rejectedMarker(record.shard, record.sequence);
-    if ((await this.redis.set(marker, '1', 'PX', REJECTED_MARKER_MS, 'NX')) !== 'OK') return false;
-    await this.redis
-      .multi()
-      .lpush(this.keys.rejected, JSON.stringify(record))
-      .ltrim(this.keys.rejected, 0, REJECTED_KEEP - 1)
-      .exec();
-    return true;
+    const text = JSON.stringify(record);
+    return viaRedis('rejected record', async () => {
+      if ((await this.redis.set(marker, '1', 'PX', REJECTED_MARKER_MS, 'NX')) !== 'OK') return false;
+      await this.redis
+        .multi()
+        .lpush(this.keys.rejected, text)
+        .ltrim(this.keys.rejected, 0, REJECTED_KEEP - 1)
+        .exec();
+      return true;
+    });
   }
 
   /**

@@ -5,6 +5,7 @@
  */
 import type { CheckEvidence, Vote, VoteFailure } from '../cluster/quorum.js';
 import type { LzEvent } from '../events/schema.js';
+import type { Remediation } from '../safety/remediations.js';
 
 export type EscalationReason =
   | 'stale'
@@ -15,6 +16,7 @@ export type EscalationReason =
   | 'no_quorum'
   | 'timeout'
   | 'lock_held'
+  | 'recently_remediated'
   | 'dependency_down';
 
 /**
@@ -32,6 +34,8 @@ export const REASON_TEXT: Readonly<Record<EscalationReason, string>> = {
   rate_limited:
     'the service has had more events than its rate limit allows in the window: actions are suspended',
   lock_held: 'another remediation holds the lock on this resource',
+  recently_remediated:
+    'the controller remediated this host recently (within reremediate_after): it does not remediate it again; people decide',
   checks_failed: 'the precondition checks failed on enough nodes that no quorum could pass',
   no_quorum: 'not enough nodes could vote (peers unreachable or failing) to reach a quorum',
   timeout: 'the votes did not reach a quorum before the deadline',
@@ -83,6 +87,8 @@ export interface DecisionRecord {
       readonly threshold: number;
       readonly window_ms: number;
     };
+    /** For `recently_remediated`: the remediation of this host on record, and the window. */
+    readonly remediated?: Remediation & { readonly window_ms: number };
   };
   /** The resource lock taken for the remediation (`act`), or the holder that blocked it (`lock_held`). */
   readonly lock?: {

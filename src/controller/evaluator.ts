@@ -11,6 +11,7 @@ import type { CheckRequestMessage, EvaluateRequestMessage, VoteMessage } from '.
 import type { ClusterNode } from '../config/types.js';
 import type { LzEvent } from '../events/schema.js';
 import { parseEvent } from '../events/parse.js';
+import { LzError } from '../common/errors.js';
 import { ProbeCache } from '../inventory/probe-cache.js';
 import type { InventoryProvider } from '../inventory/types.js';
 
@@ -22,7 +23,14 @@ export interface EvaluatorOptions {
   readonly probeTimeoutMs?: number;
   /** How long this node reuses a peer's probe answer. @defaultValue 500 */
   readonly probeCacheMs?: number;
+  /** The region's `events.max_bytes`, so that a peer accepts what its coordinator accepted. */
+  readonly maxEventBytes?: number;
 }
+
+export const EvaluatorErrorCodes = {
+  /** A peer's Evaluate call carried what this node cannot evaluate (an invalid event, bad checks). */
+  BAD_REQUEST: 'LZ_ERR_PEER_BAD_REQUEST',
+} as const;
 
 export class Evaluator {
   private readonly probes: ProbeCache;
@@ -65,10 +73,25 @@ export class Evaluator {
 
   /** A peer's Evaluate call. */
   async answer(request: EvaluateRequestMessage): Promise<VoteMessage> {
-    const parsed = parseEvent(request.event_json);
-    if (!parsed.ok) throw new Error(`the coordinator sent an invalid event: ${parsed.rejection.message}`);
-    const vote = await this.vote(parsed.event, request.checks.map(fromMessage));
-    return toMessage(vote);
+    const parsed = parseEvent(
+      request.event_json,
+      this.o.maxEventBytes === undefined ? {} : { maxBytes: this.o.maxEventBytes },
+    );
+    if (!parsed.ok)
+      throw new LzError(
+        EvaluatorErrorCodes.BAD_REQUEST,
+        `the coordinator sent an invalid event: ${parsed.rejection.message}`,
+      );
+    let checks: CheckToRun[];
+    try {
+      checks = request.checks.map(fromMessage);
+    } catch (error) {
+      throw new LzError(
+        EvaluatorErrorCodes.BAD_REQUEST,
+        `the coordinator sent checks that are not JSON: ${(error as Error).message}`,
+      );
+    }
+    return toMessage(await this.vote(parsed.event, checks));
   }
 }
 

@@ -49,6 +49,8 @@ import { CircuitBreaker } from '../safety/circuit-breaker.js';
 import { Deduplicator } from '../safety/dedup.js';
 import { ResourceLocks } from '../safety/lock.js';
 import { RateLimiter } from '../safety/rate-limiter.js';
+import { RecentRemediations } from '../safety/remediations.js';
+import type { RunState } from '../workflow/types.js';
 import { newRun } from '../workflow/engine.js';
 import { RedisRunStore } from '../workflow/redis-store.js';
 import { RunSupervisor } from '../workflow/supervisor.js';
@@ -111,6 +113,7 @@ export class ControllerNode {
       inventory,
       checks: CHECKS,
       probeCacheMs: config.region.thresholds.probeCacheMs,
+      maxEventBytes: config.region.events.maxBytes,
     });
     const audit = config.region.audit;
     const store = new DecisionStore(redis, keys, audit.retentionMs);
@@ -195,6 +198,17 @@ export class ControllerNode {
     });
 
     const locks = new ResourceLocks(redis, keys);
+    const recent = new RecentRemediations(redis, keys);
+    /** The host (or resource) a run remediates, and how long after its end it is not remediated again. */
+    const remediated = (
+      run: RunState,
+    ): { service: string; resource: string; windowMs: number } | undefined => {
+      const resource = run.event['host'] ?? run.event['resource'];
+      if (typeof resource !== 'string' || resource === '') return undefined;
+      const service = run.event.service;
+      const windowMs = config.services.get(service)?.parameters.reremediateAfterMs ?? 3_600_000;
+      return { service, resource, windowMs };
+    };
     const runStore = new RedisRunStore(redis, keys);
     const runs = new RunSupervisor({
       redis,
@@ -242,6 +256,30 @@ export class ControllerNode {
         if (run.status === 'succeeded' || run.status === 'failed')
           metrics.runFinished(run.workflow, run.status);
         responder.runEnded(run, config.workflows.get(run.workflow));
+        // On record before the lock goes: whoever takes the lock next sees that the host was just
+        // remediated, and does not remediate it again within the window.
+        const target = remediated(run);
+        if (target !== undefined)
+          await recent
+            .record(
+              target.service,
+              target.resource,
+              {
+                event_id: run.event.id,
+                run_id: run.id,
+                workflow: run.workflow,
+                started_at: run.started_at,
+                ended_at: run.finished_at ?? new Date().toISOString(),
+                outcome: run.status,
+              },
+              Math.max(1, target.windowMs),
+            )
+            .catch((error: unknown) =>
+              log.error(
+                { err: error, run: run.id },
+                'the end of the remediation could not be recorded; its start is on record for the run and the window',
+              ),
+            );
         // The lock never outlives the run that took it, whatever the outcome.
         if (run.lock !== undefined) await locks.release(run.lock.resource, run.lock.owner, run.lock.token);
       },
@@ -257,6 +295,7 @@ export class ControllerNode {
         breaker: new CircuitBreaker(redis, keys),
         locks,
         dedup: new Deduplicator(redis, keys),
+        recent,
       },
       node: self,
       log,
@@ -317,6 +356,16 @@ export class ControllerNode {
           },
           workflow,
         );
+        // On record before the run starts, while the lock is held (and again when it ends): a later
+        // report about the host does not remediate it again. Failing here, nothing starts.
+        const target = remediated(run);
+        if (target !== undefined)
+          await recent.record(
+            target.service,
+            target.resource,
+            { event_id: event.id, run_id: run.id, workflow: run.workflow, started_at: run.started_at },
+            Date.parse(run.deadline_at) - Date.now() + LOCK_MARGIN_MS + target.windowMs,
+          );
         if (await runs.begin(run)) {
           metrics.runStarted(workflow.name);
           responder.runStarted(run, workflow);

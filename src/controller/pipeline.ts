@@ -31,10 +31,12 @@ import type { CheckToRun } from '../checks/evaluate.js';
 import { collectVotes } from '../cluster/quorum.js';
 import type { Voter } from '../cluster/quorum.js';
 import type { CompiledConfig, CompiledRule, CompiledWorkflow } from '../config/types.js';
-import { LzError } from '../common/errors.js';
+import { isRetryable } from '../common/dependency.js';
+import { EventErrorCodes, LzError } from '../common/errors.js';
 import { PARAMETERS } from '../config/parameters.js';
 import { parseDuration } from '../common/duration.js';
 import { parseEvent } from '../events/parse.js';
+import type { Rejection } from '../events/parse.js';
 import type { LzEvent } from '../events/schema.js';
 import type { StreamRecord } from '../ingest/stream-record.js';
 import type { Matcher } from '../matching/matcher.js';
@@ -43,6 +45,7 @@ import type { Deduplicator } from '../safety/dedup.js';
 import { lockResource } from '../safety/lock.js';
 import type { ResourceLocks } from '../safety/lock.js';
 import type { RateLimiter } from '../safety/rate-limiter.js';
+import type { RecentRemediations } from '../safety/remediations.js';
 import { isStale } from '../safety/stale.js';
 import { PAGE_TAKEN_TEXT, REASON_TEXT } from './decision.js';
 import { PagerErrorCodes } from '../pager/errors.js';
@@ -57,6 +60,7 @@ export interface SafetyGates {
   readonly breaker: CircuitBreaker;
   readonly locks: ResourceLocks;
   readonly dedup: Deduplicator;
+  readonly recent: RecentRemediations;
 }
 
 export interface PipelineOptions {
@@ -82,6 +86,11 @@ export interface PipelineOptions {
 }
 
 export type Handled = 'rejected' | 'already_decided' | 'decided';
+
+export const ControllerErrorCodes = {
+  /** Another node held the event's claim for longer than a decision takes (tried again later). */
+  CLAIM_HELD: 'LZ_ERR_CLAIM_HELD',
+} as const;
 
 /** A lock outlives the workflow's own timeout by this much, so that the run's timeout fires first. */
 export const LOCK_MARGIN_MS = 5 * 60_000;
@@ -165,33 +174,12 @@ export class Pipeline {
   }
 
   async handle(record: StreamRecord): Promise<Handled> {
-    const { store, config, log } = this.o;
+    const { config, log } = this.o;
 
     this.o.metrics?.eventReceived();
     // 1. parse + validate
     const parsed = parseEvent(record.data, { maxBytes: config.region.events.maxBytes });
-    if (!parsed.ok) {
-      const { rejection } = parsed;
-      const recorded = await store.reject({
-        shard: record.shardId,
-        sequence: record.sequenceNumber,
-        code: rejection.code,
-        message: rejection.message,
-        errors: rejection.errors,
-        size: record.data.byteLength,
-        raw: Buffer.from(record.data.subarray(0, REJECTED_RAW_CAP)).toString('base64'),
-        node: this.o.node.id,
-        at: new Date(this.now()).toISOString(),
-      });
-      if (recorded) {
-        this.o.metrics?.eventRejected(rejection.code);
-        log.warn(
-          { shard: record.shardId, sequence: record.sequenceNumber, code: rejection.code },
-          `record rejected: ${rejection.message}`,
-        );
-      }
-      return 'rejected';
-    }
+    if (!parsed.ok) return this.reject(record, parsed.rejection, log);
     const { event, timeMs } = parsed;
     const elog = log.child({ event: event.id });
     // One handling of an event at a time in this process: a shard read again (its lease lost and
@@ -217,13 +205,16 @@ export class Pipeline {
     elog: Logger,
   ): Promise<Handled> {
     const pending = this.pending.get(event.id);
-    if (pending !== undefined) return this.writePending(pending, elog);
+    if (pending !== undefined) return this.writePending(pending, elog, record);
 
     let lock: { resource: string; owner: string; token: number } | undefined;
+    let written: DecisionRecord | undefined;
+    let rule: CompiledRule | undefined;
     const progress: Progress = { claimed: false };
     try {
       let draft = await this.evaluate(record, event, timeMs, elog, progress, (taken) => (lock = taken));
       if (draft === 'already_decided') return 'already_decided';
+      rule = draft.rule;
       if (draft.decision === 'act') {
         draft = await this.page(record, event, draft, progress, elog);
         if (draft.page !== undefined) progress.page = draft.page;
@@ -232,70 +223,182 @@ export class Pipeline {
         await this.releaseQuietly(lock, elog);
         lock = undefined;
       }
-      const written = await this.decide(record, event, elog, draft, progress.earlier);
-      if (written === undefined && lock !== undefined) await this.releaseQuietly(lock, elog);
-      const left = progress.earlier?.lock;
-      if (written !== undefined && left !== undefined && !carriesOn(written, left)) {
-        // The earlier attempt's lock was not taken over (this decision is not `act` on it): freed,
-        // so that the host is not held for nobody. Fenced by its token: a no-op if it is gone.
-        await this.releaseQuietly(left, elog);
-      }
-      if (written !== undefined) {
-        // Answered for: the decision says what was taken (its lock, its page).
-        await this.clearAttemptQuietly(event.id, elog);
-        this.o.metrics?.recordDecision(written);
-        this.o.responder?.afterDecision(written, this.workflowOf(written));
-      }
-      if (written?.decision === 'act' && draft.rule !== undefined && this.o.onAct !== undefined) {
-        // 9. workflow dispatched. When it cannot be, the page goes back to the humans.
-        const acted = written;
-        await this.o.onAct(acted, draft.rule, event).catch(async (error: unknown) => {
-          elog.error({ err: error }, 'the workflow could not be dispatched');
-          await this.o.onActFailed?.(acted, error instanceof Error ? error.message : String(error));
-        });
-      }
-      return 'decided';
+      written = await this.decide(record, event, elog, draft, progress.earlier);
     } catch (error) {
       this.afterDecision.delete(event.id);
-      // Fail safe: nothing is acted on without Redis. Escalate, and keep the decision until it can
-      // be recorded; the batch is retried, so the checkpoint waits for it.
+      // Nothing acts: the locks taken are freed (if Redis answers; else by writePending).
       if (lock !== undefined) await this.releaseQuietly(lock, elog);
-      // Nothing acts: the earlier attempt's lock is freed too (if Redis answers; else by writePending).
       if (progress.earlier?.lock !== undefined) await this.releaseQuietly(progress.earlier.lock, elog);
-      const message = error instanceof Error ? error.message : String(error);
-      this.o.metrics?.redisError('decide');
-      const decision = this.build(
+      // This record cannot be processed, however often it is tried: set aside, the shard moves on.
+      if (!isRetryable(error)) return this.setAside(record, event, error, progress, elog);
+      return this.parkUntilRedis(record, event, error, progress, lock, elog);
+    }
+    if (written === undefined) {
+      if (lock !== undefined) await this.releaseQuietly(lock, elog);
+      return 'decided';
+    }
+    // The decision is durable: what follows never turns it into another outcome.
+    const acted = written;
+    await this.afterWrite(acted, rule, event, progress, elog).catch(async (error: unknown) => {
+      elog.error({ err: error }, 'after its decision was written, the event could not be followed through');
+      // The workflow may not have been dispatched: the page goes back to the humans unless it runs.
+      if (acted.decision === 'act')
+        await this.o.onActFailed?.(acted, error instanceof Error ? error.message : String(error));
+    });
+    return 'decided';
+  }
+
+  /** What follows a written decision: the earlier attempt answered for, the page, the workflow. */
+  private async afterWrite(
+    written: DecisionRecord,
+    rule: CompiledRule | undefined,
+    event: LzEvent,
+    progress: Progress,
+    elog: Logger,
+  ): Promise<void> {
+    const left = progress.earlier?.lock;
+    if (left !== undefined && !carriesOn(written, left)) {
+      // The earlier attempt's lock was not taken over (this decision is not `act` on it): freed,
+      // so that the host is not held for nobody. Fenced by its token: a no-op if it is gone.
+      await this.releaseQuietly(left, elog);
+    }
+    // Answered for: the decision says what was taken (its lock, its page).
+    await this.clearAttemptQuietly(event.id, elog);
+    this.o.metrics?.recordDecision(written);
+    this.o.responder?.afterDecision(written, this.workflowOf(written));
+    if (written.decision === 'act' && rule !== undefined && this.o.onAct !== undefined) {
+      // 9. workflow dispatched. When it cannot be, the page goes back to the humans.
+      await this.o.onAct(written, rule, event).catch(async (error: unknown) => {
+        elog.error({ err: error }, 'the workflow could not be dispatched');
+        await this.o.onActFailed?.(written, error instanceof Error ? error.message : String(error));
+      });
+    }
+  }
+
+  /**
+   * Fail safe: nothing is acted on without Redis. Escalate, and keep the decision until it can be
+   * recorded; the batch is retried, so the checkpoint waits for it.
+   */
+  private async parkUntilRedis(
+    record: StreamRecord,
+    event: LzEvent,
+    error: unknown,
+    progress: Progress,
+    lock: { resource: string; owner: string; token: number } | undefined,
+    elog: Logger,
+  ): Promise<Handled> {
+    const message = error instanceof Error ? error.message : String(error);
+    this.o.metrics?.redisError('decide');
+    const decision = this.build(
+      record,
+      event,
+      {
+        decision: 'escalate',
+        reason: 'dependency_down',
+        votes: [],
+        failures: [],
+        error: message,
+        ...(progress.page === undefined ? {} : { page: progress.page }),
+      },
+      progress.earlier,
+    );
+    this.pending.set(event.id, decision);
+    // Released again once Redis answers (fenced by token: a no-op for those already freed).
+    const held = [lock, progress.earlier?.lock].filter((l) => l !== undefined);
+    if (held.length > 0) this.pendingLocks.set(event.id, held);
+    if (progress.claimed) {
+      // Ours to decide: the page is escalated now, not once Redis is back, so that the humans
+      // hear of it in time.
+      this.o.responder?.afterDecision(decision, undefined);
+    } else {
+      // It may have been decided before Redis went away (a retried batch): its page is left alone
+      // until the write shows that this is its decision.
+      this.unannounced.add(event.id);
+    }
+    elog.error(
+      { decision: 'escalate', reason: 'dependency_down', err: error },
+      `escalate: dependency_down (${message})`,
+    );
+    return this.writePending(decision, elog, record);
+  }
+
+  /** 1. A record that is not an event: recorded once per shard and sequence, and skipped. */
+  private async reject(record: StreamRecord, rejection: Rejection, log: Logger): Promise<Handled> {
+    const recorded = await this.o.store.reject({
+      shard: record.shardId,
+      sequence: record.sequenceNumber,
+      code: rejection.code,
+      message: rejection.message,
+      errors: rejection.errors,
+      size: record.data.byteLength,
+      raw: Buffer.from(record.data.subarray(0, REJECTED_RAW_CAP)).toString('base64'),
+      node: this.o.node.id,
+      at: new Date(this.now()).toISOString(),
+    });
+    if (recorded) {
+      this.o.metrics?.eventRejected(rejection.code);
+      log.warn(
+        { shard: record.shardId, sequence: record.sequenceNumber, code: rejection.code },
+        `record rejected: ${rejection.message}`,
+      );
+    }
+    return 'rejected';
+  }
+
+  /**
+   * An event that cannot be processed (a step threw an error that is no dependency's failure: the
+   * same record would fail the same way each time it is read) is set aside as a rejected record with
+   * the error and its first bytes, so that its shard moves on. Nothing acts on it (the caller freed
+   * its locks). If the event is this node's to decide, its page goes to the humans now, with the
+   * reason, rather than at PagerDuty's timer; a page it or an earlier attempt acknowledged goes back
+   * whatever its state, since nobody else answers for it.
+   */
+  private async setAside(
+    record: StreamRecord,
+    event: LzEvent,
+    error: unknown,
+    progress: Progress,
+    elog: Logger,
+    parked = false,
+  ): Promise<Handled> {
+    const message = error instanceof Error ? error.message : String(error);
+    this.pending.delete(event.id);
+    this.unannounced.delete(event.id);
+    this.pendingLocks.delete(event.id);
+    elog.error(
+      { err: error, shard: record.shardId, sequence: record.sequenceNumber },
+      `event set aside, nothing acted on: it could not be processed (${message})`,
+    );
+    const handed = `the controller could not process this event (${message}): it was set aside as a rejected record and nothing was done`;
+    if (progress.claimed && this.o.responder !== undefined) {
+      // Not written anywhere: without its data, whose shape may be what failed.
+      const answer = this.build(
         record,
-        event,
+        { ...event, data: {} },
         {
           decision: 'escalate',
           reason: 'dependency_down',
+          reasonText: handed,
+          error: message,
           votes: [],
           failures: [],
-          error: message,
           ...(progress.page === undefined ? {} : { page: progress.page }),
         },
         progress.earlier,
       );
-      this.pending.set(event.id, decision);
-      // Released again once Redis answers (fenced by token: a no-op for those already freed).
-      const held = [lock, progress.earlier?.lock].filter((l) => l !== undefined);
-      if (held.length > 0) this.pendingLocks.set(event.id, held);
-      if (progress.claimed) {
-        // Ours to decide: the page is escalated now, not once Redis is back, so that the humans
-        // hear of it in time.
-        this.o.responder?.afterDecision(decision, undefined);
-      } else {
-        // It may have been decided before Redis went away (a retried batch): its page is left alone
-        // until the write shows that this is its decision.
-        this.unannounced.add(event.id);
-      }
-      elog.error(
-        { decision: 'escalate', reason: 'dependency_down', err: error },
-        `escalate: dependency_down (${message})`,
-      );
-      return this.writePending(decision, elog);
+      this.o.responder.afterDecision(answer, undefined);
     }
+    const rejected = await this.reject(
+      record,
+      {
+        code: EventErrorCodes.UNPROCESSABLE,
+        message: `event ${event.id} could not be ${parked ? 'recorded' : 'processed'}, so nothing was done: ${message}`,
+        errors: [{ path: '', message }],
+      },
+      elog,
+    );
+    await this.clearAttemptQuietly(event.id, elog);
+    return rejected;
   }
 
   /** Steps 2 to 7; resolves with the draft decision, or `already_decided`. */
@@ -409,6 +512,17 @@ export class Pipeline {
     // 5. safety gates
     if (breaker.open) return { ...base, rule, decision: 'escalate', reason: 'breaker_open' };
     if (!rate.allowed) return { ...base, rule, decision: 'escalate', reason: 'rate_limited' };
+    // A host remediated moments ago is not the controller's to remediate again, whatever the checks
+    // say: a later report about it (another sensor, another state) is for people.
+    const recently = await this.recentRemediation(event);
+    if (recently !== undefined)
+      return {
+        ...base,
+        gates: { ...recorded, remediated: recently },
+        rule,
+        decision: 'escalate',
+        reason: 'recently_remediated',
+      };
 
     // 6. quorum checks
     const checks: CheckToRun[] = rule.checks.map((c) => ({
@@ -459,6 +573,18 @@ export class Pipeline {
         lock: { resource: lockedResource, owner: taken.holder, token: taken.token, acquired: false },
       };
     }
+    // Again with the lock held: a remediation of this host that ended while the votes were being
+    // counted recorded itself before it let go of the lock, so it is seen now.
+    const meanwhile = await this.recentRemediation(event);
+    if (meanwhile !== undefined) {
+      await this.releaseQuietly({ resource: lockedResource, owner, token: taken.token }, elog);
+      return {
+        ...voted,
+        gates: { ...recorded, remediated: meanwhile },
+        decision: 'escalate',
+        reason: 'recently_remediated',
+      };
+    }
     // Recorded in the attempt record by step 8, before anything else is done with it.
     tookLock({ resource: lockedResource, owner, token: taken.token });
     if (taken.tookOverFrom !== undefined)
@@ -473,6 +599,21 @@ export class Pipeline {
         ...(taken.tookOverFrom === undefined ? {} : { took_over_from: taken.tookOverFrom }),
       },
     };
+  }
+
+  /** The remediation of the event's host (or resource) on record within its window, if another event's. */
+  private async recentRemediation(
+    event: LzEvent,
+  ): Promise<NonNullable<NonNullable<DecisionRecord['gates']>['remediated']> | undefined> {
+    const resource = event.host ?? event.resource;
+    if (resource === undefined) return undefined;
+    const found = await this.o.gates.recent.latest(event.service, resource);
+    if (found === undefined || found.event_id === event.id) return undefined;
+    return { ...found, window_ms: this.reremediateAfterMs(event.service) };
+  }
+
+  private reremediateAfterMs(service: string): number {
+    return this.o.config.services.get(service)?.parameters.reremediateAfterMs ?? 3_600_000;
   }
 
   /** Late votes of an event, waiting for its decision to be written. */
@@ -574,7 +715,12 @@ export class Pipeline {
       if (claim.status === 'decided') return 'decided';
       if (claim.status === 'claimed') return claim.earlier === undefined ? {} : { earlier: claim.earlier };
       if (Date.now() > deadline) {
-        throw new Error(`event ${eventId}: claimed by ${claim.holder} and still undecided`);
+        // Another node is (or was) deciding it: not this record's fault, so tried again later.
+        throw new LzError(
+          ControllerErrorCodes.CLAIM_HELD,
+          `event ${eventId}: claimed by ${claim.holder} and still undecided`,
+          { retryable: true },
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -653,9 +799,27 @@ export class Pipeline {
     return decision;
   }
 
-  private async writePending(decision: DecisionRecord, elog: Logger): Promise<Handled> {
-    // Throws while Redis is still away: the batch is retried and this is tried again.
-    const { written, attempt } = await this.o.store.writeTaking(decision, 0, { retry: true });
+  /**
+   * Writes a decision made while Redis was away. Throws while Redis is still away: the batch is
+   * retried and this is tried again. A decision that can never be written (its record cannot be
+   * serialised, the script refuses it) is not retried for ever: its event is set aside.
+   */
+  private async writePending(decision: DecisionRecord, elog: Logger, record: StreamRecord): Promise<Handled> {
+    let taken: Awaited<ReturnType<DecisionStore['writeTaking']>>;
+    try {
+      taken = await this.o.store.writeTaking(decision, 0, { retry: true });
+    } catch (error) {
+      if (isRetryable(error)) throw error;
+      const progress: Progress = {
+        claimed: !this.unannounced.has(decision.event_id),
+        ...(decision.page === undefined ? {} : { page: decision.page }),
+        ...(decision.earlier_attempt === undefined ? {} : { earlier: decision.earlier_attempt }),
+      };
+      for (const lock of this.pendingLocks.get(decision.event_id) ?? [])
+        await this.releaseQuietly(lock, elog);
+      return this.setAside(record, decision.event, error, progress, elog, true);
+    }
+    const { written, attempt } = taken;
     this.pending.delete(decision.event_id);
     const unannounced = this.unannounced.delete(decision.event_id);
     for (const lock of this.pendingLocks.get(decision.event_id) ?? []) await this.releaseQuietly(lock, elog);

@@ -7,6 +7,7 @@ import { Ajv } from 'ajv';
 import type { ErrorObject } from 'ajv';
 import { EventErrorCodes } from '../common/errors.js';
 import { DEFAULT_MAX_EVENT_BYTES, EVENT_SCHEMA } from './schema.js';
+import { checkShape } from './shape.js';
 import type { LzEvent } from './schema.js';
 
 export interface Rejection {
@@ -63,6 +64,12 @@ function parseUnsafe(input: Uint8Array | string, maxBytes: number): ParseResult 
   } catch (error) {
     return reject(EventErrorCodes.NOT_JSON, `event is not JSON: ${(error as Error).message}`);
   }
+  // Before anything else walks it (the schema check included): its shape is bounded, not only its size.
+  const shape = checkShape(value);
+  if (shape !== undefined)
+    return reject(shape.code, `event is refused: ${shape.path || '/'} ${shape.message}`, [
+      { path: shape.path, message: shape.message },
+    ]);
   if (!validate(value)) {
     const errors = (validate.errors ?? []).map(describe);
     return reject(

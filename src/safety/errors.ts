@@ -7,6 +7,7 @@
  * `BREAKER_OPEN` are here for callers that turn such a verdict into an error, so that every module
  * reports it under the same code.
  */
+import { DependencyErrorCodes } from '../common/dependency.js';
 import { LzError } from '../common/errors.js';
 
 export const SafetyErrorCodes = {
@@ -20,7 +21,7 @@ export const SafetyErrorCodes = {
    * Redis did not answer (unreachable, timed out, refused the command). The outcome of a write is
    * unknown: it may have been carried out.
    */
-  DEPENDENCY_DOWN: 'LZ_ERR_DEPENDENCY_DOWN',
+  DEPENDENCY_DOWN: DependencyErrorCodes.DEPENDENCY_DOWN,
   /** A Lua script returned a reply it is not written to return. */
   SCRIPT_REPLY: 'LZ_ERR_SAFETY_SCRIPT_REPLY',
   /** A gate was called with an argument it cannot use (a programming error, not a Redis one). */
@@ -42,23 +43,8 @@ export function invalidArgument(message: string): LzError {
   return new LzError(SafetyErrorCodes.INVALID_ARGUMENT, message);
 }
 
-/**
- * Runs one Redis call of a gate and turns any failure of Redis into `LZ_ERR_DEPENDENCY_DOWN`
- * (retryable). Errors that are already `LzError`s (a bad reply, a bad argument) pass unchanged.
- */
-export async function viaRedis<T>(operation: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof LzError) throw error;
-    const why = error instanceof Error ? error.message : String(error);
-    throw new LzError(
-      SafetyErrorCodes.DEPENDENCY_DOWN,
-      `${operation} failed: Redis did not answer (${why}); treat its outcome as unknown`,
-      { retryable: true, cause: error },
-    );
-  }
-}
+/** Every Redis call of a gate goes through the one classifier of dependency failures. */
+export { viaRedis } from '../common/dependency.js';
 
 function describe(value: unknown): string {
   try {

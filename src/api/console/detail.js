@@ -216,9 +216,9 @@ function voteBlock(v, late) {
 
 /** @param {Partial<DecisionRecord>} d */
 function gates(d) {
-  const { rate, breaker } = obj(d.gates);
+  const { rate, breaker, remediated } = obj(d.gates);
   const lock = d.lock;
-  if (!rate && !breaker && !lock)
+  if (!rate && !breaker && !lock && !remediated)
     return el('p', { class: 'empty' }, 'The event did not reach the safety gates.');
   return facts([
     [
@@ -240,6 +240,17 @@ function gates(d) {
             { 'data-testid': 'gate-breaker' },
             mark(breaker.open === undefined ? undefined : !breaker.open),
             ` ${breaker.open ? 'open' : 'closed'}: ${text(breaker.services)} failing service(s) in the last ${fmtMs(breaker.window_ms)}; opens over ${text(breaker.threshold)}`,
+          )
+        : undefined,
+    ],
+    [
+      'Recently remediated',
+      remediated
+        ? el(
+            'span',
+            { 'data-testid': 'gate-remediated' },
+            mark(false),
+            ` by event ${text(remediated.event_id)} (${text(remediated.run_id)}, ${remediated.ended_at ? `${text(remediated.outcome)} at ${text(remediated.ended_at)}` : `running since ${text(remediated.started_at)}`}); not again within ${fmtMs(remediated.window_ms)} of its end`,
           )
         : undefined,
     ],

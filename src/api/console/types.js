@@ -24,7 +24,8 @@
  *   rule?: { id?: string, name?: string, workflow?: string, lock?: string },
  *   gates?: {
  *     rate?: { allowed?: boolean, count?: number, threshold?: number, window_ms?: number },
- *     breaker?: { open?: boolean, services?: number, threshold?: number, window_ms?: number }
+ *     breaker?: { open?: boolean, services?: number, threshold?: number, window_ms?: number },
+ *     remediated?: { event_id?: string, run_id?: string, started_at?: string, ended_at?: string, outcome?: string, window_ms?: number }
  *   },
  *   lock?: { resource?: string, owner?: string, token?: number, acquired?: boolean },
  *   quorum?: number, coordinator?: { node?: string, zone?: string },

@@ -90,9 +90,10 @@ describe('shipped configuration', () => {
     assert.deepEqual([...rule.criteria.eventType], ['NagiosHostAlarm']);
     assert.deepEqual([...rule.criteria.eventData.get('host_state')!].sort(), ['DOWN', 'UNREACHABLE']);
     assert.deepEqual([...rule.criteria.eventData.get('host_state_type')!], ['HARD']);
+    // HostActive comes first in every rule that does not place it itself: only the host in trouble.
     assert.deepEqual(
       rule.checks.map((c) => c.name),
-      ['MinActiveHosts', 'MaxActiveHosts', 'HealthCheckDown'],
+      ['HostActive', 'MinActiveHosts', 'MaxActiveHosts', 'HealthCheckDown'],
     );
     assert.deepEqual(rule.action, {
       workflow: 'default.replace_host',
@@ -429,6 +430,37 @@ describe('rejections name the file, line and what is expected', () => {
     assert.match(issue.message, /60s/);
     const longest = await loadAfter((c) => c.edit('deploy/local/region.yaml', 'budget: 50s', 'budget: 55s'));
     assert.equal(longest.region.pagerduty?.budgetMs, 55_000);
+  });
+
+  test('HostActive: a rule that places it keeps it where it is, once; reremediate_after is 1h unless set', async () => {
+    const config = await loadAfter(async (c) => {
+      await c.edit(
+        'rules/healthcheck_down.yaml',
+        '  - checkName: HealthCheckDown\n',
+        '  - checkName: HealthCheckDown\n  - checkName: HostActive\n',
+      );
+      await c.edit(
+        'deploy/local/services.yaml',
+        'min_active_hosts: 3',
+        'min_active_hosts: 3\n      reremediate_after: 2h',
+      );
+    });
+    const sms = config.services.get('sms-api')!;
+    assert.deepEqual(
+      sms.rules.find((r) => r.name === 'healthcheck_down')?.checks.map((c) => c.name),
+      ['MinActiveHosts', 'MaxActiveHosts', 'HealthCheckDown', 'HostActive', 'PeerCheck'],
+    );
+    assert.equal(sms.rules.find((r) => r.name === 'nagios_host_down')?.checks[0]?.name, 'HostActive');
+    assert.equal(sms.parameters.reremediateAfterMs, 2 * 3_600_000);
+    assert.equal(config.services.get('voice-gateway')?.parameters.reremediateAfterMs, 3_600_000);
+    const issues = await issuesAfter((c) =>
+      c.edit(
+        'deploy/local/services.yaml',
+        'min_active_hosts: 3',
+        'min_active_hosts: 3\n      reremediate_after: soon',
+      ),
+    );
+    find(issues, 'deploy/local/services.yaml', /reremediate_after|pattern|duration/);
   });
 
   test('min_active_hosts at or above max_active_hosts', async () => {
