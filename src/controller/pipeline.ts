@@ -513,8 +513,9 @@ export class Pipeline {
     if (breaker.open) return { ...base, rule, decision: 'escalate', reason: 'breaker_open' };
     if (!rate.allowed) return { ...base, rule, decision: 'escalate', reason: 'rate_limited' };
     // A host remediated moments ago is not the controller's to remediate again, whatever the checks
-    // say: a later report about it (another sensor, another state) is for people.
-    const recently = await this.recentRemediation(event);
+    // say: a later report about it (another sensor, another state) is for people. One still running
+    // holds its lock, which says so (lock_held) with its holder; a rule without a lock has only this.
+    const recently = await this.recentRemediation(event, rule.lock === 'none');
     if (recently !== undefined)
       return {
         ...base,
@@ -574,8 +575,9 @@ export class Pipeline {
       };
     }
     // Again with the lock held: a remediation of this host that ended while the votes were being
-    // counted recorded itself before it let go of the lock, so it is seen now.
-    const meanwhile = await this.recentRemediation(event);
+    // counted recorded itself before it let go of the lock, so it is seen now. So is one still running
+    // whose lock was lost: it may still be acting on the host.
+    const meanwhile = await this.recentRemediation(event, true);
     if (meanwhile !== undefined) {
       await this.releaseQuietly({ resource: lockedResource, owner, token: taken.token }, elog);
       return {
@@ -601,15 +603,23 @@ export class Pipeline {
     };
   }
 
-  /** The remediation of the event's host (or resource) on record within its window, if another event's. */
+  /**
+   * The remediation of the event's host (or resource) on record, if another event's: ended within
+   * its window by this node's clock, or (with `running`) not ended yet.
+   */
   private async recentRemediation(
     event: LzEvent,
+    running: boolean,
   ): Promise<NonNullable<NonNullable<DecisionRecord['gates']>['remediated']> | undefined> {
     const resource = event.host ?? event.resource;
     if (resource === undefined) return undefined;
     const found = await this.o.gates.recent.latest(event.service, resource);
     if (found === undefined || found.event_id === event.id) return undefined;
-    return { ...found, window_ms: this.reremediateAfterMs(event.service) };
+    if (found.ended_at === undefined && !running) return undefined;
+    // The key's TTL only clears it away later; the window is read on the pipeline's clock.
+    const windowMs = this.reremediateAfterMs(event.service);
+    if (found.ended_at !== undefined && Date.parse(found.ended_at) + windowMs <= this.now()) return undefined;
+    return { ...found, window_ms: windowMs };
   }
 
   private reremediateAfterMs(service: string): number {

@@ -93,6 +93,19 @@ export class ClusterProbe {
     );
   }
 
+  /**
+   * Resolves once the lock on `resource` is gone. A run's end is written before its node lets go of
+   * the lock (it records the remediation first), so a test that saw the run end waits for this.
+   */
+  async lockReleased(resource: string, timeoutMs = 10_000): Promise<void> {
+    await waitFor(
+      `the lock on ${resource} to be released`,
+      async () => ((await this.redis.exists(this.keys.lock(resource))) === 0 ? true : undefined),
+      timeoutMs,
+      50,
+    );
+  }
+
   async decision(id: string): Promise<DecisionRecord | undefined> {
     const text = await this.redis.get(this.keys.decision(id));
     return text === null ? undefined : (JSON.parse(text) as DecisionRecord);

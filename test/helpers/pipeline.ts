@@ -71,6 +71,8 @@ interface Parts {
 
 export class PipelineRig {
   private sequence = 0;
+  /** Called while the votes of an event are being collected (after the gates, before the lock). */
+  duringVotes: (() => Promise<void>) | undefined;
 
   private constructor(
     readonly config: CompiledConfig,
@@ -147,12 +149,25 @@ export class PipelineRig {
         voters: (event, _rule, checks) =>
           evaluators.map((e, i): Voter => ({
             node: config.region.nodes[i]!.id,
-            vote: () => e.vote(event, checks),
+            vote: async () => {
+              if (i === 0) await rig.duringVotes?.();
+              return e.vote(event, checks);
+            },
           })),
       });
       return { keys, pipeline, store, recent, locks };
     };
-    return new PipelineRig(config, redis, fleet, clock, server, dir, make, make(freshKeys()));
+    const rig: PipelineRig = new PipelineRig(
+      config,
+      redis,
+      fleet,
+      clock,
+      server,
+      dir,
+      make,
+      make(freshKeys()),
+    );
+    return rig;
   }
 
   get keys(): RedisKeys {
@@ -172,6 +187,7 @@ export class PipelineRig {
   async reset(): Promise<void> {
     await this.parts.pipeline.flush();
     this.parts = this.make(freshKeys());
+    this.duringVotes = undefined;
     this.fleet.clear();
   }
   /** A stream record of `data` on `shard`, arrived now by the rig's clock, with the next sequence number. */

@@ -121,21 +121,66 @@ describe('three nodes decide by quorum', { timeout: 180_000 }, () => {
     }
   });
 
-  test('a malformed record between two good ones: rejected and recorded; both decided; the checkpoint moves past all three', async () => {
+  test('a record of each rejected kind between two good ones on one shard: each rejected and recorded, both decided, the checkpoint past all', async () => {
     const key = 'sms-api/sms-api-6';
     const first = hostDown('sms-api', 'sms-api-6', { data: { host_state: 'UP', host_state_type: 'HARD' } });
     const second = hostDown('sms-api', 'sms-api-6', { data: { host_state: 'UP', host_state_type: 'HARD' } });
+    const envelope = (data: unknown): Buffer =>
+      Buffer.from(JSON.stringify({ ...hostDown('sms-api', 'sms-api-6'), data }));
+    const deep = envelope('DEEP')
+      .toString()
+      .replace('"DEEP"', '['.repeat(20_000) + ']'.repeat(20_000));
+    const poison: Record<string, Buffer> = {
+      LZ_ERR_EVENT_NOT_JSON: Buffer.from('{"id": "broken", "type": '),
+      LZ_ERR_EVENT_NOT_UTF8: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]),
+      LZ_ERR_EVENT_TOO_LARGE: envelope({ blob: 'x'.repeat(70_000) }),
+      LZ_ERR_EVENT_INVALID: Buffer.from(JSON.stringify({ id: 'no-service', type: 'NagiosHostAlarm' })),
+      LZ_ERR_EVENT_TOO_DEEP: Buffer.from(deep),
+      LZ_ERR_EVENT_TOO_MANY_ITEMS: envelope({ list: Array.from({ length: 1000 }, () => 1) }),
+      LZ_ERR_EVENT_STRING_TOO_LONG: envelope({ output: 'x'.repeat(20_000) }),
+      LZ_ERR_EVENT_TOO_MANY_KEYS: envelope(
+        Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, i])),
+      ),
+      // Valid, and every check passes, but its rule locks a host and the event names none.
+      LZ_ERR_EVENT_UNPROCESSABLE: Buffer.from(
+        JSON.stringify({
+          ...hostDown('sms-api', 'unused'),
+          host: undefined,
+          resource: 'i-0abc',
+          type: 'AWSScheduledEvent',
+          data: { event_code: 'instance-retirement' },
+        }),
+      ),
+    };
     const a = await probe.put(first, key);
-    const bad = await probe.put(Buffer.from('{"id": "broken", "type": '), key);
+    const bad: { code: string; sequence: string; shard: string }[] = [];
+    for (const [code, bytes] of Object.entries(poison)) bad.push({ code, ...(await probe.put(bytes, key)) });
     const b = await probe.put(second, key);
-    assert.equal(new Set([a.shard, bad.shard, b.shard]).size, 1, 'one shard');
+    assert.equal(new Set([a.shard, b.shard, ...bad.map((x) => x.shard)]).size, 1, 'one shard');
     await probe.waitDecision(first.id);
     await probe.waitDecision(second.id);
-    const rejected = await waitFor('the rejected record', async () =>
-      (await probe.rejected()).find((r) => r.sequence === bad.sequence),
+    const rejected = await waitFor('every rejected record', async () => {
+      const all = await probe.rejected();
+      const found = bad.map((x) => all.find((r) => r.sequence === x.sequence));
+      return found.every((r) => r !== undefined) ? found : undefined;
+    });
+    assert.deepEqual(
+      rejected.map((r) => r?.code),
+      bad.map((x) => x.code),
     );
-    assert.equal(rejected.code, 'LZ_ERR_EVENT_NOT_JSON');
-    assert.equal(Buffer.from(rejected.raw, 'base64').toString(), '{"id": "broken", "type": ');
+    for (const [i, r] of rejected.entries()) {
+      const sent = Object.values(poison)[i]!;
+      assert.deepEqual(
+        Buffer.from(r?.raw ?? '', 'base64'),
+        sent.subarray(0, 4096),
+        `${r?.code}: its first bytes`,
+      );
+      assert.ok((r?.message ?? '').length > 0);
+    }
+    assert.match(
+      rejected.at(-1)?.message ?? '',
+      /could not be processed, so nothing was done: .*needs a host name/,
+    );
     await waitFor('the checkpoint past the last record', async () => {
       const cp = await probe.checkpoint(b.shard);
       return cp !== undefined && compareSequence(cp, b.sequence) >= 0 ? cp : undefined;

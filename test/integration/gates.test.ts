@@ -50,12 +50,14 @@ describe('rate limit over the cluster', { timeout: 180_000 }, () => {
     s = await startStack({
       fleet: { services: { storm: 1005 } },
       services:
-        'services:\n  storm:\n    profile: stateless\n    parameters: { rate_limit_threshold: 5, rate_limit_window: 5s, max_active_hosts: 2000 }\n',
+        'services:\n  storm:\n    profile: stateless\n    parameters: { rate_limit_threshold: 5, rate_limit_window: 10m, max_active_hosts: 2000 }\n',
     });
   });
   after(() => stopStack(s));
 
-  test('1,000 events for one service in 10 s, threshold 5: at most 5 act, every later one rate_limited; then normal again', async () => {
+  // The window (10 min) cannot slide during the storm however slow the machine is, so the counts are
+  // exact; the window sliding past a storm is tested on an injected clock (pipeline-gates.test.ts).
+  test('1,000 events for one service in 10 s, threshold 5: at most 5 act, every later one rate_limited', async () => {
     const { stack, probe } = s!;
     // A thousand distinct hosts really down (five stay healthy): the first events through the gate act.
     for (let h = 1; h <= 1000; h++) stack.fleet.inject({ kind: 'host_down', host: `storm-${h}` });
@@ -84,15 +86,6 @@ describe('rate limit over the cluster', { timeout: 180_000 }, () => {
       5,
       'exactly five events counted within the threshold',
     );
-
-    // The window (5 s) slides past the storm: the next event is decided on its merits.
-    await new Promise((r) => setTimeout(r, 5500));
-    stack.fleet.inject({ kind: 'host_down', host: 'storm-1001' });
-    const later = hostDown('storm', 'storm-1001');
-    await probe.put(later);
-    const d = await probe.waitDecision(later.id);
-    assert.equal(d.gates?.rate?.allowed, true);
-    assert.equal(d.decision, 'act', JSON.stringify(d.gates));
   });
 });
 
@@ -103,12 +96,13 @@ describe('regional circuit breaker', { timeout: 120_000 }, () => {
     s = await startStack({
       fleet: { services: Object.fromEntries(names.map((n) => [n, 4])) },
       services: 'services:\n' + names.map((n) => `  ${n}:\n    profile: stateless\n`).join(''),
-      region: { thresholds: { breaker_threshold: 10, breaker_window: '8s' } },
+      region: { thresholds: { breaker_threshold: 10, breaker_window: '10m' } },
     });
   });
   after(() => stopStack(s));
 
-  test('40 services failing within a minute, threshold 10: opens, nothing acts after, every later event breaker_open; closes after the window', async () => {
+  // As above: a window the storm cannot outlast; the breaker closing is tested on an injected clock.
+  test('40 services failing within a minute, threshold 10: opens, nothing acts after, every later event breaker_open', async () => {
     const { stack, probe } = s!;
     for (const n of names) stack.fleet.inject({ kind: 'host_down', host: `${n}-1` });
     const events = names.map((n) => hostDown(n, `${n}-1`));
@@ -121,24 +115,16 @@ describe('regional circuit breaker', { timeout: 120_000 }, () => {
     assert.ok(opened, 'the opening is recorded');
     assert.ok(opened.services.length > 10, 'with the services that tripped it');
     for (const d of all) {
-      if ((d.gates?.breaker?.services ?? 0) > 10)
-        assert.equal(d.reason, 'breaker_open', `${d.event_id}: ${d.decision}/${d.reason ?? ''}`);
+      const counted = d.gates?.breaker?.services ?? 0;
+      assert.equal(
+        d.reason === 'breaker_open',
+        counted > 10,
+        `${d.event_id}: ${counted} services, ${d.reason}`,
+      );
       if (d.decision === 'act')
-        assert.ok(Date.parse(d.decided_at) <= opened.at + 50 || (d.gates?.breaker?.open ?? true) === false);
+        assert.ok(counted <= 10, `${d.event_id} acted with the breaker at ${counted}`);
     }
-    assert.ok(all.filter((d) => d.reason === 'breaker_open').length >= 29);
-
-    await new Promise((r) => setTimeout(r, 8500));
-    const later = hostDown('svc-03', 'svc-03-2');
-    stack.fleet.inject({ kind: 'host_down', host: 'svc-03-2' });
-    await probe.put(later);
-    const d = await probe.waitDecision(later.id);
-    assert.equal(d.gates?.breaker?.open, false);
-    assert.equal(d.decision, 'act');
-    const closed = (await probe.redis.lrange(probe.keys.breakerHistory, 0, -1)).map(
-      (t) => JSON.parse(t) as { state: string },
-    );
-    assert.equal(closed[0]?.state, 'closed');
+    assert.equal(all.filter((d) => d.reason === 'breaker_open').length, 30, 'services 11 to 40');
   });
 });
 

@@ -532,7 +532,7 @@ describe('operator API against a live local region', { timeout: 300_000 }, () =>
     for (const v of votes.filter((x) => x.detail?.['late'] !== true))
       assert.match(v.title, /votes fail: \d+\/\d+ checks pass \(failed: .*HealthCheckDown/);
     for (const v of votes.filter((x) => x.detail?.['late'] === true))
-      assert.match(v.title, /voted fail after the decision: 2\/3 checks pass \(failed: HealthCheckDown\)$/);
+      assert.match(v.title, /voted fail after the decision: 3\/4 checks pass \(failed: HealthCheckDown\)$/);
   });
 
   test('escalate rate_limited: the second event of a service allowed one', async () => {

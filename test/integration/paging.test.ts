@@ -371,7 +371,9 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
     const r = await probe.finished(`run-${event.id}`);
     assert.equal(r.status, 'succeeded', JSON.stringify(r.failure));
     assert.equal(incident('PD-orphan').status, 'resolved');
-    assert.equal(await probe.redis.exists(lockKey), 0, 'lock released');
+    await waitFor('the lock released', async () =>
+      (await probe.redis.exists(lockKey)) === 0 ? true : undefined,
+    );
     assert.equal(await probe.redis.exists(probe.keys.attempt(event.id)), 0);
   });
 

@@ -69,7 +69,7 @@ describe('workflows', { timeout: 240_000 }, () => {
         `${id} has timings`,
       );
     }
-    assert.equal(await probe.redis.exists(probe.keys.lock('host:sms-api/sms-api-2')), 0, 'lock released');
+    await probe.lockReleased('host:sms-api/sms-api-2');
   });
 
   test('boot fails: the run fails, the page is escalated, the lock is released', async () => {
@@ -88,11 +88,7 @@ describe('workflows', { timeout: 240_000 }, () => {
       String((r.steps['escalate']?.inputs as { reason?: string } | undefined)?.reason),
       /failed at step boot/,
     );
-    assert.equal(
-      await probe.redis.exists(probe.keys.lock('host:voice-gateway/voice-gateway-1')),
-      0,
-      'lock released',
-    );
+    await probe.lockReleased('host:voice-gateway/voice-gateway-1');
     stack.fleet.clear();
   });
 
