@@ -87,7 +87,7 @@ describe('a host is remediated only while it is the host in trouble', { timeout:
   function host(id: string): { state: string } {
     const found = rig.fleet.hosts('sms-api').find((h) => h.id === id);
     assert.ok(found, id);
-    return found as { state: string };
+    return found;
   }
 
   test('a host down and active: act (the baseline the next tests change one thing of)', async () => {
