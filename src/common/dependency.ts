@@ -34,6 +34,13 @@ export const DependencyErrorCodes = {
 const REFUSAL = /^(WRONGTYPE\b|ERR\b.*\b(user_script|script)\b)/i;
 
 /**
+ * Redis' own state, wherever it appears in the reply: Redis 6 and older wrap an error raised inside a
+ * script as `ERR Error running script … -READONLY …`, which is a failover, not a refusal.
+ */
+const STATE =
+  /\b(LOADING|BUSY|READONLY|OOM|MASTERDOWN|NOREPLICAS|TRYAGAIN|CLUSTERDOWN|MOVED|ASK|NOAUTH|NOPERM|WRONGPASS)\b/;
+
+/**
  * Runs one Redis call and turns any failure of it into an `LzError` (see above). Errors that are
  * already `LzError`s (a bad reply, a bad argument) pass unchanged.
  */
@@ -48,7 +55,7 @@ export async function viaRedis<T>(operation: string, call: () => Promise<T>): Pr
 export function redisFailure(operation: string, error: unknown): LzError {
   if (error instanceof LzError) return error;
   const why = error instanceof Error ? error.message : String(error);
-  if (error instanceof Error && error.name === 'ReplyError' && REFUSAL.test(why))
+  if (error instanceof Error && error.name === 'ReplyError' && REFUSAL.test(why) && !STATE.test(why))
     return new LzError(DependencyErrorCodes.REDIS_REFUSED, `${operation}: Redis refused it (${why})`, {
       cause: error,
     });

@@ -14,6 +14,7 @@ const DECIDE: ScriptSpec = { module: 'controller', name: 'decide', keys: 4 };
 const UPDATE: ScriptSpec = { module: 'controller', name: 'decision-update', keys: 1 };
 const CLAIM: ScriptSpec = { module: 'controller', name: 'claim', keys: 3 };
 const ATTEMPT: ScriptSpec = { module: 'controller', name: 'attempt', keys: 3 };
+const REJECT: ScriptSpec = { module: 'controller', name: 'reject', keys: 2 };
 
 /**
  * What an attempt at deciding an event has taken before its decision is written: the node that
@@ -57,7 +58,7 @@ export class DecisionStore {
     private readonly keys: RedisKeys,
     private readonly retentionMs = 0,
   ) {
-    defineScripts(redis, [DECIDE, UPDATE, CLAIM, ATTEMPT]);
+    defineScripts(redis, [DECIDE, UPDATE, CLAIM, ATTEMPT, REJECT]);
   }
 
   async get(eventId: string): Promise<DecisionRecord | undefined> {
@@ -211,17 +212,17 @@ export class DecisionStore {
    * before (a batch retried after a failure must not list it twice).
    */
   async reject(record: RejectedRecord): Promise<boolean> {
-    const marker = this.keys.rejectedMarker(record.shard, record.sequence);
     const text = JSON.stringify(record);
-    return viaRedis('rejected record', async () => {
-      if ((await this.redis.set(marker, '1', 'PX', REJECTED_MARKER_MS, 'NX')) !== 'OK') return false;
-      await this.redis
-        .multi()
-        .lpush(this.keys.rejected, text)
-        .ltrim(this.keys.rejected, 0, REJECTED_KEEP - 1)
-        .exec();
-      return true;
-    });
+    const listed = await viaRedis('rejected record', () =>
+      runScript(
+        this.redis,
+        REJECT,
+        [this.keys.rejectedMarker(record.shard, record.sequence), this.keys.rejected],
+        [text, REJECTED_MARKER_MS, REJECTED_KEEP],
+      ),
+    );
+    if (listed !== 0 && listed !== 1) throw scriptError(REJECT.name, listed);
+    return listed === 1;
   }
 
   /**

@@ -17,6 +17,7 @@ export type EscalationReason =
   | 'timeout'
   | 'lock_held'
   | 'recently_remediated'
+  | 'unprocessable'
   | 'dependency_down';
 
 /**
@@ -39,6 +40,8 @@ export const REASON_TEXT: Readonly<Record<EscalationReason, string>> = {
   checks_failed: 'the precondition checks failed on enough nodes that no quorum could pass',
   no_quorum: 'not enough nodes could vote (peers unreachable or failing) to reach a quorum',
   timeout: 'the votes did not reach a quorum before the deadline',
+  unprocessable:
+    'the controller could not process this event (the error says why): it was set aside and nothing was done',
   dependency_down: 'a dependency (Redis, the inventory, a peer, PagerDuty) could not be reached',
 };
 
@@ -120,6 +123,11 @@ export interface DecisionRecord {
    * (made after). Absent when the event has no incident key, or in `notify_only` mode.
    */
   page?: FirstResponse;
+  /**
+   * For `unprocessable`: the event was set aside (its record's first bytes, base64, and size; the
+   * event above is without its data).
+   */
+  readonly set_aside?: { readonly code: string; readonly raw: string; readonly size: number };
   /** For `dependency_down`: what could not be reached. */
   readonly error?: string;
   readonly quorum: number;

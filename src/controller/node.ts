@@ -310,6 +310,10 @@ export class ControllerNode {
         if (exists === true) return;
         // Not created, or unknown (Redis away): nothing runs now, so the humans get the page back.
         // The lock is released only when the run is known not to exist; otherwise it lapses by TTL.
+        // Nothing ran: the host was not remediated, so its record of a remediation goes (lock still held).
+        const resource = decision.event.host ?? decision.event.resource;
+        if (exists === false && resource !== undefined)
+          await recent.forget(decision.service, resource, decision.event_id).catch(() => undefined);
         if (exists === false && decision.lock !== undefined)
           await locks
             .release(decision.lock.resource, decision.lock.owner, decision.lock.token)

@@ -31,7 +31,7 @@ import type { CheckToRun } from '../checks/evaluate.js';
 import { collectVotes } from '../cluster/quorum.js';
 import type { Voter } from '../cluster/quorum.js';
 import type { CompiledConfig, CompiledRule, CompiledWorkflow } from '../config/types.js';
-import { isRetryable } from '../common/dependency.js';
+import { DependencyErrorCodes, isRetryable } from '../common/dependency.js';
 import { EventErrorCodes, LzError } from '../common/errors.js';
 import { PARAMETERS } from '../config/parameters.js';
 import { parseDuration } from '../common/duration.js';
@@ -288,7 +288,8 @@ export class Pipeline {
     elog: Logger,
   ): Promise<Handled> {
     const message = error instanceof Error ? error.message : String(error);
-    this.o.metrics?.redisError('decide');
+    if (error instanceof LzError && error.code === DependencyErrorCodes.DEPENDENCY_DOWN)
+      this.o.metrics?.redisError('decide');
     const decision = this.build(
       record,
       event,
@@ -347,11 +348,16 @@ export class Pipeline {
 
   /**
    * An event that cannot be processed (a step threw an error that is no dependency's failure: the
-   * same record would fail the same way each time it is read) is set aside as a rejected record with
-   * the error and its first bytes, so that its shard moves on. Nothing acts on it (the caller freed
-   * its locks). If the event is this node's to decide, its page goes to the humans now, with the
-   * reason, rather than at PagerDuty's timer; a page it or an earlier attempt acknowledged goes back
-   * whatever its state, since nobody else answers for it.
+   * same record would fail the same way each time it is read) is set aside so that its shard moves
+   * on. Nothing acts on it (the caller freed its locks).
+   *
+   * When the event is this node's to decide (it holds the claim), its decision is written, without
+   * the event's data (whose shape may be what failed): `escalate`, reason `unprocessable`, with the
+   * error and the record's first bytes in `set_aside`. That answers a redelivery ("already
+   * decided") and frees the claim, and the page goes to the humans now, as for any escalation (one
+   * that this attempt or an earlier one acknowledged, whatever its state). Otherwise (not claimed,
+   * or that write is refused too) it is a rejected record with the error, as a record that is not an
+   * event is.
    */
   private async setAside(
     record: StreamRecord,
@@ -362,32 +368,68 @@ export class Pipeline {
     parked = false,
   ): Promise<Handled> {
     const message = error instanceof Error ? error.message : String(error);
+    const announced = parked && !this.unannounced.has(event.id);
     this.pending.delete(event.id);
     this.unannounced.delete(event.id);
     this.pendingLocks.delete(event.id);
+    this.o.metrics?.eventRejected(EventErrorCodes.UNPROCESSABLE);
     elog.error(
       { err: error, shard: record.shardId, sequence: record.sequenceNumber },
-      `event set aside, nothing acted on: it could not be processed (${message})`,
+      `event set aside, nothing acted on: it could not be ${parked ? 'recorded' : 'processed'} (${message})`,
     );
-    const handed = `the controller could not process this event (${message}): it was set aside as a rejected record and nothing was done`;
-    if (progress.claimed && this.o.responder !== undefined) {
-      // Not written anywhere: without its data, whose shape may be what failed.
-      const answer = this.build(
+    const raw = Buffer.from(record.data.subarray(0, REJECTED_RAW_CAP)).toString('base64');
+    if (progress.claimed && !parked) {
+      const decision = this.build(
         record,
         { ...event, data: {} },
         {
           decision: 'escalate',
-          reason: 'dependency_down',
-          reasonText: handed,
-          error: message,
+          reason: 'unprocessable',
+          error: `${EventErrorCodes.UNPROCESSABLE}: ${message}`,
           votes: [],
           failures: [],
           ...(progress.page === undefined ? {} : { page: progress.page }),
         },
         progress.earlier,
       );
-      this.o.responder.afterDecision(answer, undefined);
+      const aside = {
+        ...decision,
+        set_aside: { code: EventErrorCodes.UNPROCESSABLE, raw, size: record.data.byteLength },
+      };
+      const written = await this.o.store.write(aside, 0).catch((again: unknown) => {
+        if (isRetryable(again)) throw again;
+        elog.error(
+          { err: again },
+          'the set-aside decision could not be written either; recording the record as rejected',
+        );
+        return undefined;
+      });
+      if (written === false) return 'already_decided';
+      if (written === true) {
+        await this.clearAttemptQuietly(event.id, elog);
+        this.o.metrics?.recordDecision(aside);
+        this.o.responder?.afterDecision(aside, undefined);
+        return 'decided';
+      }
     }
+    // Only a page nobody has answered for yet: a parked decision's page was escalated when it parked.
+    if (progress.claimed && !announced && this.o.responder !== undefined)
+      this.o.responder.afterDecision(
+        this.build(
+          record,
+          { ...event, data: {} },
+          {
+            decision: 'escalate',
+            reason: 'unprocessable',
+            error: message,
+            votes: [],
+            failures: [],
+            ...(progress.page === undefined ? {} : { page: progress.page }),
+          },
+          progress.earlier,
+        ),
+        undefined,
+      );
     const rejected = await this.reject(
       record,
       {
@@ -396,7 +438,18 @@ export class Pipeline {
         errors: [{ path: '', message }],
       },
       elog,
-    );
+    ).catch((refused: unknown) => {
+      // The last way to set it aside: if Redis refuses even this, it is Redis', tried again later.
+      if (isRetryable(refused)) throw refused;
+      throw new LzError(
+        DependencyErrorCodes.DEPENDENCY_DOWN,
+        `the rejected record could not be written: ${String(refused)}`,
+        {
+          retryable: true,
+          cause: refused,
+        },
+      );
+    });
     await this.clearAttemptQuietly(event.id, elog);
     return rejected;
   }
@@ -577,9 +630,11 @@ export class Pipeline {
     // Again with the lock held: a remediation of this host that ended while the votes were being
     // counted recorded itself before it let go of the lock, so it is seen now. So is one still running
     // whose lock was lost: it may still be acting on the host.
+    // Handed to the caller first, so that it is released whatever happens next (this read failing too).
+    tookLock({ resource: lockedResource, owner, token: taken.token });
     const meanwhile = await this.recentRemediation(event, true);
     if (meanwhile !== undefined) {
-      await this.releaseQuietly({ resource: lockedResource, owner, token: taken.token }, elog);
+      // Not `act`: the caller releases the lock.
       return {
         ...voted,
         gates: { ...recorded, remediated: meanwhile },
@@ -588,7 +643,6 @@ export class Pipeline {
       };
     }
     // Recorded in the attempt record by step 8, before anything else is done with it.
-    tookLock({ resource: lockedResource, owner, token: taken.token });
     if (taken.tookOverFrom !== undefined)
       elog.warn({ from: taken.tookOverFrom }, 'took over the lock of an earlier attempt at this event');
     return {

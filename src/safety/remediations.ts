@@ -43,6 +43,16 @@ export class RecentRemediations {
     );
   }
 
+  /**
+   * Forgets the remediation of `eventId` (its run never started): nothing was done to the host.
+   * Called while that event's lock is still held, so no other remediation's record is in between.
+   */
+  async forget(service: string, resource: string, eventId: string): Promise<void> {
+    const found = await this.latest(service, resource);
+    if (found?.event_id !== eventId) return;
+    await viaRedis('remediation forget', () => this.redis.del(this.keys.remediated(service, resource)));
+  }
+
   /** The latest remediation of `resource` still on record, if any. */
   async latest(service: string, resource: string): Promise<Remediation | undefined> {
     requireName('service', service);

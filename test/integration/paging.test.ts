@@ -411,7 +411,11 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
       });
       await probe.put(second);
       const d = await probe.waitDecision(second.id);
-      assert.equal(d.reason, 'lock_held');
+      // Held by the run (lock_held), or, once the run has taken the host out of the load balancer,
+      // no longer the host in trouble (HostActive fails): which one depends on the machine's speed.
+      assert.ok(d.reason === 'lock_held' || d.reason === 'checks_failed', d.reason);
+      if (d.reason === 'checks_failed')
+        assert.ok(d.votes.every((v) => v.checks.some((c) => c.name === 'HostActive' && !c.pass)));
       const record = await waitFor(
         'the first response in the record',
         async () => (await probe.decision(second.id))?.page,
@@ -423,7 +427,7 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
       assert.equal(i.status, 'acknowledged', 'still with the remediation');
       assert.equal(i.escalation_level, 1, 'nobody paged');
       assert.ok(
-        i.notes.some((n) => /Assisted diagnosis.*lock_held/.test(n.content)),
+        i.notes.some((n) => /Assisted diagnosis.*(lock_held|checks_failed)/.test(n.content)),
         'the evidence is noted',
       );
       const r = await probe.finished(`run-${first.id}`);

@@ -56,7 +56,7 @@ const described = (i: Input): Input =>
 
 const inputArb: fc.Arbitrary<Input> = fc
   .oneof(
-    // Any JSON in data: mostly within the bounds, sometimes beyond (depth, width, long strings).
+    // Any JSON in data, within the bounds (the kinds below go beyond them).
     fc
       .record({
         data: fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 5 }), { maxKeys: 8 }),
@@ -168,16 +168,37 @@ describe('poison never blocks a shard', { timeout: 600_000 }, () => {
     const next = rig.hostDown('sms-api', 'sms-api-2');
     rig.fleet.inject({ kind: 'host_down', host: 'sms-api-2' });
     const records = [rig.record(poison), rig.record(next)];
-    assert.deepEqual(await rig.handle(records), ['rejected', 'decided']);
-    const [set] = await rig.rejected();
-    assert.equal(set?.code, 'LZ_ERR_EVENT_UNPROCESSABLE');
-    assert.match(set?.message ?? '', /could not be processed, so nothing was done: .*needs a host name/);
-    assert.equal(await rig.decision(String(poison['id'])), undefined);
+    assert.deepEqual(await rig.handle(records), ['decided', 'decided']);
+    // Its claim was this node's: a decision that says so, without the data, with the first bytes.
+    const d = await rig.decision(String(poison['id']));
+    assert.equal(d?.decision, 'escalate');
+    assert.equal(d?.reason, 'unprocessable');
+    assert.match(d?.error ?? '', /^LZ_ERR_EVENT_UNPROCESSABLE: .*needs a host name/);
+    assert.equal(d?.set_aside?.code, 'LZ_ERR_EVENT_UNPROCESSABLE');
+    assert.deepEqual(Buffer.from(d?.set_aside?.raw ?? '', 'base64'), Buffer.from(records[0]!.data));
+    assert.deepEqual(d?.event.data, {});
+    assert.equal(await rig.redis.exists(rig.keys.claim(String(poison['id']))), 0, 'its claim is freed');
     assert.equal(await rig.locks.holder('host:sms-api/i-0abc').catch(() => undefined), undefined);
     assert.equal((await rig.decision(String(next['id'])))?.decision, 'act');
-    // Read again (a takeover re-reads from the checkpoint): still one rejected record.
-    assert.deepEqual(await rig.handle(records), ['rejected', 'already_decided']);
-    assert.equal((await rig.rejected()).length, 1);
+    // Read again (a takeover re-reads from the checkpoint): decided once, nothing voted again.
+    assert.deepEqual(await rig.handle(records), ['already_decided', 'already_decided']);
+    assert.equal((await rig.rejected()).length, 0);
+  });
+
+  test('a remediation record that cannot be read under the lock: set aside, and the lock is freed', async () => {
+    rig.fleet.inject({ kind: 'host_down', host: 'sms-api-3' });
+    const e = rig.hostDown('sms-api', 'sms-api-3');
+    // Written while the votes are counted, after the first read: the read under the lock fails.
+    rig.duringVotes = async () => {
+      await rig.redis.set(rig.keys.remediated('sms-api', 'sms-api-3'), 'not json');
+    };
+    assert.deepEqual(await rig.handle([rig.record(e)]), ['decided']);
+    assert.equal((await rig.decision(String(e['id'])))?.reason, 'unprocessable');
+    assert.equal(
+      await rig.locks.holder('host:sms-api/sms-api-3'),
+      undefined,
+      'the lock taken for it is freed',
+    );
   });
 });
 

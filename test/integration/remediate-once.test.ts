@@ -51,6 +51,8 @@ describe('a host is remediated once', { timeout: 240_000 }, () => {
     assert.equal(acted.decision, 'act', `${acted.decision}/${acted.reason ?? ''}`);
     const run = await probe.finished(`run-${first.id}`);
     assert.equal(run.status, 'succeeded', JSON.stringify(run.failure));
+    // Its end is on record before its lock goes.
+    await probe.lockReleased('host:sms-api/sms-api-2');
     assert.equal(stack.fleet.hosts('sms-api').find((h) => h.id === 'sms-api-2')?.state, 'forensics');
     assert.equal(stack.fleet.clones().length, 1);
 

@@ -30,10 +30,12 @@ const REASONS = [
   'no_rule',
   'breaker_open',
   'rate_limited',
+  'recently_remediated',
   'checks_failed',
   'no_quorum',
   'timeout',
   'lock_held',
+  'unprocessable',
   'dependency_down',
 ];
 /** The relative ranges of "Decided", in ms; `since` is computed afresh at every load. */
