@@ -193,6 +193,7 @@ export function compileRegion(
             from: pd.from,
             budgetMs,
             incidentGraceMs: ms(pd.incident_grace, REGION_DEFAULTS.incidentGrace),
+            ...(pd.user_id === undefined ? {} : { userId: pd.user_id }),
           },
         }),
     notifications: {

@@ -242,6 +242,7 @@ export const REGION_SCHEMA = {
         from: { type: 'string', pattern: '^[^@\\s]+@[^@\\s]+$' },
         budget: duration,
         incident_grace: duration,
+        user_id: { type: 'string', pattern: '^[A-Z0-9]+$' },
       },
     },
     notifications: {

@@ -106,7 +106,14 @@ export interface RawRegion {
   events?: { max_bytes?: number };
   workflows?: { lease_ttl?: string; exec_dir?: string; step_concurrency?: number };
   api?: { token_env?: string; protect_reads?: boolean };
-  pagerduty?: { url?: string; token_env?: string; from: string; budget?: string; incident_grace?: string };
+  pagerduty?: {
+    url?: string;
+    token_env?: string;
+    from: string;
+    budget?: string;
+    incident_grace?: string;
+    user_id?: string;
+  };
   notifications?: {
     slack_webhooks?: Record<string, string>;
     smtp?: {
@@ -264,6 +271,8 @@ export interface CompiledRegion {
     readonly from: string;
     readonly budgetMs: number;
     readonly incidentGraceMs: number;
+    /** The controller's own PagerDuty user id; absent: `GET /users/me` (a user-level token). */
+    readonly userId?: string;
   };
   readonly notifications: {
     readonly slackWebhooks: Readonly<Record<string, string>>;

@@ -18,6 +18,7 @@ export type EscalationReason =
   | 'lock_held'
   | 'recently_remediated'
   | 'unprocessable'
+  | 'page_resolved'
   | 'dependency_down';
 
 /**
@@ -42,6 +43,8 @@ export const REASON_TEXT: Readonly<Record<EscalationReason, string>> = {
   timeout: 'the votes did not reach a quorum before the deadline',
   unprocessable:
     'the controller could not process this event (the error says why): it was set aside and nothing was done',
+  page_resolved:
+    'the page is resolved already: acknowledging it would reopen it, so the controller did nothing and left the page alone',
   dependency_down: 'a dependency (Redis, the inventory, a peer, PagerDuty) could not be reached',
 };
 

@@ -129,6 +129,7 @@ export class ControllerNode {
             from: pd.from,
             budgetMs: pd.budgetMs,
             incidentGraceMs: pd.incidentGraceMs,
+            ...(pd.userId === undefined ? {} : { userId: pd.userId }),
           });
     if (pd === undefined)
       log.warn('no pagerduty section in region.yaml: events with an incident key will not be acted on');

@@ -738,6 +738,9 @@ export class Pipeline {
         'the page could not be acknowledged: standing back (PagerDuty pages the humans by its own timer)',
       );
       const { lock: _taken, ...rest } = draft;
+      if (error instanceof LzError && error.code === PagerErrorCodes.RESOLVED)
+        // Nothing is down and nobody is paged: the page is over. Not acted on, and not touched.
+        return { ...rest, decision: 'escalate', reason: 'page_resolved', error: `${code}${message}` };
       const humans =
         error instanceof LzError &&
         (error.code === PagerErrorCodes.TAKEN || error.code === PagerErrorCodes.ALREADY_ESCALATED);

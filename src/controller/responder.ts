@@ -41,6 +41,9 @@ import type { RunState } from '../workflow/types.js';
 import type { DecisionRecord, FirstResponse } from './decision.js';
 import { PAGE_TAKEN_TEXT } from './decision.js';
 
+/** Why an escalation left a resolved page alone (also: no evidence note on it). */
+const LEFT_RESOLVED = 'the page is resolved: left as it is (any update would reopen it)';
+
 /** A pager whose calls can be budgeted from the event's time (PagerDutyPager). */
 export interface EventPager extends PagerPort {
   forEvent(eventTimeMs: number): EventPager;
@@ -50,7 +53,12 @@ export interface EventPager extends PagerPort {
     reason: string,
     signal: AbortSignal,
     options?: { readonly onlyUntaken?: boolean },
-  ): Promise<{ incident_id: string; escalation_level: number; escalated?: boolean }>;
+  ): Promise<{
+    incident_id: string;
+    escalation_level: number;
+    escalated?: boolean;
+    left?: 'resolved' | 'taken';
+  }>;
 }
 
 /**
@@ -242,7 +250,8 @@ export class Responder {
     const reason = d.reason ?? 'dependency_down';
     const key = d.event.incident_key;
     let noted = false;
-    if (key !== undefined) {
+    // A resolved page is not touched at all: any update would reopen it.
+    if (key !== undefined && reason !== 'page_resolved') {
       // No reason note with the escalation: the evidence note below says why, and more.
       // A page this event had acknowledged (then could not act: Redis went away) goes to the humans
       // whatever its state; otherwise only a page nobody has taken is escalated.
@@ -255,6 +264,7 @@ export class Responder {
         first: inherited ? Date.now() : raceStart(d.event_time, d.arrived_at),
         onlyUntaken: !ours,
       });
+      const resolved = page?.left_as_is === LEFT_RESOLVED;
       if (page !== undefined) {
         d.page = page;
         await this.o.updateDecision(d).then(
@@ -273,12 +283,14 @@ export class Responder {
           },
         );
       }
-      // The evidence goes on the page even when PagerDuty's own timer did the escalating.
-      noted = await this.note(
-        d.event_id,
-        key,
-        evidenceNote(event, { decision: d.decision, reason, evidence }),
-      );
+      // The evidence goes on the page even when PagerDuty's own timer did the escalating; never on a
+      // resolved one.
+      if (!resolved)
+        noted = await this.note(
+          d.event_id,
+          key,
+          evidenceNote(event, { decision: d.decision, reason, evidence }),
+        );
     }
     // When the page has the evidence note already, the other channels get the message.
     await this.notify(
@@ -359,16 +371,22 @@ export class Responder {
     const eventTimeMs = how.first ?? Date.now();
     const pager = this.o.pager.forEvent(eventTimeMs);
     try {
-      const { incident_id, escalated } = await pager.escalate(
+      const {
+        incident_id,
+        escalated,
+        left: why,
+      } = await pager.escalate(
         key,
         reason,
         AbortSignal.timeout(LATER_CALL_MS),
         how.onlyUntaken === true ? { onlyUntaken: true } : {},
       );
       const left =
-        escalated === false
-          ? 'the page was taken already (acknowledged, or past the first level): left as it is, evidence noted'
-          : undefined;
+        escalated !== false
+          ? undefined
+          : why === 'resolved'
+            ? LEFT_RESOLVED
+            : 'the page was taken already (acknowledged, or assigned past the controller): left as it is, evidence noted';
       if (left !== undefined)
         await this.entry(event.id, {
           kind: 'page',

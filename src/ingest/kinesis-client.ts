@@ -42,7 +42,8 @@ export function kinesisClient(options: KinesisClientOptions): KinesisClient {
     // failed about 4% of requests. HTTP/1.1 with keep-alive did not fail.
     requestHandler: new NodeHttpHandler({
       httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }),
-      connectionTimeout: 2_000,
+      // The emulator shares a loaded test machine with everything else: a connection may take a while.
+      connectionTimeout: 5_000,
       requestTimeout: 10_000,
       throwOnRequestTimeout: true,
     }),

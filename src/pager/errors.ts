@@ -12,8 +12,9 @@ export const PagerErrorCodes = {
   /** No incident has the event's incident key (after waiting `incidentGraceMs` for the page to appear). */
   NO_INCIDENT: 'LZ_ERR_PAGER_NO_INCIDENT',
   /**
-   * The incident to acknowledge is already past the first level of its escalation policy (PagerDuty's
-   * timer, or a person, escalated it): the humans own it, and the controller must not act.
+   * The incident to acknowledge is no longer the controller's: it is assigned to someone else, or its
+   * log shows it was escalated (by PagerDuty's timer or a person) or reassigned since it was
+   * triggered. The humans own it, and the controller must not act.
    */
   ALREADY_ESCALATED: 'LZ_ERR_PAGER_ALREADY_ESCALATED',
   /**
@@ -22,6 +23,11 @@ export const PagerErrorCodes = {
    * same host.
    */
   TAKEN: 'LZ_ERR_PAGER_TAKEN',
+  /**
+   * The event's page is resolved (no incident of its key is open): acknowledging it would reopen it,
+   * so the controller neither acts nor touches it.
+   */
+  RESOLVED: 'LZ_ERR_PAGER_RESOLVED',
   /** PagerDuty refused the token (401) or its user's rights (403): a configuration error. */
   UNAUTHORIZED: 'LZ_ERR_PAGER_UNAUTHORIZED',
   /** PagerDuty answered another 4xx (a bad `From`, an update of a resolved incident, a level out of range). */

@@ -5,14 +5,25 @@
 import { PagerError, PagerErrorCodes } from './errors.js';
 import type { PagerDutyAnswer } from './pagerduty-client.js';
 
-/** What the pager needs to know of an incident. */
+/**
+ * What the pager needs to know of an incident, from the fields PagerDuty documents (its `Incident`
+ * has no escalation level: who holds it is `assignments`, what happened to it is its log).
+ */
 export interface FoundIncident {
   readonly id: string;
   readonly status: string | undefined;
-  /** PagerDuty's incident documents no such field; the simulator reports one (see the pager). */
-  readonly level: number | undefined;
+  /** The ids of who holds it now (`assignments[].assignee.id`; empty once resolved). */
+  readonly assignees: readonly string[];
   /** Who acknowledged it (PagerDuty's `acknowledgements`; empty unless it is acknowledged). */
   readonly acknowledgers: readonly Acknowledger[];
+}
+
+/** A log entry as the pager reads it: its type, time and who or what it names. */
+export interface LogEntry {
+  readonly type: string;
+  readonly at: number;
+  readonly agent: string | undefined;
+  readonly assignees: readonly string[];
 }
 
 export interface Acknowledger {
@@ -48,14 +59,16 @@ function readIncident(value: unknown): FoundIncident | undefined {
   const i = value as {
     id?: unknown;
     status?: unknown;
-    escalation_level?: unknown;
+    assignments?: unknown;
     acknowledgements?: unknown;
   };
   if (typeof i.id !== 'string') return undefined;
   return {
     id: i.id,
     status: typeof i.status === 'string' ? i.status : undefined,
-    level: typeof i.escalation_level === 'number' ? i.escalation_level : undefined,
+    assignees: Array.isArray(i.assignments)
+      ? i.assignments.flatMap((a: unknown) => idOf((a as { assignee?: unknown } | null)?.assignee))
+      : [],
     acknowledgers: Array.isArray(i.acknowledgements) ? i.acknowledgements.map(acknowledgerOf) : [],
   };
 }
@@ -68,21 +81,16 @@ function acknowledgerOf(raw: unknown): Acknowledger {
   };
 }
 
-/** The id of the user with exactly this email in a `GET /users?query=` answer. */
-export function userIdOf(data: unknown, email: string): string | undefined {
-  const list = (data as { users?: unknown } | undefined)?.users;
-  if (!Array.isArray(list)) return undefined;
-  const user = list.find(
-    (u: unknown) =>
-      typeof (u as { email?: unknown } | null)?.email === 'string' &&
-      (u as { email: string }).email.toLowerCase() === email.toLowerCase(),
-  ) as { id?: unknown } | undefined;
-  return typeof user?.id === 'string' ? user.id : undefined;
+/** The id of the user in a `GET /users/me` answer. */
+export function meOf(data: unknown): string | undefined {
+  const id = (data as { user?: { id?: unknown } } | undefined)?.user?.id;
+  return typeof id === 'string' && id !== '' ? id : undefined;
 }
 
 /**
- * The incident a key names in a list answer. PagerDuty also returns incidents whose alerts carry the
- * key (those have no `incident_key` of their own), so a missing key counts as a match.
+ * The incident a key names in a list answer (asked for newest first). PagerDuty also returns
+ * incidents whose alerts carry the key (those have no `incident_key` of their own), so a missing key
+ * counts as a match.
  */
 export function pick(data: unknown, incidentKey: string): FoundIncident | undefined {
   const list = (data as { incidents?: unknown } | undefined)?.incidents;
@@ -91,7 +99,29 @@ export function pick(data: unknown, incidentKey: string): FoundIncident | undefi
     const key = (raw as { incident_key?: unknown } | null)?.incident_key;
     return key === undefined || key === null || key === incidentKey;
   });
-  const found = matching.map(readIncident).filter((i): i is FoundIncident => i !== undefined);
-  // The list is oldest first: the newest open incident is the page of this event.
-  return found.findLast((i) => i.status !== 'resolved') ?? found.at(-1);
+  return matching.map(readIncident).find((i): i is FoundIncident => i !== undefined);
+}
+
+/** The entries of a `GET /incidents/{id}/log_entries` answer, and whether there are more. */
+export function logEntriesOf(data: unknown): { entries: LogEntry[]; more: boolean } {
+  const d = data as { log_entries?: unknown; more?: unknown } | undefined;
+  const entries = (Array.isArray(d?.log_entries) ? d.log_entries : []).flatMap((raw: unknown): LogEntry[] => {
+    const e = raw as { type?: unknown; created_at?: unknown; agent?: unknown; assignees?: unknown } | null;
+    if (typeof e?.type !== 'string') return [];
+    const at = typeof e.created_at === 'string' ? Date.parse(e.created_at) : NaN;
+    return [
+      {
+        type: e.type,
+        at,
+        agent: idOf(e.agent)[0],
+        assignees: Array.isArray(e.assignees) ? e.assignees.flatMap(idOf) : [],
+      },
+    ];
+  });
+  return { entries, more: d?.more === true };
+}
+
+function idOf(ref: unknown): string[] {
+  const id = (ref as { id?: unknown } | null | undefined)?.id;
+  return typeof id === 'string' ? [id] : [];
 }

@@ -59,7 +59,7 @@ export interface PagerDutyRequest {
   /** Path below the base URL, e.g. `/incidents/P000001`. */
   readonly path: string;
   /** Query parameters of a GET. */
-  readonly query?: Readonly<Record<string, string>>;
+  readonly query?: Readonly<Record<string, string | readonly string[]>>;
   /** JSON body of a PUT or POST. */
   readonly body?: object;
 }
@@ -211,7 +211,8 @@ export class PagerDutyClient {
       return {
         status: response.status,
         data: response.data,
-        retryAfter: response.headers.get('retry-after'),
+        // PagerDuty's 429 says when in `ratelimit-reset` (seconds until the window resets).
+        retryAfter: response.headers.get('retry-after') ?? response.headers.get('ratelimit-reset'),
       };
     } catch (error) {
       // pdjs rejects with the response itself when the body is not JSON.

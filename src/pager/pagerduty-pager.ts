@@ -34,7 +34,7 @@ import {
   type PagerDutyClientOptions,
   type PagerDutyRequest,
 } from './pagerduty-client.js';
-import { failure, incidentOf, pick, userIdOf, type FoundIncident } from './pagerduty-answers.js';
+import { failure, incidentOf, logEntriesOf, meOf, pick, type FoundIncident } from './pagerduty-answers.js';
 import type { PagerVerb } from './recording-pager.js';
 import { abortReason, sleep } from './retry-policy.js';
 
@@ -56,6 +56,11 @@ export interface PagerDutyPagerOptions extends PagerDutyClientOptions {
   readonly noteReasons?: boolean;
   /** Called with every call's record (metrics, logs). */
   readonly onCall?: (record: PagerCallRecord) => void;
+  /**
+   * The PagerDuty user id of the controller's own user (the `From` address). Absent: looked up once
+   * with `GET /users/me`, which needs a user-level API token.
+   */
+  readonly userId?: string;
 }
 
 /** What one port call did and how long it took. */
@@ -79,9 +84,10 @@ export interface PagerCallRecord {
 
 interface CachedIncident {
   readonly id: string;
-  /** The level this pager last escalated the incident to, for a PagerDuty that does not report it. */
-  level?: number;
 }
+
+/** The level the controller holds in every escalation policy, and the one an escalation hands to. */
+const OWN_LEVEL = 1;
 
 /** One call in progress: its budget and its attempts so far. */
 interface CallContext extends CallBudget {
@@ -113,6 +119,7 @@ class PagingCore {
     this.noteReasons = options.noteReasons ?? true;
     this.now = options.now ?? Date.now;
     this.onCall = options.onCall;
+    this.selfId = options.userId;
   }
 
   remember(key: string, entry: CachedIncident): void {
@@ -172,39 +179,49 @@ export class PagerDutyPager implements PagerPort {
   }
 
   /**
-   * Acknowledges the page, after a fresh look at it (never from the cache): an incident that is
-   * already past the first level belongs to the humans, and acknowledging it would silence their
-   * page while the controller acts. That is refused with `LZ_ERR_PAGER_ALREADY_ESCALATED` (when
-   * PagerDuty reports the level; see `escalate`). An incident acknowledged by anyone but the
-   * controller's own user (the `From` address) is a person's: refused with `LZ_ERR_PAGER_TAKEN`. One
-   * the controller acknowledged (another node, an earlier try) is acknowledged again: that is a no-op.
+   * Acknowledges the page, after a fresh look at it (never from the cache), only while it is still
+   * the controller's to take, as PagerDuty's documented fields show it:
+   * - it is open: a resolved page is refused with `LZ_ERR_PAGER_RESOLVED` (acknowledging it would
+   *   reopen it);
+   * - the controller's own user is among its `assignments`, and its log shows no escalation and no
+   *   reassignment away from the controller since it was triggered: otherwise PagerDuty's timer or
+   *   a person has handed it on, and acknowledging it would silence the humans' page while the
+   *   controller acts (`LZ_ERR_PAGER_ALREADY_ESCALATED`);
+   * - nobody but the controller acknowledged it: a person's is theirs (`LZ_ERR_PAGER_TAKEN`). One
+   *   the controller acknowledged (another node, an earlier try) is acknowledged again: a no-op.
    */
   acknowledge(incidentKey: string, signal: AbortSignal): Promise<{ incident_id: string; status: string }> {
     return this.#run('acknowledge', incidentKey, signal, async (ctx) => {
       const found = await this.#lookup(incidentKey, ctx);
-      if (found.level !== undefined && found.level > 1) {
+      if (found.status === 'resolved')
+        throw new PagerError(
+          PagerErrorCodes.RESOLVED,
+          `incident ${found.id} (${incidentKey}) is resolved: acknowledging it would reopen it, so the controller does not act`,
+          { retryable: false },
+        );
+      const self = await this.#selfId(ctx);
+      if (!found.assignees.includes(self))
         throw new PagerError(
           PagerErrorCodes.ALREADY_ESCALATED,
-          `incident ${found.id} (${incidentKey}) is already at escalation level ${found.level}: not acknowledging it`,
+          `incident ${found.id} (${incidentKey}) is assigned to ${found.assignees.join(', ') || 'nobody'}, not to the controller (${self}): the humans have it`,
+          { retryable: false },
+        );
+      const others = found.acknowledgers.filter((a) => a.id !== self);
+      if (others.length > 0) {
+        const names = others.map((a) => a.summary ?? a.id ?? 'someone').join(', ');
+        throw new PagerError(
+          PagerErrorCodes.TAKEN,
+          `incident ${found.id} (${incidentKey}) is already acknowledged by ${names}: a person is working on it, so the controller does not act`,
           { retryable: false },
         );
       }
-      if (found.status === 'acknowledged') {
-        const self = await this.#selfId(ctx);
-        // Acknowledged with no one named: someone took it, and it cannot be shown to be the controller.
-        const others =
-          found.acknowledgers.length === 0
-            ? [{ id: undefined, summary: undefined }]
-            : found.acknowledgers.filter((a) => self === undefined || a.id !== self);
-        if (others.length > 0) {
-          const names = others.map((a) => a.summary ?? a.id ?? 'someone').join(', ');
-          throw new PagerError(
-            PagerErrorCodes.TAKEN,
-            `incident ${found.id} (${incidentKey}) is already acknowledged by ${names}: a person is working on it, so the controller does not act`,
-            { retryable: false },
-          );
-        }
-      }
+      const handedOn = await this.#handedOn(found.id, self, ctx);
+      if (handedOn !== undefined)
+        throw new PagerError(
+          PagerErrorCodes.ALREADY_ESCALATED,
+          `incident ${found.id} (${incidentKey}) was ${handedOn} since it was triggered: the humans have it`,
+          { retryable: false },
+        );
       const incident = await this.#setStatus(incidentKey, 'acknowledged', ctx, found.id);
       return {
         result: { incident_id: incident.id, status: incident.status ?? 'acknowledged' },
@@ -233,10 +250,11 @@ export class PagerDutyPager implements PagerPort {
   }
 
   /**
-   * Escalates to the level after the incident's current one. The level is read fresh (someone may
-   * have escalated by hand), from the incident's `escalation_level` when PagerDuty reports one, else
-   * from the last level this pager set, else 1 (the controller is the first level). The target level
-   * is fixed before the first attempt, so a retried PUT cannot skip a level.
+   * Escalates the page from the controller's level (the first of every escalation policy) to the
+   * next. PagerDuty's incident documents no current level, so the controller escalates only a page
+   * it holds (its user among the `assignments`): one assigned to anyone else is with the humans
+   * already, and is left as it is (`escalated: false`, `left: 'taken'`). A resolved page is never
+   * touched (`left: 'resolved'`): escalating it would reopen it.
    */
   escalate(
     incidentKey: string,
@@ -244,25 +262,35 @@ export class PagerDutyPager implements PagerPort {
     signal: AbortSignal,
     options: {
       /**
-       * Escalate only a page nobody has taken: still `triggered` at the first level. A page that is
-       * acknowledged (a remediation of another event is working on it, or a person is) or already
-       * past the first level (PagerDuty's timer or a person escalated it) is left as it is, and the
-       * answer says `escalated: false`. Used for a decision's first response.
+       * Escalate only a page nobody has taken: still `triggered` and the controller's. A page that is
+       * acknowledged (a remediation of another event is working on it, or a person is) is left as it
+       * is too. Used for a decision's first response.
        */
       readonly onlyUntaken?: boolean;
     } = {},
-  ): Promise<{ incident_id: string; escalation_level: number; escalated?: boolean }> {
-    type Escalated = { incident_id: string; escalation_level: number; escalated?: boolean };
+  ): Promise<{
+    incident_id: string;
+    escalation_level: number;
+    escalated?: boolean;
+    left?: 'resolved' | 'taken';
+  }> {
+    type Escalated = {
+      incident_id: string;
+      escalation_level: number;
+      escalated?: boolean;
+      left?: 'resolved' | 'taken';
+    };
     return this.#run<Escalated>('escalate', incidentKey, signal, async (ctx) => {
       const found = await this.#lookup(incidentKey, ctx);
-      const current = found.level ?? this.#core.cache.get(incidentKey)?.level ?? 1;
-      if (options.onlyUntaken === true && (current > 1 || found.status !== 'triggered')) {
-        return {
-          result: { incident_id: found.id, escalation_level: current, escalated: false },
-          id: found.id,
-        };
-      }
-      const target = current + 1;
+      const leave = (left: 'resolved' | 'taken'): { result: Escalated; id: string } => ({
+        result: { incident_id: found.id, escalation_level: 0, escalated: false, left },
+        id: found.id,
+      });
+      if (found.status === 'resolved') return leave('resolved');
+      const self = await this.#selfId(ctx);
+      if (!found.assignees.includes(self)) return leave('taken');
+      if (options.onlyUntaken === true && found.status !== 'triggered') return leave('taken');
+      const target = OWN_LEVEL + 1;
       const answer = await this.#request(
         {
           method: 'PUT',
@@ -272,7 +300,6 @@ export class PagerDutyPager implements PagerPort {
         ctx,
       );
       if (answer.status !== 200) throw failure(answer, `escalate ${incidentKey} to level ${target}`);
-      this.#core.remember(incidentKey, { id: found.id, level: target });
       return {
         result: { incident_id: found.id, escalation_level: target, escalated: true },
         id: found.id,
@@ -376,7 +403,7 @@ export class PagerDutyPager implements PagerPort {
         ? await this.#withIncident(incidentKey, ctx, put)
         : { id: knownId, answer: await put(knownId) };
     if (answer.status === 200)
-      return incidentOf(answer.data) ?? { id, status, level: undefined, acknowledgers: [] };
+      return incidentOf(answer.data) ?? { id, status, assignees: [], acknowledgers: [] };
     if (answer.status === 400 && status === 'resolved') {
       // An earlier attempt may have resolved it and lost the answer: PagerDuty then says "already resolved".
       const fresh = await this.#lookup(incidentKey, ctx);
@@ -406,22 +433,35 @@ export class PagerDutyPager implements PagerPort {
   }
 
   /**
-   * Finds the incident of a key: the newest open one, else the newest resolved one. Polls while the
-   * key is unknown, up to `incidentGraceMs` after the call's start (and within the budget).
+   * Finds the incident of a key: the newest open one (`statuses[]` triggered and acknowledged,
+   * `sort_by=created_at:desc`, so a key reused many times still finds it on the first page), else
+   * the newest resolved one (a second call, made only when none is open). Polls while the key is
+   * unknown, up to `incidentGraceMs` after the call's start (and within the budget).
    */
   async #lookup(incidentKey: string, ctx: CallContext): Promise<FoundIncident> {
     const core = this.#core;
     const graceEnd = Math.min(ctx.startedAt + core.graceMs, ctx.deadline);
-    for (let poll = 0; ; poll++) {
+    const list = async (statuses: readonly string[]): Promise<FoundIncident | undefined> => {
       const answer = await this.#request(
-        { method: 'GET', path: '/incidents', query: { incident_key: incidentKey } },
+        {
+          method: 'GET',
+          path: '/incidents',
+          query: {
+            incident_key: incidentKey,
+            'statuses[]': statuses,
+            sort_by: 'created_at:desc',
+            limit: '1',
+          },
+        },
         ctx,
       );
       if (answer.status !== 200) throw failure(answer, `look up incident key ${incidentKey}`);
-      const found = pick(answer.data, incidentKey);
+      return pick(answer.data, incidentKey);
+    };
+    for (let poll = 0; ; poll++) {
+      const found = (await list(['triggered', 'acknowledged'])) ?? (await list(['resolved']));
       if (found !== undefined) {
-        const level = found.level ?? core.cache.get(incidentKey)?.level;
-        core.remember(incidentKey, { id: found.id, ...(level === undefined ? {} : { level }) });
+        core.remember(incidentKey, { id: found.id });
         return found;
       }
       const wait = Math.min(1_000, 250 * 2 ** poll);
@@ -429,7 +469,7 @@ export class PagerDutyPager implements PagerPort {
         throw new PagerError(
           PagerErrorCodes.NO_INCIDENT,
           `PagerDuty has no incident with incident key "${incidentKey}"`,
-          { retryable: false, status: answer.status },
+          { retryable: false, status: 200 },
         );
       }
       await sleep(wait, ctx.signal);
@@ -437,17 +477,52 @@ export class PagerDutyPager implements PagerPort {
   }
 
   /**
-   * The id of the controller's own PagerDuty user (the `From` address), looked up once. `undefined`
-   * when PagerDuty knows no user with that exact address; a failed lookup throws (and is tried again
-   * next time).
+   * Whether the incident's log shows it handed on since it was triggered: escalated (by PagerDuty's
+   * timer or a person), or assigned to anyone but the controller. Reads every page of the log (the
+   * spec states no order, so none is assumed).
    */
-  async #selfId(ctx: CallContext): Promise<string | undefined> {
+  async #handedOn(incidentId: string, self: string, ctx: CallContext): Promise<string | undefined> {
+    for (let offset = 0; ; offset += 100) {
+      const answer = await this.#request(
+        {
+          method: 'GET',
+          path: `/incidents/${encodeURIComponent(incidentId)}/log_entries`,
+          query: { limit: '100', offset: String(offset) },
+        },
+        ctx,
+      );
+      if (answer.status !== 200) throw failure(answer, `read the log of incident ${incidentId}`);
+      const { entries, more } = logEntriesOf(answer.data);
+      const escalated = entries.find((e) => e.type === 'escalate_log_entry');
+      if (escalated !== undefined) return `escalated (by ${escalated.agent ?? 'PagerDuty'})`;
+      const reassigned = entries.find((e) => e.type === 'assign_log_entry' && !e.assignees.includes(self));
+      if (reassigned !== undefined) return `reassigned (by ${reassigned.agent ?? 'someone'})`;
+      if (!more || entries.length === 0) return undefined;
+    }
+  }
+
+  /**
+   * The id of the controller's own PagerDuty user: `userId` when configured, else looked up once with
+   * `GET /users/me` (a user-level token's own user). A failed lookup throws (and is tried again next
+   * time): without it, the controller cannot tell its own hold on a page from a person's.
+   */
+  async #selfId(ctx: CallContext): Promise<string> {
     const core = this.#core;
     if (core.selfId !== undefined) return core.selfId;
-    const answer = await this.#request({ method: 'GET', path: '/users', query: { query: core.from } }, ctx);
-    if (answer.status !== 200) throw failure(answer, `look up the user ${core.from}`);
-    core.selfId = userIdOf(answer.data, core.from);
-    return core.selfId;
+    const answer = await this.#request({ method: 'GET', path: '/users/me' }, ctx);
+    if (answer.status !== 200)
+      throw failure(
+        answer,
+        'look up its own user (GET /users/me needs a user-level token; or set pagerduty.user_id)',
+      );
+    const id = meOf(answer.data);
+    if (id === undefined)
+      throw new PagerError(PagerErrorCodes.REJECTED, 'GET /users/me named no user: set pagerduty.user_id', {
+        retryable: false,
+        status: answer.status,
+      });
+    core.selfId = id;
+    return id;
   }
 
   /** A note that must not turn a done escalation or resolution into a failure: recorded, not thrown. */

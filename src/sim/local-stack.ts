@@ -107,8 +107,6 @@ export class LocalStack {
       started.push(kinesisProcess);
       const fleet = await FleetSimulator.start(options.fleet === undefined ? {} : { spec: options.fleet });
       started.push({ stop: () => fleet.close() });
-      const pagerduty = await PagerDutySimulator.start(options.pagerduty ?? {});
-      started.push({ stop: () => pagerduty.close() });
       const apiToken = options.apiToken ?? process.env['LAZARUS_API_TOKEN'] ?? 'local-dev-token';
 
       const doc = YAML.parseDocument(await readFile(join(source, 'region.yaml'), 'utf8'));
@@ -119,6 +117,13 @@ export class LocalStack {
         redis: Record<string, unknown>;
         region: string;
       };
+      // The controller's PagerDuty user is the first level of the simulated escalation policy.
+      const responder = (raw['pagerduty'] as { from?: string } | undefined)?.from ?? 'lazarus@local.invalid';
+      const pagerduty = await PagerDutySimulator.start({
+        policy: [responder, 'oncall-2@example.com', 'oncall-3@example.com'],
+        ...(options.pagerduty ?? {}),
+      });
+      started.push({ stop: () => pagerduty.close() });
       const runId = Math.random().toString(36).slice(2, 8);
       const stream = `${String(raw.kinesis['stream'])}-${runId}`;
       const keyPrefix = `lz:${raw.region}:${runId}:`;

@@ -10,25 +10,30 @@
  * certificates and a custom `https.Agent` out of every test, and the production path (pdjs, its
  * headers, its body handling, its quirks) is the same code either way.
  *
- * PagerDuty API (JSON; errors are `{ "error": { "message", "code", "errors"? } }` as PagerDuty's):
+ * PagerDuty API, as PagerDuty's published OpenAPI description (`PagerDuty/api-schema`,
+ * `reference/REST/openapiv3.json`) gives it; JSON errors are `{ "error": { "message", "code", "errors"? } }`:
  *
- * - `GET /incidents[?incident_key=K][&statuses[]=S]`: `{ incidents, limit, offset, more, total }`,
- *   oldest first.
- * - `GET /incidents/{id}`: `{ incident }`.
- * - `PUT /incidents/{id}` `{ incident: { type: 'incident_reference', status: 'acknowledged' | 'resolved' } }`
- *   or `{ incident: { type: 'incident_reference', escalation_level: N } }`: `{ incident }`. An update
- *   of a resolved incident is a 400 (`Incident Already Resolved`); escalating re-triggers the incident.
- * - `POST /incidents/{id}/notes` `{ note: { content } }`: 201 `{ note }`.
- * - `GET /users?query=Q`: `{ users }`, the users whose email contains Q (each `From` address is a
- *   user, its id derived from the address). An acknowledged incident lists its `acknowledgements`
- *   (`{ at, acknowledger: { id, type: 'user_reference', summary } }`), empty once it is triggered
- *   again (escalated) or resolved, as PagerDuty's.
+ * - `GET /incidents` with `incident_key`, `statuses[]`, `sort_by` (`created_at|incident_number:asc|desc`),
+ *   `limit` (25 when absent, at most 100), `offset`, `total`: `{ incidents, limit, offset, more, total }`,
+ *   oldest first unless sorted otherwise.
+ * - `GET /incidents/{id}`: `{ incident }`, with no field the spec does not give (no
+ *   `escalation_level`): who holds it is `assignments` (the level's user of the escalation policy
+ *   `policy`; empty once resolved), `acknowledgements`, `last_status_change_at`/`_by`.
+ * - `PUT /incidents/{id}` `{ incident: { type, status?, escalation_level? } }`: `{ incident }`.
+ *   Escalating assigns the level's user and re-triggers it; acknowledging (or triggering) a resolved
+ *   incident reopens it, as the spec says (acknowledged: assigned to the `From` user).
+ * - `GET /incidents/{id}/log_entries` (`limit`, `offset`): trigger, acknowledge, escalate (with
+ *   `assignees`), assign, annotate and resolve entries, newest first.
+ * - `POST /incidents/{id}/notes` `{ note: { content } }`: 200 `{ note }`.
+ * - `GET /users?query=Q` (a match on the name) and `GET /users/me` (the first level's user: the
+ *   token is that user's).
+ * - 960 requests a minute per user (settable), with `ratelimit-limit`, `ratelimit-remaining` and
+ *   `ratelimit-reset` on every answer and a 429 beyond.
  *
  * Every PagerDuty route needs `Authorization: Token token=<one of tokens>` (401 otherwise); writes
- * need a `From` header naming a user (400 otherwise).
- *
- * Incidents carry an `escalation_level` field. It is a simulator extension: PagerDuty's incident
- * does not document one (see the pager for how it copes without it).
+ * need a `From` header naming a user (400 otherwise). Test hooks play the other actors: the sensor
+ * (`createIncident`), PagerDuty's timer and people (`escalate`, `reassign`, `acknowledgeAs`,
+ * `resolveAs`).
  *
  * Simulator API (no token; never hit by faults): `POST /sim/incidents {incident_key, service,
  * title?}` (201), `GET /sim/incidents[?incident_key=]`, `GET /sim/calls`,
@@ -101,9 +106,26 @@ export interface PagerDutySimulatorOptions {
   tokens?: readonly string[];
   /** `From` addresses accepted on writes; any address with an `@` when absent. */
   users?: readonly string[];
-  /** Levels of every incident's escalation policy; a higher `escalation_level` is a 400. @defaultValue `3` */
-  levels?: number;
+  /**
+   * The users of every incident's escalation policy, level by level: level 1 is the first responder
+   * (the controller's user, whose user token `tokens[0]` is: `GET /users/me` answers with it), the
+   * others are people. A higher `escalation_level` is a 400.
+   * @defaultValue `['lazarus@example.com', 'oncall-2@example.com', 'oncall-3@example.com']`
+   */
+  policy?: readonly string[];
+  /**
+   * REST requests allowed per user (the `From` user on writes, the token's user otherwise) per
+   * minute, as PagerDuty's 960; beyond them a 429 with `ratelimit-limit`, `ratelimit-remaining` and
+   * `ratelimit-reset` (seconds until the window resets). `0`: no limit. @defaultValue `960`
+   */
+  requestsPerMinute?: number;
 }
+
+export const DEFAULT_SIM_POLICY: readonly string[] = Object.freeze([
+  'lazarus@example.com',
+  'oncall-2@example.com',
+  'oncall-3@example.com',
+]);
 
 export const DEFAULT_SIM_TOKEN = 'sim-token';
 
@@ -123,6 +145,29 @@ interface MutableIncident {
   log: { at: string; action: string; from: string }[];
   notes: SimNote[];
   acknowledgements: { at: string; from: string }[];
+  /** Who holds it now (emails); empty once resolved. */
+  assignees: string[];
+  last_status_change_at: string;
+  /** `service` for the sensor's trigger, else the user's email. */
+  last_status_change_by: string;
+  /** The log entries PagerDuty keeps, oldest first. */
+  entries: SimLogEntry[];
+}
+
+/** A log entry as the simulator keeps it (see `logEntryView` for PagerDuty's shape). */
+interface SimLogEntry {
+  readonly id: string;
+  readonly type:
+    | 'trigger_log_entry'
+    | 'acknowledge_log_entry'
+    | 'escalate_log_entry'
+    | 'assign_log_entry'
+    | 'resolve_log_entry'
+    | 'annotate_log_entry';
+  readonly at: string;
+  /** `service` (the sensor's integration), else the acting user's email. */
+  readonly agent: string;
+  readonly assignees?: readonly string[];
 }
 
 interface Reply {
@@ -137,7 +182,10 @@ export class PagerDutySimulator {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #tokens: ReadonlySet<string>;
   readonly #users: ReadonlySet<string> | undefined;
-  readonly #levels: number;
+  readonly #policy: readonly string[];
+  readonly #tokenUser: string;
+  readonly #perMinute: number;
+  #entries = 0;
   readonly #incidents: MutableIncident[] = [];
   /** Indexes of #incidents: a benchmark's thousands of pages must not make each call a scan. */
   readonly #byId = new Map<string, MutableIncident>();
@@ -146,7 +194,8 @@ export class PagerDutySimulator {
   #notes = 0;
   #failNext: { count: number; status: number; path?: string } = { count: 0, status: 500 };
   #slowMs = 0;
-  #rateLimit: { limit: number; windowMs: number; windowStart: number; used: number } | undefined;
+  #rateLimit:
+    { limit: number; windowMs: number; users: Map<string, { start: number; used: number }> } | undefined;
   #down: 'reset' | 'refuse' | undefined;
   #host = '127.0.0.1';
   #port = 0;
@@ -156,7 +205,12 @@ export class PagerDutySimulator {
   private constructor(options: PagerDutySimulatorOptions) {
     this.#tokens = new Set(options.tokens ?? [DEFAULT_SIM_TOKEN]);
     this.#users = options.users === undefined ? undefined : new Set(options.users);
-    this.#levels = options.levels ?? 3;
+    this.#policy = options.policy ?? DEFAULT_SIM_POLICY;
+    if (this.#policy.length === 0)
+      throw new LzError(PagerDutySimErrorCodes.INVALID_FAULT, 'the escalation policy needs a level');
+    this.#tokenUser = this.#policy[0]!;
+    this.#perMinute = options.requestsPerMinute ?? 960;
+    if (this.#perMinute > 0) this.rateLimit(this.#perMinute, 60_000);
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
         if (res.headersSent || res.destroyed) res.destroy();
@@ -223,7 +277,12 @@ export class PagerDutySimulator {
       log: [{ at: now, action: 'triggered', from: 'sensor' }],
       notes: [],
       acknowledgements: [],
+      assignees: [this.#policy[0]!],
+      last_status_change_at: now,
+      last_status_change_by: 'service',
+      entries: [],
     };
+    this.#entry(incident, 'trigger_log_entry', 'service', now);
     this.#incidents.push(incident);
     this.#byId.set(incident.id, incident);
     this.#byKey.set(incidentKey, [...(this.#byKey.get(incidentKey) ?? []), incident]);
@@ -241,15 +300,104 @@ export class PagerDutySimulator {
    * Throws when the key has no open incident.
    */
   acknowledgeAs(incidentKey: string, from: string): SimIncident {
+    const open = this.#open(incidentKey);
+    this.#acknowledge(open, from, new Date().toISOString());
+    return snapshot(open);
+  }
+
+  /**
+   * The open incident of a key goes to the next level (or `level`), as PagerDuty's own timer does
+   * when nobody acknowledged it in time (`by` absent), or as a person does (`by`: their address).
+   */
+  escalate(incidentKey: string, options: { by?: string; level?: number } = {}): SimIncident {
+    const open = this.#open(incidentKey);
+    const level = options.level ?? open.escalation_level + 1;
+    if (level < 1 || level > this.#policy.length)
+      throw new LzError(PagerDutySimErrorCodes.INVALID_INCIDENT, `no level ${level} in the policy`);
+    this.#escalateTo(open, level, options.by ?? 'service', new Date().toISOString());
+    return snapshot(open);
+  }
+
+  /** A person reassigns the open incident of a key to `to` (an address). */
+  reassign(incidentKey: string, by: string, to: string): SimIncident {
+    const open = this.#open(incidentKey);
+    const now = new Date().toISOString();
+    open.assignees = [to];
+    open.status = 'triggered';
+    open.acknowledgements = [];
+    open.updated_at = now;
+    open.log.push({ at: now, action: `reassigned to ${to}`, from: by });
+    this.#entry(open, 'assign_log_entry', by, now, [to]);
+    return snapshot(open);
+  }
+
+  /** A person resolves the open incident of a key. */
+  resolveAs(incidentKey: string, by: string): SimIncident {
+    const open = this.#open(incidentKey);
+    this.#resolve(open, by, new Date().toISOString());
+    return snapshot(open);
+  }
+
+  #open(incidentKey: string): MutableIncident {
     const open = this.#byKey.get(incidentKey)?.findLast((i) => i.status !== 'resolved');
-    if (open === undefined) {
+    if (open === undefined)
       throw new LzError(
         PagerDutySimErrorCodes.INVALID_INCIDENT,
         `incident key "${incidentKey}" has no open incident`,
       );
+    return open;
+  }
+
+  #entry(
+    incident: MutableIncident,
+    type: SimLogEntry['type'],
+    agent: string,
+    at: string,
+    assignees?: readonly string[],
+  ): void {
+    this.#entries += 1;
+    const id = `R${this.#entries.toString(36).toUpperCase().padStart(6, '0')}`;
+    incident.entries.push({ id, type, at, agent, ...(assignees === undefined ? {} : { assignees }) });
+  }
+
+  #acknowledge(incident: MutableIncident, from: string, at: string): void {
+    if (incident.status === 'resolved') {
+      // PagerDuty: acknowledging a resolved incident reopens it, assigned to whoever acknowledged it.
+      incident.assignees = [from];
+      incident.log.push({ at, action: 'reopened', from });
     }
-    acknowledge(open, from, new Date().toISOString());
-    return snapshot(open);
+    incident.status = 'acknowledged';
+    // One entry per person: acknowledging again does not list them twice.
+    incident.acknowledgements = [...incident.acknowledgements.filter((a) => a.from !== from), { at, from }];
+    incident.updated_at = at;
+    incident.last_status_change_at = at;
+    incident.last_status_change_by = from;
+    incident.log.push({ at, action: 'acknowledged', from });
+    this.#entry(incident, 'acknowledge_log_entry', from, at);
+  }
+
+  #escalateTo(incident: MutableIncident, level: number, by: string, at: string): void {
+    // Escalating hands the incident to the next level's people: it is theirs to acknowledge again.
+    incident.escalation_level = level;
+    incident.status = 'triggered';
+    incident.acknowledgements = [];
+    incident.assignees = [this.#policy[level - 1]!];
+    incident.updated_at = at;
+    incident.last_status_change_at = at;
+    incident.last_status_change_by = by;
+    incident.log.push({ at, action: `escalated to level ${level}`, from: by });
+    this.#entry(incident, 'escalate_log_entry', by, at, incident.assignees);
+  }
+
+  #resolve(incident: MutableIncident, by: string, at: string): void {
+    incident.status = 'resolved';
+    incident.acknowledgements = [];
+    incident.assignees = [];
+    incident.updated_at = at;
+    incident.last_status_change_at = at;
+    incident.last_status_change_by = by;
+    incident.log.push({ at, action: 'resolved', from: by });
+    this.#entry(incident, 'resolve_log_entry', by, at);
   }
 
   incidents(): SimIncident[] {
@@ -283,8 +431,10 @@ export class PagerDutySimulator {
   }
 
   /**
-   * At most `limit` API requests per fixed window; the others get a 429 with `Retry-After` (whole
-   * seconds to the window's end, as PagerDuty's). `undefined` lifts the limit.
+   * At most `limit` API requests per user (the `From` address on writes, the token's user otherwise)
+   * per fixed window; the others get a 429. Every answer carries `ratelimit-limit`,
+   * `ratelimit-remaining` and `ratelimit-reset` (whole seconds to the window's end), as PagerDuty's.
+   * `undefined` lifts the limit.
    */
   rateLimit(limit: number | undefined, windowMs = 1_000): void {
     if (limit === undefined) {
@@ -297,7 +447,7 @@ export class PagerDutySimulator {
         `rateLimit: bad limit ${limit} or window ${windowMs}`,
       );
     }
-    this.#rateLimit = { limit, windowMs, windowStart: Date.now(), used: 0 };
+    this.#rateLimit = { limit, windowMs, users: new Map() };
   }
 
   /**
@@ -323,7 +473,9 @@ export class PagerDutySimulator {
   async clearFaults(): Promise<void> {
     this.#failNext = { count: 0, status: 500 };
     this.#slowMs = 0;
+    // Back to PagerDuty's own limit (960 a minute by default), counted afresh.
     this.#rateLimit = undefined;
+    if (this.#perMinute > 0) this.rateLimit(this.#perMinute, 60_000);
     await this.up();
   }
 
@@ -375,30 +527,35 @@ export class PagerDutySimulator {
       await this.#hold(this.#slowMs);
       if (res.destroyed) return record('dropped');
     }
-    const reply = this.#fault(url.pathname) ?? this.#api(req, method, url, from, text, body);
+    const limit = this.#countRequest(method === 'GET' ? this.#tokenUser : (from ?? this.#tokenUser));
+    const reply = limit.refused ?? this.#fault(url.pathname) ?? this.#api(req, method, url, from, text, body);
     record(reply.status);
-    send(res, reply);
+    send(res, { ...reply, headers: { ...limit.headers, ...reply.headers } });
   }
 
-  /** An injected answer for this request, if a fault says so; counts it against the rate limit. */
-  #fault(path: string): Reply | undefined {
+  /** Counts a request of `user` against the rate limit: its headers, and the 429 when it is over. */
+  #countRequest(user: string): { headers: Record<string, string>; refused?: Reply } {
     const limit = this.#rateLimit;
-    if (limit !== undefined) {
-      const now = Date.now();
-      if (now - limit.windowStart >= limit.windowMs) {
-        limit.windowStart = now - ((now - limit.windowStart) % limit.windowMs);
-        limit.used = 0;
-      }
-      limit.used += 1;
-      if (limit.used > limit.limit) {
-        const seconds = Math.max(1, Math.ceil((limit.windowStart + limit.windowMs - now) / 1_000));
-        return {
-          status: 429,
-          headers: { 'retry-after': String(seconds) },
-          body: pdError('Rate Limit Exceeded', 2020),
-        };
-      }
+    if (limit === undefined) return { headers: {} };
+    const now = Date.now();
+    let window = limit.users.get(user);
+    if (window === undefined || now - window.start >= limit.windowMs) {
+      window = { start: now, used: 0 };
+      limit.users.set(user, window);
     }
+    window.used += 1;
+    const reset = Math.max(1, Math.ceil((window.start + limit.windowMs - now) / 1_000));
+    const headers = {
+      'ratelimit-limit': String(limit.limit),
+      'ratelimit-remaining': String(Math.max(0, limit.limit - window.used)),
+      'ratelimit-reset': String(reset),
+    };
+    if (window.used <= limit.limit) return { headers };
+    return { headers, refused: { status: 429, body: pdError('Rate Limit Exceeded', 2020) } };
+  }
+
+  /** An injected answer for this request, if a fault says so. */
+  #fault(path: string): Reply | undefined {
     if (this.#failNext.count > 0 && (this.#failNext.path === undefined || this.#failNext.path === path)) {
       this.#failNext.count -= 1;
       const { status } = this.#failNext;
@@ -440,11 +597,25 @@ export class PagerDutySimulator {
     const path = url.pathname;
     if (path === '/incidents' && method === 'GET') return this.#list(url);
     if (path === '/users' && method === 'GET') return this.#listUsers(url);
+    if (path === '/users/me' && method === 'GET')
+      return { status: 200, body: { user: userView(this.#tokenUser) } };
+    const entries = /^\/incidents\/([^/]+)\/log_entries$/.exec(path);
+    if (entries !== null && method === 'GET') {
+      const of = this.#byId.get(entries[1] ?? '');
+      if (of === undefined) return { status: 404, body: pdError('Not Found', 2100) };
+      // Newest first, as PagerDuty lists them (the spec states no order: the pager does not rely on it).
+      const page = paged(url, [...of.entries].reverse());
+      if ('error' in page) return page.error;
+      return {
+        status: 200,
+        body: { log_entries: page.items.map((e) => logEntryView(of, e)), ...page.envelope },
+      };
+    }
     const match = /^\/incidents\/([^/]+)(\/notes)?$/.exec(path);
     const incident = match === null ? undefined : this.#byId.get(match[1] ?? '');
     if (match !== null && incident === undefined) return { status: 404, body: pdError('Not Found', 2100) };
     if (incident !== undefined && match?.[2] === undefined) {
-      if (method === 'GET') return { status: 200, body: { incident: view(incident) } };
+      if (method === 'GET') return { status: 200, body: { incident: this.#view(incident) } };
       if (method === 'PUT') return this.#update(incident, body.value, from ?? '');
     }
     if (incident !== undefined && match?.[2] !== undefined && method === 'POST') {
@@ -453,21 +624,39 @@ export class PagerDutySimulator {
     return { status: 404, body: pdError(`Not Found: ${method} ${path}`, 2100) };
   }
 
+  /**
+   * `GET /incidents`: `incident_key`, `statuses[]` (repeated), `sort_by` (`created_at`,
+   * `incident_number` or `resolved_at`, `:asc` by default or `:desc`), `limit` (25 when absent, at most
+   * 100), `offset`, `total`; answers `{ incidents, limit, offset, more, total }`.
+   */
   #list(url: URL): Reply {
     const key = url.searchParams.get('incident_key');
     const statuses = url.searchParams.getAll('statuses[]');
-    const incidents = (key === null ? this.#incidents : (this.#byKey.get(key) ?? []))
-      .filter((i) => statuses.length === 0 || statuses.includes(i.status))
-      .map(view);
-    // Everything on one page: `more: false` tells pdjs there is no next page to fetch.
-    const limit = Math.max(25, incidents.length);
-    return { status: 200, body: { incidents, limit, offset: 0, more: false, total: null } };
+    const bad = statuses.find((st) => !['triggered', 'acknowledged', 'resolved'].includes(st));
+    if (bad !== undefined)
+      return { status: 400, body: pdError('Invalid Input Provided', 2001, [`statuses[] ${bad}`]) };
+    const sort = (url.searchParams.get('sort_by') ?? 'created_at:asc').split(',')[0] ?? '';
+    const [field, direction = 'asc'] = sort.split(':');
+    if (
+      !['created_at', 'incident_number', 'resolved_at'].includes(field ?? '') ||
+      !['asc', 'desc'].includes(direction)
+    )
+      return { status: 400, body: pdError('Invalid Input Provided', 2001, [`sort_by ${sort}`]) };
+    // created_at and incident_number order alike here (incidents are numbered as they are created).
+    const matching = (key === null ? this.#incidents : (this.#byKey.get(key) ?? [])).filter(
+      (i) => statuses.length === 0 || statuses.includes(i.status),
+    );
+    const ordered = direction === 'desc' ? [...matching].reverse() : matching;
+    const page = paged(url, ordered);
+    if ('error' in page) return page.error;
+    return { status: 200, body: { incidents: page.items.map((i) => this.#view(i)), ...page.envelope } };
   }
 
   #listUsers(url: URL): Reply {
     const query = (url.searchParams.get('query') ?? '').toLowerCase();
-    const known = this.#users === undefined ? (query.includes('@') ? [query] : []) : [...this.#users];
-    const users = known.filter((email) => email.toLowerCase().includes(query)).map(userView);
+    const known = [...new Set([...this.#policy, ...(this.#users ?? [])])];
+    // PagerDuty matches `query` on the name (here the address' local part), not on the email.
+    const users = known.filter((email) => nameOf(email).toLowerCase().includes(query)).map(userView);
     return { status: 200, body: { users, limit: 25, offset: 0, more: false, total: null } };
   }
 
@@ -481,30 +670,34 @@ export class PagerDutySimulator {
     if (status === undefined && rawLevel === undefined) {
       return invalidInput('incident needs a status or an escalation_level');
     }
-    if (status !== undefined && status !== 'acknowledged' && status !== 'resolved') {
-      return invalidInput(`incident.status must be acknowledged or resolved (got ${JSON.stringify(status)})`);
+    if (
+      status !== undefined &&
+      status !== 'acknowledged' &&
+      status !== 'resolved' &&
+      status !== 'triggered'
+    ) {
+      return invalidInput(
+        `incident.status must be acknowledged, resolved or triggered (got ${JSON.stringify(status)})`,
+      );
     }
     const level = typeof rawLevel === 'number' && Number.isInteger(rawLevel) ? rawLevel : undefined;
-    if (rawLevel !== undefined && (level === undefined || level < 1 || level > this.#levels)) {
-      return invalidInput(`incident.escalation_level must be a level of the policy, 1 to ${this.#levels}`);
+    if (rawLevel !== undefined && (level === undefined || level < 1 || level > this.#policy.length)) {
+      return invalidInput(
+        `incident.escalation_level must be a level of the policy, 1 to ${this.#policy.length}`,
+      );
     }
-    if (incident.status === 'resolved') return invalidInput('Incident Already Resolved');
     const now = new Date().toISOString();
-    if (level !== undefined) {
-      // Escalating hands the incident to the next level's people: it is theirs to acknowledge again.
-      incident.escalation_level = level;
-      incident.status = 'triggered';
-      incident.acknowledgements = [];
-      incident.log.push({ at: now, action: `escalated to level ${level}`, from });
+    if (incident.status === 'resolved') {
+      // PagerDuty reopens a resolved incident that is acknowledged or triggered again; nothing else.
+      if (status === 'acknowledged') this.#acknowledge(incident, from, now);
+      else if (status === 'triggered') this.#escalateTo(incident, 1, from, now);
+      else return invalidInput('Incident Already Resolved');
+      return { status: 200, body: { incident: this.#view(incident) } };
     }
-    if (status === 'acknowledged') acknowledge(incident, from, now);
-    if (status === 'resolved') {
-      incident.status = status;
-      incident.acknowledgements = [];
-      incident.log.push({ at: now, action: status, from });
-    }
-    incident.updated_at = now;
-    return { status: 200, body: { incident: view(incident) } };
+    if (level !== undefined) this.#escalateTo(incident, level, from, now);
+    if (status === 'acknowledged') this.#acknowledge(incident, from, now);
+    if (status === 'resolved') this.#resolve(incident, from, now);
+    return { status: 200, body: { incident: this.#view(incident) } };
   }
 
   #addNote(incident: MutableIncident, body: unknown, from: string): Reply {
@@ -518,12 +711,13 @@ export class PagerDutySimulator {
       created_at: new Date().toISOString(),
     };
     incident.notes.push(note);
+    this.#entry(incident, 'annotate_log_entry', from, note.created_at);
     return {
-      status: 201,
+      status: 200,
       body: {
         note: {
           id: note.id,
-          user: { id: 'PSIMUSR', type: 'user_reference', summary: from },
+          user: userRef(from),
           content,
           created_at: note.created_at,
         },
@@ -585,6 +779,45 @@ export class PagerDutySimulator {
     return { status: 201, body: fault };
   }
 
+  /** The incident as PagerDuty's API shows it (no invented fields: no `escalation_level`). */
+  #view(i: MutableIncident): Record<string, unknown> {
+    const first = i.entries[0];
+    return {
+      id: i.id,
+      type: 'incident',
+      summary: `[#${i.incident_number}] ${i.title}`,
+      self: `${this.#url}/incidents/${i.id}`,
+      html_url: `https://sim.pagerduty.invalid/incidents/${i.id}`,
+      incident_number: i.incident_number,
+      title: i.title,
+      status: i.status,
+      incident_key: i.incident_key,
+      urgency: 'high',
+      created_at: i.created_at,
+      updated_at: i.updated_at,
+      resolved_at: i.status === 'resolved' ? i.last_status_change_at : null,
+      service: { id: serviceId(i.service), type: 'service_reference', summary: i.service },
+      escalation_policy: { id: 'PSIMEP1', type: 'escalation_policy_reference', summary: 'simulated policy' },
+      assigned_via: 'escalation_policy',
+      assignments: i.assignees.map((email) => ({ at: i.last_status_change_at, assignee: userRef(email) })),
+      acknowledgements: i.acknowledgements.map((a) => ({ at: a.at, acknowledger: userRef(a.from) })),
+      last_status_change_at: i.last_status_change_at,
+      last_status_change_by:
+        i.last_status_change_by === 'service'
+          ? { id: serviceId(i.service), type: 'service_reference', summary: i.service }
+          : userRef(i.last_status_change_by),
+      ...(first === undefined
+        ? {}
+        : { first_trigger_log_entry: { id: first.id, type: 'trigger_log_entry_reference' } }),
+      alert_counts: {
+        all: 1,
+        triggered: i.status === 'resolved' ? 0 : 1,
+        resolved: i.status === 'resolved' ? 1 : 0,
+      },
+      teams: [],
+    };
+  }
+
   /** Waits `ms`, on a timer that close() clears so that a held answer never keeps a test alive. */
   #hold(ms: number): Promise<void> {
     return new Promise((resolve) => {
@@ -597,46 +830,76 @@ export class PagerDutySimulator {
   }
 }
 
-function acknowledge(incident: MutableIncident, from: string, at: string): void {
-  incident.status = 'acknowledged';
-  // One entry per person: acknowledging again does not list them twice.
-  incident.acknowledgements = [...incident.acknowledgements.filter((a) => a.from !== from), { at, from }];
-  incident.updated_at = at;
-  incident.log.push({ at, action: 'acknowledged', from });
-}
-
 /** A user's id, derived from their address: the same address is always the same user. */
 export function simUserId(email: string): string {
   const digest = createHash('sha256').update(email.toLowerCase()).digest('hex').slice(0, 8);
   return `PU${parseInt(digest, 16).toString(36).toUpperCase().padStart(7, '0')}`;
 }
 
-function userView(email: string): Record<string, unknown> {
-  const id = simUserId(email);
-  return { id, type: 'user', summary: email, name: email, email, self: `/users/${id}` };
+function nameOf(email: string): string {
+  return email.split('@')[0] ?? email;
 }
 
-/** The incident as PagerDuty's API shows it. */
-function view(i: MutableIncident): Record<string, unknown> {
+function userView(email: string): Record<string, unknown> {
+  const id = simUserId(email);
   return {
-    id: i.id,
-    type: 'incident',
-    summary: `[#${i.incident_number}] ${i.title}`,
-    self: `/incidents/${i.id}`,
-    incident_number: i.incident_number,
-    title: i.title,
-    status: i.status,
-    incident_key: i.incident_key,
-    urgency: 'high',
-    created_at: i.created_at,
-    updated_at: i.updated_at,
-    service: { id: `PSVC-${i.service}`, type: 'service_reference', summary: i.service },
-    escalation_policy: { id: 'PSIMEP1', type: 'escalation_policy_reference', summary: 'simulated policy' },
-    escalation_level: i.escalation_level,
-    acknowledgements: i.acknowledgements.map((a) => ({
-      at: a.at,
-      acknowledger: { id: simUserId(a.from), type: 'user_reference', summary: a.from },
-    })),
+    id,
+    type: 'user',
+    summary: nameOf(email),
+    name: nameOf(email),
+    email,
+    self: `/users/${id}`,
+    role: 'user',
+  };
+}
+
+function userRef(email: string): Record<string, unknown> {
+  const id = simUserId(email);
+  return { id, type: 'user_reference', summary: nameOf(email), self: `/users/${id}` };
+}
+
+function serviceId(service: string): string {
+  return `PSVC${createHash('sha256').update(service).digest('hex').slice(0, 6).toUpperCase()}`;
+}
+
+function logEntryView(i: MutableIncident, e: SimLogEntry): Record<string, unknown> {
+  const agent =
+    e.agent === 'service'
+      ? { id: serviceId(i.service), type: 'service_reference', summary: i.service }
+      : userRef(e.agent);
+  return {
+    id: e.id,
+    type: e.type,
+    summary: `${e.type.replace(/_log_entry$/, '')} by ${e.agent === 'service' ? i.service : nameOf(e.agent)}`,
+    created_at: e.at,
+    agent,
+    channel: {
+      type: e.agent === 'service' ? (e.type === 'escalate_log_entry' ? 'timeout' : 'api') : 'website',
+    },
+    incident: { id: i.id, type: 'incident_reference' },
+    service: { id: serviceId(i.service), type: 'service_reference', summary: i.service },
+    ...(e.assignees === undefined ? {} : { assignees: e.assignees.map(userRef) }),
+  };
+}
+
+/** One page of `items` by the request's `limit` (25 when absent, at most 100) and `offset`. */
+function paged<T>(
+  url: URL,
+  items: readonly T[],
+): { items: T[]; envelope: Record<string, unknown> } | { error: Reply } {
+  const limit = Number(url.searchParams.get('limit') ?? 25);
+  const offset = Number(url.searchParams.get('offset') ?? 0);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100 || !Number.isInteger(offset) || offset < 0)
+    return {
+      error: {
+        status: 400,
+        body: pdError('Invalid Input Provided', 2001, ['limit is 1 to 100, offset at least 0']),
+      },
+    };
+  const total = url.searchParams.get('total') === 'true' ? items.length : null;
+  return {
+    items: items.slice(offset, offset + limit),
+    envelope: { limit, offset, more: offset + limit < items.length, total },
   };
 }
 

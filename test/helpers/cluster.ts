@@ -1,5 +1,5 @@
 /** Helpers for tests that run a local region: put events, read decisions and rejected records. */
-import { PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { PutRecordCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { Redis } from 'ioredis';
 import { RedisKeys } from '../../src/common/keys.js';
 import type { DecisionRecord } from '../../src/controller/decision.js';
@@ -59,6 +59,29 @@ export class ClusterProbe {
       new PutRecordCommand({ StreamName: this.stack.region.stream, PartitionKey: key, Data: data }),
     );
     return { shard: out.ShardId ?? '', sequence: out.SequenceNumber ?? '' };
+  }
+
+  /**
+   * Puts many events in one PutRecords call each 500, partition key `service/host`, putting again
+   * the records a call reports failed: a storm costs a few requests, not one connection per event.
+   */
+  async putMany(events: readonly TestEvent[]): Promise<void> {
+    for (let i = 0; i < events.length; i += 500) {
+      let batch = events.slice(i, i + 500);
+      for (let attempt = 0; batch.length > 0; attempt++) {
+        if (attempt > 10) throw new Error(`${batch.length} records could not be put`);
+        const out = await this.stack.kinesis.send(
+          new PutRecordsCommand({
+            StreamName: this.stack.region.stream,
+            Records: batch.map((e) => ({
+              PartitionKey: `${e.service}/${e.host ?? ''}`,
+              Data: Buffer.from(JSON.stringify(e)),
+            })),
+          }),
+        );
+        batch = batch.filter((_, k) => out.Records?.[k]?.ErrorCode !== undefined);
+      }
+    }
   }
 
   /** Pages PagerDuty (the simulator) for the event, as its sensor does before sending it. */

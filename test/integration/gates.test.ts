@@ -64,7 +64,7 @@ describe('rate limit over the cluster', { timeout: 180_000 }, () => {
     const events = Array.from({ length: 1000 }, (_, i) => hostDown('storm', `storm-${i + 1}`));
     const started = Date.now();
     for (let i = 0; i < events.length; i += 100) {
-      await Promise.all(events.slice(i, i + 100).map((e) => probe.put(e)));
+      await probe.putMany(events.slice(i, i + 100));
       await new Promise((r) => setTimeout(r, Math.max(0, started + (i / 100 + 1) * 1000 - Date.now())));
     }
     const all = await decisions(probe, events);

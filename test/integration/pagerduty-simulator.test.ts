@@ -1,6 +1,15 @@
 import { strict as assert } from 'node:assert';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { Ajv } from 'ajv';
 import { PagerDutySimulator, simUserId } from '../../src/sim/pagerduty.js';
+import {
+  ERROR_SCHEMA,
+  INCIDENT_SCHEMA,
+  LOG_ENTRY_SCHEMA,
+  NOTE_SCHEMA,
+  USER_SCHEMA,
+  listSchema,
+} from '../helpers/pagerduty-schemas.js';
 
 interface Reply {
   readonly status: number;
@@ -34,7 +43,7 @@ describe('PagerDuty simulator over HTTP', () => {
   let sim: PagerDutySimulator;
 
   before(async () => {
-    sim = await PagerDutySimulator.start({ levels: 2 });
+    sim = await PagerDutySimulator.start({ policy: ['lazarus@example.com', 'oncall-2@example.com'] });
   });
   afterEach(async () => {
     await sim.clearFaults();
@@ -76,7 +85,7 @@ describe('PagerDuty simulator over HTTP', () => {
     assert.equal(sim.incident('auth')?.status, 'triggered');
   });
 
-  test('status updates, escalation levels and notes', async () => {
+  test('status updates, escalation levels and notes, with the statuses the spec gives', async () => {
     const { id } = sim.createIncident({ incidentKey: 'life', service: 'sms-api' });
     const url = `${sim.url}/incidents/${id}`;
     assert.equal((await call(url, { method: 'PUT', body: put('acknowledged') })).status, 200);
@@ -88,6 +97,13 @@ describe('PagerDuty simulator over HTTP', () => {
       [sim.incident('life')?.escalation_level, sim.incident('life')?.status],
       [2, 'triggered'],
     );
+    // Who holds it now: the second level's user, in `assignments`; no level in the incident.
+    const held = (escalated.body as { incident: Record<string, unknown> }).incident;
+    assert.equal('escalation_level' in held, false);
+    assert.deepEqual(
+      (held['assignments'] as { assignee: { id: string } }[]).map((a) => a.assignee.id),
+      [simUserId('oncall-2@example.com')],
+    );
     const beyond = { incident: { type: 'incident_reference', escalation_level: 3 } };
     assert.equal((await call(url, { method: 'PUT', body: beyond })).status, 400, 'the policy has 2 levels');
     assert.equal(
@@ -96,19 +112,26 @@ describe('PagerDuty simulator over HTTP', () => {
     );
     assert.equal((await call(url, { method: 'PUT', body: put('snoozed') })).status, 400);
     const note = await call(`${url}/notes`, { method: 'POST', body: { note: { content: 'facts' } } });
-    assert.equal(note.status, 201);
+    assert.equal(note.status, 200, 'the spec answers a new note with 200');
     assert.equal((note.body as { note: { content: string } }).note.content, 'facts');
     assert.equal((await call(url, { method: 'PUT', body: put('resolved') })).status, 200);
+    // Acknowledging a resolved incident reopens it, assigned to whoever acknowledged it (the spec).
     const again = await call(url, { method: 'PUT', body: put('acknowledged') });
-    assert.equal(again.status, 400);
-    assert.match(JSON.stringify(again.body), /Already Resolved/);
+    assert.equal(again.status, 200);
+    assert.equal(sim.incident('life')?.status, 'acknowledged');
+    assert.deepEqual(
+      (again.body as { incident: { assignments: { assignee: { id: string } }[] } }).incident.assignments.map(
+        (a) => a.assignee.id,
+      ),
+      [simUserId('lazarus@example.com')],
+    );
     assert.equal(
       (await call(`${sim.url}/incidents/PNOPE00`, { method: 'PUT', body: put('resolved') })).status,
       404,
     );
   });
 
-  test('acknowledgements name who acknowledged, and are cleared by an escalation; users by address', async () => {
+  test('acknowledgements name who acknowledged, and are cleared by an escalation; users by name, and /users/me', async () => {
     const { id } = sim.createIncident({ incidentKey: 'who', service: 'sms-api' });
     const url = `${sim.url}/incidents/${id}`;
     type Acks = { incident: { acknowledgements: { acknowledger: { id: string; summary: string } }[] } };
@@ -116,26 +139,115 @@ describe('PagerDuty simulator over HTTP', () => {
     sim.acknowledgeAs('who', 'alice@example.com');
     const both = (await call(url)).body as Acks;
     assert.deepEqual(
-      both.incident.acknowledgements.map((a) => a.acknowledger.summary),
-      ['lazarus@example.com', 'alice@example.com'],
+      both.incident.acknowledgements.map((a) => a.acknowledger.id),
+      [simUserId('lazarus@example.com'), simUserId('alice@example.com')],
     );
     assert.equal(
       (ours.body as Acks).incident.acknowledgements[0]?.acknowledger.id,
       simUserId('lazarus@example.com'),
     );
-    const users = await call(`${sim.url}/users?query=${encodeURIComponent('alice@example.com')}`);
+    // `query` matches the name (PagerDuty documents no match on the email).
+    sim.acknowledgeAs('who', 'alice@example.com');
+    const byName = await call(`${sim.url}/users?query=oncall-2`);
     assert.deepEqual(
-      (users.body as { users: { id: string; email: string }[] }).users.map((u) => [u.id, u.email]),
-      [[simUserId('alice@example.com'), 'alice@example.com']],
+      (byName.body as { users: { id: string; email: string }[] }).users.map((u) => u.email),
+      ['oncall-2@example.com'],
     );
-    assert.notEqual(simUserId('alice@example.com'), simUserId('lazarus@example.com'));
+    const byEmail = await call(`${sim.url}/users?query=${encodeURIComponent('oncall-2@example.com')}`);
+    assert.deepEqual((byEmail.body as { users: unknown[] }).users, []);
+    const me = await call(`${sim.url}/users/me`);
+    assert.equal((me.body as { user: { id: string } }).user.id, simUserId('lazarus@example.com'));
     const escalation = { incident: { type: 'incident_reference', escalation_level: 2 } };
     await call(url, { method: 'PUT', body: escalation });
     assert.deepEqual(((await call(url)).body as Acks).incident.acknowledgements, []);
     assert.throws(() => sim.acknowledgeAs('no-such-key', 'alice@example.com'), /no open incident/);
   });
 
-  test('faults: fail_next, rate limit with Retry-After, slow, down', async () => {
+  test("every answer has the shape PagerDuty's spec gives: incidents, log entries, users, notes, lists, errors", async () => {
+    const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
+    const check = (schema: object, value: unknown, what: string): void => {
+      const validate = ajv.compile(schema);
+      assert.ok(validate(value), `${what}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(value)}`);
+    };
+    const { id } = sim.createIncident({ incidentKey: 'shape', service: 'sms-api' });
+    const url = `${sim.url}/incidents/${id}`;
+    check(
+      { type: 'object', required: ['incident'], properties: { incident: INCIDENT_SCHEMA } },
+      (await call(url)).body,
+      'triggered',
+    );
+    await call(url, { method: 'PUT', body: put('acknowledged') });
+    await call(`${url}/notes`, { method: 'POST', body: { note: { content: 'facts' } } });
+    sim.escalate('shape', { by: 'alice@example.com' });
+    sim.reassign('shape', 'alice@example.com', 'bob@example.com');
+    const note = await call(`${url}/notes`, { method: 'POST', body: { note: { content: 'more' } } });
+    check(NOTE_SCHEMA, note.body, 'note');
+    check(
+      listSchema('incidents', INCIDENT_SCHEMA),
+      (await call(`${sim.url}/incidents?incident_key=shape`)).body,
+      'list',
+    );
+    await call(url, { method: 'PUT', body: put('resolved') });
+    check({ type: 'object', properties: { incident: INCIDENT_SCHEMA } }, (await call(url)).body, 'resolved');
+    const log = await call(`${url}/log_entries`);
+    check(listSchema('log_entries', LOG_ENTRY_SCHEMA), log.body, 'log entries');
+    assert.deepEqual(
+      (log.body as { log_entries: { type: string }[] }).log_entries.map((e) => e.type).reverse(),
+      [
+        'trigger_log_entry',
+        'acknowledge_log_entry',
+        'annotate_log_entry',
+        'escalate_log_entry',
+        'assign_log_entry',
+        'annotate_log_entry',
+        'resolve_log_entry',
+      ],
+    );
+    check(listSchema('users', USER_SCHEMA), (await call(`${sim.url}/users?query=lazarus`)).body, 'users');
+    check(
+      { type: 'object', required: ['user'], properties: { user: USER_SCHEMA } },
+      (await call(`${sim.url}/users/me`)).body,
+      'me',
+    );
+    check(ERROR_SCHEMA, (await call(`${sim.url}/incidents/PNOPE00`)).body, '404');
+    check(ERROR_SCHEMA, (await call(`${sim.url}/incidents`, { headers: {} })).body, '401');
+  });
+
+  test('GET /incidents: statuses[], sort_by, limit, offset and more, as documented', async () => {
+    const key = 'paged';
+    for (let i = 0; i < 30; i++) {
+      sim.createIncident({ incidentKey: key, service: 'sms-api' });
+      if (i < 29) sim.resolveAs(key, 'alice@example.com');
+    }
+    type List = {
+      incidents: { id: string; status: string; incident_number: number }[];
+      more: boolean;
+      limit: number;
+    };
+    const first = (await call(`${sim.url}/incidents?incident_key=${key}`)).body as List;
+    assert.equal(first.limit, 25, 'the first 25 without a limit');
+    assert.equal(first.more, true);
+    assert.ok(
+      first.incidents.every((i) => i.status === 'resolved'),
+      'oldest first: the open one is not on it',
+    );
+    const open = (
+      await call(`${sim.url}/incidents?incident_key=${key}&statuses[]=triggered&statuses[]=acknowledged`)
+    ).body as List;
+    assert.deepEqual(
+      open.incidents.map((i) => i.status),
+      ['triggered'],
+    );
+    const newest = (await call(`${sim.url}/incidents?incident_key=${key}&sort_by=created_at:desc&limit=1`))
+      .body as List;
+    assert.equal(newest.incidents[0]?.status, 'triggered');
+    const rest = (await call(`${sim.url}/incidents?incident_key=${key}&offset=25`)).body as List;
+    assert.deepEqual([rest.incidents.length, rest.more], [5, false]);
+    assert.equal((await call(`${sim.url}/incidents?limit=101`)).status, 400);
+    assert.equal((await call(`${sim.url}/incidents?statuses[]=snoozed`)).status, 400);
+  });
+
+  test("faults: fail_next, rate limit with PagerDuty's headers, slow, down", async () => {
     sim.failNext(2, 503);
     assert.deepEqual(
       [(await call(`${sim.url}/incidents`)).status, (await call(`${sim.url}/incidents`)).status],
@@ -143,11 +255,17 @@ describe('PagerDuty simulator over HTTP', () => {
     );
     assert.equal((await call(`${sim.url}/incidents`)).status, 200);
 
+    // 960 a minute by default; every answer says how many are left.
+    const counted = await call(`${sim.url}/incidents`);
+    assert.equal(counted.headers.get('ratelimit-limit'), '960');
+    assert.ok(Number(counted.headers.get('ratelimit-remaining')) < 960);
     sim.rateLimit(1, 10_000);
     assert.equal((await call(`${sim.url}/incidents`)).status, 200);
     const limited = await call(`${sim.url}/incidents`);
     assert.equal(limited.status, 429);
-    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    assert.equal(limited.headers.get('ratelimit-limit'), '1');
+    assert.equal(limited.headers.get('ratelimit-remaining'), '0');
+    assert.ok(Number(limited.headers.get('ratelimit-reset')) >= 1);
     sim.rateLimit(undefined);
 
     sim.slow(200);

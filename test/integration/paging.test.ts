@@ -43,7 +43,7 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
     await mail.start();
     stack = await LocalStack.start({
       services: SERVICES,
-      fleet: { services: { 'sms-api': 8, onboard: 4 } },
+      fleet: { services: { 'sms-api': 12, onboard: 4 } },
       region: {
         thresholds: { vote_timeout: '3s' },
         kinesis: { lease_ttl: '3s' },
@@ -300,7 +300,7 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
     const d = await probe.waitDecision(event.id);
     assert.equal(d.decision, 'escalate');
     assert.equal(d.reason, 'dependency_down');
-    assert.match(d.error ?? '', /LZ_ERR_PAGER_TAKEN.*acknowledged by alice@example\.com/);
+    assert.match(d.error ?? '', /LZ_ERR_PAGER_TAKEN.*acknowledged by alice\b/);
     assert.match(d.reason_text ?? '', /a person already has the page/);
     assert.equal(d.lock, undefined);
     assert.ok(d.votes.filter((v) => v.pass).length >= 2, 'the checks had passed: only the page stopped it');
@@ -318,6 +318,47 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
       () => Promise.resolve(incident('PD-human').notes.find((n) => /Assisted diagnosis/.test(n.content))),
       10_000,
     );
+  });
+
+  test("the page escalated by PagerDuty's timer before the event arrives: not acknowledged, no workflow", async () => {
+    stack.fleet.inject({ kind: 'host_down', host: 'sms-api-10' });
+    const event = hostDown('sms-api', 'sms-api-10', { incident_key: 'PD-timer' });
+    probe.page(event);
+    stack.pagerduty.escalate('PD-timer');
+    await probe.put(event);
+    const d = await probe.waitDecision(event.id);
+    assert.equal(d.decision, 'escalate');
+    assert.match(d.error ?? '', /LZ_ERR_PAGER_ALREADY_ESCALATED.*the humans have it/);
+    assert.ok(d.votes.filter((v) => v.pass).length >= 2, 'the checks had passed: only the page stopped it');
+    assert.equal(await probe.run(`run-${event.id}`), undefined, 'no workflow');
+    const i = incident('PD-timer');
+    assert.deepEqual(
+      [i.status, i.escalation_level, i.acknowledgements],
+      ['triggered', 2, []],
+      'still paging level 2',
+    );
+  });
+
+  test('a resolved page: nothing acts and nothing is written to the page (page_resolved)', async () => {
+    stack.fleet.inject({ kind: 'host_down', host: 'sms-api-11' });
+    const event = hostDown('sms-api', 'sms-api-11', { incident_key: 'PD-over' });
+    probe.page(event);
+    stack.pagerduty.resolveAs('PD-over', 'alice@example.com');
+    const before = stack.pagerduty.calls().length;
+    await probe.put(event);
+    const d = await probe.waitDecision(event.id);
+    assert.equal(d.decision, 'escalate');
+    assert.equal(d.reason, 'page_resolved');
+    assert.match(d.error ?? '', /LZ_ERR_PAGER_RESOLVED/);
+    assert.equal(await probe.run(`run-${event.id}`), undefined, 'no workflow');
+    await slackSays('/sms', 'sms-api-11');
+    const i = incident('PD-over');
+    assert.deepEqual([i.status, i.notes.length], ['resolved', 0], 'not reopened, not annotated');
+    const writes = stack.pagerduty
+      .calls()
+      .slice(before)
+      .filter((c) => c.method !== 'GET');
+    assert.deepEqual(writes, [], 'no PUT or POST on any page');
   });
 
   /**

@@ -3,7 +3,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { LzError } from '../../../src/common/errors.js';
 import { PagerErrorCodes } from '../../../src/pager/errors.js';
 import { PagerDutyPager, type PagerDutyPagerOptions } from '../../../src/pager/pagerduty-pager.js';
-import { PagerDutySimulator } from '../../../src/sim/pagerduty.js';
+import { PagerDutySimulator, simUserId } from '../../../src/sim/pagerduty.js';
 
 const FROM = 'lazarus@example.com';
 const never = (): AbortSignal => new AbortController().signal;
@@ -53,7 +53,7 @@ describe('PagerDutyPager against the simulator', () => {
     await sim.close();
   });
 
-  test('acknowledges the incident of a key, with the token and the From header', async () => {
+  test('acknowledges the incident of a key, with the token and the From header, from documented fields only', async () => {
     const key = incident();
     const p = pager();
     const result = await p.acknowledge(key, never());
@@ -63,16 +63,29 @@ describe('PagerDutyPager against the simulator', () => {
     assert.equal(state?.log.at(-1)?.from, FROM);
     const calls = sim
       .calls()
-      .filter((c) => c.query['incident_key'] === key || c.path.endsWith(state?.id ?? '?'));
+      .filter(
+        (c) => c.query['incident_key'] === key || c.path.includes(state?.id ?? '?') || c.path === '/users/me',
+      );
     assert.deepEqual(
       calls.map((c) => `${c.method} ${c.path} ${c.status}`),
-      ['GET /incidents 200', `PUT /incidents/${state?.id} 200`],
+      [
+        'GET /incidents 200',
+        'GET /users/me 200',
+        `GET /incidents/${state?.id}/log_entries 200`,
+        `PUT /incidents/${state?.id} 200`,
+      ],
     );
-    assert.deepEqual(calls[1]?.body, { incident: { type: 'incident_reference', status: 'acknowledged' } });
+    // The open incident, newest first: a key used many times still finds it on the first page.
+    assert.deepEqual(calls[0]?.query, {
+      incident_key: key,
+      'statuses[]': 'acknowledged',
+      sort_by: 'created_at:desc',
+      limit: '1',
+    });
+    assert.deepEqual(calls[3]?.body, { incident: { type: 'incident_reference', status: 'acknowledged' } });
     const [record] = p.calls();
     assert.equal(record?.verb, 'acknowledge');
     assert.equal(record?.ok, true);
-    assert.equal(record?.attempts, 2);
     assert.ok(record !== undefined && record.latencyMs >= 0 && record.latencyMs < 1_000);
   });
 
@@ -89,44 +102,59 @@ describe('PagerDutyPager against the simulator', () => {
     );
   });
 
-  test('escalates to the next level each time, with the reason as a note', async () => {
+  test("escalates a page the controller holds to the second level, with the reason as a note; then it is the humans'", async () => {
     const key = incident();
     const p = pager();
     assert.equal((await p.escalate(key, 'checks failed on 2 of 3 nodes', never())).escalation_level, 2);
-    assert.equal(sim.incident(key)?.escalation_level, 2);
-    assert.equal((await p.escalate(key, 'still failing', never())).escalation_level, 3);
     const state = sim.incident(key);
-    assert.equal(state?.escalation_level, 3);
+    assert.equal(state?.escalation_level, 2);
     assert.equal(state?.status, 'triggered');
     assert.deepEqual(
       state?.notes.map((n) => n.content),
-      ['Escalated by Lazarus: checks failed on 2 of 3 nodes', 'Escalated by Lazarus: still failing'],
+      ['Escalated by Lazarus: checks failed on 2 of 3 nodes'],
     );
+    // Assigned to the second level now: not the controller's to move further.
+    assert.deepEqual(await p.escalate(key, 'still failing', never()), {
+      incident_id: state?.id,
+      escalation_level: 0,
+      escalated: false,
+      left: 'taken',
+    });
+    assert.equal(sim.incident(key)?.escalation_level, 2);
   });
 
-  test('escalation starts from the level PagerDuty reports, not from 1', async () => {
+  test('a resolved page is never touched: no escalation, no acknowledgement (it would reopen)', async () => {
     const key = incident();
+    sim.resolveAs(key, 'alice@example.com');
     const p = pager();
-    await p.acknowledge(key, never());
-    // A human (or PagerDuty's timer) escalated meanwhile: the next level is 3.
-    await pager().escalate(key, '', never());
-    assert.equal((await p.escalate(key, '', never())).escalation_level, 3);
+    const before = sim.calls().length;
+    assert.equal((await p.escalate(key, 'late report', never())).left, 'resolved');
+    await rejectsWith(p.acknowledge(key, never()), PagerErrorCodes.RESOLVED);
+    assert.ok(
+      !sim
+        .calls()
+        .slice(before)
+        .some((c) => c.method !== 'GET'),
+      'nothing written',
+    );
+    assert.equal(sim.incident(key)?.status, 'resolved');
   });
 
-  test('onlyUntaken: a page that is acknowledged or past the first level is left as it is', async () => {
+  test('onlyUntaken: a page that is acknowledged, or assigned past the controller, is left as it is', async () => {
     const p = pager();
     const acked = incident();
     await p.acknowledge(acked, never());
     assert.deepEqual(await p.escalate(acked, 'lock held', never(), { onlyUntaken: true }), {
       incident_id: sim.incident(acked)?.id,
-      escalation_level: 1,
+      escalation_level: 0,
       escalated: false,
+      left: 'taken',
     });
     assert.equal(sim.incident(acked)?.status, 'acknowledged');
     assert.equal(sim.incident(acked)?.escalation_level, 1);
 
     const withHumans = incident();
-    await p.escalate(withHumans, '', never());
+    sim.escalate(withHumans);
     const again = await p.escalate(withHumans, 'stale', never(), { onlyUntaken: true });
     assert.equal(again.escalated, false);
     assert.equal(sim.incident(withHumans)?.escalation_level, 2, 'not moved to 3');
@@ -136,13 +164,48 @@ describe('PagerDutyPager against the simulator', () => {
     assert.deepEqual([first.escalated, first.escalation_level], [true, 2]);
   });
 
-  test('refuses to acknowledge a page that is already with the humans', async () => {
-    const key = incident();
-    const p = pager();
-    await p.escalate(key, 'checks failed', never());
-    const error = await rejectsWith(p.acknowledge(key, never()), PagerErrorCodes.ALREADY_ESCALATED);
-    assert.match(error.message, /level 2/);
-    assert.equal(sim.incident(key)?.status, 'triggered', 'the humans are still being paged');
+  for (const [how, hand] of [
+    ["escalated by PagerDuty's timer", (key: string) => sim.escalate(key)],
+    ['escalated by a person', (key: string) => sim.escalate(key, { by: 'alice@example.com' })],
+    ['reassigned by a person', (key: string) => sim.reassign(key, 'alice@example.com', 'bob@example.com')],
+    [
+      'escalated, then assigned back to the controller',
+      (key: string) => {
+        sim.escalate(key, { by: 'alice@example.com' });
+        sim.reassign(key, 'alice@example.com', FROM);
+      },
+    ],
+  ] as const) {
+    test(`refuses to acknowledge a page ${how}: the humans have it`, async () => {
+      const key = incident();
+      hand(key);
+      const before = sim.calls().length;
+      const error = await rejectsWith(pager().acknowledge(key, never()), PagerErrorCodes.ALREADY_ESCALATED);
+      assert.match(error.message, /the humans have it/);
+      assert.ok(
+        !sim
+          .calls()
+          .slice(before)
+          .some((c) => c.method === 'PUT'),
+        'no acknowledgement is sent',
+      );
+      assert.equal(sim.incident(key)?.status, 'triggered', 'the humans are still being paged');
+    });
+  }
+
+  test('a key reused 30 times, the open incident last: that one is acknowledged', async () => {
+    const key = freshKey();
+    for (let i = 0; i < 30; i++) {
+      sim.createIncident({ incidentKey: key, service: 'sms-api' });
+      if (i < 29) sim.resolveAs(key, 'alice@example.com');
+    }
+    const open = sim.incident(key);
+    assert.equal(open?.status, 'triggered');
+    assert.deepEqual(await pager().acknowledge(key, never()), {
+      incident_id: open?.id,
+      status: 'acknowledged',
+    });
+    assert.equal(sim.incidents().filter((i) => i.incident_key === key && i.status !== 'resolved').length, 1);
   });
 
   test('refuses to acknowledge a page a person has acknowledged, and names them', async () => {
@@ -150,11 +213,11 @@ describe('PagerDutyPager against the simulator', () => {
     sim.acknowledgeAs(key, 'alice@example.com');
     const before = sim.calls().length;
     const error = await rejectsWith(pager().acknowledge(key, never()), PagerErrorCodes.TAKEN);
-    assert.match(error.message, /acknowledged by alice@example\.com/);
+    assert.match(error.message, /acknowledged by alice\b/);
     const calls = sim.calls().slice(before);
     assert.deepEqual(
       calls.map((c) => `${c.method} ${c.path}`),
-      ['GET /incidents', 'GET /users'],
+      ['GET /incidents', 'GET /users/me'],
       'no acknowledgement is sent',
     );
     const state = sim.incident(key);
@@ -176,23 +239,21 @@ describe('PagerDutyPager against the simulator', () => {
     const lookups = sim
       .calls()
       .slice(before)
-      .filter((c) => c.path === '/users');
-    assert.equal(lookups.length, 1);
-    assert.equal(lookups[0]?.query.query, FROM);
+      .filter((c) => c.path === '/users/me');
+    assert.equal(lookups.length, 1, 'GET /users/me once');
     // A person joining in afterwards makes it theirs.
     sim.acknowledgeAs(key, 'bob@example.com');
     const error = await rejectsWith(p.acknowledge(key, never()), PagerErrorCodes.TAKEN);
-    assert.match(error.message, /bob@example\.com/);
-    assert.doesNotMatch(error.message, /lazarus@example\.com/);
+    assert.match(error.message, /bob\b/);
+    assert.doesNotMatch(error.message, /lazarus/);
   });
 
-  test('a page acknowledged already, and PagerDuty will not say who the controller is (403 on /users): no acknowledgement', async () => {
+  test('PagerDuty will not say who the controller is (/users/me refused): no acknowledgement; a configured user id needs no lookup', async () => {
     const key = incident();
-    await pager().acknowledge(key, never());
-    sim.failNext(1, 403, '/users');
+    sim.failNext(1, 403, '/users/me');
     const before = sim.calls().length;
     const error = await rejectsWith(pager().acknowledge(key, never()), PagerErrorCodes.UNAUTHORIZED);
-    assert.match(error.message, /look up the user lazarus@example\.com: HTTP 403/);
+    assert.match(error.message, /GET \/users\/me.*HTTP 403/);
     assert.ok(
       !sim
         .calls()
@@ -200,6 +261,15 @@ describe('PagerDutyPager against the simulator', () => {
         .some((c) => c.method === 'PUT'),
       'nothing sent',
     );
+    const mark = sim.calls().length;
+    await pager({ userId: simUserId(FROM) }).acknowledge(key, never());
+    assert.ok(
+      !sim
+        .calls()
+        .slice(mark)
+        .some((c) => c.path === '/users/me'),
+    );
+    assert.equal(sim.incident(key)?.status, 'acknowledged');
   });
 
   test('adds a note and returns its id', async () => {
@@ -255,9 +325,9 @@ describe('PagerDutyPager against the simulator', () => {
         .calls()
         .slice(before)
         .map((c) => c.status),
-      [500, 500, 200, 200],
+      [500, 500, 200, 200, 200, 200],
     );
-    assert.equal(p.calls()[0]?.attempts, 4);
+    assert.equal(p.calls()[0]?.attempts, 6);
   });
 
   test('unreachable past a short budget: LZ_ERR_PAGER_UNAVAILABLE, not retryable, promptly', async () => {
