@@ -36,6 +36,7 @@ const REASONS = [
   'timeout',
   'lock_held',
   'unprocessable',
+  'page_resolved',
   'dependency_down',
 ];
 /** The relative ranges of "Decided", in ms; `since` is computed afresh at every load. */
