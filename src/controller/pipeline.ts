@@ -378,20 +378,21 @@ export class Pipeline {
       `event set aside, nothing acted on: it could not be ${parked ? 'recorded' : 'processed'} (${message})`,
     );
     const raw = Buffer.from(record.data.subarray(0, REJECTED_RAW_CAP)).toString('base64');
-    if (progress.claimed && !parked) {
-      const decision = this.build(
-        record,
-        { ...event, data: {} },
-        {
-          decision: 'escalate',
-          reason: 'unprocessable',
-          error: `${EventErrorCodes.UNPROCESSABLE}: ${message}`,
-          votes: [],
-          failures: [],
-          ...(progress.page === undefined ? {} : { page: progress.page }),
-        },
-        progress.earlier,
-      );
+    // Without its data, whose shape may be what failed. Should even that fail, a rejected record.
+    const decision = this.tryBuild(
+      record,
+      { ...event, data: {} },
+      {
+        decision: 'escalate',
+        reason: 'unprocessable',
+        error: `${EventErrorCodes.UNPROCESSABLE}: ${message}`,
+        votes: [],
+        failures: [],
+        ...(progress.page === undefined ? {} : { page: progress.page }),
+      },
+      progress.earlier,
+    );
+    if (decision !== undefined && progress.claimed && !parked) {
       const aside = {
         ...decision,
         set_aside: { code: EventErrorCodes.UNPROCESSABLE, raw, size: record.data.byteLength },
@@ -413,23 +414,8 @@ export class Pipeline {
       }
     }
     // Only a page nobody has answered for yet: a parked decision's page was escalated when it parked.
-    if (progress.claimed && !announced && this.o.responder !== undefined)
-      this.o.responder.afterDecision(
-        this.build(
-          record,
-          { ...event, data: {} },
-          {
-            decision: 'escalate',
-            reason: 'unprocessable',
-            error: message,
-            votes: [],
-            failures: [],
-            ...(progress.page === undefined ? {} : { page: progress.page }),
-          },
-          progress.earlier,
-        ),
-        undefined,
-      );
+    if (decision !== undefined && progress.claimed && !announced)
+      this.o.responder?.afterDecision(decision, undefined);
     const rejected = await this.reject(
       record,
       {
@@ -790,6 +776,14 @@ export class Pipeline {
         );
       }
       await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  private tryBuild(...args: Parameters<Pipeline['build']>): DecisionRecord | undefined {
+    try {
+      return this.build(...args);
+    } catch {
+      return undefined;
     }
   }
 
