@@ -81,10 +81,21 @@ describe('rate limit over the cluster', { timeout: 180_000 }, () => {
         );
       else assert.notEqual(d.reason, 'rate_limited');
     }
-    assert.equal(
-      all.filter((d) => (d.gates?.rate?.count ?? 0) <= 5).length,
-      5,
-      'exactly five events counted within the threshold',
+    // On a loaded machine a Redis call can time out (500 ms): that event escalates dependency_down
+    // before the gates (fail safe) and has no count. Every counted one has its own count.
+    for (const d of all.filter((x) => x.gates?.rate === undefined))
+      assert.equal(
+        d.reason,
+        'dependency_down',
+        `${d.event_id}: ${d.decision}/${d.reason ?? ''} without gates`,
+      );
+    // Such an event may still have been counted (a timed-out call may have been carried out), so it
+    // can take one of the five places: never more than five, and none lost but to those.
+    const failedSafe = all.filter((x) => x.gates?.rate === undefined).length;
+    const within = all.filter((d) => d.gates?.rate !== undefined && d.gates.rate.count <= 5).length;
+    assert.ok(
+      within <= 5 && within >= 5 - failedSafe,
+      `${within} counted within the threshold, ${failedSafe} failed safe`,
     );
   });
 });
@@ -124,7 +135,12 @@ describe('regional circuit breaker', { timeout: 120_000 }, () => {
       if (d.decision === 'act')
         assert.ok(counted <= 10, `${d.event_id} acted with the breaker at ${counted}`);
     }
-    assert.equal(all.filter((d) => d.reason === 'breaker_open').length, 30, 'services 11 to 40');
+    // As in the rate test, an event whose Redis call timed out under load escalates dependency_down
+    // without gates, and may or may not have been counted.
+    const failedSafe = all.filter((d) => d.gates?.breaker === undefined);
+    for (const d of failedSafe) assert.equal(d.reason, 'dependency_down', `${d.event_id} without gates`);
+    const open = all.filter((d) => d.reason === 'breaker_open').length;
+    assert.ok(open <= 30 && open >= 30 - failedSafe.length, `${open} breaker_open: services 11 to 40`);
   });
 });
 
