@@ -16,6 +16,7 @@
  * | `lazarus_workflow_runs_total`       | counter   | `workflow`, `status`            | runs `started`, `succeeded`, `failed` on this node                    |
  * | `lazarus_workflow_step_duration_ms` | histogram | `action`, `status`              | one step's duration, ms (10 ms .. 30 min)                             |
  * | `lazarus_page_ack_latency_ms`       | histogram |                                 | the event's `time` → PagerDuty acknowledgement, ms (50 ms .. 60 s)     |
+ * | `lazarus_page_left_to_timer_total` | counter   | `action`                        | page calls not sent: the region's PagerDuty request budget had no room in time; PagerDuty's timer escalates |
  * | `lazarus_shard_lag_ms`              | gauge     | `shard`                         | how far this node's reader is behind the shard's tip (MillisBehindLatest) |
  * | `lazarus_redis_errors_total`        | counter   | `op`                            | Redis calls that failed or timed out                                  |
  * | `lazarus_peer_errors_total`         | counter   | `peer`                          | gRPC calls to a peer that failed or timed out                         |
@@ -116,6 +117,12 @@ export class Metrics {
     buckets: PAGE_ACK_BUCKETS_MS,
     registers: [this.registry],
   });
+  private readonly leftToTimer = new Counter({
+    name: 'lazarus_page_left_to_timer_total',
+    help: "Page calls not sent because the region's PagerDuty request budget had no room before the page's race ended (PagerDuty's own timer escalates those pages), by call.",
+    labelNames: ['action'] as const,
+    registers: [this.registry],
+  });
   private readonly shardLagMs = new Gauge({
     name: 'lazarus_shard_lag_ms',
     help: "How far this node's reader is behind the shard's tip, in milliseconds.",
@@ -199,6 +206,11 @@ export class Metrics {
 
   pageAcked(latencyMs: number): void {
     this.pageAck.observe(Math.max(0, latencyMs));
+  }
+
+  /** A page call (`acknowledge`, `escalate`, `resolve`, `note`) was left to PagerDuty's timer. */
+  pageLeftToTimer(action: string): void {
+    this.leftToTimer.inc({ action });
   }
 
   /** The reader of `shard` is `ms` behind its tip (GetRecords' MillisBehindLatest). */

@@ -164,7 +164,8 @@ export async function clusterView(
     nodes,
     shards: shardViews,
     breaker: {
-      state: breakerState === 'open' ? 'open' : 'closed',
+      // `open:<when it opened>` (`open` as an older release wrote it).
+      state: breakerState?.split(':')[0] === 'open' ? 'open' : 'closed',
       services: failing,
       open_now: failing > region.thresholds.breakerThreshold,
       threshold: region.thresholds.breakerThreshold,

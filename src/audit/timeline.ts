@@ -199,7 +199,10 @@ function pageEntry(d: DecisionRecord, page: NonNullable<DecisionRecord['page']>)
     stage: 'page',
     node: d.coordinator.node,
     ok: page.ok,
-    title: `${page.action} incident ${page.incident_id ?? page.incident_key}: ${page.ok ? 'done' : `failed (${page.error ?? '?'})`} ${formatDuration(page.latency_ms)} after the event, ${page.attempts} attempt${page.attempts === 1 ? '' : 's'}`,
+    title:
+      page.left_to_timer === true
+        ? `${page.action} of ${page.incident_key} left to PagerDuty's timer: the region's request budget had no room before the race ended`
+        : `${page.action} incident ${page.incident_id ?? page.incident_key}: ${page.ok ? 'done' : `failed (${page.error ?? '?'})`} ${formatDuration(page.latency_ms)} after the event, ${page.attempts} attempt${page.attempts === 1 ? '' : 's'}`,
     detail: { ...page },
   };
 }
@@ -295,6 +298,10 @@ function auditTitle(e: AuditEntry): string {
   }
   if (e.kind === 'page' && e.action === 'not_escalated')
     return `not escalated: ${typeof e.detail?.['why'] === 'string' ? e.detail['why'] : 'the page was taken already'}`;
+  if (e.kind === 'page' && e.detail?.['left_to_timer'] === true)
+    return `${e.action} left to PagerDuty's timer: not sent, the region's request budget had no room in time`;
+  if (e.kind === 'page' && e.action === 'note_skipped')
+    return `no note: ${typeof e.detail?.['why'] === 'string' ? e.detail['why'] : 'noted already'}`;
   if (e.kind === 'workflow' && e.action === 'not_started')
     return `the workflow could not be started: ${e.error ?? '?'}`;
   const incident =

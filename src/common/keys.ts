@@ -45,6 +45,17 @@ export class RedisKeys {
   get decisions(): string {
     return `${this.prefix}decisions`;
   }
+  /**
+   * Hash: the region's PagerDuty request budget (a token bucket: tokens, at, paused_until), shared
+   * by the nodes because PagerDuty counts the requests of the controller's user.
+   */
+  get pagerBudget(): string {
+    return `${this.prefix}pager-budget`;
+  }
+  /** String: a note for the page was claimed once for this breaker opening (expires). */
+  breakerNote(openedAt: number, incidentKey: string): string {
+    return `${this.prefix}breaker-note:${openedAt}:${incidentKey}`;
+  }
   /** List (JSON): records that were not events, newest first, capped. */
   get rejected(): string {
     return `${this.prefix}rejected`;

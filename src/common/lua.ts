@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { packageRoot } from './package-root.js';
 
-export const SCRIPT_VERSION = 2;
+export const SCRIPT_VERSION = 3;
 
 export interface ScriptSpec {
   /** Folder under `src/` that holds `lua/<name>.lua`. */

@@ -31,6 +31,8 @@ export const REGION_DEFAULTS = {
   pagerDutyUrl: 'https://api.pagerduty.com',
   pagerDutyTokenEnv: 'PAGERDUTY_TOKEN',
   pageBudget: '50s',
+  /** PagerDuty's documented REST limit for one user, shared by the region's nodes. */
+  pagerDutyRequestsPerMinute: 960,
   incidentGrace: '10s',
   smtpPort: 25,
   auditRetention: '30d',
@@ -194,6 +196,7 @@ export function compileRegion(
             budgetMs,
             incidentGraceMs: ms(pd.incident_grace, REGION_DEFAULTS.incidentGrace),
             ...(pd.user_id === undefined ? {} : { userId: pd.user_id }),
+            requestsPerMinute: pd.requests_per_minute ?? REGION_DEFAULTS.pagerDutyRequestsPerMinute,
           },
         }),
     notifications: {

@@ -243,6 +243,7 @@ export const REGION_SCHEMA = {
         budget: duration,
         incident_grace: duration,
         user_id: { type: 'string', pattern: '^[A-Z0-9]+$' },
+        requests_per_minute: { type: 'integer', minimum: 60 },
       },
     },
     notifications: {

@@ -113,6 +113,7 @@ export interface RawRegion {
     budget?: string;
     incident_grace?: string;
     user_id?: string;
+    requests_per_minute?: number;
   };
   notifications?: {
     slack_webhooks?: Record<string, string>;
@@ -273,6 +274,8 @@ export interface CompiledRegion {
     readonly incidentGraceMs: number;
     /** The controller's own PagerDuty user id; absent: `GET /users/me` (a user-level token). */
     readonly userId?: string;
+    /** PagerDuty REST requests a minute the whole region may send (its limit for that user). */
+    readonly requestsPerMinute: number;
   };
   readonly notifications: {
     readonly slackWebhooks: Readonly<Record<string, string>>;

@@ -92,6 +92,8 @@ export interface DecisionRecord {
       readonly services: number;
       readonly threshold: number;
       readonly window_ms: number;
+      /** While open: when it opened (ISO time), which names the opening (one summary note per page). */
+      readonly opened_at?: string;
     };
     /** For `recently_remediated`: the remediation of this host on record, and the window. */
     readonly remediated?: Remediation & { readonly window_ms: number };
@@ -164,6 +166,11 @@ export interface FirstResponse {
   readonly error?: string;
   /** An escalation not made because someone had taken the page already (the evidence is noted). */
   readonly left_as_is?: string;
+  /**
+   * Not sent: the region's PagerDuty request budget had no room for it before the page's race
+   * ended. PagerDuty's own timer escalates the page to the humans.
+   */
+  readonly left_to_timer?: boolean;
 }
 
 export type { CheckEvidence, Vote, VoteFailure };

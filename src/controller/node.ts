@@ -42,7 +42,9 @@ import type { DeliveryRecord, NotifyMessage } from '../notify/notifier.js';
 import { PagerDutyNoteChannel } from '../notify/pagerduty-channel.js';
 import { SlackChannel } from '../notify/slack.js';
 import { PagerError, PagerErrorCodes } from '../pager/errors.js';
+import { viaRedis } from '../common/dependency.js';
 import { PagerDutyPager } from '../pager/pagerduty-pager.js';
+import { SharedRequestBudget } from '../pager/request-budget.js';
 import type { PagerPort } from '../actions/definition.js';
 import { Responder } from './responder.js';
 import { CircuitBreaker } from '../safety/circuit-breaker.js';
@@ -130,6 +132,16 @@ export class ControllerNode {
             budgetMs: pd.budgetMs,
             incidentGraceMs: pd.incidentGraceMs,
             ...(pd.userId === undefined ? {} : { userId: pd.userId }),
+            requestBudget: new SharedRequestBudget({
+              redis,
+              key: keys.pagerBudget,
+              perMinute: pd.requestsPerMinute,
+              onError: (error) =>
+                log.warn({ err: error }, 'the PagerDuty request budget could not be read: nothing is sent'),
+            }),
+            onCall: (call) => {
+              if (call.code === PagerErrorCodes.OVER_BUDGET) metrics.pageLeftToTimer(call.verb);
+            },
           });
     if (pd === undefined)
       log.warn('no pagerduty section in region.yaml: events with an incident key will not be acted on');
@@ -183,6 +195,17 @@ export class ControllerNode {
       node: self.id,
       log,
       updateDecision: (record) => store.update(record),
+      // Kept while the opening can still be the one events are escalated under, and some more.
+      claimBreakerNote: async (openedAtMs, incidentKey) =>
+        (await viaRedis('breaker note claim', () =>
+          redis.set(
+            keys.breakerNote(openedAtMs, incidentKey),
+            self.id,
+            'PX',
+            Math.max(3_600_000, 2 * config.region.thresholds.breakerWindowMs),
+            'NX',
+          ),
+        )) === 'OK',
     });
     onDelivery = (record, message) => responder.delivered(record, message);
     const peers = config.region.nodes

@@ -540,6 +540,9 @@ export class Pipeline {
         services: breaker.services,
         threshold: breaker.threshold,
         window_ms: breaker.windowMs,
+        ...(breaker.openedAt === undefined || breaker.openedAt <= 0
+          ? {}
+          : { opened_at: new Date(breaker.openedAt).toISOString() }),
       },
     };
     const base = { ageMs: age.ageMs, gates: recorded, votes: [], failures: [] };

@@ -90,6 +90,11 @@ export interface ResponderOptions {
   /** Writes what was learnt after the decision (the escalation) into its record. */
   /** `false` when the stored record is no longer this decision (a newer one replaced it). */
   readonly updateDecision: (record: DecisionRecord) => Promise<boolean>;
+  /**
+   * Claims, for the whole region, the one summary note a page gets for one opening of the circuit
+   * breaker (`true`: this caller writes it). Absent: every breaker escalation notes its page.
+   */
+  readonly claimBreakerNote?: (openedAtMs: number, incidentKey: string) => Promise<boolean>;
 }
 
 /** Page calls after the first response (escalation, note, resolve) get a budget of their own. */
@@ -284,8 +289,11 @@ export class Responder {
         );
       }
       // The evidence goes on the page even when PagerDuty's own timer did the escalating; never on a
-      // resolved one.
-      if (!resolved)
+      // resolved one. In a breaker storm, one summary note per page and opening instead: the
+      // region's request budget is for escalations, and every event is in the audit trail.
+      if (resolved) noted = false;
+      else if (reason === 'breaker_open') noted = await this.breakerNote(d, key);
+      else
         noted = await this.note(
           d.event_id,
           key,
@@ -403,7 +411,10 @@ export class Responder {
         { err: error, event: event.id },
         'the page could not be escalated; PagerDuty escalates by its own timer',
       );
-      return this.firstResponse('escalate', key, pager, eventTimeMs, { error: messageOf(error) });
+      return this.firstResponse('escalate', key, pager, eventTimeMs, {
+        error: messageOf(error),
+        ...(isOverBudget(error) ? { leftToTimer: true } : {}),
+      });
     } finally {
       await this.recordCalls(event.id, pager.calls());
     }
@@ -423,6 +434,45 @@ export class Responder {
     } finally {
       await this.recordCalls(eventId, pager.calls());
     }
+  }
+
+  /**
+   * The breaker's summary note on this page, once for the region per opening of the breaker (and
+   * page). `true` when the page has it (this event's or an earlier one's), so the other channels
+   * get the message and the page gets no second note.
+   */
+  private async breakerNote(d: DecisionRecord, key: string): Promise<boolean> {
+    const breaker = d.gates?.breaker;
+    const openedAt = breaker?.opened_at === undefined ? 0 : Date.parse(breaker.opened_at);
+    if (this.o.claimBreakerNote !== undefined) {
+      let first: boolean;
+      try {
+        first = await this.o.claimBreakerNote(openedAt, key);
+      } catch (error) {
+        this.o.log.warn(
+          { err: error, event: d.event_id },
+          'the breaker note could not be claimed: none is added',
+        );
+        return false;
+      }
+      if (!first) {
+        await this.entry(d.event_id, {
+          kind: 'page',
+          action: 'note_skipped',
+          ok: true,
+          detail: { incident_key: key, why: 'the page has the breaker summary note of this opening already' },
+        });
+        return true;
+      }
+    }
+    const since = breaker?.opened_at === undefined ? '' : ` since ${breaker.opened_at}`;
+    const text =
+      `Lazarus: the region's circuit breaker is open${since}: ${breaker?.services ?? '?'} services failed within ` +
+      `${Math.round((breaker?.window_ms ?? 0) / 60_000)} min (threshold ${breaker?.threshold ?? '?'}). Nothing is ` +
+      'remediated in the region until it closes; this page is for people. This note is written once per page ' +
+      `for this opening; every event is in Lazarus's audit trail (first here: ${d.event_id}, ${d.event.type} on ` +
+      `${d.event.host ?? d.event.resource ?? d.event.service}).`;
+    return this.note(d.event_id, key, text);
   }
 
   /** Adds a note to the page; `true` when it was added. */
@@ -445,7 +495,7 @@ export class Responder {
     key: string,
     pager: EventPager,
     eventTimeMs: number,
-    outcome: { incident_id?: string; error?: string; left?: string },
+    outcome: { incident_id?: string; error?: string; left?: string; leftToTimer?: boolean },
   ): FirstResponse {
     const calls = pager.calls().filter((c) => c.verb === action);
     const last = calls.at(-1);
@@ -460,6 +510,7 @@ export class Responder {
       at: new Date(at).toISOString(),
       ...(outcome.error === undefined ? {} : { error: outcome.error }),
       ...(outcome.left === undefined ? {} : { left_as_is: outcome.left }),
+      ...(outcome.leftToTimer === true ? { left_to_timer: true } : {}),
     };
   }
 
@@ -478,6 +529,7 @@ export class Responder {
           attempts: call.attempts,
           since_event_ms: call.sinceBudgetStartMs,
           ...(call.code === undefined ? {} : { code: call.code }),
+          ...(call.code === PagerErrorCodes.OVER_BUDGET ? { left_to_timer: true } : {}),
         },
       });
   }
@@ -540,6 +592,11 @@ export class Responder {
       .finally(() => this.background.delete(tracked));
     this.background.add(tracked);
   }
+}
+
+/** Whether a page call was not sent because the region's request budget had no room in time. */
+export function isOverBudget(error: unknown): boolean {
+  return error instanceof LzError && error.code === PagerErrorCodes.OVER_BUDGET;
 }
 
 /** Whether an error means PagerDuty could not be reached in time (as opposed to a refusal). */

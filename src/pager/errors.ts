@@ -28,6 +28,11 @@ export const PagerErrorCodes = {
    * so the controller neither acts nor touches it.
    */
   RESOLVED: 'LZ_ERR_PAGER_RESOLVED',
+  /**
+   * The region's PagerDuty request budget had no room for the call before its deadline (or could
+   * not be read): nothing was sent, and PagerDuty's own timer escalates the page. Not retryable.
+   */
+  OVER_BUDGET: 'LZ_ERR_PAGER_OVER_BUDGET',
   /** PagerDuty refused the token (401) or its user's rights (403): a configuration error. */
   UNAUTHORIZED: 'LZ_ERR_PAGER_UNAUTHORIZED',
   /** PagerDuty answered another 4xx (a bad `From`, an update of a resolved incident, a level out of range). */

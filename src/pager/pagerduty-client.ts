@@ -78,6 +78,14 @@ export interface CallBudget {
   readonly deadline: number;
   /** The caller's signal: when it fires, the call stops at once with its reason. */
   readonly signal: AbortSignal;
+  /**
+   * Waits for the region's request budget to allow one more HTTP attempt (see request-budget.ts);
+   * rejects (`LZ_ERR_PAGER_OVER_BUDGET`) when it cannot before the deadline, and the call then
+   * sends nothing more. Absent: no budget.
+   */
+  readonly permit?: () => Promise<void>;
+  /** PagerDuty answered 429 and said when to come back (epoch ms): every node holds off until then. */
+  readonly rateLimited?: (untilMs: number) => void;
 }
 
 /** Shortest attempt worth starting: below this the answer could not arrive before the deadline. */
@@ -134,6 +142,19 @@ export class PagerDutyClient {
       throwIfAborted(budget.signal);
       const remaining = budget.deadline - this.#now();
       if (remaining < MIN_ATTEMPT_MS) throw unavailable('budget spent');
+      if (budget.permit !== undefined) {
+        try {
+          await budget.permit();
+        } catch (error) {
+          if (!(error instanceof PagerError)) throw error;
+          throw new PagerError(error.code, `PagerDuty ${request.method} ${request.path}: ${error.message}`, {
+            retryable: false,
+            status: lastStatus,
+            attempts,
+          });
+        }
+        throwIfAborted(budget.signal);
+      }
       attempts += 1;
       const outcome = await this.#attempt(
         request,
@@ -149,7 +170,11 @@ export class PagerDutyClient {
         last = `HTTP ${outcome.status}${describeBody(outcome.data)}`;
         lastStatus = outcome.status;
         lastError = undefined;
-        if (outcome.status === 429) hint = retryAfterMs(outcome.retryAfter, this.#now());
+        if (outcome.status === 429) {
+          hint = retryAfterMs(outcome.retryAfter, this.#now());
+          // PagerDuty counts the user's requests from every node: all of them hold off.
+          budget.rateLimited?.(this.#now() + (hint ?? 1_000));
+        }
       } else {
         last = describeError(outcome.error);
         lastError = outcome.error;

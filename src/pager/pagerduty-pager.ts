@@ -37,6 +37,7 @@ import {
 import { failure, incidentOf, logEntriesOf, meOf, pick, type FoundIncident } from './pagerduty-answers.js';
 import type { PagerVerb } from './recording-pager.js';
 import { abortReason, sleep } from './retry-policy.js';
+import { UNLIMITED_BUDGET, type PagePriority, type RequestBudget } from './request-budget.js';
 
 export interface PagerDutyPagerOptions extends PagerDutyClientOptions {
   /** Time from the budget start after which no attempt starts. @defaultValue `50000` */
@@ -61,6 +62,12 @@ export interface PagerDutyPagerOptions extends PagerDutyClientOptions {
    * with `GET /users/me`, which needs a user-level API token.
    */
   readonly userId?: string;
+  /**
+   * The region's request budget, shared by its nodes (request-budget.ts). Every HTTP attempt draws
+   * from it; a call takes its whole plan (the lookup and the update) before it sends anything, so
+   * a page the budget cannot answer is not even looked up. @defaultValue no budget
+   */
+  readonly requestBudget?: RequestBudget;
 }
 
 /** What one port call did and how long it took. */
@@ -93,7 +100,17 @@ const OWN_LEVEL = 1;
 interface CallContext extends CallBudget {
   readonly startedAt: number;
   attempts: number;
+  /** Requests taken from the region's budget for the call's plan and not sent yet. */
+  credits: number;
 }
+
+/** Whose turn a port call waits for when the region's request budget is short. */
+const PRIORITY: Readonly<Record<PagerVerb, PagePriority>> = {
+  acknowledge: 'acknowledge',
+  escalate: 'escalate',
+  resolve: 'escalate',
+  note: 'note',
+};
 
 /** What all pagers made from one `new PagerDutyPager()` share. */
 class PagingCore {
@@ -105,6 +122,7 @@ class PagingCore {
   readonly noteReasons: boolean;
   readonly now: () => number;
   readonly onCall: ((record: PagerCallRecord) => void) | undefined;
+  readonly budget: RequestBudget;
   /** The `From` address: the controller's own PagerDuty user. */
   readonly from: string;
   /** That user's id, once looked up (only needed for a page someone acknowledged). */
@@ -120,6 +138,7 @@ class PagingCore {
     this.now = options.now ?? Date.now;
     this.onCall = options.onCall;
     this.selfId = options.userId;
+    this.budget = options.requestBudget ?? UNLIMITED_BUDGET;
   }
 
   remember(key: string, entry: CachedIncident): void {
@@ -191,43 +210,49 @@ export class PagerDutyPager implements PagerPort {
    *   the controller acknowledged (another node, an earlier try) is acknowledged again: a no-op.
    */
   acknowledge(incidentKey: string, signal: AbortSignal): Promise<{ incident_id: string; status: string }> {
-    return this.#run('acknowledge', incidentKey, signal, async (ctx) => {
-      const found = await this.#lookup(incidentKey, ctx);
-      if (found.status === 'resolved')
-        throw new PagerError(
-          PagerErrorCodes.RESOLVED,
-          `incident ${found.id} (${incidentKey}) is resolved: acknowledging it would reopen it, so the controller does not act`,
-          { retryable: false },
-        );
-      const self = await this.#selfId(ctx);
-      if (!found.assignees.includes(self))
-        throw new PagerError(
-          PagerErrorCodes.ALREADY_ESCALATED,
-          `incident ${found.id} (${incidentKey}) is assigned to ${found.assignees.join(', ') || 'nobody'}, not to the controller (${self}): the humans have it`,
-          { retryable: false },
-        );
-      const others = found.acknowledgers.filter((a) => a.id !== self);
-      if (others.length > 0) {
-        const names = others.map((a) => a.summary ?? a.id ?? 'someone').join(', ');
-        throw new PagerError(
-          PagerErrorCodes.TAKEN,
-          `incident ${found.id} (${incidentKey}) is already acknowledged by ${names}: a person is working on it, so the controller does not act`,
-          { retryable: false },
-        );
-      }
-      const handedOn = await this.#handedOn(found.id, self, ctx);
-      if (handedOn !== undefined)
-        throw new PagerError(
-          PagerErrorCodes.ALREADY_ESCALATED,
-          `incident ${found.id} (${incidentKey}) was ${handedOn} since it was triggered: the humans have it`,
-          { retryable: false },
-        );
-      const incident = await this.#setStatus(incidentKey, 'acknowledged', ctx, found.id);
-      return {
-        result: { incident_id: incident.id, status: incident.status ?? 'acknowledged' },
-        id: incident.id,
-      };
-    });
+    return this.#run(
+      'acknowledge',
+      incidentKey,
+      signal,
+      async (ctx) => {
+        const found = await this.#lookup(incidentKey, ctx);
+        if (found.status === 'resolved')
+          throw new PagerError(
+            PagerErrorCodes.RESOLVED,
+            `incident ${found.id} (${incidentKey}) is resolved: acknowledging it would reopen it, so the controller does not act`,
+            { retryable: false },
+          );
+        const self = await this.#selfId(ctx);
+        if (!found.assignees.includes(self))
+          throw new PagerError(
+            PagerErrorCodes.ALREADY_ESCALATED,
+            `incident ${found.id} (${incidentKey}) is assigned to ${found.assignees.join(', ') || 'nobody'}, not to the controller (${self}): the humans have it`,
+            { retryable: false },
+          );
+        const others = found.acknowledgers.filter((a) => a.id !== self);
+        if (others.length > 0) {
+          const names = others.map((a) => a.summary ?? a.id ?? 'someone').join(', ');
+          throw new PagerError(
+            PagerErrorCodes.TAKEN,
+            `incident ${found.id} (${incidentKey}) is already acknowledged by ${names}: a person is working on it, so the controller does not act`,
+            { retryable: false },
+          );
+        }
+        const handedOn = await this.#handedOn(found.id, self, ctx);
+        if (handedOn !== undefined)
+          throw new PagerError(
+            PagerErrorCodes.ALREADY_ESCALATED,
+            `incident ${found.id} (${incidentKey}) was ${handedOn} since it was triggered: the humans have it`,
+            { retryable: false },
+          );
+        const incident = await this.#setStatus(incidentKey, 'acknowledged', ctx, found.id);
+        return {
+          result: { incident_id: incident.id, status: incident.status ?? 'acknowledged' },
+          id: incident.id,
+        };
+      },
+      () => 3 + this.#selfUnknown(),
+    );
   }
 
   resolve(
@@ -235,18 +260,24 @@ export class PagerDutyPager implements PagerPort {
     note: string | undefined,
     signal: AbortSignal,
   ): Promise<{ incident_id: string; status: string }> {
-    return this.#run('resolve', incidentKey, signal, async (ctx) => {
-      const incident = await this.#setStatus(incidentKey, 'resolved', ctx);
-      // A new page with the same key is a new incident.
-      this.#core.cache.delete(incidentKey);
-      return {
-        result: { incident_id: incident.id, status: incident.status ?? 'resolved' },
-        id: incident.id,
-        ...(note !== undefined && note !== '' && this.#core.noteReasons
-          ? { afterwards: () => this.#bestEffortNote(incidentKey, incident.id, note, ctx) }
-          : {}),
-      };
-    });
+    return this.#run(
+      'resolve',
+      incidentKey,
+      signal,
+      async (ctx) => {
+        const incident = await this.#setStatus(incidentKey, 'resolved', ctx);
+        // A new page with the same key is a new incident.
+        this.#core.cache.delete(incidentKey);
+        return {
+          result: { incident_id: incident.id, status: incident.status ?? 'resolved' },
+          id: incident.id,
+          ...(note !== undefined && note !== '' && this.#core.noteReasons
+            ? { afterwards: () => this.#bestEffortNote(incidentKey, incident.id, note, ctx) }
+            : {}),
+        };
+      },
+      () => this.#lookups(incidentKey),
+    );
   }
 
   /**
@@ -280,49 +311,71 @@ export class PagerDutyPager implements PagerPort {
       escalated?: boolean;
       left?: 'resolved' | 'taken';
     };
-    return this.#run<Escalated>('escalate', incidentKey, signal, async (ctx) => {
-      const found = await this.#lookup(incidentKey, ctx);
-      const leave = (left: 'resolved' | 'taken'): { result: Escalated; id: string } => ({
-        result: { incident_id: found.id, escalation_level: 0, escalated: false, left },
-        id: found.id,
-      });
-      if (found.status === 'resolved') return leave('resolved');
-      const self = await this.#selfId(ctx);
-      if (!found.assignees.includes(self)) return leave('taken');
-      if (options.onlyUntaken === true && found.status !== 'triggered') return leave('taken');
-      const target = OWN_LEVEL + 1;
-      const answer = await this.#request(
-        {
-          method: 'PUT',
-          path: `/incidents/${encodeURIComponent(found.id)}`,
-          body: { incident: { type: 'incident_reference', escalation_level: target } },
-        },
-        ctx,
-      );
-      if (answer.status !== 200) throw failure(answer, `escalate ${incidentKey} to level ${target}`);
-      return {
-        result: { incident_id: found.id, escalation_level: target, escalated: true },
-        id: found.id,
-        ...(reason !== '' && this.#core.noteReasons
-          ? {
-              afterwards: () =>
-                this.#bestEffortNote(incidentKey, found.id, `Escalated by Lazarus: ${reason}`, ctx),
-            }
-          : {}),
-      };
-    });
+    return this.#run<Escalated>(
+      'escalate',
+      incidentKey,
+      signal,
+      async (ctx) => {
+        const found = await this.#lookup(incidentKey, ctx);
+        const leave = (left: 'resolved' | 'taken'): { result: Escalated; id: string } => ({
+          result: { incident_id: found.id, escalation_level: 0, escalated: false, left },
+          id: found.id,
+        });
+        if (found.status === 'resolved') return leave('resolved');
+        const self = await this.#selfId(ctx);
+        if (!found.assignees.includes(self)) return leave('taken');
+        if (options.onlyUntaken === true && found.status !== 'triggered') return leave('taken');
+        const target = OWN_LEVEL + 1;
+        const answer = await this.#request(
+          {
+            method: 'PUT',
+            path: `/incidents/${encodeURIComponent(found.id)}`,
+            body: { incident: { type: 'incident_reference', escalation_level: target } },
+          },
+          ctx,
+        );
+        if (answer.status !== 200) throw failure(answer, `escalate ${incidentKey} to level ${target}`);
+        return {
+          result: { incident_id: found.id, escalation_level: target, escalated: true },
+          id: found.id,
+          ...(reason !== '' && this.#core.noteReasons
+            ? {
+                afterwards: () =>
+                  this.#bestEffortNote(incidentKey, found.id, `Escalated by Lazarus: ${reason}`, ctx),
+              }
+            : {}),
+        };
+      },
+      () => 2 + this.#selfUnknown(),
+    );
   }
 
   /** Adds a note. Not idempotent: a retry after a lost answer can add the note twice (better than none). */
   note(incidentKey: string, content: string, signal: AbortSignal): Promise<{ note_id: string }> {
-    return this.#run('note', incidentKey, signal, async (ctx) => {
-      const { id, answer } = await this.#withIncident(incidentKey, ctx, (incidentId) =>
-        this.#request(notesRequest(incidentId, content), ctx),
-      );
-      if (answer.status !== 201 && answer.status !== 200) throw failure(answer, `note on ${incidentKey}`);
-      const noteId = (answer.data as { note?: { id?: unknown } } | undefined)?.note?.id;
-      return { result: { note_id: typeof noteId === 'string' ? noteId : '' }, id };
-    });
+    return this.#run(
+      'note',
+      incidentKey,
+      signal,
+      async (ctx) => {
+        const { id, answer } = await this.#withIncident(incidentKey, ctx, (incidentId) =>
+          this.#request(notesRequest(incidentId, content), ctx),
+        );
+        if (answer.status !== 201 && answer.status !== 200) throw failure(answer, `note on ${incidentKey}`);
+        const noteId = (answer.data as { note?: { id?: unknown } } | undefined)?.note?.id;
+        return { result: { note_id: typeof noteId === 'string' ? noteId : '' }, id };
+      },
+      () => this.#lookups(incidentKey),
+    );
+  }
+
+  /** 1 when the controller's own user id is still to be looked up. */
+  #selfUnknown(): number {
+    return this.#core.selfId === undefined ? 1 : 0;
+  }
+
+  /** An update of the key's incident: 1 request with its id cached, 2 with a lookup first. */
+  #lookups(incidentKey: string): number {
+    return this.#core.cache.has(incidentKey) ? 1 : 2;
   }
 
   /** Runs one port call: sets up its budget, records it, turns an abort into the signal's reason. */
@@ -331,11 +384,33 @@ export class PagerDutyPager implements PagerPort {
     incidentKey: string,
     signal: AbortSignal,
     body: (ctx: CallContext) => Promise<{ result: T; id: string; afterwards?: () => Promise<void> }>,
+    /** The HTTP requests the call expects to make (taken from the budget before the first one). */
+    plan: () => number,
   ): Promise<T> {
     const core = this.#core;
     const startedAt = core.now();
     const budgetStart = this.#budgetStartMs ?? startedAt;
-    const ctx: CallContext = { deadline: budgetStart + core.budgetMs, signal, startedAt, attempts: 0 };
+    const priority = PRIORITY[verb];
+    const ctx: CallContext = {
+      deadline: budgetStart + core.budgetMs,
+      signal,
+      startedAt,
+      attempts: 0,
+      credits: 0,
+      // One request of the plan, or one more (a retry, a second lookup) from the budget.
+      permit: async () => {
+        if (ctx.credits > 0) {
+          ctx.credits -= 1;
+          return;
+        }
+        await core.budget.take(1, priority, ctx.deadline, signal);
+      },
+      rateLimited: (untilMs) => core.budget.pause(untilMs),
+    };
+    const giveBack = (): void => {
+      core.budget.give(ctx.credits);
+      ctx.credits = 0;
+    };
     const settle = (fields: Partial<PagerCallRecord> & { ok: boolean }): void => {
       const end = core.now();
       this.#record({
@@ -350,12 +425,18 @@ export class PagerDutyPager implements PagerPort {
     };
     try {
       if (signal.aborted) throw abortReason(signal);
+      // The whole plan before the first request: a page the budget cannot answer is not looked up.
+      const planned = plan();
+      await core.budget.take(planned, priority, ctx.deadline, signal);
+      ctx.credits = planned;
       const { result, id, afterwards } = await body(ctx);
+      giveBack();
       // Settled before the trailing note: the latency is the escalation's (resolution's) own.
       settle({ ok: true, incidentId: id });
       await afterwards?.();
       return result;
     } catch (error) {
+      giveBack();
       const code = error instanceof LzError ? error.code : signal.aborted ? 'aborted' : 'error';
       settle({ ok: false, code, error: error instanceof Error ? error.message : String(error) });
       throw error;
@@ -536,8 +617,16 @@ export class PagerDutyPager implements PagerPort {
     const budgetStart = this.#budgetStartMs ?? ctx.startedAt;
     const base = { verb: 'note' as const, incidentKey, incidentId, startedAt };
     let attempts = 0;
+    const core = this.#core;
+    // A note waits behind every acknowledgement and escalation.
+    const noteBudget: CallBudget = {
+      deadline: ctx.deadline,
+      signal: ctx.signal,
+      permit: () => core.budget.take(1, 'note', ctx.deadline, ctx.signal),
+      rateLimited: (untilMs) => core.budget.pause(untilMs),
+    };
     try {
-      const answer = await this.#core.client.request(notesRequest(incidentId, content), ctx);
+      const answer = await core.client.request(notesRequest(incidentId, content), noteBudget);
       attempts = answer.attempts;
       if (answer.status !== 201 && answer.status !== 200) throw failure(answer, `note on ${incidentKey}`);
       const end = this.#core.now();

@@ -35,6 +35,8 @@ export interface BreakerVerdict {
   readonly changed?: 'opened' | 'closed';
   /** With `changed`: the services in the window at that moment, oldest failure first. */
   readonly tripping?: string[];
+  /** While open: when it opened (epoch ms; `0` when not known). Names one opening. */
+  readonly openedAt?: number;
 }
 
 /** One state change, as kept in the history. */
@@ -94,18 +96,25 @@ export class CircuitBreaker {
         [nowMs, windowMs, threshold, BREAKER_HISTORY_CAP, service],
       ),
     );
-    if (!Array.isArray(reply) || reply.length !== 4) throw scriptError(UPDATE.name, reply);
-    const [open, count, change, services] = reply as unknown[];
+    if (!Array.isArray(reply) || reply.length !== 5) throw scriptError(UPDATE.name, reply);
+    const [open, count, change, services, openedAt] = reply as unknown[];
     if (
       (open !== 0 && open !== 1) ||
       typeof count !== 'number' ||
       (change !== 0 && change !== 1 && change !== 2) ||
       !Array.isArray(services) ||
-      !services.every((s) => typeof s === 'string')
+      !services.every((s) => typeof s === 'string') ||
+      typeof openedAt !== 'number'
     ) {
       throw scriptError(UPDATE.name, reply);
     }
-    const verdict = { open: open === 1, services: count, threshold, windowMs };
+    const verdict = {
+      open: open === 1,
+      services: count,
+      threshold,
+      windowMs,
+      ...(open === 1 ? { openedAt } : {}),
+    };
     if (change === 0) return verdict;
     return { ...verdict, changed: change === 1 ? 'opened' : 'closed', tripping: services };
   }

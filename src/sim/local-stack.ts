@@ -25,6 +25,7 @@ import type { KinesisLocalProcess } from './kinesis-local.js';
 import { killOnExit } from './orphans.js';
 import { freePort } from './ports.js';
 import { startRedis } from './redis-server.js';
+import { PAGERDUTY_REQUESTS_PER_MINUTE } from '../pager/request-budget.js';
 import { DEFAULT_SIM_TOKEN, PagerDutySimulator } from './pagerduty.js';
 import type { PagerDutySimulatorOptions } from './pagerduty.js';
 import type { RedisProcess } from './redis-server.js';
@@ -157,6 +158,12 @@ export class LocalStack {
             }),
             url: pagerduty.url,
             token_env: 'LAZARUS_LOCAL_PAGERDUTY_TOKEN',
+            // The region spends what the simulator allows its user; a simulator without a limit (a
+            // benchmark of the controller itself) gets a budget that never binds.
+            requests_per_minute:
+              options.pagerduty?.requestsPerMinute === 0
+                ? 1_000_000
+                : (options.pagerduty?.requestsPerMinute ?? PAGERDUTY_REQUESTS_PER_MINUTE),
           },
           api: {
             ...(raw['api'] ?? {}),

@@ -144,7 +144,7 @@ describe('REST API', { timeout: 60_000 }, () => {
       .set(keys.lease('shardId-000000000000'), 'a:1f2e3d', 'PX', 60_000)
       .set(keys.lease('shardId-000000000001'), 'b:4c5b6a', 'PX', 60_000)
       .set(keys.checkpoint('shardId-000000000000'), '49600000000000000001')
-      .set(keys.breakerState, 'open')
+      .set(keys.breakerState, `open:${now - 5000}`)
       .lpush(
         keys.breakerHistory,
         JSON.stringify({ state: 'open', at: now - 5000, services: ['x', 'y'], count: 11 }),

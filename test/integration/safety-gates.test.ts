@@ -122,13 +122,15 @@ describe('safety gates', { timeout: 60_000 }, () => {
         windowMs: MINUTE,
         changed: 'opened',
         tripping: ['b', 'a', 'c'],
+        openedAt: T0 + 3,
       });
-      // Still open: no second change.
+      // Still open: no second change, and the same opening.
       assert.deepEqual(await breaker.hit('d', T0 + 4, MINUTE, 2), {
         open: true,
         services: 4,
         threshold: 2,
         windowMs: MINUTE,
+        openedAt: T0 + 3,
       });
       assert.equal((await breaker.state(T0 + 5, MINUTE, 2)).changed, undefined);
       assert.deepEqual(await breaker.history(), [
@@ -169,6 +171,10 @@ describe('safety gates', { timeout: 60_000 }, () => {
         services: [],
         count: 0,
       });
+      // Opened again: another opening, named by its own time.
+      const again = await breaker.hit('b', T0 + 6_000, 1_000, 0);
+      assert.deepEqual([again.changed, again.openedAt], ['opened', T0 + 6_000]);
+      assert.equal((await breaker.state(T0 + 6_500, 1_000, 0)).openedAt, T0 + 6_000);
     });
 
     test('a hit carrying an earlier time does not move a service’s latest failure back', async () => {

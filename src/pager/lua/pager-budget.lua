@@ -1,0 +1,61 @@
+-- The region's PagerDuty request budget: one token bucket shared by every node, because PagerDuty
+-- counts the requests of the controller's user, whichever node sends them.
+-- The bucket refills continuously at `rate` tokens a minute up to `capacity`; a take succeeds only
+-- when `floor` tokens are still left afterwards (the reserve of the higher priorities). After a 429
+-- nothing is granted before `paused_until` (PagerDuty's `ratelimit-reset`).
+-- A missing key is a full bucket; it expires once it would be full again.
+-- KEYS[1]  the bucket (hash: tokens, at, paused_until)
+-- ARGV[1]  op: 'take' | 'give' | 'pause'
+-- ARGV[2]  now (epoch ms, integer)
+-- ARGV[3]  capacity (tokens, integer > 0)
+-- ARGV[4]  rate (tokens per minute, > 0)
+-- ARGV[5]  take: tokens wanted; give: tokens given back; pause: epoch ms to pause until
+-- ARGV[6]  take: floor (tokens that must be left)
+-- Returns  {granted (1|0), ms to wait before asking again (0 when granted), tokens left (integer)}
+local now = tonumber(ARGV[2])
+local capacity = tonumber(ARGV[3])
+local rate = tonumber(ARGV[4])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'paused_until')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+local paused_until = tonumber(state[3]) or 0
+-- A node whose clock runs behind must not refill the bucket twice.
+if now > at then
+  tokens = math.min(capacity, tokens + (now - at) * rate / 60000)
+  at = now
+end
+
+local function save()
+  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at), 'paused_until',
+    tostring(paused_until))
+  local full_in = math.ceil((capacity - tokens) * 60000 / rate)
+  local pause_left = math.max(0, paused_until - now)
+  redis.call('PEXPIRE', KEYS[1], math.max(full_in, pause_left) + 60000)
+end
+
+local op = ARGV[1]
+if op == 'pause' then
+  paused_until = math.max(paused_until, tonumber(ARGV[5]))
+  tokens = 0
+  save()
+  return {0, math.max(0, paused_until - now), 0}
+end
+if op == 'give' then
+  tokens = math.min(capacity, tokens + tonumber(ARGV[5]))
+  save()
+  return {1, 0, math.floor(tokens)}
+end
+
+local wanted = tonumber(ARGV[5])
+local floor = tonumber(ARGV[6])
+if now < paused_until then
+  save()
+  return {0, paused_until - now, math.floor(tokens)}
+end
+if tokens - wanted >= floor then
+  tokens = tokens - wanted
+  save()
+  return {1, 0, math.floor(tokens)}
+end
+save()
+return {0, math.max(1, math.ceil((floor + wanted - tokens) * 60000 / rate)), math.floor(tokens)}

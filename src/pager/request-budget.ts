@@ -1,0 +1,284 @@
+/**
+ * The region's PagerDuty request budget. PagerDuty allows one user (the controller's first
+ * responder) a number of REST requests a minute, 960 by default, across all its API keys, and
+ * answers 429 beyond it. Three nodes pacing themselves alone would each believe they have all of
+ * it; so the budget is one token bucket in Redis that every node draws from before every HTTP
+ * attempt (retries included), and a 429 that one node receives pauses all of them until
+ * PagerDuty's `ratelimit-reset`.
+ *
+ * The bucket holds `capacity` = a tenth of the minute's requests and refills so that no minute can
+ * see more than 95 % of the limit granted: tokens taken for a call's whole plan are spent over a
+ * few hundred milliseconds, and the margin covers those that cross a minute's boundary.
+ *
+ * Priorities when the budget is short, as reserves: an acknowledgement (an event about to act:
+ * it keeps people asleep) may take the bucket's last token; an escalation (and a resolve) only
+ * while a quarter of the capacity is left; a note only while half is left. Each node queues its
+ * own calls in that order, earliest deadline first within a priority, and asks Redis for one
+ * call's tokens at a time. A call whose deadline (the end of its page's race) comes before its
+ * turn is refused with `LZ_ERR_PAGER_OVER_BUDGET` having sent nothing: PagerDuty's own timer
+ * escalates that page, and the caller records that it left it to the timer.
+ *
+ * Fail safe: when Redis cannot be read, nothing is sent (the same refusal, with the reason); a
+ * request budget that cannot be counted is spent.
+ */
+import type { Redis } from 'ioredis';
+import { viaRedis } from '../common/dependency.js';
+import { defineScripts, runScript, type ScriptSpec } from '../common/lua.js';
+import { PagerError, PagerErrorCodes } from './errors.js';
+
+/** What a call is for, highest priority first. */
+export type PagePriority = 'acknowledge' | 'escalate' | 'note';
+
+const RANK: Readonly<Record<PagePriority, number>> = { acknowledge: 0, escalate: 1, note: 2 };
+
+/** PagerDuty's documented REST limit for one user. */
+export const PAGERDUTY_REQUESTS_PER_MINUTE = 960;
+
+/** The lowest `requests_per_minute` that leaves room for one call of each priority. */
+export const MIN_REQUESTS_PER_MINUTE = 60;
+
+export interface RequestBudget {
+  /** The requests a minute the region may send (PagerDuty's limit for the controller's user). */
+  readonly perMinute: number;
+  /**
+   * Waits for `count` requests' worth of budget at `priority`; rejects with
+   * `LZ_ERR_PAGER_OVER_BUDGET` when it cannot have them before `deadline` (epoch ms) or the budget
+   * cannot be read, and with the signal's reason when it fires.
+   */
+  take(count: number, priority: PagePriority, deadline: number, signal: AbortSignal): Promise<void>;
+  /** Gives back tokens taken and not spent (a plan cut short). Best effort. */
+  give(count: number): void;
+  /** PagerDuty answered 429: nothing is granted to any node before `untilMs`. Best effort. */
+  pause(untilMs: number): void;
+}
+
+/** A budget that never refuses (no Redis; unit tests, the CLI). */
+export const UNLIMITED_BUDGET: RequestBudget = {
+  perMinute: Number.POSITIVE_INFINITY,
+  take: (_count, _priority, _deadline, signal) =>
+    signal.aborted ? Promise.reject(abortError(signal)) : Promise.resolve(),
+  give: () => undefined,
+  pause: () => undefined,
+};
+
+const SCRIPT: ScriptSpec = { module: 'pager', name: 'pager-budget', keys: 1 };
+
+/** Longest sleep between two asks of a waiting node: a new, more urgent call is not kept waiting longer. */
+const MAX_POLL_MS = 250;
+/** A call with less than this left before its deadline is not worth a token. */
+const MIN_USEFUL_MS = 100;
+
+export interface SharedBudgetOptions {
+  readonly redis: Redis;
+  /** The bucket's key (one per region). */
+  readonly key: string;
+  /** @defaultValue `960` */
+  readonly perMinute?: number;
+  /** @defaultValue `Date.now` */
+  readonly now?: () => number;
+  /** Told when Redis could not be read (the waiting call is refused). */
+  readonly onError?: (error: unknown) => void;
+}
+
+interface Waiter {
+  readonly count: number;
+  readonly rank: number;
+  readonly deadline: number;
+  readonly seq: number;
+  readonly signal: AbortSignal;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** The bucket's shape for a limit: see the module comment. */
+export function bucketFor(perMinute: number): {
+  capacity: number;
+  ratePerMinute: number;
+  floors: Readonly<Record<PagePriority, number>>;
+} {
+  const capacity = Math.max(8, Math.ceil(perMinute / 10));
+  return {
+    capacity,
+    ratePerMinute: perMinute * 0.95 - capacity,
+    floors: { acknowledge: 0, escalate: Math.floor(capacity / 4), note: Math.floor(capacity / 2) },
+  };
+}
+
+export class SharedRequestBudget implements RequestBudget {
+  readonly perMinute: number;
+  readonly #redis: Redis;
+  readonly #key: string;
+  readonly #now: () => number;
+  readonly #onError: ((error: unknown) => void) | undefined;
+  readonly #bucket: ReturnType<typeof bucketFor>;
+  readonly #queue: Waiter[] = [];
+  #seq = 0;
+  #pumping = false;
+  /** Wakes the pump from its sleep when a more urgent call arrives. */
+  #wake: (() => void) | undefined;
+
+  constructor(options: SharedBudgetOptions) {
+    this.perMinute = options.perMinute ?? PAGERDUTY_REQUESTS_PER_MINUTE;
+    if (!(this.perMinute >= MIN_REQUESTS_PER_MINUTE))
+      throw new RangeError(`requests per minute must be at least ${MIN_REQUESTS_PER_MINUTE}`);
+    this.#redis = options.redis;
+    this.#key = options.key;
+    this.#now = options.now ?? Date.now;
+    this.#onError = options.onError;
+    this.#bucket = bucketFor(this.perMinute);
+    defineScripts(this.#redis, [SCRIPT]);
+  }
+
+  take(count: number, priority: PagePriority, deadline: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(abortError(signal));
+    if (count <= 0) return Promise.resolve();
+    // A plan larger than the priority's share of the bucket could never be granted whole.
+    const most = this.#bucket.capacity - this.#bucket.floors[priority];
+    const wanted = Math.min(count, most);
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        count: wanted,
+        rank: RANK[priority],
+        deadline,
+        seq: this.#seq++,
+        signal,
+        resolve: () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (error) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      const onAbort = (): void => {
+        const at = this.#queue.indexOf(waiter);
+        if (at >= 0) this.#queue.splice(at, 1);
+        reject(abortError(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      const head = this.#best();
+      this.#queue.push(waiter);
+      if (head === undefined || before(waiter, head)) this.#wake?.();
+      void this.#pump();
+    });
+  }
+
+  give(count: number): void {
+    if (count <= 0) return;
+    void this.#call('give', count).catch((error: unknown) => this.#onError?.(error));
+  }
+
+  pause(untilMs: number): void {
+    void this.#call('pause', Math.round(untilMs)).catch((error: unknown) => this.#onError?.(error));
+  }
+
+  /** Tokens left now (tests, metrics). */
+  async level(): Promise<number> {
+    const [, , left] = await this.#call('give', 0);
+    return left;
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      for (;;) {
+        const waiter = this.#best();
+        if (waiter === undefined) return;
+        const left = waiter.deadline - this.#now();
+        if (left < MIN_USEFUL_MS) {
+          this.#remove(waiter);
+          waiter.reject(
+            new PagerError(
+              PagerErrorCodes.OVER_BUDGET,
+              `the region's PagerDuty request budget (${this.perMinute}/min) had no room for this call before its page's race ended: nothing was sent, PagerDuty's own timer escalates the page`,
+              { retryable: false },
+            ),
+          );
+          continue;
+        }
+        let reply: [number, number, number];
+        try {
+          reply = await this.#call('take', waiter.count, this.#bucket.floors[priorityOf(waiter.rank)]);
+        } catch (error) {
+          this.#onError?.(error);
+          this.#remove(waiter);
+          waiter.reject(
+            new PagerError(
+              PagerErrorCodes.OVER_BUDGET,
+              `the region's PagerDuty request budget could not be read (${error instanceof Error ? error.message : String(error)}): nothing was sent`,
+              { retryable: false, cause: error },
+            ),
+          );
+          continue;
+        }
+        if (reply[0] === 1) {
+          this.#remove(waiter);
+          waiter.resolve();
+          continue;
+        }
+        const wait = Math.max(1, Math.min(reply[1], MAX_POLL_MS, left - MIN_USEFUL_MS + 1));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, wait);
+          function done(): void {
+            clearTimeout(timer);
+            resolve();
+          }
+          this.#wake = done;
+        });
+        this.#wake = undefined;
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** The most urgent waiter: highest priority, then earliest deadline, then first come. */
+  #best(): Waiter | undefined {
+    let best: Waiter | undefined;
+    for (const w of this.#queue) if (best === undefined || before(w, best)) best = w;
+    return best;
+  }
+
+  #remove(waiter: Waiter): void {
+    const at = this.#queue.indexOf(waiter);
+    if (at >= 0) this.#queue.splice(at, 1);
+  }
+
+  async #call(op: 'take' | 'give' | 'pause', amount: number, floor = 0): Promise<[number, number, number]> {
+    const { capacity, ratePerMinute } = this.#bucket;
+    const reply = await viaRedis('PagerDuty request budget', () =>
+      runScript(
+        this.#redis,
+        SCRIPT,
+        [this.#key],
+        [op, Math.round(this.#now()), capacity, ratePerMinute, amount, floor],
+      ),
+    );
+    if (
+      !Array.isArray(reply) ||
+      reply.length !== 3 ||
+      !reply.every((v) => typeof v === 'number' && Number.isFinite(v))
+    )
+      throw new PagerError(
+        PagerErrorCodes.OVER_BUDGET,
+        `the budget script answered ${JSON.stringify(reply)}`,
+      );
+    return reply as [number, number, number];
+  }
+}
+
+function before(a: Waiter, b: Waiter): boolean {
+  if (a.rank !== b.rank) return a.rank < b.rank;
+  if (a.deadline !== b.deadline) return a.deadline < b.deadline;
+  return a.seq < b.seq;
+}
+
+function priorityOf(rank: number): PagePriority {
+  return rank === 0 ? 'acknowledge' : rank === 1 ? 'escalate' : 'note';
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
+}

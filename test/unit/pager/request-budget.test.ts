@@ -1,0 +1,161 @@
+/**
+ * The region's PagerDuty request budget against a real redis-server, two budgets (two nodes) on one
+ * bucket. Time is a manual clock: the bucket refills only when the clock moves, so what is granted
+ * follows from the arithmetic, not from the machine's speed.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { PagerErrorCodes } from '../../../src/pager/errors.js';
+import { SharedRequestBudget, bucketFor, type PagePriority } from '../../../src/pager/request-budget.js';
+import { privateRedis } from '../../helpers/redis.js';
+import { waitFor } from '../../helpers/wait.js';
+
+/** Polls until `condition` holds (a waiter is granted once the pump has asked Redis). */
+function until(what: string, condition: () => boolean | Promise<boolean>): Promise<true> {
+  return waitFor(what, async () => ((await condition()) ? true : undefined), 20_000, 5);
+}
+
+describe('SharedRequestBudget', () => {
+  const ctx = privateRedis();
+  let n = 0;
+  const T0 = 1_800_000_000_000;
+
+  function pair(perMinute = 960): {
+    a: SharedRequestBudget;
+    b: SharedRequestBudget;
+    clock: { now: number };
+  } {
+    const key = `budget-test-${n++}`;
+    const clock = { now: T0 };
+    const make = (): SharedRequestBudget =>
+      new SharedRequestBudget({ redis: ctx.redis, key, perMinute, now: () => clock.now });
+    return { a: make(), b: make(), clock };
+  }
+
+  const never = new AbortController().signal;
+
+  test('the bucket never grants more than 95% of the minute in any minute, whatever the split between nodes', () => {
+    for (const perMinute of [60, 100, 960, 6_000]) {
+      const { capacity, ratePerMinute, floors } = bucketFor(perMinute);
+      assert.ok(capacity + ratePerMinute <= perMinute * 0.95 + 1e-9, `${perMinute}`);
+      assert.ok(ratePerMinute > 0);
+      // Room for the largest plan of each priority (an acknowledgement with its user lookup: 4).
+      assert.ok(capacity - floors.acknowledge >= 4 && capacity - floors.escalate >= 3, `${perMinute}`);
+      assert.ok(capacity - floors.note >= 2, `${perMinute}`);
+    }
+  });
+
+  test('two nodes share one bucket: a full bucket is spent once, then it refills at its rate', async () => {
+    const { a, b, clock } = pair(960);
+    const { capacity, ratePerMinute } = bucketFor(960);
+    let granted = 0;
+    const deadline = T0 + 50_000;
+    // Acknowledgements may take the bucket's last token.
+    for (let i = 0; i < capacity; i++) {
+      await (i % 2 === 0 ? a : b).take(1, 'acknowledge', deadline, never);
+      granted += 1;
+    }
+    assert.equal(granted, capacity);
+    assert.equal(await a.level(), 0);
+    // Nothing left: the next waits for the refill, which only the clock brings.
+    let done = false;
+    const next = b.take(1, 'acknowledge', deadline, never).then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(done, false);
+    clock.now += Math.ceil(60_000 / ratePerMinute);
+    await until('the refilled token to be granted', () => done);
+    await next;
+  });
+
+  test('priorities: a short budget serves acknowledgements, then escalations, then notes', async () => {
+    const { a, b, clock } = pair(960);
+    const { capacity, floors } = bucketFor(960);
+    // Drain to just above the escalation floor: escalations can take 1, notes none.
+    await a.take(capacity - floors.escalate - 1, 'acknowledge', T0 + 50_000, never);
+    const order: string[] = [];
+    const wait = (budget: SharedRequestBudget, priority: PagePriority, tag: string): Promise<void> =>
+      budget.take(1, priority, T0 + 50_000, never).then(() => {
+        order.push(tag);
+      });
+    const note = wait(b, 'note', 'note');
+    const escalation = wait(b, 'escalate', 'escalate');
+    await until('the escalation above its floor', () => order.length === 1);
+    assert.deepEqual(order, ['escalate']);
+    await escalation;
+    // Now at the escalation floor: an acknowledgement gets through, the note still waits.
+    await a.take(floors.escalate, 'acknowledge', T0 + 50_000, never);
+    assert.equal(await a.level(), 0);
+    const ack = wait(a, 'acknowledge', 'ack');
+    const escalation2 = wait(b, 'escalate', 'escalate2');
+    // Refill up to one token at a time: each goes to the acknowledgement first.
+    const { ratePerMinute } = bucketFor(960);
+    const oneToken = Math.ceil(60_000 / ratePerMinute);
+    clock.now += oneToken;
+    await until('the acknowledgement', () => order.includes('ack'));
+    assert.deepEqual(order, ['escalate', 'ack']);
+    // The escalation needs the level above its floor again, the note above its own.
+    clock.now += oneToken * (floors.escalate + 2);
+    await until('the second escalation', () => order.includes('escalate2'));
+    assert.equal(order.includes('note'), false);
+    clock.now += oneToken * (floors.note + 2);
+    await until('the note', () => order.includes('note'));
+    await Promise.all([note, ack, escalation2]);
+    assert.deepEqual(order, ['escalate', 'ack', 'escalate2', 'note']);
+  });
+
+  test('a call that cannot have its tokens before its deadline is refused, having waited, and sent nothing', async () => {
+    const { a, clock } = pair(960);
+    await a.take(bucketFor(960).capacity, 'acknowledge', T0 + 50_000, never);
+    const refused = a.take(1, 'escalate', T0 + 1_000, never);
+    clock.now = T0 + 950;
+    await assert.rejects(refused, (error: { code?: string; message?: string }) => {
+      assert.equal(error.code, PagerErrorCodes.OVER_BUDGET);
+      assert.match(error.message ?? '', /PagerDuty's own timer escalates the page/);
+      return true;
+    });
+  });
+
+  test('a 429 pauses every node until PagerDuty’s reset, and the bucket starts empty after it', async () => {
+    const { a, b, clock } = pair(960);
+    a.pause(T0 + 3_000);
+    await until('the pause to reach Redis', async () => (await b.level()) === 0);
+    let granted = false;
+    const waiting = b.take(1, 'acknowledge', T0 + 50_000, never).then(() => (granted = true));
+    clock.now = T0 + 2_999;
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(granted, false, 'nothing is granted before the reset');
+    clock.now = T0 + 3_000 + Math.ceil(60_000 / bucketFor(960).ratePerMinute);
+    await until('the grant after the reset', () => granted);
+    await waiting;
+  });
+
+  test('tokens given back are there for the next call; the signal withdraws a waiting call', async () => {
+    const { a, b } = pair(960);
+    const { capacity } = bucketFor(960);
+    await a.take(capacity, 'acknowledge', T0 + 50_000, never);
+    a.give(2);
+    await until('the tokens given back', async () => (await b.level()) === 2);
+    await b.take(2, 'acknowledge', T0 + 50_000, never);
+    const controller = new AbortController();
+    const withdrawn = b.take(1, 'acknowledge', T0 + 50_000, controller.signal);
+    controller.abort(new Error('shutting down'));
+    await assert.rejects(withdrawn, /shutting down/);
+  });
+
+  test('Redis unreachable: nothing is granted, the call is refused with the reason', async () => {
+    const { Redis } = await import('ioredis');
+    const dead = new Redis({
+      port: 1,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
+    const budget = new SharedRequestBudget({ redis: dead, key: 'x', now: () => T0 });
+    await assert.rejects(budget.take(1, 'acknowledge', T0 + 50_000, never), (error: { code?: string }) => {
+      assert.equal(error.code, PagerErrorCodes.OVER_BUDGET);
+      return true;
+    });
+    dead.disconnect();
+  });
+});
