@@ -13,8 +13,10 @@
  * Priorities when the budget is short, as reserves: an acknowledgement (an event about to act:
  * it keeps people asleep) may take the bucket's last token; an escalation (and a resolve) only
  * while a quarter of the capacity is left; a note only while half is left. Each node queues its
- * own calls in that order, earliest deadline first within a priority, and asks Redis for one
- * call's tokens at a time. A call whose deadline (the end of its page's race) comes before its
+ * own calls in that order (acknowledgements nearest deadline first; escalations and notes newest
+ * first: in a storm each token saves people the most time, and the oldest pages, which PagerDuty's
+ * timer is about to escalate anyway, are the ones left to it), and asks Redis for one call's
+ * tokens at a time. A call whose deadline (the end of its page's race) comes before its
  * turn is refused with `LZ_ERR_PAGER_OVER_BUDGET` having sent nothing: PagerDuty's own timer
  * escalates that page, and the caller records that it left it to the timer.
  *
@@ -234,7 +236,7 @@ export class SharedRequestBudget implements RequestBudget {
     }
   }
 
-  /** The most urgent waiter: highest priority, then earliest deadline, then first come. */
+  /** The next waiter to serve: highest priority first, then as `before` orders a priority. */
   #best(): Waiter | undefined {
     let best: Waiter | undefined;
     for (const w of this.#queue) if (best === undefined || before(w, best)) best = w;
@@ -271,7 +273,12 @@ export class SharedRequestBudget implements RequestBudget {
 
 function before(a: Waiter, b: Waiter): boolean {
   if (a.rank !== b.rank) return a.rank < b.rank;
-  if (a.deadline !== b.deadline) return a.deadline < b.deadline;
+  if (a.deadline !== b.deadline)
+    // An acknowledgement counts only if it lands in its race: the nearest deadline first. An
+    // escalation or a note is worth the time it saves before PagerDuty's timer: the newest first,
+    // so that in a storm the oldest pages, the ones the timer is about to escalate anyway, are
+    // the ones left to it.
+    return a.rank === 0 ? a.deadline < b.deadline : a.deadline > b.deadline;
   return a.seq < b.seq;
 }
 

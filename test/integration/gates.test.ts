@@ -142,6 +142,41 @@ describe('regional circuit breaker', { timeout: 120_000 }, () => {
     const open = all.filter((d) => d.reason === 'breaker_open').length;
     assert.ok(open <= 30 && open >= 30 - failedSafe.length, `${open} breaker_open: services 11 to 40`);
   });
+
+  // Still open (the window is 10 minutes): a storm of events on two pages.
+  test('while it is open, a page gets one summary note for the opening, however many events are about it', async () => {
+    const { stack, probe } = s!;
+    const keys = ['storm-A', 'storm-B'];
+    const events = names
+      .slice(0, 8)
+      .map((n, i) => hostDown(n, `${n}-2`, { incident_key: keys[i % 2] ?? '' }));
+    probe.page(events[0]!);
+    probe.page(events[1]!);
+    for (const e of events) await probe.put(e);
+    const all = await decisions(probe, events);
+    const opened = all.map((d) => d.gates?.breaker?.opened_at);
+    for (const d of all) assert.equal(d.reason, 'breaker_open', d.event_id);
+    assert.equal(new Set(opened).size, 1, `one opening: ${opened.join(', ')}`);
+    assert.ok(opened[0] !== undefined && Date.parse(opened[0]) > 0);
+    // Every event's responder is done when its trail says what became of the note.
+    await waitFor('every event to have noted its page or skipped the note', async () => {
+      const trails = await Promise.all(
+        all.map((d) => probe.redis.lrange(probe.keys.audit(d.event_id), 0, -1)),
+      );
+      const done = trails.every((t) =>
+        t.some((x) => /"action":"(note|note_skipped)"/.test(x) && x.includes('"kind":"page"')),
+      );
+      return done ? true : undefined;
+    });
+    for (const key of keys) {
+      const incident = stack.pagerduty.incidents().find((i) => i.incident_key === key);
+      const notes = incident?.notes.filter((n) => n.content.includes('circuit breaker is open')) ?? [];
+      assert.equal(notes.length, 1, `${key}: ${JSON.stringify(incident?.notes.map((n) => n.content))}`);
+      assert.match(notes[0]?.content ?? '', /written once per page for this opening/);
+      // No per-event evidence note besides it.
+      assert.equal(incident?.notes.length, 1, key);
+    }
+  });
 });
 
 describe('one remediation per thing', { timeout: 120_000 }, () => {

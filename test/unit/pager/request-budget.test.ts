@@ -3,7 +3,7 @@
  * bucket. Time is a manual clock: the bucket refills only when the clock moves, so what is granted
  * follows from the arithmetic, not from the machine's speed.
  */
-import assert from 'node:assert/strict';
+import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PagerErrorCodes } from '../../../src/pager/errors.js';
 import { SharedRequestBudget, bucketFor, type PagePriority } from '../../../src/pager/request-budget.js';
