@@ -427,7 +427,8 @@ export class Responder {
       await pager.resolve(
         key,
         `Remediated by Lazarus (${run.workflow}, run ${run.id}).`,
-        AbortSignal.timeout(LATER_CALL_MS),
+        // In no race: it may wait out a storm in the request budget (see PagerDutyPager).
+        AbortSignal.timeout(5 * LATER_CALL_MS),
       );
     } catch (error) {
       this.o.log.warn({ err: error, event: eventId }, 'the page could not be resolved');

@@ -1,28 +1,18 @@
 /**
- * One PagerDuty REST call through `@pagerduty/pdjs`, tried again with exponential backoff on 5xx,
- * 429, timeouts and network errors until it gets an answer that settles it or its budget is spent.
- * The budget is a deadline, not a count: the controller has 60 s from the page to acknowledge or
- * escalate, and PagerDuty escalates by itself after that, so a late success is worse than a clear
- * failure.
+ * One PagerDuty REST call, tried again with exponential backoff on 5xx, 429, timeouts and network
+ * errors until it gets an answer that settles it or its budget is spent. The budget is a deadline,
+ * not a count: the controller has 60 s from the page to acknowledge or escalate, and PagerDuty
+ * escalates by itself after that, so a late success is worse than a clear failure.
  *
- * pdjs quirks this works around (checked in its 2.2.4 source):
- * - Its `server` option always builds `https://{server}/...`; a full `url` is used as given. Every call
- *   passes the full URL built from `baseUrl`, so the same code reaches PagerDuty and the plain-HTTP
- *   simulator.
- * - Error statuses resolve rather than reject, and an answer whose body is not JSON (a proxy's 502
- *   page) rejects with the response object instead of an Error: both are turned into a status here.
- * - `requestTimeout` only starts a timer that never aborts anything and keeps the process alive:
- *   it is set to 0 and every attempt gets its own `AbortSignal`.
- * - A 429 is retried three times inside pdjs, `retryTimeout` apart, on a timer that no signal stops;
- *   that wait is kept short (`rateLimitWaitMs`) and a 429 that comes out of pdjs is waited out here,
- *   honouring `Retry-After`. Those inner retries are not counted in `attempts`.
- * - Its bundled fetch (node-fetch 2) sends `Connection: close` unless given an agent, which would cost
- *   a TLS handshake per call against PagerDuty: keep-alive agents are passed.
+ * The HTTP is Node's own `fetch` (undici, keep-alive by default), shaped as PagerDuty's REST API v2
+ * documents it: `Accept: application/vnd.pagerduty+json;version=2`, `Authorization: Token
+ * token=...`, `From` on writes, JSON bodies, array query parameters repeated (`statuses[]=a&
+ * statuses[]=b`). It was `@pagerduty/pdjs` 2.2 until the region shared one request budget: pdjs
+ * retries every 429 three times inside itself, after a fixed wait, with no way to turn it off and
+ * without showing the 429 or its `ratelimit-reset` to the caller. Those hidden requests were
+ * counted by PagerDuty but by no budget, and the region could not hold off until the reset. Every
+ * attempt here is one request, one token of the budget, and every 429 is seen.
  */
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
-import { api } from '@pagerduty/pdjs';
-import type { APIParameters } from '@pagerduty/pdjs/build/src/api.js';
 import { PagerError, PagerErrorCodes } from './errors.js';
 import {
   abortReason,
@@ -44,10 +34,6 @@ export interface PagerDutyClientOptions {
   readonly attemptTimeoutMs?: number;
   /** @defaultValue `{ initialMs: 100, maxMs: 5000 }` */
   readonly backoff?: Partial<BackoffOptions>;
-  /** pdjs's own wait between its inner 429 retries (see above). @defaultValue `500` */
-  readonly rateLimitWaitMs?: number;
-  /** Connections kept open per origin. @defaultValue `32` */
-  readonly maxSockets?: number;
   /** @defaultValue `Date.now` */
   readonly now?: () => number;
   /** Jitter source of the backoff. @defaultValue `Math.random` */
@@ -69,7 +55,7 @@ export interface PagerDutyAnswer {
   readonly status: number;
   /** The parsed JSON body; `undefined` when there was none or it was not JSON. */
   readonly data: unknown;
-  /** HTTP attempts made by this client (pdjs's inner 429 retries not counted). */
+  /** HTTP attempts made by this client. */
   readonly attempts: number;
 }
 
@@ -101,8 +87,6 @@ export class PagerDutyClient {
   readonly #backoff: BackoffOptions;
   readonly #now: () => number;
   readonly #random: () => number;
-  readonly #http: HttpAgent;
-  readonly #https: HttpsAgent;
 
   constructor(options: PagerDutyClientOptions) {
     this.#options = options;
@@ -110,9 +94,6 @@ export class PagerDutyClient {
     this.#backoff = { initialMs: 100, maxMs: 5_000, ...options.backoff };
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
-    const agent = { keepAlive: true, maxSockets: options.maxSockets ?? 32 };
-    this.#http = new HttpAgent(agent);
-    this.#https = new HttpsAgent(agent);
   }
 
   get baseUrl(): string {
@@ -147,6 +128,8 @@ export class PagerDutyClient {
           await budget.permit();
         } catch (error) {
           if (!(error instanceof PagerError)) throw error;
+          // After failed attempts, PagerDuty's failure is the story; the budget only ended the retries.
+          if (attempts > 0) throw unavailable(`no retry: ${error.message}`);
           throw new PagerError(error.code, `PagerDuty ${request.method} ${request.path}: ${error.message}`, {
             retryable: false,
             status: lastStatus,
@@ -195,11 +178,8 @@ export class PagerDutyClient {
     }
   }
 
-  /** Closes idle keep-alive connections (in-flight calls finish). */
-  close(): void {
-    this.#http.destroy();
-    this.#https.destroy();
-  }
+  /** Nothing to close: fetch's shared pool closes idle connections by itself. */
+  close(): void {}
 
   get #attemptTimeoutMs(): number {
     return this.#options.attemptTimeoutMs ?? 5_000;
@@ -213,37 +193,38 @@ export class PagerDutyClient {
     );
     const onAbort = (): void => controller.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
-    const parameters: APIParameters & { agent: (url: URL) => HttpAgent | HttpsAgent } = {
-      url: this.#baseUrl + request.path,
-      method: request.method,
-      token: this.#options.token,
-      headers: { From: this.#options.from },
-      // For a GET, pdjs turns `data` into query parameters; for a write, into the JSON body.
-      ...(request.method === 'GET'
-        ? request.query === undefined
-          ? {}
-          : { data: request.query }
-        : request.body === undefined
-          ? {}
-          : { data: request.body }),
-      requestTimeout: 0,
-      retryTimeout: Math.max(MIN_ATTEMPT_MS, Math.min(this.#options.rateLimitWaitMs ?? 500, timeoutMs / 4)),
-      signal: controller.signal,
-      agent: (url) => (url.protocol === 'http:' ? this.#http : this.#https),
-    };
+    const url = new URL(this.#baseUrl + request.path);
+    if (request.method === 'GET')
+      for (const [name, value] of Object.entries(request.query ?? {}))
+        for (const v of typeof value === 'string' ? [value] : value) url.searchParams.append(name, v);
+    const write = request.method !== 'GET' && request.body !== undefined;
     try {
-      const response = await api(parameters);
+      const response = await fetch(url, {
+        method: request.method,
+        headers: {
+          Accept: 'application/vnd.pagerduty+json;version=2',
+          Authorization: `Token token=${this.#options.token}`,
+          From: this.#options.from,
+          ...(write ? { 'Content-Type': 'application/json' } : {}),
+        },
+        ...(write ? { body: JSON.stringify(request.body) } : {}),
+        signal: controller.signal,
+      });
+      const text = await response.text();
+      let data: unknown;
+      try {
+        data = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        // A proxy's HTML error page: the status says enough.
+        data = undefined;
+      }
       return {
         status: response.status,
-        data: response.data,
+        data,
         // PagerDuty's 429 says when in `ratelimit-reset` (seconds until the window resets).
         retryAfter: response.headers.get('retry-after') ?? response.headers.get('ratelimit-reset'),
       };
     } catch (error) {
-      // pdjs rejects with the response itself when the body is not JSON.
-      if (isResponse(error)) {
-        return { status: error.status, data: undefined, retryAfter: error.headers.get('retry-after') };
-      }
       return { error: controller.signal.aborted && !signal.aborted ? controller.signal.reason : error };
     } finally {
       clearTimeout(timer);
@@ -252,24 +233,18 @@ export class PagerDutyClient {
   }
 }
 
-function isResponse(
-  value: unknown,
-): value is { status: number; headers: { get(name: string): string | null } } {
-  if (typeof value !== 'object' || value === null || value instanceof Error) return false;
-  const v = value as { status?: unknown; headers?: { get?: unknown } };
-  return typeof v.status === 'number' && typeof v.headers?.get === 'function';
-}
-
 function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw abortReason(signal);
 }
 
 function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && !error.message.includes(code)
-    ? `${error.message} (${code})`
-    : error.message;
+  // fetch says only "fetch failed"; what failed (ECONNREFUSED, a reset socket) is in its cause.
+  const cause = error.cause;
+  const inner = cause instanceof Error && error.message === 'fetch failed' ? cause : error;
+  const code = (inner as { code?: unknown }).code;
+  const text = inner === error ? error.message : `${error.message}: ${inner.message}`;
+  return typeof code === 'string' && !text.includes(code) ? `${text} (${code})` : text;
 }
 
 /** PagerDuty's `{ error: { message } }`, for the error text. */

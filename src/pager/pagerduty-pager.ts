@@ -1,7 +1,8 @@
 /**
  * The controller as PagerDuty's first responder: finds the page of an event by its incident key and
  * acknowledges, escalates (to the next level of the escalation policy), resolves or annotates it,
- * through `@pagerduty/pdjs` (see pagerduty-client.ts for the HTTP side: retries, budget, pdjs quirks).
+ * through PagerDuty's REST API v2 (see pagerduty-client.ts for the HTTP side: retries, deadline, and
+ * request-budget.ts for the region's shared budget).
  *
  * The budget. PagerDuty escalates by itself 60 s after the page; the controller must acknowledge or
  * escalate before that, or not at all (an acknowledgement that lands after PagerDuty paged the humans
@@ -92,6 +93,9 @@ export interface PagerCallRecord {
 interface CachedIncident {
   readonly id: string;
 }
+
+/** How long a resolve may take, waits for the request budget included (a workflow step's default timeout is 5 min). */
+const RESOLVE_BUDGET_MS = 240_000;
 
 /** The level the controller holds in every escalation policy, and the one an escalation hands to. */
 const OWN_LEVEL = 1;
@@ -251,7 +255,7 @@ export class PagerDutyPager implements PagerPort {
           id: incident.id,
         };
       },
-      () => 3 + this.#selfUnknown(),
+      () => 3,
     );
   }
 
@@ -346,7 +350,7 @@ export class PagerDutyPager implements PagerPort {
             : {}),
         };
       },
-      () => 2 + this.#selfUnknown(),
+      () => 2,
     );
   }
 
@@ -368,11 +372,6 @@ export class PagerDutyPager implements PagerPort {
     );
   }
 
-  /** 1 when the controller's own user id is still to be looked up. */
-  #selfUnknown(): number {
-    return this.#core.selfId === undefined ? 1 : 0;
-  }
-
   /** An update of the key's incident: 1 request with its id cached, 2 with a lookup first. */
   #lookups(incidentKey: string): number {
     return this.#core.cache.has(incidentKey) ? 1 : 2;
@@ -392,7 +391,12 @@ export class PagerDutyPager implements PagerPort {
     const budgetStart = this.#budgetStartMs ?? startedAt;
     const priority = PRIORITY[verb];
     const ctx: CallContext = {
-      deadline: budgetStart + core.budgetMs,
+      // A resolve is in no race (the page is the controller's, nobody is being paged): it may wait
+      // out a storm rather than fail a remediation that worked.
+      deadline:
+        verb === 'resolve'
+          ? startedAt + Math.max(core.budgetMs, RESOLVE_BUDGET_MS)
+          : budgetStart + core.budgetMs,
       signal,
       startedAt,
       attempts: 0,

@@ -15,8 +15,9 @@
  * while a quarter of the capacity is left; a note only while half is left. Each node queues its
  * own calls in that order (acknowledgements nearest deadline first; escalations and notes newest
  * first: in a storm each token saves people the most time, and the oldest pages, which PagerDuty's
- * timer is about to escalate anyway, are the ones left to it), and asks Redis for one call's
- * tokens at a time. A call whose deadline (the end of its page's race) comes before its
+ * timer is about to escalate anyway, are the ones left to it). The call at the head of a node's
+ * queue collects its tokens as they come above its floor, so that a call wanting three is not
+ * starved by other nodes' calls wanting one or two; what it holds when it gives up goes back. A call whose deadline (the end of its page's race) comes before its
  * turn is refused with `LZ_ERR_PAGER_OVER_BUDGET` having sent nothing: PagerDuty's own timer
  * escalates that page, and the caller records that it left it to the timer.
  *
@@ -84,6 +85,8 @@ export interface SharedBudgetOptions {
 
 interface Waiter {
   readonly count: number;
+  /** Tokens collected so far (given back if the call gives up). */
+  held: number;
   readonly rank: number;
   readonly deadline: number;
   readonly seq: number;
@@ -140,6 +143,7 @@ export class SharedRequestBudget implements RequestBudget {
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
         count: wanted,
+        held: 0,
         rank: RANK[priority],
         deadline,
         seq: this.#seq++,
@@ -156,6 +160,8 @@ export class SharedRequestBudget implements RequestBudget {
       const onAbort = (): void => {
         const at = this.#queue.indexOf(waiter);
         if (at >= 0) this.#queue.splice(at, 1);
+        this.give(waiter.held);
+        waiter.held = 0;
         reject(abortError(signal));
       };
       signal.addEventListener('abort', onAbort, { once: true });
@@ -186,36 +192,33 @@ export class SharedRequestBudget implements RequestBudget {
     this.#pumping = true;
     try {
       for (;;) {
+        this.#refuseExpired();
         const waiter = this.#best();
         if (waiter === undefined) return;
         const left = waiter.deadline - this.#now();
-        if (left < MIN_USEFUL_MS) {
-          this.#remove(waiter);
-          waiter.reject(
-            new PagerError(
-              PagerErrorCodes.OVER_BUDGET,
-              `the region's PagerDuty request budget (${this.perMinute}/min) had no room for this call before its page's race ended: nothing was sent, PagerDuty's own timer escalates the page`,
-              { retryable: false },
-            ),
-          );
-          continue;
-        }
         let reply: [number, number, number];
         try {
-          reply = await this.#call('take', waiter.count, this.#bucket.floors[priorityOf(waiter.rank)]);
+          reply = await this.#call(
+            'take',
+            waiter.count - waiter.held,
+            this.#bucket.floors[priorityOf(waiter.rank)],
+          );
         } catch (error) {
           this.#onError?.(error);
-          this.#remove(waiter);
-          waiter.reject(
-            new PagerError(
-              PagerErrorCodes.OVER_BUDGET,
-              `the region's PagerDuty request budget could not be read (${error instanceof Error ? error.message : String(error)}): nothing was sent`,
-              { retryable: false, cause: error },
-            ),
+          this.#refuse(
+            waiter,
+            `the region's PagerDuty request budget could not be read (${error instanceof Error ? error.message : String(error)}): nothing was sent`,
+            error,
           );
           continue;
         }
-        if (reply[0] === 1) {
+        // Withdrawn (its signal fired) while Redis answered: what it was granted goes back.
+        if (!this.#queue.includes(waiter)) {
+          this.give(reply[0]);
+          continue;
+        }
+        waiter.held += reply[0];
+        if (waiter.held >= waiter.count) {
           this.#remove(waiter);
           waiter.resolve();
           continue;
@@ -234,6 +237,29 @@ export class SharedRequestBudget implements RequestBudget {
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /** Refuses every call whose deadline is too close to be worth a request. */
+  #refuseExpired(): void {
+    const now = this.#now();
+    for (const waiter of [...this.#queue])
+      if (waiter.deadline - now < MIN_USEFUL_MS)
+        this.#refuse(
+          waiter,
+          `the region's PagerDuty request budget (${this.perMinute}/min) had no room for this call before its page's race ended: nothing was sent, PagerDuty's own timer escalates the page`,
+        );
+  }
+
+  #refuse(waiter: Waiter, message: string, cause?: unknown): void {
+    this.#remove(waiter);
+    this.give(waiter.held);
+    waiter.held = 0;
+    waiter.reject(
+      new PagerError(PagerErrorCodes.OVER_BUDGET, message, {
+        retryable: false,
+        ...(cause === undefined ? {} : { cause }),
+      }),
+    );
   }
 
   /** The next waiter to serve: highest priority first, then as `before` orders a priority. */

@@ -1,14 +1,12 @@
 /**
- * A PagerDuty-compatible REST API: the subset that the paging module calls through
- * `@pagerduty/pdjs`, with PagerDuty's checks (the API token, the `From` header on writes) and fault
+ * A PagerDuty-compatible REST API: the subset that the paging module calls, with PagerDuty's checks (the API token, the `From` header on writes) and fault
  * injection (errors, slow answers, rate limiting, an outage). The controller talks to it exactly as it
  * talks to PagerDuty, so the 60 s first-responder race can be staged on one machine.
  *
- * It serves plain HTTP. pdjs builds `https://{server}/{endpoint}` from `server`, but takes a full
- * `url` per call as it is, so the pager builds each URL from a configurable base URL
+ * It serves plain HTTP. The pager builds each URL from a configurable base URL
  * (`https://api.pagerduty.com` in production, this simulator's `url` in tests). That keeps TLS
- * certificates and a custom `https.Agent` out of every test, and the production path (pdjs, its
- * headers, its body handling, its quirks) is the same code either way.
+ * certificates out of every test, and the production path (its headers, its body handling, its
+ * retries) is the same code either way.
  *
  * PagerDuty API, as PagerDuty's published OpenAPI description (`PagerDuty/api-schema`,
  * `reference/REST/openapiv3.json`) gives it; JSON errors are `{ "error": { "message", "code", "errors"? } }`:

@@ -20,6 +20,7 @@ import { RedisKeys } from '../../src/common/keys.js';
 import type { DecisionRecord } from '../../src/controller/decision.js';
 import { LocalStack } from '../../src/sim/local-stack.js';
 import type { PagerDutyCall } from '../../src/sim/pagerduty.js';
+import type { RunState } from '../../src/workflow/types.js';
 
 const SMOKE = process.argv.includes('--smoke');
 const SIZE = SMOKE
@@ -111,6 +112,7 @@ async function settled(
   timeoutMs: number,
 ): Promise<Map<string, DecisionRecord>> {
   const deadline = Date.now() + timeoutMs;
+  let nextLine = 0;
   for (;;) {
     const values = await redis.mget(...ids.map((id) => keys.decision(id)));
     const records = new Map<string, DecisionRecord>();
@@ -121,7 +123,12 @@ async function settled(
       const d = records.get(id);
       return d === undefined || d.page === undefined;
     }).length;
-    process.stderr.write(`\r  decided ${records.size}/${ids.length}, first responses pending ${open}   `);
+    const line = `decided ${records.size}/${ids.length}, first responses pending ${open}`;
+    if (process.stderr.isTTY) process.stderr.write(`\r  ${line}   `);
+    else if (Date.now() >= nextLine) {
+      process.stderr.write(`  ${line}\n`);
+      nextLine = Date.now() + 10_000;
+    }
     if (open === 0 || Date.now() > deadline) {
       process.stderr.write('\n');
       if (open > 0) process.stderr.write(`${open} events without a decision or a first response\n`);
@@ -214,6 +221,20 @@ async function main(): Promise<void> {
     const leftToTimer = escalations.filter((d) => pageOf(d)?.left_to_timer === true);
     const failed = escalations.filter((d) => pageOf(d)?.ok === false && pageOf(d)?.left_to_timer !== true);
     const tooMany = calls.filter((c) => c.status === 429).length;
+    // The remediations the acknowledgements let through (their resolve and notes share the budget).
+    const runs = await Promise.all(
+      acked.map(async (d) => {
+        const text = await redis.hget(keys.run(`run-${d?.event_id ?? ''}`), 'run');
+        const run = text === null ? undefined : (JSON.parse(text) as RunState);
+        return run === undefined
+          ? 'no run'
+          : run.status === 'failed' && process.env['BENCH_DEBUG'] !== undefined
+            ? `failed ${JSON.stringify(run.failure)} ${JSON.stringify(await redis.lrange(keys.audit(d?.event_id ?? ''), 0, -1))}`
+            : run.status === 'failed'
+            ? `failed at ${run.failure?.step ?? '?'}: ${(run.failure?.message ?? '').slice(0, 90)}`
+            : run.status;
+      }),
+    );
     const peak = peakPerMinute(calls);
     const byKind = new Map<string, number>();
     for (const c of calls) byKind.set(kindOf(c), (byKind.get(kindOf(c)) ?? 0) + 1);
@@ -253,6 +274,7 @@ async function main(): Promise<void> {
               .map(([k, v]) => `${k}: ${v}`)
               .join(', '),
           ],
+          ['their remediations', [...countBy(runs)].map(([k, v]) => `${k}: ${v}`).join('; ')],
           ['escalations left to PagerDuty’s timer (budget)', String(leftToTimer.length)],
           [
             'escalations not sent otherwise (failed / taken / undecided)',
@@ -279,6 +301,14 @@ async function main(): Promise<void> {
   } finally {
     redis.disconnect();
     await stack.stop();
+    if (process.env['BENCH_DEBUG'] !== undefined) {
+      const { readFile } = await import('node:fs/promises');
+      for (const n of ['a', 'b', 'c']) {
+        const text = await readFile(`${stack.workDir}/logs/node-${n}.log`, 'utf8').catch(() => '');
+        for (const line of text.split('\n').filter((l) => l.includes('BUDGETDEBUG')).slice(0, 5))
+          process.stderr.write(`${n}: ${line}\n`);
+      }
+    }
     await stack.remove();
   }
 }

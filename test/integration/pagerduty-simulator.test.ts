@@ -19,7 +19,7 @@ interface Reply {
 
 const AUTH = { authorization: 'Token token=sim-token', from: 'lazarus@example.com' };
 
-/** A raw HTTP call, as any PagerDuty client would make it (not through pdjs: this tests the server). */
+/** A raw HTTP call, as any PagerDuty client would make it (not through the pager: this tests the server). */
 async function call(
   url: string,
   options: { method?: string; body?: unknown; headers?: Record<string, string> } = {},

@@ -1,6 +1,6 @@
 /**
  * The controller as PagerDuty's first responder, end to end: three node processes page through the
- * PagerDuty simulator (pdjs over HTTP) and notify through a local Slack webhook receiver and a local
+ * PagerDuty simulator (REST over HTTP) and notify through a local Slack webhook receiver and a local
  * SMTP server. The sensor's page is created in the simulator before the event is sent, as a sensor
  * does.
  */

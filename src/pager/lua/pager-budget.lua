@@ -1,7 +1,9 @@
 -- The region's PagerDuty request budget: one token bucket shared by every node, because PagerDuty
 -- counts the requests of the controller's user, whichever node sends them.
--- The bucket refills continuously at `rate` tokens a minute up to `capacity`; a take succeeds only
--- when `floor` tokens are still left afterwards (the reserve of the higher priorities). After a 429
+-- The bucket refills continuously at `rate` tokens a minute up to `capacity`; a take gets the
+-- tokens above `floor` (the reserve of the higher priorities), up to what it wants: a call that
+-- wants several collects them as they come, so that one wanting one token at a time elsewhere
+-- cannot starve it. After a 429
 -- nothing is granted before `paused_until` (PagerDuty's `ratelimit-reset`).
 -- A missing key is a full bucket; it expires once it would be full again.
 -- KEYS[1]  the bucket (hash: tokens, at, paused_until)
@@ -11,7 +13,8 @@
 -- ARGV[4]  rate (tokens per minute, > 0)
 -- ARGV[5]  take: tokens wanted; give: tokens given back; pause: epoch ms to pause until
 -- ARGV[6]  take: floor (tokens that must be left)
--- Returns  {granted (1|0), ms to wait before asking again (0 when granted), tokens left (integer)}
+-- Returns  {tokens granted (give: 1; pause: 0), ms to wait before asking again (0 when all were
+--           granted), tokens left (integer)}
 local now = tonumber(ARGV[2])
 local capacity = tonumber(ARGV[3])
 local rate = tonumber(ARGV[4])
@@ -52,10 +55,11 @@ if now < paused_until then
   save()
   return {0, paused_until - now, math.floor(tokens)}
 end
-if tokens - wanted >= floor then
-  tokens = tokens - wanted
-  save()
-  return {1, 0, math.floor(tokens)}
-end
+local granted = math.min(wanted, math.max(0, math.floor(tokens - floor)))
+tokens = tokens - granted
 save()
-return {0, math.max(1, math.ceil((floor + wanted - tokens) * 60000 / rate)), math.floor(tokens)}
+if granted == wanted then
+  return {granted, 0, math.floor(tokens)}
+end
+-- Until the next token above the floor.
+return {granted, math.max(1, math.ceil((floor + 1 - tokens) * 60000 / rate)), math.floor(tokens)}

@@ -367,14 +367,19 @@ describe('PagerDutyPager against the simulator', () => {
 
   test('429: waits out Retry-After and succeeds', async () => {
     const key = incident();
-    // pdjs retries a 429 three times itself; the fifth answer is the first that is not a 429.
-    sim.failNext(5, 429);
-    const p = pager({ rateLimitWaitMs: 50 });
+    sim.failNext(2, 429);
+    const before = sim.calls().length;
+    const p = pager();
     const started = Date.now();
     await p.acknowledge(key, never());
     const took = Date.now() - started;
     assert.equal(sim.incident(key)?.status, 'acknowledged');
-    assert.ok(took >= 1_000, `Retry-After: 1 was honoured (${took} ms)`);
+    assert.ok(took >= 2_000, `Retry-After: 1 was honoured twice (${took} ms)`);
+    // Every attempt is one request: nothing retried behind the client's back.
+    const calls = sim.calls().slice(before);
+    const limited = calls.filter((c) => c.status === 429);
+    assert.equal(limited.length, 2);
+    assert.ok((calls[1]?.at ?? 0) - (calls[0]?.at ?? 0) >= 950, 'the retry came after the reset');
   });
 
   test('429 with a Retry-After past the budget: gives up at once', async () => {
@@ -382,7 +387,7 @@ describe('PagerDutyPager against the simulator', () => {
     sim.rateLimit(0, 60_000);
     const started = Date.now();
     const error = await rejectsWith(
-      pager({ budgetMs: 5_000, rateLimitWaitMs: 50 }).acknowledge(key, never()),
+      pager({ budgetMs: 5_000 }).acknowledge(key, never()),
       PagerErrorCodes.UNAVAILABLE,
     );
     assert.match(error.message, /rate limited past the budget/);

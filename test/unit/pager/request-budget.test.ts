@@ -103,6 +103,55 @@ describe('SharedRequestBudget', () => {
     assert.deepEqual(order, ['escalate', 'ack', 'escalate2', 'note']);
   });
 
+  test('a call wanting three tokens is not starved by another node taking them one by one', async () => {
+    const { a, b, clock } = pair(960);
+    const { capacity, floors, ratePerMinute } = bucketFor(960);
+    // Down to the escalation floor: from here on every escalation waits for the refill.
+    await a.take(capacity - floors.escalate, 'acknowledge', T0 + 50_000, never);
+    let big = false;
+    const three = a.take(3, 'escalate', T0 + 50_000, never).then(() => (big = true));
+    let small = 0;
+    const ones = Array.from({ length: 40 }, () =>
+      b.take(1, 'escalate', T0 + 50_000, never).then(() => (small += 1)),
+    );
+    const oneToken = Math.ceil(60_000 / ratePerMinute);
+    // One token at a time: the node wanting one is always ready first, yet the three are collected.
+    for (let i = 0; i < 12 && !big; i++) {
+      const before = small + (big ? 1 : 0);
+      clock.now += oneToken;
+      await until(
+        'the token to be taken',
+        async () => small + (big ? 1 : 0) > before || (await a.level()) > floors.escalate,
+      );
+    }
+    await until('the call wanting three', () => big);
+    await three;
+    clock.now += oneToken * 60;
+    await Promise.all(ones);
+  });
+
+  test('within escalations, the newest page first; within acknowledgements, the nearest deadline first', async () => {
+    const { a, b, clock } = pair(960);
+    const { capacity, ratePerMinute, floors } = bucketFor(960);
+    await a.take(capacity - floors.escalate, 'acknowledge', T0 + 50_000, never);
+    const order: string[] = [];
+    const escalations = [10_000, 40_000, 25_000].map((d) =>
+      b.take(1, 'escalate', T0 + d, never).then(() => order.push(`escalate +${d / 1000}s`)),
+    );
+    await a.take(floors.escalate, 'acknowledge', T0 + 50_000, never);
+    const acks = [30_000, 5_000].map((d) =>
+      a.take(1, 'acknowledge', T0 + d, never).then(() => order.push(`ack +${d / 1000}s`)),
+    );
+    const oneToken = Math.ceil(60_000 / ratePerMinute);
+    for (let i = 0; i < floors.escalate + 10 && order.length < 5; i++) {
+      clock.now += oneToken;
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    await until('every call', () => order.length === 5);
+    await Promise.all([...escalations, ...acks]);
+    assert.deepEqual(order, ['ack +5s', 'ack +30s', 'escalate +40s', 'escalate +25s', 'escalate +10s']);
+  });
+
   test('a call that cannot have its tokens before its deadline is refused, having waited, and sent nothing', async () => {
     const { a, clock } = pair(960);
     await a.take(bucketFor(960).capacity, 'acknowledge', T0 + 50_000, never);
