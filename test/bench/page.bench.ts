@@ -231,8 +231,8 @@ async function main(): Promise<void> {
           : run.status === 'failed' && process.env['BENCH_DEBUG'] !== undefined
             ? `failed ${JSON.stringify(run.failure)} ${JSON.stringify(await redis.lrange(keys.audit(d?.event_id ?? ''), 0, -1))}`
             : run.status === 'failed'
-            ? `failed at ${run.failure?.step ?? '?'}: ${(run.failure?.message ?? '').slice(0, 90)}`
-            : run.status;
+              ? `failed at ${run.failure?.step ?? '?'}: ${(run.failure?.message ?? '').slice(0, 90)}`
+              : run.status;
       }),
     );
     const peak = peakPerMinute(calls);
@@ -253,6 +253,16 @@ async function main(): Promise<void> {
           [
             'acknowledgements of actionable events',
             `${acked.length}/${acts.length}, p50 ${pct(ackLatency, 50).toFixed(0)} ms, p99 ${pct(ackLatency, 99).toFixed(0)} ms from the event's time`,
+          ],
+          [
+            '  their decisions (arrival in the stream → durable decision, the ack included)',
+            `p50 ${pct(
+              acked.map((d) => d?.latency_ms ?? NaN),
+              50,
+            ).toFixed(0)} ms, p99 ${pct(
+              acked.map((d) => d?.latency_ms ?? NaN),
+              99,
+            ).toFixed(0)} ms`,
           ],
           [
             'escalations sent by the controller',
@@ -305,7 +315,10 @@ async function main(): Promise<void> {
       const { readFile } = await import('node:fs/promises');
       for (const n of ['a', 'b', 'c']) {
         const text = await readFile(`${stack.workDir}/logs/node-${n}.log`, 'utf8').catch(() => '');
-        for (const line of text.split('\n').filter((l) => l.includes('BUDGETDEBUG')).slice(0, 5))
+        for (const line of text
+          .split('\n')
+          .filter((l) => l.includes('BUDGETDEBUG'))
+          .slice(0, 5))
           process.stderr.write(`${n}: ${line}\n`);
       }
     }
