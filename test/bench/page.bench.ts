@@ -211,6 +211,13 @@ async function main(): Promise<void> {
     }
     calls = calls.filter((c) => c.at >= started);
 
+    // What the nodes' own metric says was left to the timer (it must agree with the records).
+    let metricLeft = 0;
+    for (const node of stack.region.nodes) {
+      const text = await (await fetch(`http://${node.api}/metrics`)).text();
+      for (const m of text.matchAll(/^lazarus_page_left_to_timer_total\{action="escalate"\} (\d+)/gm))
+        metricLeft += Number(m[1]);
+    }
     const acts = events.filter((e) => e.actionable).map((e) => records.get(e.id));
     const acked = acts.filter((d) => d?.decision === 'act' && d.page?.action === 'acknowledge' && d.page.ok);
     const ackLatency = acked.map((d) => d?.page?.latency_ms ?? NaN);
@@ -285,7 +292,10 @@ async function main(): Promise<void> {
               .join(', '),
           ],
           ['their remediations', [...countBy(runs)].map(([k, v]) => `${k}: ${v}`).join('; ')],
-          ['escalations left to PagerDuty’s timer (budget)', String(leftToTimer.length)],
+          [
+            'escalations left to PagerDuty’s timer (budget)',
+            `${leftToTimer.length} (lazarus_page_left_to_timer_total{action="escalate"} over the nodes: ${metricLeft})`,
+          ],
           [
             'escalations not sent otherwise (failed / taken / undecided)',
             `${failed.length} / ${escalations.filter((d) => d?.page?.left_as_is !== undefined).length} / ${rest.length - escalations.length}`,
