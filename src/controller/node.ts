@@ -206,6 +206,9 @@ export class ControllerNode {
             'NX',
           ),
         )) === 'OK',
+      releaseBreakerNote: async (openedAtMs, incidentKey) => {
+        await viaRedis('breaker note release', () => redis.del(keys.breakerNote(openedAtMs, incidentKey)));
+      },
     });
     onDelivery = (record, message) => responder.delivered(record, message);
     const peers = config.region.nodes

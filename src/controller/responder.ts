@@ -95,6 +95,8 @@ export interface ResponderOptions {
    * breaker (`true`: this caller writes it). Absent: every breaker escalation notes its page.
    */
   readonly claimBreakerNote?: (openedAtMs: number, incidentKey: string) => Promise<boolean>;
+  /** Gives the claim up (the note could not be written): a later event of the page tries again. */
+  readonly releaseBreakerNote?: (openedAtMs: number, incidentKey: string) => Promise<void>;
 }
 
 /** Page calls after the first response (escalation, note, resolve) get a budget of their own. */
@@ -413,7 +415,8 @@ export class Responder {
       );
       return this.firstResponse('escalate', key, pager, eventTimeMs, {
         error: messageOf(error),
-        ...(isOverBudget(error) ? { leftToTimer: true } : {}),
+        // Only a page in its race has a timer running; one the controller holds has none.
+        ...(isOverBudget(error) && how.onlyUntaken === true ? { leftToTimer: true } : {}),
       });
     } finally {
       await this.recordCalls(event.id, pager.calls());
@@ -450,11 +453,19 @@ export class Responder {
       try {
         first = await this.o.claimBreakerNote(openedAt, key);
       } catch (error) {
+        // Redis cannot say whether the page has it: no note, rather than one per event in a storm.
         this.o.log.warn(
           { err: error, event: d.event_id },
           'the breaker note could not be claimed: none is added',
         );
-        return false;
+        await this.entry(d.event_id, {
+          kind: 'page',
+          action: 'note_skipped',
+          ok: false,
+          error: `the breaker note could not be claimed: ${messageOf(error)}`,
+          detail: { incident_key: key },
+        }).catch(() => undefined);
+        return true;
       }
       if (!first) {
         await this.entry(d.event_id, {
@@ -473,7 +484,12 @@ export class Responder {
       'remediated in the region until it closes; this page is for people. This note is written once per page ' +
       `for this opening; every event is in Lazarus's audit trail (first here: ${d.event_id}, ${d.event.type} on ` +
       `${d.event.host ?? d.event.resource ?? d.event.service}).`;
-    return this.note(d.event_id, key, text);
+    const noted = await this.note(d.event_id, key, text);
+    if (!noted && this.o.releaseBreakerNote !== undefined)
+      await this.o.releaseBreakerNote(openedAt, key).catch((error: unknown) => {
+        this.o.log.warn({ err: error, event: d.event_id }, 'the breaker note claim could not be given up');
+      });
+    return noted;
   }
 
   /** Adds a note to the page; `true` when it was added. */

@@ -121,8 +121,7 @@ export class PagerDutyClient {
 
     for (;;) {
       throwIfAborted(budget.signal);
-      const remaining = budget.deadline - this.#now();
-      if (remaining < MIN_ATTEMPT_MS) throw unavailable('budget spent');
+      if (budget.deadline - this.#now() < MIN_ATTEMPT_MS) throw unavailable('budget spent');
       if (budget.permit !== undefined) {
         try {
           await budget.permit();
@@ -138,6 +137,9 @@ export class PagerDutyClient {
         }
         throwIfAborted(budget.signal);
       }
+      // Measured after the wait for the budget: no attempt may outlive the deadline.
+      const remaining = budget.deadline - this.#now();
+      if (remaining < MIN_ATTEMPT_MS) throw unavailable('budget spent waiting for the request budget');
       attempts += 1;
       const outcome = await this.#attempt(
         request,

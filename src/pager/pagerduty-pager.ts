@@ -112,7 +112,7 @@ interface CallContext extends CallBudget {
 const PRIORITY: Readonly<Record<PagerVerb, PagePriority>> = {
   acknowledge: 'acknowledge',
   escalate: 'escalate',
-  resolve: 'escalate',
+  resolve: 'resolve',
   note: 'note',
 };
 
@@ -351,6 +351,10 @@ export class PagerDutyPager implements PagerPort {
         };
       },
       () => 2,
+      // Handing back a page the controller holds (it acknowledged it, so PagerDuty's timer is
+      // stopped and nobody else is paged) is in no race and as urgent as an acknowledgement: it
+      // waits behind nothing but them, for as long as a resolve may.
+      options.onlyUntaken === true ? undefined : { priority: 'acknowledge', noRace: true },
     );
   }
 
@@ -385,16 +389,17 @@ export class PagerDutyPager implements PagerPort {
     body: (ctx: CallContext) => Promise<{ result: T; id: string; afterwards?: () => Promise<void> }>,
     /** The HTTP requests the call expects to make (taken from the budget before the first one). */
     plan: () => number,
+    how: { readonly priority?: PagePriority; readonly noRace?: boolean } = {},
   ): Promise<T> {
     const core = this.#core;
     const startedAt = core.now();
     const budgetStart = this.#budgetStartMs ?? startedAt;
-    const priority = PRIORITY[verb];
+    const priority = how.priority ?? PRIORITY[verb];
     const ctx: CallContext = {
       // A resolve is in no race (the page is the controller's, nobody is being paged): it may wait
       // out a storm rather than fail a remediation that worked.
       deadline:
-        verb === 'resolve'
+        verb === 'resolve' || how.noRace === true
           ? startedAt + Math.max(core.budgetMs, RESOLVE_BUDGET_MS)
           : budgetStart + core.budgetMs,
       signal,
@@ -403,6 +408,17 @@ export class PagerDutyPager implements PagerPort {
       credits: 0,
       // One request of the plan, or one more (a retry, a second lookup) from the budget.
       permit: async () => {
+        // A 429 this node received holds back even what it already has in hand.
+        const paused = core.budget.pausedUntil() - core.now();
+        if (paused > 0) {
+          if (core.now() + paused > ctx.deadline - 50)
+            throw new PagerError(
+              PagerErrorCodes.OVER_BUDGET,
+              `PagerDuty rate limited the controller's user until past this call's deadline: nothing more was sent`,
+              { retryable: false },
+            );
+          await sleep(paused, signal);
+        }
         if (ctx.credits > 0) {
           ctx.credits -= 1;
           return;

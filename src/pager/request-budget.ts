@@ -11,8 +11,9 @@
  * few hundred milliseconds, and the margin covers those that cross a minute's boundary.
  *
  * Priorities when the budget is short, as reserves: an acknowledgement (an event about to act:
- * it keeps people asleep) may take the bucket's last token; an escalation (and a resolve) only
- * while a quarter of the capacity is left; a note only while half is left. Each node queues its
+ * it keeps people asleep), and an escalation of a page the controller holds (nobody else is paged
+ * for it), may take the bucket's last token; an escalation in the race only while a quarter of the
+ * capacity is left; a resolve (in no race) the same, after them; a note only while half is left. Each node queues its
  * own calls in that order (acknowledgements nearest deadline first; escalations and notes newest
  * first: in a storm each token saves people the most time, and the oldest pages, which PagerDuty's
  * timer is about to escalate anyway, are the ones left to it). The call at the head of a node's
@@ -30,9 +31,10 @@ import { defineScripts, runScript, type ScriptSpec } from '../common/lua.js';
 import { PagerError, PagerErrorCodes } from './errors.js';
 
 /** What a call is for, highest priority first. */
-export type PagePriority = 'acknowledge' | 'escalate' | 'note';
+export type PagePriority = 'acknowledge' | 'escalate' | 'resolve' | 'note';
 
-const RANK: Readonly<Record<PagePriority, number>> = { acknowledge: 0, escalate: 1, note: 2 };
+const RANK: Readonly<Record<PagePriority, number>> = { acknowledge: 0, escalate: 1, resolve: 2, note: 3 };
+const BY_RANK: readonly PagePriority[] = ['acknowledge', 'escalate', 'resolve', 'note'];
 
 /** PagerDuty's documented REST limit for one user. */
 export const PAGERDUTY_REQUESTS_PER_MINUTE = 960;
@@ -53,6 +55,8 @@ export interface RequestBudget {
   give(count: number): void;
   /** PagerDuty answered 429: nothing is granted to any node before `untilMs`. Best effort. */
   pause(untilMs: number): void;
+  /** Until when this node must not send even what it already holds (a 429 it received). */
+  pausedUntil(): number;
 }
 
 /** A budget that never refuses (no Redis; unit tests, the CLI). */
@@ -62,6 +66,7 @@ export const UNLIMITED_BUDGET: RequestBudget = {
     signal.aborted ? Promise.reject(abortError(signal)) : Promise.resolve(),
   give: () => undefined,
   pause: () => undefined,
+  pausedUntil: () => 0,
 };
 
 const SCRIPT: ScriptSpec = { module: 'pager', name: 'pager-budget', keys: 1 };
@@ -105,7 +110,13 @@ export function bucketFor(perMinute: number): {
   return {
     capacity,
     ratePerMinute: perMinute * 0.95 - capacity,
-    floors: { acknowledge: 0, escalate: Math.floor(capacity / 4), note: Math.floor(capacity / 2) },
+    floors: {
+      acknowledge: 0,
+      escalate: Math.floor(capacity / 4),
+      // A resolve keeps the escalations' reserve, and waits behind them: it is in no race.
+      resolve: Math.floor(capacity / 4),
+      note: Math.floor(capacity / 2),
+    },
   };
 }
 
@@ -121,6 +132,12 @@ export class SharedRequestBudget implements RequestBudget {
   #pumping = false;
   /** Wakes the pump from its sleep when a more urgent call arrives. */
   #wake: (() => void) | undefined;
+  /** A more urgent call arrived while the pump was asking Redis: no sleep before the next ask. */
+  #dirty = false;
+  /** The call the pump served last, which may hold part of its tokens. */
+  #serving: Waiter | undefined;
+  /** Until when this node received a 429 (epoch ms): what it holds is not sent before. */
+  #pausedUntil = 0;
 
   constructor(options: SharedBudgetOptions) {
     this.perMinute = options.perMinute ?? PAGERDUTY_REQUESTS_PER_MINUTE;
@@ -167,7 +184,10 @@ export class SharedRequestBudget implements RequestBudget {
       signal.addEventListener('abort', onAbort, { once: true });
       const head = this.#best();
       this.#queue.push(waiter);
-      if (head === undefined || before(waiter, head)) this.#wake?.();
+      if (head === undefined || before(waiter, head)) {
+        this.#dirty = true;
+        this.#wake?.();
+      }
       void this.#pump();
     });
   }
@@ -178,7 +198,16 @@ export class SharedRequestBudget implements RequestBudget {
   }
 
   pause(untilMs: number): void {
+    this.#pausedUntil = Math.max(this.#pausedUntil, untilMs);
     void this.#call('pause', Math.round(untilMs)).catch((error: unknown) => this.#onError?.(error));
+  }
+
+  /**
+   * Until when this node must not send what it already holds (epoch ms; in the past when it may):
+   * the reset of a 429 it received.
+   */
+  pausedUntil(): number {
+    return this.#pausedUntil;
   }
 
   /** Tokens left now (tests, metrics). */
@@ -195,6 +224,20 @@ export class SharedRequestBudget implements RequestBudget {
         this.#refuseExpired();
         const waiter = this.#best();
         if (waiter === undefined) return;
+        // A call pushed aside by a more urgent one gives back what it had collected, so that no
+        // tokens wait locked behind a call that is not being served.
+        const previous = this.#serving;
+        if (
+          previous !== undefined &&
+          previous !== waiter &&
+          previous.held > 0 &&
+          this.#queue.includes(previous)
+        ) {
+          this.give(previous.held);
+          previous.held = 0;
+        }
+        this.#serving = waiter;
+        this.#dirty = false;
         const left = waiter.deadline - this.#now();
         let reply: [number, number, number];
         try {
@@ -219,10 +262,14 @@ export class SharedRequestBudget implements RequestBudget {
         }
         waiter.held += reply[0];
         if (waiter.held >= waiter.count) {
+          // Handed over to the call, which spends them.
+          waiter.held = 0;
+          this.#serving = undefined;
           this.#remove(waiter);
           waiter.resolve();
           continue;
         }
+        if (this.#dirty) continue;
         const wait = Math.max(1, Math.min(reply[1], MAX_POLL_MS, left - MIN_USEFUL_MS + 1));
         await new Promise<void>((resolve) => {
           const timer = setTimeout(done, wait);
@@ -262,10 +309,23 @@ export class SharedRequestBudget implements RequestBudget {
     );
   }
 
-  /** The next waiter to serve: highest priority first, then as `before` orders a priority. */
+  /**
+   * The next waiter to serve: highest priority first, then as `before` orders a priority; but a
+   * call partly served keeps its turn against newer calls of its own priority (otherwise each new
+   * escalation would push the last one aside with a token in hand).
+   */
   #best(): Waiter | undefined {
     let best: Waiter | undefined;
     for (const w of this.#queue) if (best === undefined || before(w, best)) best = w;
+    const serving = this.#serving;
+    if (
+      best !== undefined &&
+      serving !== undefined &&
+      serving.held > 0 &&
+      serving.rank === best.rank &&
+      this.#queue.includes(serving)
+    )
+      return serving;
     return best;
   }
 
@@ -309,7 +369,7 @@ function before(a: Waiter, b: Waiter): boolean {
 }
 
 function priorityOf(rank: number): PagePriority {
-  return rank === 0 ? 'acknowledge' : rank === 1 ? 'escalate' : 'note';
+  return BY_RANK[rank] ?? 'note';
 }
 
 function abortError(signal: AbortSignal): Error {

@@ -22,9 +22,17 @@ local state = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'paused_until')
 local tokens = tonumber(state[1]) or capacity
 local at = tonumber(state[2]) or now
 local paused_until = tonumber(state[3]) or 0
--- A node whose clock runs behind must not refill the bucket twice.
+-- A node whose clock runs behind must not refill the bucket twice; one running ahead must not
+-- stop the refill for the others (a stamp more than 1 s ahead is taken back to this call's now).
+if at > now + 1000 then
+  at = now
+end
+-- Nothing accumulates during a pause: the bucket starts empty at PagerDuty's reset.
+local from = math.max(at, paused_until)
+if now > from then
+  tokens = math.min(capacity, tokens + (now - from) * rate / 60000)
+end
 if now > at then
-  tokens = math.min(capacity, tokens + (now - at) * rate / 60000)
   at = now
 end
 

@@ -322,11 +322,8 @@ describe('rejections name the file, line and what is expected', () => {
     assert.deepEqual(config.region.api, { tokenEnv: 'LAZARUS_API_TOKEN', protectReads: false });
     assert.deepEqual(config.region.audit, { retentionMs: 7 * 86_400_000, maxEvents: 100_000 });
     const issues = await issuesAfter(async (c) => {
-      await c.edit(
-        'deploy/local/region.yaml',
-        'from: lazarus@local.invalid',
-        'from: lazarus\n  requests_per_minute: 30',
-      );
+      await c.edit('deploy/local/region.yaml', 'from: lazarus@local.invalid', 'from: lazarus');
+      await c.edit('deploy/local/region.yaml', 'requests_per_minute: 960', 'requests_per_minute: 30');
       await c.edit('deploy/local/region.yaml', 'token_env: LAZARUS_API_TOKEN', 'token_env: lazarus-token');
       await c.edit('deploy/local/region.yaml', 'max_events: 100000', 'max_events: 10');
       await c.edit('deploy/local/region.yaml', 'slack_webhooks: {}', 'slack_webhooks: { "#ops": "ftp://x" }');
