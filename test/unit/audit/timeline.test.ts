@@ -199,6 +199,39 @@ describe('buildTimeline', () => {
     assert.match(t.at(-1)?.title ?? '', /^escalate: failed \(budget spent\), 0 attempt\(s\)$/);
   });
 
+  test("a page call the request budget could not answer reads as left to PagerDuty's timer; a skipped note says why", () => {
+    const d = decisionRecord({ id: 'b1', decidedAt: T, reason: 'breaker_open' });
+    const t = buildTimeline(d, undefined, [
+      {
+        at: new Date(T + 10).toISOString(),
+        node: 'b',
+        kind: 'page',
+        action: 'escalate',
+        ok: false,
+        error: "the region's PagerDuty request budget (960/min) had no room",
+        detail: { attempts: 0, code: 'LZ_ERR_PAGER_OVER_BUDGET', left_to_timer: true },
+      },
+      {
+        at: new Date(T + 20).toISOString(),
+        node: 'b',
+        kind: 'page',
+        action: 'note_skipped',
+        ok: true,
+        detail: { why: 'the page has the breaker summary note of this opening already' },
+      },
+    ]);
+    assert.deepEqual(
+      t.filter((e) => e.stage === 'page').map((e) => [e.ok, e.title]),
+      [
+        [
+          false,
+          "escalate left to PagerDuty's timer: not sent, the region's request budget had no room in time",
+        ],
+        [true, 'no note: the page has the breaker summary note of this opening already'],
+      ],
+    );
+  });
+
   test("a notification's delivery: the channel, how it ended, after how many attempts", () => {
     const d = decisionRecord({ id: 'n1', decidedAt: T, reason: 'checks_failed' });
     const at = new Date(T + 50).toISOString();
