@@ -2,6 +2,53 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * STYLE.md's layers, as the folders of src/ may import each other (anything not listed is refused,
+ * so a new cycle or a logic module reaching into an adapter fails lint). `cli` is the composition
+ * root and `controller` the one module that combines the others; `records` are the decision
+ * records every layer reads.
+ */
+const LAYERS = {
+  common: [],
+  config: ['common'],
+  events: ['common'],
+  safety: ['common'],
+  checks: ['common', 'config'],
+  workflow: ['common', 'config'],
+  inventory: ['common'],
+  matching: ['config', 'events'],
+  records: ['common', 'events', 'cluster', 'safety'],
+  metrics: ['common', 'records'],
+  ingest: ['common'],
+  cluster: ['common'],
+  actions: ['common', 'config', 'inventory'],
+  pager: ['common', 'actions'],
+  notify: ['common', 'config', 'actions'],
+  audit: ['common', 'records', 'workflow'],
+  api: ['common', 'config', 'events', 'audit', 'metrics', 'records'],
+  sim: ['common', 'cluster', 'ingest', 'pager'],
+  controller: [
+    ...['common', 'config', 'events', 'safety', 'checks', 'workflow', 'inventory', 'matching'],
+    ...['records', 'metrics', 'ingest', 'cluster', 'actions', 'pager', 'notify', 'audit', 'api'],
+  ],
+};
+const FOLDERS = [...Object.keys(LAYERS), 'cli'];
+
+const layerRules = Object.entries(LAYERS).map(([folder, allowed]) => ({
+  files: [`src/${folder}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: FOLDERS.filter((f) => f !== folder && !allowed.includes(f)).map((f) => ({
+          group: [`../${f}/*`, `../../${f}/*`],
+          message: `src/${folder} may import only ${allowed.length === 0 ? 'no other folder' : allowed.join(', ')} (STYLE.md's layers; see LAYERS in eslint.config.js)`,
+        })),
+      },
+    ],
+  },
+}));
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', 'eslint.config.js'] },
   js.configs.recommended,
@@ -27,4 +74,5 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  ...layerRules,
 );

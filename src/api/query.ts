@@ -4,7 +4,7 @@
  * must not silently list everything).
  */
 import { EventErrorCodes } from '../common/errors.js';
-import { REASON_TEXT } from '../controller/decision.js';
+import { REASON_TEXT } from '../records/decision.js';
 import { MAX_LIMIT } from '../audit/reader.js';
 import type { EventFilters } from '../audit/reader.js';
 import { EVENT_STATUSES } from '../audit/summary.js';

@@ -35,7 +35,7 @@ import { parseEvent } from '../events/parse.js';
 import { EventErrorCodes } from '../common/errors.js';
 import { ApiError, ApiErrorCodes, badRequest, notFound, unavailable } from './errors.js';
 import { hasBearer, parseHostPort, readBody, sendBytes, sendError, sendJson } from './http.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { parseEventQuery, parseRejectedQuery } from './query.js';
 import { StaticFiles, defaultConsoleDir } from './static-files.js';
 import { clusterView, servicesView } from './views.js';

@@ -11,8 +11,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../common/keys.js';
-import type { DecisionRecord } from '../controller/decision.js';
-import type { RejectedRecord } from '../controller/decision-store.js';
+import type { DecisionRecord } from '../records/decision.js';
+import type { RejectedRecord } from '../records/rejected.js';
 import { RedisRunStore } from '../workflow/redis-store.js';
 import type { RunState, RunStatus } from '../workflow/types.js';
 import { decodeCursor, encodeCursor } from './cursor.js';

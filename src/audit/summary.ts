@@ -3,8 +3,8 @@
  * decision record (and its run's status), or from a rejected record, which has no decision and is
  * listed as `rejected` with the parse error's code as its reason.
  */
-import type { DecisionRecord, Outcome } from '../controller/decision.js';
-import type { RejectedRecord } from '../controller/decision-store.js';
+import type { DecisionRecord, Outcome } from '../records/decision.js';
+import type { RejectedRecord } from '../records/rejected.js';
 import type { RunStatus } from '../workflow/types.js';
 
 /** What the list can filter on: a decision's outcome, or `rejected` for records that were not events. */

@@ -6,7 +6,7 @@
  * story in the same words.
  */
 import { formatDuration } from '../common/duration.js';
-import type { DecisionRecord } from '../controller/decision.js';
+import type { DecisionRecord } from '../records/decision.js';
 import type { RunState } from '../workflow/types.js';
 import type { AuditEntry } from './log.js';
 

@@ -5,7 +5,7 @@
  * delivered would only show up at 3 a.m. as a warning in a log while nobody is told; it is a load
  * error instead, at the line that names it.
  */
-import { parseChannel } from '../notify/channel.js';
+import { parseChannel } from './channel-address.js';
 import type { LoadedProfile } from './services.js';
 import type { ConfigIssue, YamlSource } from './source.js';
 import type { CompiledRegion, RawServices } from './types.js';

@@ -8,7 +8,7 @@ import type { RedisKeys } from '../common/keys.js';
 import { scriptError } from '../safety/errors.js';
 import { defineScripts, runScript } from '../common/lua.js';
 import type { ScriptSpec } from '../common/lua.js';
-import type { DecisionRecord } from './decision.js';
+import type { DecisionRecord } from '../records/decision.js';
 
 const DECIDE: ScriptSpec = { module: 'controller', name: 'decide', keys: 4 };
 const UPDATE: ScriptSpec = { module: 'controller', name: 'decision-update', keys: 1 };
@@ -39,18 +39,9 @@ const REJECTED_KEEP = 10_000;
 /** Long enough to outlast any retry of the batch. */
 const REJECTED_MARKER_MS = 24 * 3_600_000;
 
-export interface RejectedRecord {
-  readonly shard: string;
-  readonly sequence: string;
-  readonly code: string;
-  readonly message: string;
-  readonly errors: readonly { readonly path: string; readonly message: string }[];
-  readonly size: number;
-  /** The first bytes, base64. */
-  readonly raw: string;
-  readonly node: string;
-  readonly at: string;
-}
+import type { RejectedRecord } from '../records/rejected.js';
+
+export type { RejectedRecord };
 
 export class DecisionStore {
   constructor(

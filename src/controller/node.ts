@@ -33,7 +33,7 @@ import { resolve } from 'node:path';
 import { ACTIONS } from '../actions/registry.js';
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { ApiServer } from '../api/server.js';
-import { Metrics } from '../api/metrics.js';
+import { Metrics } from '../metrics/metrics.js';
 import { AuditLog } from '../audit/log.js';
 import { ChannelDirectory } from '../notify/channel-directory.js';
 import { EmailChannel } from '../notify/email.js';

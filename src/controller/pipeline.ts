@@ -47,12 +47,12 @@ import type { ResourceLocks } from '../safety/lock.js';
 import type { RateLimiter } from '../safety/rate-limiter.js';
 import type { RecentRemediations } from '../safety/remediations.js';
 import { isStale } from '../safety/stale.js';
-import { PAGE_TAKEN_TEXT, REASON_TEXT } from './decision.js';
+import { PAGE_TAKEN_TEXT, REASON_TEXT } from '../records/decision.js';
 import { PagerErrorCodes } from '../pager/errors.js';
-import type { DecisionRecord, EscalationReason, Outcome } from './decision.js';
+import type { DecisionRecord, EscalationReason, Outcome } from '../records/decision.js';
 import { REJECTED_RAW_CAP } from './decision-store.js';
 import type { Attempt, DecisionStore } from './decision-store.js';
-import type { Metrics } from '../api/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { Responder } from './responder.js';
 
 export interface SafetyGates {

@@ -22,7 +22,7 @@ import type { AuditEntry, AuditLog } from '../audit/log.js';
 import { LzError } from '../common/errors.js';
 import type { CompiledConfig, CompiledWorkflow } from '../config/types.js';
 import type { LzEvent } from '../events/schema.js';
-import type { Metrics } from '../api/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { channelKey, parseChannel } from '../notify/channel.js';
 import type { ChannelDirectory } from '../notify/channel-directory.js';
 import {
@@ -38,8 +38,8 @@ import type { DeliveryRecord, NotifyMessage } from '../notify/notifier.js';
 import { PagerError, PagerErrorCodes } from '../pager/errors.js';
 import type { PagerCallRecord } from '../pager/pagerduty-pager.js';
 import type { RunState } from '../workflow/types.js';
-import type { DecisionRecord, FirstResponse } from './decision.js';
-import { PAGE_TAKEN_TEXT } from './decision.js';
+import type { DecisionRecord, FirstResponse } from '../records/decision.js';
+import { PAGE_TAKEN_TEXT } from '../records/decision.js';
 
 /** Why an escalation left a resolved page alone (also: no evidence note on it). */
 const LEFT_RESOLVED = 'the page is resolved: left as it is (any update would reopen it)';

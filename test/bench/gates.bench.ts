@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { RedisKeys } from '../../src/common/keys.js';
 import { table } from '../../src/cli/format.js';
 import { DecisionStore } from '../../src/controller/decision-store.js';
-import type { DecisionRecord } from '../../src/controller/decision.js';
+import type { DecisionRecord } from '../../src/records/decision.js';
 import { connectRedis } from '../../src/controller/redis-client.js';
 import { CircuitBreaker } from '../../src/safety/circuit-breaker.js';
 import { Deduplicator } from '../../src/safety/dedup.js';

@@ -17,7 +17,7 @@ import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { Redis } from 'ioredis';
 import { table } from '../../src/cli/format.js';
 import { RedisKeys } from '../../src/common/keys.js';
-import type { DecisionRecord } from '../../src/controller/decision.js';
+import type { DecisionRecord } from '../../src/records/decision.js';
 import { LocalStack } from '../../src/sim/local-stack.js';
 import type { PagerDutyCall } from '../../src/sim/pagerduty.js';
 import type { RunState } from '../../src/workflow/types.js';

@@ -2,7 +2,7 @@
 import { PutRecordCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { Redis } from 'ioredis';
 import { RedisKeys } from '../../src/common/keys.js';
-import type { DecisionRecord } from '../../src/controller/decision.js';
+import type { DecisionRecord } from '../../src/records/decision.js';
 import type { RejectedRecord } from '../../src/controller/decision-store.js';
 import type { LocalStack } from '../../src/sim/local-stack.js';
 import type { RunState } from '../../src/workflow/types.js';

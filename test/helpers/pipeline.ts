@@ -20,7 +20,7 @@ import type { CompiledConfig } from '../../src/config/types.js';
 import { defaultCatalog } from '../../src/controller/catalog.js';
 import { DecisionStore } from '../../src/controller/decision-store.js';
 import type { RejectedRecord } from '../../src/controller/decision-store.js';
-import type { DecisionRecord } from '../../src/controller/decision.js';
+import type { DecisionRecord } from '../../src/records/decision.js';
 import { Evaluator } from '../../src/controller/evaluator.js';
 import { Pipeline } from '../../src/controller/pipeline.js';
 import type { Handled } from '../../src/controller/pipeline.js';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
-import { Metrics } from '../../src/api/metrics.js';
+import { Metrics } from '../../src/metrics/metrics.js';
 import { ApiServer } from '../../src/api/server.js';
 import type { ApiServerOptions } from '../../src/api/server.js';
 import { AuditLog } from '../../src/audit/log.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import type { Browser, Locator, Page } from 'playwright-core';
-import type { DecisionRecord } from '../../src/controller/decision.js';
+import type { DecisionRecord } from '../../src/records/decision.js';
 import { LocalStack } from '../../src/sim/local-stack.js';
 import { ClusterProbe, hostDown } from '../helpers/cluster.js';
 import type { TestEvent } from '../helpers/cluster.js';

@@ -13,7 +13,7 @@ import type { AuditEntry } from '../../src/audit/log.js';
 import type { EventSummary } from '../../src/audit/summary.js';
 import type { TimelineEntry, TimelineStage } from '../../src/audit/timeline.js';
 import type { ClusterView, ServiceView } from '../../src/api/views.js';
-import type { DecisionRecord, EscalationReason } from '../../src/controller/decision.js';
+import type { DecisionRecord, EscalationReason } from '../../src/records/decision.js';
 import { LocalStack } from '../../src/sim/local-stack.js';
 import type { RunState } from '../../src/workflow/types.js';
 import { ClusterProbe, hostDown } from '../helpers/cluster.js';

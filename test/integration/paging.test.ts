@@ -7,7 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 import type { AuditEntry } from '../../src/audit/log.js';
-import type { DecisionRecord } from '../../src/controller/decision.js';
+import type { DecisionRecord } from '../../src/records/decision.js';
 import type { SimIncident } from '../../src/sim/pagerduty.js';
 import { LocalStack } from '../../src/sim/local-stack.js';
 import { ClusterProbe, hostDown } from '../helpers/cluster.js';

@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import type { DecisionRecord } from '../../src/controller/decision.js';
+import type { DecisionRecord } from '../../src/records/decision.js';
 import { PipelineRig } from '../helpers/pipeline.js';
 
 const MINUTE = 60_000;

@@ -1,7 +1,7 @@
 /**
  * The REST API's answers as the console reads them (JSDoc types only; nothing runs here). Every
  * field is optional on purpose: a node of an older or newer release may leave one out, and the page
- * must still draw. The server's own types are in `src/audit/summary.ts`, `src/controller/decision.ts`,
+ * must still draw. The server's own types are in `src/audit/summary.ts`, `src/records/decision.ts`,
  * `src/cluster/quorum.ts`, `src/workflow/types.ts` and `src/api/views.ts`.
  *
  * @typedef {{ code?: string, message?: string }} ApiErrorBody

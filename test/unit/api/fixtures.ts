@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RedisKeys } from '../../../src/common/keys.js';
-import { REASON_TEXT } from '../../../src/controller/decision.js';
-import type { DecisionRecord, EscalationReason, Outcome } from '../../../src/controller/decision.js';
+import { REASON_TEXT } from '../../../src/records/decision.js';
+import type { DecisionRecord, EscalationReason, Outcome } from '../../../src/records/decision.js';
 import { DecisionStore } from '../../../src/controller/decision-store.js';
 import type { RejectedRecord } from '../../../src/controller/decision-store.js';
 import { RedisRunStore } from '../../../src/workflow/redis-store.js';

@@ -6,8 +6,8 @@
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import { privateRedis } from '../../helpers/redis.js';
-import { REASON_TEXT } from '../../../src/controller/decision.js';
-import type { DecisionRecord } from '../../../src/controller/decision.js';
+import { REASON_TEXT } from '../../../src/records/decision.js';
+import type { DecisionRecord } from '../../../src/records/decision.js';
 import { DecisionStore } from '../../../src/controller/decision-store.js';
 import { decisionRecord, freshKeys } from '../api/fixtures.js';
 

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import type { AuditEntry } from '../../../src/audit/log.js';
 import { buildTimeline } from '../../../src/audit/timeline.js';
 import type { TimelineEntry } from '../../../src/audit/timeline.js';
-import type { DecisionRecord } from '../../../src/controller/decision.js';
+import type { DecisionRecord } from '../../../src/records/decision.js';
 import type { RunState } from '../../../src/workflow/types.js';
 import { decisionRecord } from '../api/fixtures.js';
 

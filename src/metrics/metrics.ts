@@ -27,7 +27,7 @@
  * region; hosts and event ids are never labels.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DecisionRecord, EscalationReason, Outcome } from '../controller/decision.js';
+import type { DecisionRecord, EscalationReason, Outcome } from '../records/decision.js';
 
 /** Decision latency: a fast local decision takes ~10 ms, a vote that runs to its deadline seconds. */
 export const DECISION_LATENCY_BUCKETS_MS = [

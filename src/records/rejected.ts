@@ -1,0 +1,13 @@
+/** A stream record that was not an event (or could not be processed): kept, listed, never lost. */
+export interface RejectedRecord {
+  readonly shard: string;
+  readonly sequence: string;
+  readonly code: string;
+  readonly message: string;
+  readonly errors: readonly { readonly path: string; readonly message: string }[];
+  readonly size: number;
+  /** The first bytes, base64. */
+  readonly raw: string;
+  readonly node: string;
+  readonly at: string;
+}
