@@ -1,188 +1,229 @@
 #!/usr/bin/env node
 /** The `lazarus` command. */
-import { parseArgs } from 'node:util';
-import { configDir } from '../common/package-root.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { configDir, packageRoot } from '../common/package-root.js';
 import type { ApiTarget, EventsCommandOptions } from './events.js';
 
 // Each command's module is imported when it runs: `lazarus events` need not load the AWS SDK,
 // gRPC and the whole controller that `lazarus node` does (a second of start-up on a small machine).
 
-const USAGE = `usage: lazarus <command> [options]
-
-commands:
-  validate [--config DIR]                 check the configuration; print every problem; exit 1 on any
-  match --event FILE [--config DIR] [--json]
-                                          which rule applies to an event (FILE or - for stdin), with its
-                                          compiled parameters, or why none does; exit 0 matched, 1 none,
-                                          2 invalid event or configuration
-  node --node ID [--config DIR]           run one controller node (until SIGTERM)
-  start [--config DIR]                    run a whole local region (kinesis-local, redis-server, the
-                                          fleet simulator, three nodes) until Ctrl-C
-  submit --event FILE [--config DIR] [--raw]
-                                          put an event (FILE or -) on the region's stream; --raw puts
-                                          the bytes unvalidated
-  run-workflow NAME --event FILE [--config DIR] [--dry-run]
-                                          run one workflow by hand for an event; --dry-run prints the
-                                          resolved plan and calls nothing
-  events [--service S] [--host H] [--status STATUS] [--reason R] [--since T] [--until T]
-         [--limit N] [--cursor C] [--api URL] [--token T] [--json] [--config DIR]
-                                          the audit trail's events, newest first, from a node's REST
-                                          API; STATUS act|escalate|duplicate|rejected; T an RFC 3339
-                                          time, epoch ms, or a duration back from now (15m); exit 0
-                                          listed, 2 filter refused or no node answered
-  event ID [--api URL] [--token T] [--json] [--config DIR]
-                                          one event's trace: decision, gates, votes with every check,
-                                          workflow run and steps, timeline; exit 0 shown, 1 no such
-                                          event, 2 refused or no node answered
-
---config defaults to $LAZARUS_CONFIG, else the shipped deploy/local.
---api defaults to the configuration's nodes, asked in turn until one answers; --token to the
-variable that region.yaml's api.token_env names ($LAZARUS_API_TOKEN by default).
-`;
-
 /** The filters of `lazarus events`, passed to `GET /v1/events` under the same names. */
 const FILTERS = ['service', 'host', 'status', 'reason', 'since', 'until', 'limit', 'cursor'] as const;
 
-type OptionName =
-  'config' | 'event' | 'json' | 'node' | 'raw' | 'dry-run' | 'api' | 'token' | (typeof FILTERS)[number];
+interface Values {
+  config?: string;
+  event?: string;
+  json?: boolean;
+  node?: string;
+  raw?: boolean;
+  dryRun?: boolean;
+  api?: string;
+  token?: string;
+  service?: string;
+  host?: string;
+  status?: string;
+  reason?: string;
+  since?: string;
+  until?: string;
+  limit?: string;
+  cursor?: string;
+}
+
+/** What a command printed as its usage error: exit 2, as before the CLI was on commander. */
+function usage(command: string, message: string): number {
+  process.stderr.write(`lazarus ${command}: ${message}\n`);
+  return 2;
+}
 
 /**
- * The options each command takes. Any other is refused, not ignored: `match --service x` would
- * otherwise look like a filter that worked.
+ * The commands on commander: `--help` on each (exit 0), `--version`, "did you mean" for a mistyped
+ * command or option, and every usage error exit 2. An option another command takes is refused, not
+ * ignored: `match --service x` would otherwise look like a filter that worked.
  */
-const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
-  validate: ['config'],
-  match: ['config', 'event', 'json'],
-  node: ['config', 'node'],
-  start: ['config'],
-  submit: ['config', 'event', 'raw'],
-  'run-workflow': ['config', 'event', 'dry-run'],
-  events: ['config', 'api', 'token', 'json', ...FILTERS],
-  event: ['config', 'api', 'token', 'json'],
-};
+function program(run: (work: () => Promise<number>) => void): Command {
+  const root = new Command('lazarus')
+    .description('a quorum-based remediation controller: validate, run and question a region')
+    .version(packageVersion(), '--version', 'print the version and exit')
+    .usage('<command> [options]')
+    .addHelpText('after', `\n${HELP_AFTER}`)
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`lazarus: ${text.replace(/^error: /, '')}`) });
+  const config = (c: Command): Command =>
+    c.option(
+      '--config <dir>',
+      'the configuration directory (default: $LAZARUS_CONFIG, else the shipped deploy/local)',
+    );
+  const apiOptions = (c: Command): Command =>
+    c
+      .option('--api <url>', "a node's REST API (default: the configuration's nodes, in turn)")
+      .option('--token <token>', "the API token (default: the variable region.yaml's api.token_env names)")
+      .option('--json', 'print JSON');
+  const sub = (name: string, description: string): Command =>
+    config(root.command(name).description(description).exitOverride().allowExcessArguments(false));
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    process.stdout.write(USAGE);
-    return command === undefined ? 2 : 0;
-  }
-  const allowed = COMMAND_OPTIONS[command];
-  if (allowed === undefined) {
-    process.stderr.write(`lazarus: unknown command "${command}"\n\n${USAGE}`);
-    return 2;
-  }
-  let positionals: string[] = [];
-  let values: Partial<Record<Exclude<OptionName, 'json' | 'raw' | 'dry-run'>, string>> &
-    Partial<Record<'json' | 'raw' | 'dry-run', boolean>>;
-  try {
-    ({ values, positionals } = parseArgs({
-      args: rest,
-      options: {
-        config: { type: 'string' },
-        event: { type: 'string' },
-        json: { type: 'boolean' },
-        node: { type: 'string' },
-        raw: { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        api: { type: 'string' },
-        token: { type: 'string' },
-        ...Object.fromEntries(FILTERS.map((name) => [name, { type: 'string' as const }])),
-      },
-      strict: true,
-      allowPositionals: true,
-    }));
-  } catch (error) {
-    process.stderr.write(`lazarus ${command}: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  const misplaced = Object.keys(values).filter((name) => !allowed.includes(name as OptionName));
-  if (misplaced.length > 0) {
-    const names = misplaced.map((name) => `--${name}`).join(', ');
-    const verb = misplaced.length === 1 ? 'is not an option' : 'are not options';
-    process.stderr.write(`lazarus ${command}: ${names} ${verb} of ${command}\n\n${USAGE}`);
-    return 2;
-  }
-  const dir = configDir(values.config);
-  switch (command) {
-    case 'validate':
-      return (await import('./validate.js')).validateCommand(dir, process.stdout);
-    case 'match':
-      if (values.event === undefined) {
-        process.stderr.write(`lazarus match: --event FILE is required (- reads standard input)\n`);
-        return 2;
-      }
-      return (await import('./match.js')).matchCommand(
-        dir,
-        values.event,
-        values.json === true,
-        process.stdout,
-      );
-    case 'node':
-      if (values.node === undefined) {
-        process.stderr.write(`lazarus node: --node ID is required\n`);
-        return 2;
-      }
-      return (await import('./node.js')).nodeCommand(dir, values.node);
-    case 'start':
-      return (await import('./start.js')).startCommand(dir, process.stdout);
-    case 'run-workflow':
-      if (positionals[0] === undefined || values.event === undefined) {
-        process.stderr.write(`lazarus run-workflow: NAME and --event FILE are required\n`);
-        return 2;
-      }
-      return (await import('./run-workflow.js')).runWorkflowCommand(
-        dir,
-        positionals[0],
-        values.event,
-        values['dry-run'] === true,
-        process.stdout,
-      );
-    case 'submit':
-      if (values.event === undefined) {
-        process.stderr.write(`lazarus submit: --event FILE is required (- reads standard input)\n`);
-        return 2;
-      }
-      return (await import('./submit.js')).submitCommand(
-        dir,
-        values.event,
-        values.raw === true,
-        process.stdout,
-      );
-    case 'events': {
-      if (positionals.length > 0) {
-        process.stderr.write(`lazarus events: takes no arguments, only options (got "${positionals[0]}")\n`);
-        return 2;
-      }
+  sub('validate', 'check the configuration; print every problem; exit 1 on any').action((v: Values) =>
+    run(async () => (await import('./validate.js')).validateCommand(configDir(v.config), process.stdout)),
+  );
+  sub(
+    'match',
+    'which rule applies to an event, with its compiled parameters, or why none does; exit 0 matched, 1 none, 2 invalid event or configuration',
+  )
+    .option('--event <file>', 'the event (a file, or - for standard input)')
+    .option('--json', 'print JSON')
+    .action((v: Values) =>
+      run(async () =>
+        v.event === undefined
+          ? usage('match', '--event FILE is required (- reads standard input)')
+          : (await import('./match.js')).matchCommand(
+              configDir(v.config),
+              v.event,
+              v.json === true,
+              process.stdout,
+            ),
+      ),
+    );
+  sub('node', 'run one controller node (until SIGTERM)')
+    .option('--node <id>', "the node's id in region.yaml")
+    .action((v: Values) =>
+      run(async () =>
+        v.node === undefined
+          ? usage('node', '--node ID is required')
+          : (await import('./node.js')).nodeCommand(configDir(v.config), v.node),
+      ),
+    );
+  sub(
+    'start',
+    'run a whole local region (kinesis-local, redis-server, the fleet simulator, three nodes) until Ctrl-C',
+  ).action((v: Values) =>
+    run(async () => (await import('./start.js')).startCommand(configDir(v.config), process.stdout)),
+  );
+  sub('submit', "put an event on the region's stream")
+    .option('--event <file>', 'the event (a file, or - for standard input)')
+    .option('--raw', 'put the bytes unvalidated')
+    .action((v: Values) =>
+      run(async () =>
+        v.event === undefined
+          ? usage('submit', '--event FILE is required (- reads standard input)')
+          : (await import('./submit.js')).submitCommand(
+              configDir(v.config),
+              v.event,
+              v.raw === true,
+              process.stdout,
+            ),
+      ),
+    );
+  sub('run-workflow', 'run one workflow by hand for an event')
+    .argument('[name]', 'the workflow')
+    .option('--event <file>', 'the event (a file, or - for standard input)')
+    .option('--dry-run', 'print the resolved plan and call nothing')
+    .action((name: string | undefined, v: Values) =>
+      run(async () =>
+        name === undefined || v.event === undefined
+          ? usage('run-workflow', 'NAME and --event FILE are required')
+          : (await import('./run-workflow.js')).runWorkflowCommand(
+              configDir(v.config),
+              name,
+              v.event,
+              v.dryRun === true,
+              process.stdout,
+            ),
+      ),
+    );
+  const events = apiOptions(
+    sub(
+      'events',
+      "the audit trail's events, newest first, from a node's REST API; exit 0 listed, 2 filter refused or no node answered",
+    ),
+  )
+    .option('--service <s>', 'only this service')
+    .option('--host <h>', 'only this host')
+    .option('--status <status>', 'act | escalate | duplicate | rejected')
+    .option('--reason <r>', 'an escalation reason, or a rejection code')
+    .option('--since <t>', 'an RFC 3339 time, epoch ms, or a duration back from now (15m)')
+    .option('--until <t>', 'as --since')
+    .option('--limit <n>', 'events per page, 1 to 500 (default 50)')
+    .option('--cursor <c>', 'the next page, as the previous one printed it')
+    .allowExcessArguments(true);
+  events.action((v: Values) =>
+    run(async () => {
+      if (events.args.length > 0)
+        return usage('events', `takes no arguments, only options (got "${events.args[0]}")`);
       const options: { -readonly [K in keyof EventsCommandOptions]: EventsCommandOptions[K] } = {
-        ...target(values),
+        ...target(v),
       };
       for (const name of FILTERS) {
-        const value = values[name];
+        const value = v[name];
         if (value !== undefined) options[name] = value;
       }
-      return (await import('./events.js')).eventsCommand(dir, options, process.stdout, process.stderr);
-    }
-    case 'event':
-      if (positionals.length !== 1 || positionals[0] === '') {
-        process.stderr.write(`lazarus event: one event ID is required\n`);
-        return 2;
-      }
-      return (await import('./events.js')).eventCommand(
-        dir,
-        positionals[0] ?? '',
-        target(values),
+      return (await import('./events.js')).eventsCommand(
+        configDir(v.config),
+        options,
         process.stdout,
         process.stderr,
       );
-    default:
-      process.stderr.write(`lazarus: unknown command "${command}"\n\n${USAGE}`);
-      return 2;
+    }),
+  );
+  apiOptions(
+    sub(
+      'event',
+      "one event's trace: decision, gates, votes with every check, workflow run and steps, timeline; exit 0 shown, 1 no such event, 2 refused or no node answered",
+    ),
+  )
+    .argument('[id]', 'the event id')
+    .action((id: string | undefined, v: Values) =>
+      run(async () =>
+        id === undefined || id === ''
+          ? usage('event', 'one event ID is required')
+          : (await import('./events.js')).eventCommand(
+              configDir(v.config),
+              id,
+              target(v),
+              process.stdout,
+              process.stderr,
+            ),
+      ),
+    );
+  return root;
+}
+
+const HELP_AFTER = `--config defaults to $LAZARUS_CONFIG, else the shipped deploy/local.
+--api defaults to the configuration's nodes, asked in turn until one answers; --token to the
+variable that region.yaml's api.token_env names ($LAZARUS_API_TOKEN by default).
+Run "lazarus <command> --help" for a command's options.`;
+
+/** The package's version, from its package.json. */
+function packageVersion(): string {
+  const text = readFileSync(join(packageRoot(), 'package.json'), 'utf8');
+  return (JSON.parse(text) as { version?: string }).version ?? '0.0.0';
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0) {
+    process.stdout.write(program(() => undefined).helpInformation());
+    return 2;
   }
+  let work: (() => Promise<number>) | undefined;
+  const root = program((w) => {
+    work = w;
+  });
+  try {
+    await root.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end with exit code 0; every usage error with 2, as before.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    throw error;
+  }
+  if (work === undefined) return 2;
+  return work();
 }
 
 /** `--api`, `--token` and `--json`, as the event commands take them. */
-function target(values: { api?: string; token?: string; json?: boolean }): ApiTarget {
+function target(values: Values): ApiTarget {
   return {
     ...(values.api === undefined ? {} : { api: values.api }),
     ...(values.token === undefined ? {} : { token: values.token }),

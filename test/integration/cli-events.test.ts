@@ -462,7 +462,7 @@ describe('lazarus events / lazarus event against a node API', { timeout: 120_000
     assert.match(cursor.stderr, /400 LZ_ERR_API_BAD_REQUEST: the cursor is not one this API handed out/);
     assert.match(extra.stderr, /lazarus events: takes no arguments/);
     assert.match(noId.stderr, /lazarus event: one event ID is required/);
-    assert.match(misplaced.stderr, /lazarus event: --service is not an option of event/);
+    assert.match(misplaced.stderr, /lazarus: unknown option '--service'/);
     assert.match(noNode.stderr, /no node's API answered:\n {2}http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
   });
 

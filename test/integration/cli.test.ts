@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -106,6 +107,33 @@ describe('lazarus match', () => {
     const { code, stdout } = await lazarus(['match', '--event', '-'], '{"id": 1}');
     assert.equal(code, 2);
     assert.match(stdout, /rejected \(LZ_ERR_EVENT_INVALID\)/);
+  });
+
+  test('--help on every command exits 0 with its options; --version prints the package version', async () => {
+    const commands = ['validate', 'match', 'node', 'start', 'submit', 'run-workflow', 'events', 'event'];
+    const helps = await Promise.all(commands.map((c) => lazarus([c, '--help'])));
+    helps.forEach((h, i) => {
+      assert.equal(h.code, 0, `${commands[i]} --help: ${h.stderr}`);
+      assert.match(h.stdout, new RegExp(`^Usage: lazarus ${commands[i]} `, 'm'));
+      assert.match(h.stdout, /--config <dir>/);
+    });
+    const top = await lazarus(['--help']);
+    assert.equal(top.code, 0);
+    for (const c of commands) assert.match(top.stdout, new RegExp(`^  ${c} `, 'm'));
+    const version = await lazarus(['--version']);
+    const { version: expected } = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    assert.deepEqual([version.code, version.stdout.trim()], [0, expected]);
+  });
+
+  test('a mistyped command or option: exit 2 and a suggestion', async () => {
+    const command = await lazarus(['valdate']);
+    assert.equal(command.code, 2);
+    assert.match(command.stderr, /lazarus: unknown command 'valdate'\n\(Did you mean validate\?\)/);
+    const option = await lazarus(['match', '--evnt', 'x.json']);
+    assert.equal(option.code, 2);
+    assert.match(option.stderr, /unknown option '--evnt'\n\(Did you mean --event\?\)/);
   });
 
   test('usage errors exit 2', async () => {
