@@ -3,20 +3,13 @@
  * (`LZ_ERR_DEPENDENCY_DOWN`), or a script answered something it never returns
  * (`LZ_ERR_SAFETY_SCRIPT_REPLY`, a bug or two releases sharing a script name).
  *
- * The gates themselves answer "no" with a verdict, not an error: `LOCK_HELD`, `RATE_LIMITED` and
- * `BREAKER_OPEN` are here for callers that turn such a verdict into an error, so that every module
- * reports it under the same code.
+ * The gates themselves answer "no" with a verdict (lock held, over the rate limit, breaker open),
+ * never an error: the decision record's reason says which.
  */
 import { DependencyErrorCodes } from '../common/dependency.js';
 import { LzError } from '../common/errors.js';
 
 export const SafetyErrorCodes = {
-  /** Another remediation holds the lock on the resource. */
-  LOCK_HELD: 'LZ_ERR_LOCK_HELD',
-  /** The service had more events in the rate window than its threshold allows. */
-  RATE_LIMITED: 'LZ_ERR_RATE_LIMITED',
-  /** The regional circuit breaker is open. */
-  BREAKER_OPEN: 'LZ_ERR_BREAKER_OPEN',
   /**
    * Redis did not answer (unreachable, timed out, refused the command). The outcome of a write is
    * unknown: it may have been carried out.

@@ -1,0 +1,37 @@
+/**
+ * The README's error table lists exactly the controller's error codes: every `LZ_ERR_*` code that
+ * the sources define (outside the simulators, which are test tools with codes of their own) has a
+ * row, and no row names a code that nothing defines any more.
+ */
+import { strict as assert } from 'node:assert';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { test } from 'node:test';
+import { REPO } from '../../helpers/config-copy.js';
+
+async function sources(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await sources(path)));
+    else if (entry.name.endsWith('.ts')) out.push(path);
+  }
+  return out;
+}
+
+test("the README's error table lists exactly the codes the sources define", async () => {
+  const defined = new Map<string, string>();
+  for (const file of await sources(join(REPO, 'src'))) {
+    if (relative(join(REPO, 'src'), file).startsWith('sim')) continue;
+    const text = await readFile(file, 'utf8');
+    for (const m of text.matchAll(/'(LZ_ERR_[A-Z0-9_]+)'/g))
+      if (m[1] !== undefined) defined.set(m[1], relative(REPO, file));
+  }
+  const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+  const listed = new Set([...readme.matchAll(/^\| `(LZ_ERR_[A-Z0-9_]+)` \|/gm)].map((m) => m[1] ?? ''));
+  const missing = [...defined].filter(([code]) => !listed.has(code)).map(([c, f]) => `${c} (${f})`);
+  const stale = [...listed].filter((code) => !defined.has(code));
+  assert.deepEqual(missing, [], 'codes without a row in the README');
+  assert.deepEqual(stale, [], 'README rows for codes nothing defines');
+  assert.ok(defined.size > 30, `only ${defined.size} codes found: the scan is broken`);
+});
