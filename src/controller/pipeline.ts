@@ -111,6 +111,8 @@ interface Draft {
   error?: string;
   /** Words for the reason when the reason's own would mislead (a person has the page). */
   reasonText?: string;
+  /** People have the page (see DecisionRecord.page_taken). */
+  pageTaken?: true;
 }
 
 /** How far this attempt got: whether the event is ours to decide, and its page acknowledged. */
@@ -739,7 +741,7 @@ export class Pipeline {
         reason: 'dependency_down',
         error: `the page could not be acknowledged, so nothing was done and the lock was released: ${code}${message}`,
         // Not a dependency that is down: the page is a person's already, and one actor is enough.
-        ...(humans ? { reasonText: PAGE_TAKEN_TEXT } : {}),
+        ...(humans ? { reasonText: PAGE_TAKEN_TEXT, pageTaken: true as const } : {}),
       };
     }
   }
@@ -800,6 +802,7 @@ export class Pipeline {
       ...(d.reason === undefined
         ? {}
         : { reason: d.reason, reason_text: d.reasonText ?? REASON_TEXT[d.reason] }),
+      ...(d.pageTaken === true ? { page_taken: true as const } : {}),
       service: event.service,
       ...(event.host === undefined ? {} : { host: event.host }),
       event_type: event.type,

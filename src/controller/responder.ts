@@ -39,7 +39,6 @@ import { PagerError, PagerErrorCodes } from '../pager/errors.js';
 import type { PagerCallRecord } from '../pager/pagerduty-pager.js';
 import type { RunState } from '../workflow/types.js';
 import type { DecisionRecord, FirstResponse } from '../records/decision.js';
-import { PAGE_TAKEN_TEXT } from '../records/decision.js';
 
 /** Why an escalation left a resolved page alone (also: no evidence note on it). */
 const LEFT_RESOLVED = 'the page is resolved: left as it is (any update would reopen it)';
@@ -265,7 +264,7 @@ export class Responder {
       // So is a page an earlier attempt at this event acknowledged before it died: nobody else
       // answers for it, and its acknowledgement stopped PagerDuty's timer (a budget from now).
       // Not when this attempt found that a person has the page now: it stays theirs.
-      const inherited = d.earlier_attempt?.acknowledged === true && d.reason_text !== PAGE_TAKEN_TEXT;
+      const inherited = d.earlier_attempt?.acknowledged === true && d.page_taken !== true;
       const ours = (d.page?.action === 'acknowledge' && d.page.ok) || inherited;
       const page = await this.escalate(d.event, key, '', {
         first: inherited ? Date.now() : raceStart(d.event_time, d.arrived_at),

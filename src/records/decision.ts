@@ -61,6 +61,12 @@ export interface DecisionRecord {
   readonly decision: Outcome;
   readonly reason?: EscalationReason;
   readonly reason_text?: string;
+  /**
+   * Set when the page could not be acknowledged because people have it (a person acknowledged it,
+   * or it was escalated or reassigned past the controller): it stays theirs, whatever else the
+   * controller does about the event.
+   */
+  readonly page_taken?: true;
   readonly service: string;
   readonly host?: string;
   readonly event_type: string;

@@ -279,6 +279,7 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
       assert.equal(d.decision, 'escalate');
       assert.equal(d.reason, 'dependency_down');
       assert.match(d.error ?? '', /could not be acknowledged.*LZ_ERR_PAGER_UNAVAILABLE/);
+      assert.equal(d.page_taken, undefined, 'PagerDuty down is not a person holding the page');
       assert.equal(d.lock, undefined);
       assert.ok(d.votes.filter((v) => v.pass).length >= 2, 'the checks had passed');
       // The escalation's message is sent after the decision, where a workflow would have started.
@@ -302,6 +303,7 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
     assert.equal(d.reason, 'dependency_down');
     assert.match(d.error ?? '', /LZ_ERR_PAGER_TAKEN.*acknowledged by alice\b/);
     assert.match(d.reason_text ?? '', /a person already has the page/);
+    assert.equal(d.page_taken, true);
     assert.equal(d.lock, undefined);
     assert.ok(d.votes.filter((v) => v.pass).length >= 2, 'the checks had passed: only the page stopped it');
     await slackSays('/sms', 'a person already has the page');
