@@ -44,5 +44,9 @@ export async function runScript(
     commandName(spec)
   ];
   if (fn === undefined) throw new Error(`Lua script ${spec.name} is not defined on this client`);
+  // ioredis splits the arguments by the count given at definition: a call with another count would
+  // hand the script an argument as a key (or a key as an argument) without a word.
+  if (keys.length !== spec.keys)
+    throw new Error(`Lua script ${spec.name} takes ${spec.keys} key(s), called with ${keys.length}`);
   return fn.call(redis, ...keys, ...args);
 }
