@@ -235,7 +235,8 @@ async function main(): Promise<void> {
         const run = text === null ? undefined : (JSON.parse(text) as RunState);
         return run === undefined
           ? 'no run'
-          : run.status === 'failed' && process.env['BENCH_DEBUG'] !== undefined
+          : // BENCH_DEBUG=1: a failed run with its failure and its event's audit trail, whole.
+            run.status === 'failed' && process.env['BENCH_DEBUG'] !== undefined
             ? `failed ${JSON.stringify(run.failure)} ${JSON.stringify(await redis.lrange(keys.audit(d?.event_id ?? ''), 0, -1))}`
             : run.status === 'failed'
               ? `failed at ${run.failure?.step ?? '?'}: ${(run.failure?.message ?? '').slice(0, 90)}`
@@ -321,17 +322,6 @@ async function main(): Promise<void> {
   } finally {
     redis.disconnect();
     await stack.stop();
-    if (process.env['BENCH_DEBUG'] !== undefined) {
-      const { readFile } = await import('node:fs/promises');
-      for (const n of ['a', 'b', 'c']) {
-        const text = await readFile(`${stack.workDir}/logs/node-${n}.log`, 'utf8').catch(() => '');
-        for (const line of text
-          .split('\n')
-          .filter((l) => l.includes('BUDGETDEBUG'))
-          .slice(0, 5))
-          process.stderr.write(`${n}: ${line}\n`);
-      }
-    }
     await stack.remove();
   }
 }
