@@ -29,6 +29,7 @@ import type { Redis } from 'ioredis';
 import { viaRedis } from '../common/dependency.js';
 import { defineScripts, runScript, type ScriptSpec } from '../common/lua.js';
 import { PagerError, PagerErrorCodes } from './errors.js';
+import { abortReason } from './retry-policy.js';
 
 /** What a call is for, highest priority first. */
 export type PagePriority = 'acknowledge' | 'escalate' | 'resolve' | 'note';
@@ -63,7 +64,7 @@ export interface RequestBudget {
 export const UNLIMITED_BUDGET: RequestBudget = {
   perMinute: Number.POSITIVE_INFINITY,
   take: (_count, _priority, _deadline, signal) =>
-    signal.aborted ? Promise.reject(abortError(signal)) : Promise.resolve(),
+    signal.aborted ? Promise.reject(abortReason(signal)) : Promise.resolve(),
   give: () => undefined,
   pause: () => undefined,
   pausedUntil: () => 0,
@@ -152,7 +153,7 @@ export class SharedRequestBudget implements RequestBudget {
   }
 
   take(count: number, priority: PagePriority, deadline: number, signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.reject(abortError(signal));
+    if (signal.aborted) return Promise.reject(abortReason(signal));
     if (count <= 0) return Promise.resolve();
     // A plan larger than the priority's share of the bucket could never be granted whole.
     const most = this.#bucket.capacity - this.#bucket.floors[priority];
@@ -179,7 +180,7 @@ export class SharedRequestBudget implements RequestBudget {
         if (at >= 0) this.#queue.splice(at, 1);
         this.give(waiter.held);
         waiter.held = 0;
-        reject(abortError(signal));
+        reject(abortReason(signal));
       };
       signal.addEventListener('abort', onAbort, { once: true });
       const head = this.#best();
@@ -370,8 +371,4 @@ function before(a: Waiter, b: Waiter): boolean {
 
 function priorityOf(rank: number): PagePriority {
   return BY_RANK[rank] ?? 'note';
-}
-
-function abortError(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
 }

@@ -23,7 +23,7 @@ describe('PagerDutyPager with the shared request budget', () => {
   let bucket = 0;
 
   /** Two nodes' pagers on one bucket of `perMinute`. */
-  const nodes = (perMinute: number, budgetMs: number): [PagerDutyPager, PagerDutyPager] => {
+  const nodes = (perMinute: number, budgetMs: number): [PagerDutyPager, PagerDutyPager, string] => {
     const key = `pager-budget-${bucket++}`;
     const make = (): PagerDutyPager => {
       const p = new PagerDutyPager({
@@ -38,7 +38,7 @@ describe('PagerDutyPager with the shared request budget', () => {
       pagers.push(p);
       return p;
     };
-    return [make(), make()];
+    return [make(), make(), key];
   };
 
   before(async () => {
@@ -85,7 +85,7 @@ describe('PagerDutyPager with the shared request budget', () => {
   });
 
   test("a 429 on one node holds the other back until PagerDuty's ratelimit-reset", async () => {
-    const [a, b] = nodes(960, 20_000);
+    const [a, b, bucketKey] = nodes(960, 20_000);
     const first = `pause-a-${process.pid}`;
     const second = `pause-b-${process.pid}`;
     sim.createIncident({ incidentKey: first, service: 'sms-api' });
@@ -110,6 +110,9 @@ describe('PagerDutyPager with the shared request budget', () => {
       .slice(started)
       .find((c) => c.status === 429);
     assert.ok(limited, 'the 429 was answered');
+    // Node a tells the region as soon as it reads the answer: wait for that to reach Redis.
+    for (let i = 0; i < 2_000 && Number((await ctx.redis.hget(bucketKey, 'paused_until')) ?? 0) === 0; i++)
+      await new Promise((r) => setTimeout(r, 5));
     await b.note(second, 'after the pause', never());
     await pending;
     const bCalls = sim.calls().filter((c) => c.query['incident_key'] === second || c.path.includes('/notes'));
