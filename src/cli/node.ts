@@ -8,7 +8,8 @@ export async function nodeCommand(configDir: string, nodeId: string): Promise<nu
   try {
     node = await ControllerNode.start({ configDir, nodeId, log });
   } catch (error) {
-    log.fatal({ err: error, state: 'failed' }, `node could not start: ${(error as Error).message}`);
+    // The node closed what it had opened; its state is `failed` (error.state).
+    log.fatal({ err: error, state: 'failed' }, (error as Error).message);
     return 1;
   }
   await new Promise<void>((resolve) => {

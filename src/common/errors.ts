@@ -49,3 +49,44 @@ export const EventErrorCodes = {
 export const CliErrorCodes = {
   USAGE: 'LZ_ERR_USAGE',
 } as const;
+
+/** How a code is answered where it crosses a process boundary. */
+export interface ErrorSpec {
+  readonly code: `LZ_ERR_${string}`;
+  /** What it means, as the README's error table says it. */
+  readonly message: string;
+  /** Whether trying the same thing again can help. */
+  readonly retryable: boolean;
+  /** The HTTP status the REST API answers with. */
+  readonly http: number;
+  /** The gRPC status name the peer protocol answers with. */
+  readonly grpc: 'INVALID_ARGUMENT' | 'UNAVAILABLE' | 'ABORTED' | 'FAILED_PRECONDITION' | 'INTERNAL';
+}
+
+/** A module's error codes, each with its spec; `create` makes the error with the spec's `retryable`. */
+export interface ErrorRegistry<T extends Readonly<Record<string, ErrorSpec>>> {
+  readonly module: string;
+  readonly specs: T;
+  readonly codes: { readonly [K in keyof T]: T[K]['code'] };
+  create(name: keyof T, message: string, options?: { cause?: unknown }): LzError;
+}
+
+/** One registry per module, in that module's `errors.ts`. */
+export function errorRegistry<const T extends Readonly<Record<string, ErrorSpec>>>(
+  module: string,
+  specs: T,
+): ErrorRegistry<T> {
+  const codes = Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, s.code])) as {
+    readonly [K in keyof T]: T[K]['code'];
+  };
+  return {
+    module,
+    specs,
+    codes,
+    create: (name, message, options = {}) => {
+      const spec = specs[name];
+      if (spec === undefined) throw new Error(`${module}: no error named ${String(name)}`);
+      return new LzError(spec.code, message, { retryable: spec.retryable, ...options });
+    },
+  };
+}

@@ -115,6 +115,26 @@ export function compileServices(
   return out;
 }
 
+/**
+ * The parameters of an event's service, or the built-in defaults for a service the configuration
+ * does not have (its events escalate `no_rule`, but the windows they count in still need a size).
+ * The one place a default is applied after the configuration is compiled.
+ */
+export function parametersOf(
+  services: ReadonlyMap<string, CompiledService>,
+  service: string,
+): ServiceParameters {
+  return services.get(service)?.parameters ?? BUILTIN_PARAMETERS;
+}
+
+const BUILTIN_PARAMETERS: ServiceParameters = serviceParameters(
+  Object.fromEntries(
+    Object.entries(PARAMETERS)
+      .filter(([, spec]) => spec.builtin !== undefined)
+      .map(([name, spec]) => [name, { value: spec.builtin, source: 'builtin' as const }]),
+  ),
+);
+
 function serviceParameters(values: Record<string, Resolved<unknown>>): ServiceParameters {
   const get = (name: string): unknown => values[name]?.value;
   return {

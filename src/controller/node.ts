@@ -4,7 +4,11 @@
  *
  * Lifecycle: `starting` → `running` → `draining` (SIGTERM: no new shards; each reader finishes its
  * batch and checkpoints; leases released so that the peers take over at once) → `stopped`.
- * `failed` when it could not start.
+ * `failed` when it could not start (what it had opened is closed again, and `start` rejects with
+ * `LZ_ERR_NODE_START`, state `failed`), or could not stop cleanly.
+ *
+ * What the node does is in the modules it wires: the pipeline (pipeline.ts), the workflow dispatch
+ * (dispatch.ts), the voters (voters.ts), the responder (responder.ts).
  */
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -12,7 +16,6 @@ import type { Logger } from 'pino';
 import { CHECKS } from '../checks/registry.js';
 import { PeerClient } from '../cluster/peer-client.js';
 import { PeerServer } from '../cluster/peer-server.js';
-import type { Voter } from '../cluster/quorum.js';
 import { RedisKeys } from '../common/keys.js';
 import { loadConfigOrThrow } from '../config/load.js';
 import { minimumRetentionMs } from '../config/region.js';
@@ -26,7 +29,7 @@ import type { InventoryProvider } from '../inventory/types.js';
 import { Matcher } from '../matching/matcher.js';
 import { defaultCatalog } from './catalog.js';
 import { DecisionStore } from './decision-store.js';
-import { Evaluator, fromVoteMessage, toCheckMessage } from './evaluator.js';
+import { Evaluator } from './evaluator.js';
 import { Pipeline } from './pipeline.js';
 import { connectRedis } from './redis-client.js';
 import { resolve } from 'node:path';
@@ -47,16 +50,17 @@ import { PagerDutyPager } from '../pager/pagerduty-pager.js';
 import { SharedRequestBudget } from '../pager/request-budget.js';
 import type { PagerPort } from '../actions/definition.js';
 import { Responder } from './responder.js';
+import { ControllerErrorCodes } from './errors.js';
+import { LzError } from '../common/errors.js';
 import { CircuitBreaker } from '../safety/circuit-breaker.js';
 import { Deduplicator } from '../safety/dedup.js';
 import { ResourceLocks } from '../safety/lock.js';
 import { RateLimiter } from '../safety/rate-limiter.js';
 import { RecentRemediations } from '../safety/remediations.js';
-import type { RunState } from '../workflow/types.js';
-import { newRun } from '../workflow/engine.js';
 import { RedisRunStore } from '../workflow/redis-store.js';
 import { RunSupervisor } from '../workflow/supervisor.js';
-import { LOCK_MARGIN_MS } from './pipeline.js';
+import { WorkflowDispatch } from './dispatch.js';
+import { clusterVoters } from './voters.js';
 import { stepExecutor } from './step-executor.js';
 
 export type NodeState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
@@ -93,12 +97,33 @@ export class ControllerNode {
     return this.api.url;
   }
 
+  /**
+   * Starts a node: `running` once it resolves. When it cannot start, whatever it had opened (the
+   * Redis connection, the peer and API listeners, the timers) is closed again and it rejects with
+   * `LZ_ERR_NODE_START` whose `state` is `failed` and whose `cause` is what went wrong.
+   */
   static async start(options: NodeOptions): Promise<ControllerNode> {
+    const opened: (() => unknown)[] = [];
+    try {
+      return await ControllerNode.boot(options, (close) => opened.push(close));
+    } catch (error) {
+      for (const close of opened.reverse())
+        await Promise.resolve()
+          .then(close)
+          .catch(() => undefined);
+      throw new NodeStartError(options.nodeId, error);
+    }
+  }
+
+  private static async boot(
+    options: NodeOptions,
+    opened: (close: () => unknown) => void,
+  ): Promise<ControllerNode> {
     const config = await loadConfigOrThrow(options.configDir, defaultCatalog());
     const self = config.region.nodes.find((n) => n.id === options.nodeId);
     if (self === undefined) {
       throw new Error(
-        `node "${options.nodeId}" is not in ${options.configDir}; nodes: ${config.region.nodes.map((n) => n.id).join(', ')}`,
+        `it is not in ${options.configDir}; nodes: ${config.region.nodes.map((n) => n.id).join(', ')}`,
       );
     }
     const log = (options.log ?? pino({ base: { node: self.id } })).child({ zone: self.zone });
@@ -108,6 +133,7 @@ export class ControllerNode {
     );
 
     const redis = await connectRedis(config.region.redis.url, { connectionName: `lazarus-${self.id}` });
+    opened(() => redis.disconnect());
     const keys = new RedisKeys(config.region.redis.keyPrefix);
     const inventory = inventoryOf(config, options.configDir);
     const evaluator = new Evaluator({
@@ -216,6 +242,7 @@ export class ControllerNode {
       .map((n) => new PeerClient(n.id, n.grpc));
 
     let state: () => NodeState = () => 'starting';
+    opened(() => peers.forEach((peer) => peer.close()));
     const { server } = await PeerServer.start(self.grpc, {
       evaluate: (request) => {
         log.debug({ event: request.rule_id, from: request.coordinator }, 'evaluating for a peer');
@@ -224,19 +251,22 @@ export class ControllerNode {
       ping: () => ({ node_id: self.id, zone: self.zone, state: state() }),
     });
 
+    opened(() => server.stop(0));
+    opened(() => notifier.close());
+    opened(() => pager?.close());
     const locks = new ResourceLocks(redis, keys);
     const recent = new RecentRemediations(redis, keys);
-    /** The host (or resource) a run remediates, and how long after its end it is not remediated again. */
-    const remediated = (
-      run: RunState,
-    ): { service: string; resource: string; windowMs: number } | undefined => {
-      const resource = run.event['host'] ?? run.event['resource'];
-      if (typeof resource !== 'string' || resource === '') return undefined;
-      const service = run.event.service;
-      const windowMs = config.services.get(service)?.parameters.reremediateAfterMs ?? 3_600_000;
-      return { service, resource, windowMs };
-    };
     const runStore = new RedisRunStore(redis, keys);
+    const dispatch: WorkflowDispatch = new WorkflowDispatch({
+      config,
+      locks,
+      recent,
+      runStore,
+      runs: () => runs,
+      responder,
+      metrics,
+      log,
+    });
     const runs = new RunSupervisor({
       redis,
       keys,
@@ -263,56 +293,10 @@ export class ControllerNode {
           metrics.stepFinished(def?.action ?? 'unknown', step.status, step.duration_ms ?? 0);
         },
       },
-      renewLock: async (run) => {
-        if (run.lock === undefined) return true;
-        const left = Date.parse(run.deadline_at) - Date.now();
-        const held = await locks.renew(
-          run.lock.resource,
-          run.lock.owner,
-          run.lock.token,
-          Math.max(left, 0) + LOCK_MARGIN_MS,
-        );
-        if (!held)
-          log.error(
-            { run: run.id, lock: run.lock },
-            'the run lost its resource lock (expired or taken): another remediation may start on this resource; stopping the run',
-          );
-        return held;
-      },
-      onEnd: async (run) => {
-        if (run.status === 'succeeded' || run.status === 'failed')
-          metrics.runFinished(run.workflow, run.status);
-        responder.runEnded(run, config.workflows.get(run.workflow));
-        // On record before the lock goes: whoever takes the lock next sees that the host was just
-        // remediated, and does not remediate it again within the window.
-        const target = remediated(run);
-        if (target !== undefined)
-          await recent
-            .record(
-              target.service,
-              target.resource,
-              {
-                event_id: run.event.id,
-                run_id: run.id,
-                workflow: run.workflow,
-                started_at: run.started_at,
-                ended_at: run.finished_at ?? new Date().toISOString(),
-                outcome: run.status,
-              },
-              Math.max(1, target.windowMs),
-            )
-            .catch((error: unknown) =>
-              log.error(
-                { err: error, run: run.id },
-                'the end of the remediation could not be recorded; its start is on record for the run and the window',
-              ),
-            );
-        // The lock never outlives the run that took it, whatever the outcome.
-        if (run.lock !== undefined) await locks.release(run.lock.resource, run.lock.owner, run.lock.token);
-      },
+      renewLock: (run) => dispatch.renewLock(run),
+      onEnd: (run) => dispatch.runEnded(run),
     });
 
-    const timeoutMs = config.region.thresholds.voteTimeoutMs;
     const pipeline = new Pipeline({
       config,
       matcher: new Matcher(config.services),
@@ -328,103 +312,8 @@ export class ControllerNode {
       log,
       responder,
       metrics,
-      onActFailed: async (decision, error) => {
-        // Did the run get created before the failure? Then a node continues it (with its lock).
-        const exists = await runStore.load(`run-${decision.event_id}`).then(
-          (run) => run !== undefined,
-          () => undefined,
-        );
-        if (exists === true) return;
-        // Not created, or unknown (Redis away): nothing runs now, so the humans get the page back.
-        // The lock is released only when the run is known not to exist; otherwise it lapses by TTL.
-        // Nothing ran: the host was not remediated, so its record of a remediation goes (lock still held).
-        const resource = decision.event.host ?? decision.event.resource;
-        if (exists === false && resource !== undefined)
-          await recent.forget(decision.service, resource, decision.event_id).catch(() => undefined);
-        if (exists === false && decision.lock !== undefined)
-          await locks
-            .release(decision.lock.resource, decision.lock.owner, decision.lock.token)
-            .catch(() => undefined);
-        responder.notStarted(decision, error);
-      },
-      onAct: async (decision, rule, event) => {
-        const service = config.services.get(event.service);
-        if (service?.parameters.mode === 'notify_only') {
-          // The responder tells the service's channels what would have been done.
-          log.info(
-            { event: event.id, workflow: rule.action.workflow },
-            `notify_only: would have run ${rule.action.workflow}`,
-          );
-          if (decision.lock !== undefined)
-            await locks.release(decision.lock.resource, decision.lock.owner, decision.lock.token);
-          return;
-        }
-        const workflow = config.workflows.get(rule.action.workflow);
-        if (workflow === undefined)
-          throw new Error(
-            `rule ${rule.id} names workflow ${rule.action.workflow}, which this node does not have`,
-          );
-        const run = newRun(
-          {
-            id: `run-${event.id}`,
-            workflow: workflow.name,
-            event: { ...event },
-            rule: { id: rule.id, name: rule.name, inputs: rule.action.inputs },
-            params: Object.fromEntries(
-              Object.entries(service?.parameters.values ?? {}).map(([k, v]) => [k, v.value]),
-            ),
-            region: { name: config.region.region, orchestrator_url: config.region.orchestrator?.url ?? '' },
-            timeoutMs: service?.parameters.workflowTimeoutMs ?? 30 * 60_000,
-            ...(decision.lock === undefined
-              ? {}
-              : {
-                  lock: {
-                    resource: decision.lock.resource,
-                    owner: decision.lock.owner,
-                    token: decision.lock.token,
-                  },
-                }),
-          },
-          workflow,
-        );
-        // On record before the run starts, while the lock is held (and again when it ends): a later
-        // report about the host does not remediate it again. Failing here, nothing starts.
-        const target = remediated(run);
-        if (target !== undefined)
-          await recent.record(
-            target.service,
-            target.resource,
-            { event_id: event.id, run_id: run.id, workflow: run.workflow, started_at: run.started_at },
-            Date.parse(run.deadline_at) - Date.now() + LOCK_MARGIN_MS + target.windowMs,
-          );
-        if (await runs.begin(run)) {
-          metrics.runStarted(workflow.name);
-          responder.runStarted(run, workflow);
-        }
-      },
-      voters: (event, rule, checks) => {
-        const local: Voter = { node: self.id, vote: () => evaluator.vote(event, checks) };
-        const request = {
-          event_json: JSON.stringify(event),
-          rule_id: rule.id,
-          checks: checks.map(toCheckMessage),
-          coordinator: self.id,
-        };
-        return [
-          local,
-          ...peers.map((peer): Voter => ({
-            node: peer.nodeId,
-            vote: async (signal) => {
-              try {
-                return fromVoteMessage(await peer.evaluate(request, timeoutMs, signal));
-              } catch (error) {
-                if (!signal.aborted) metrics.peerError(peer.nodeId);
-                throw error;
-              }
-            },
-          })),
-        ];
-      },
+      workflows: dispatch,
+      voters: clusterVoters(self, evaluator, peers, config.region.thresholds.voteTimeoutMs, metrics),
     });
 
     const kinesis = kinesisClient({
@@ -466,6 +355,7 @@ export class ControllerNode {
           }),
         ),
     });
+    opened(() => api.stop());
     if (apiToken === undefined || apiToken === '')
       log.warn(`$${config.region.api.tokenEnv} is not set: the REST API refuses every write`);
 
@@ -481,6 +371,7 @@ export class ControllerNode {
         );
     }, 60_000);
     trimTimer.unref();
+    opened(() => clearInterval(trimTimer));
 
     const node = new ControllerNode(
       config,
@@ -519,6 +410,19 @@ export class ControllerNode {
 
   private async drain(): Promise<void> {
     this.state = 'draining';
+    try {
+      await this.close();
+      this.state = 'stopped';
+      this.log.info('node stopped');
+    } catch (error) {
+      // Not a clean stop: whatever was left is left to its TTLs (leases, locks, claims).
+      this.state = 'failed';
+      this.log.error({ err: error, state: 'failed' }, 'the node could not stop cleanly');
+      throw error;
+    }
+  }
+
+  private async close(): Promise<void> {
     this.log.info('draining: finishing the batches in hand, then releasing the shard leases');
     await this.consumer.stop();
     await this.pipeline.flush();
@@ -538,8 +442,19 @@ export class ControllerNode {
     for (const peer of this.peers) peer.close();
     await this.api.stop();
     await this.redis.quit().catch(() => this.redis.disconnect());
-    this.state = 'stopped';
-    this.log.info('node stopped');
+  }
+}
+
+/** A node that could not start: its state is `failed`; `cause` says why. */
+export class NodeStartError extends LzError {
+  readonly state = 'failed' as const;
+
+  constructor(nodeId: string, cause: unknown) {
+    super(
+      ControllerErrorCodes.NODE_START,
+      `node ${nodeId} could not start: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
   }
 }
 

@@ -4,6 +4,7 @@
  * the event; the audit trail and the REST API read it as it is.
  */
 import type { CheckEvidence, Vote, VoteFailure } from '../cluster/quorum.js';
+import type { LockRef } from '../common/lock-ref.js';
 import type { LzEvent } from '../events/schema.js';
 import type { Remediation } from '../safety/remediations.js';
 
@@ -105,10 +106,7 @@ export interface DecisionRecord {
     readonly remediated?: Remediation & { readonly window_ms: number };
   };
   /** The resource lock taken for the remediation (`act`), or the holder that blocked it (`lock_held`). */
-  readonly lock?: {
-    readonly resource: string;
-    readonly owner: string;
-    readonly token: number;
+  readonly lock?: LockRef & {
     readonly acquired: boolean;
     /**
      * The owner of the lock before: an earlier attempt at this event whose node stopped after
@@ -123,7 +121,7 @@ export interface DecisionRecord {
    */
   readonly earlier_attempt?: {
     readonly node: string;
-    readonly lock?: { readonly resource: string; readonly owner: string; readonly token: number };
+    readonly lock?: LockRef;
     readonly acknowledged?: boolean;
   };
   /** The service's mode: `notify_only` acts on nothing, whatever the decision says. */

@@ -15,6 +15,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../common/keys.js';
+import type { LockRef } from '../common/lock-ref.js';
 import { defineScripts, runScript } from '../common/lua.js';
 import type { ScriptSpec } from '../common/lua.js';
 import { requireInteger, requireName } from './arguments.js';
@@ -24,14 +25,42 @@ const ACQUIRE: ScriptSpec = { module: 'safety', name: 'lock-acquire', keys: 4 };
 const RENEW: ScriptSpec = { module: 'safety', name: 'lock-renew', keys: 1 };
 const RELEASE: ScriptSpec = { module: 'safety', name: 'lock-release', keys: 1 };
 
+export type { LockRef };
+
 export type LockResult =
-  | {
-      readonly acquired: true;
-      readonly token: number;
-      /** The owner of an earlier attempt whose lock was taken over (see `acquire`'s `takeOver`). */
-      readonly tookOverFrom?: string;
-    }
+  | { readonly acquired: true; readonly lock: HeldLock }
   | { readonly acquired: false; readonly holder: string; readonly token: number };
+
+/**
+ * A lock this process holds (or held: it may have expired, or been taken over, since), with the
+ * two things its holder does with it, as node-redlock's lock object has them. Both are fenced by
+ * the token: on a lock that is no longer this one they do nothing and say `false`.
+ */
+export class HeldLock implements LockRef {
+  constructor(
+    private readonly locks: ResourceLocks,
+    readonly resource: string,
+    readonly owner: string,
+    readonly token: number,
+    /** The owner of an earlier attempt whose lock this one took over (see `acquire`'s `takeOver`). */
+    readonly tookOverFrom?: string,
+  ) {}
+
+  /** Restarts its TTL; `false`: it is no longer this owner's with this token (expired, released, taken). */
+  renew(ttlMs: number): Promise<boolean> {
+    return this.locks.renew(this.resource, this.owner, this.token, ttlMs);
+  }
+
+  /** Lets it go; `false`: nothing released, it was no longer this holding. */
+  release(): Promise<boolean> {
+    return this.locks.release(this.resource, this.owner, this.token);
+  }
+
+  /** What a record keeps of it. */
+  toJSON(): LockRef {
+    return { resource: this.resource, owner: this.owner, token: this.token };
+  }
+}
 
 export interface LockHolder {
   readonly owner: string;
@@ -96,14 +125,20 @@ export class ResourceLocks {
     );
     if (Array.isArray(reply)) {
       const [acquired, a, b] = reply as unknown[];
-      if (acquired === 1 && reply.length === 2 && typeof a === 'number') return { acquired: true, token: a };
+      if (acquired === 1 && reply.length === 2 && typeof a === 'number')
+        return { acquired: true, lock: new HeldLock(this, resource, owner, a) };
       if (acquired === 1 && reply.length === 3 && typeof a === 'number' && typeof b === 'string')
-        return { acquired: true, token: a, tookOverFrom: b };
+        return { acquired: true, lock: new HeldLock(this, resource, owner, a, b) };
       if (acquired === 0 && reply.length === 3 && typeof a === 'string' && typeof b === 'number') {
         return { acquired: false, holder: a, token: b };
       }
     }
     throw scriptError(ACQUIRE.name, reply);
+  }
+
+  /** A lock written down earlier (in a run, an attempt record, a decision), to renew or release. */
+  held(ref: LockRef): HeldLock {
+    return new HeldLock(this, ref.resource, ref.owner, ref.token);
   }
 
   /** `false`: the lock is no longer this owner's with this token (expired, released, taken). */

@@ -2,6 +2,7 @@
  * A workflow run as it is stored: the run and each step's state, written as they change, so that
  * a run whose node dies is continued by another node from the first step that had not succeeded.
  */
+import type { LockRef } from '../common/lock-ref.js';
 import type { CompiledStep } from '../config/types.js';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';
@@ -56,7 +57,7 @@ export interface RunState {
   finished_at?: string;
   failure?: RunFailure;
   /** The resource lock held for the run; released by whichever node ends it. */
-  readonly lock?: { readonly resource: string; readonly owner: string; readonly token: number };
+  readonly lock?: LockRef;
   /** Nodes that ran it, in order (more than one after a takeover). */
   nodes: string[];
   readonly steps: Record<string, StepState>;

@@ -54,7 +54,7 @@ async function main(): Promise<void> {
           decided_at: new Date(now).toISOString(),
           decision: 'act',
         } as DecisionRecord);
-        if (lock.acquired) await locks.release(resource, `event:${id}`, lock.token);
+        if (lock.acquired) await lock.lock.release();
       };
       for (let i = 0; i < 200; i++) await one(-1 - i); // warm-up
       const started = performance.now();

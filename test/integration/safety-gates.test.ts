@@ -17,6 +17,7 @@ import { ResourceLocks } from '../../src/safety/lock.js';
 import { RateLimiter } from '../../src/safety/rate-limiter.js';
 import { startRedis } from '../../src/sim/redis-server.js';
 import type { RedisProcess } from '../../src/sim/redis-server.js';
+import { plain, plainAcquire } from '../helpers/locks.js';
 import { waitFor } from '../helpers/wait.js';
 
 const T0 = 1_700_000_000_000;
@@ -188,16 +189,17 @@ describe('safety gates', { timeout: 60_000 }, () => {
   describe('resource locks', () => {
     test('exclusive, idempotent for its owner, renewed and released only by owner and token', async () => {
       const locks = new ResourceLocks(redis, keys);
+      const acquire = plainAcquire(locks);
       const res = 'host:checkout/web-1';
-      const first = await locks.acquire(res, 'node-1:wf-a', MINUTE);
+      const first = await acquire(res, 'node-1:wf-a', MINUTE);
       assert.deepEqual(first, { acquired: true, token: 1 });
-      assert.deepEqual(await locks.acquire(res, 'node-2:wf-b', MINUTE), {
+      assert.deepEqual(await acquire(res, 'node-2:wf-b', MINUTE), {
         acquired: false,
         holder: 'node-1:wf-a',
         token: 1,
       });
       // A retried acquire by the holder gets its own token back.
-      assert.deepEqual(await locks.acquire(res, 'node-1:wf-a', MINUTE), { acquired: true, token: 1 });
+      assert.deepEqual(await acquire(res, 'node-1:wf-a', MINUTE), { acquired: true, token: 1 });
       assert.deepEqual(await locks.holder(res), { owner: 'node-1:wf-a', token: 1 });
 
       assert.equal(await locks.renew(res, 'node-2:wf-b', 1, MINUTE), false);
@@ -213,40 +215,63 @@ describe('safety gates', { timeout: 60_000 }, () => {
       assert.equal(await locks.release(res, 'node-1:wf-a', 1), false);
 
       // Tokens keep increasing, whoever acquires.
-      assert.deepEqual(await locks.acquire(res, 'node-2:wf-b', MINUTE), { acquired: true, token: 2 });
+      assert.deepEqual(await acquire(res, 'node-2:wf-b', MINUTE), { acquired: true, token: 2 });
       await locks.release(res, 'node-2:wf-b', 2);
-      assert.deepEqual(await locks.acquire(res, 'node-1:wf-a', MINUTE), { acquired: true, token: 3 });
+      assert.deepEqual(await acquire(res, 'node-1:wf-a', MINUTE), { acquired: true, token: 3 });
       // Another resource has its own tokens.
-      assert.deepEqual(await locks.acquire('service:checkout', 'node-1:wf-a', MINUTE), {
+      assert.deepEqual(await acquire('service:checkout', 'node-1:wf-a', MINUTE), {
         acquired: true,
         token: 1,
       });
     });
 
+    test('a held lock renews and releases itself, fenced by its token, as a lock written down does', async () => {
+      const locks = new ResourceLocks(redis, keys);
+      const res = 'host:checkout/web-held';
+      const taken = await locks.acquire(res, 'event:e-h@a', MINUTE);
+      assert.ok(taken.acquired);
+      const held = taken.lock;
+      assert.deepEqual(JSON.parse(JSON.stringify(held)), { resource: res, owner: 'event:e-h@a', token: 1 });
+      await redis.pexpire(keys.lock(res), 5_000);
+      assert.equal(await held.renew(MINUTE), true);
+      assert.ok((await redis.pttl(keys.lock(res))) > 5_000);
+      // The same lock as a run or a decision records it: the same holding.
+      assert.equal(await locks.held(held.toJSON()).renew(MINUTE), true);
+      assert.equal(await locks.held({ ...held.toJSON(), token: 2 }).release(), false, 'another token');
+      assert.equal(await held.release(), true);
+      assert.equal(await held.release(), false, 'released once');
+      assert.equal(await held.renew(MINUTE), false, 'a released lock is not renewed');
+      const next = await locks.acquire(res, 'event:e-h@b', MINUTE);
+      assert.ok(next.acquired && next.lock.token === 2);
+      assert.equal(await held.release(), false, "the old holding does not release the new one's lock");
+      assert.deepEqual(await locks.holder(res), { owner: 'event:e-h@b', token: 2 });
+    });
+
     test('an earlier attempt at the same work is taken over with a new token, only with the claim and no result', async () => {
       const locks = new ResourceLocks(redis, keys);
+      const acquire = plainAcquire(locks);
       const res = 'host:checkout/web-9';
       const claim = keys.claim('e-1');
       const result = keys.decision('e-1');
       const takeOver = { from: 'event:e-1@a', claim, holder: 'b', unless: result };
-      const earlier = await locks.acquire(res, 'event:e-1@a', MINUTE);
+      const earlier = await acquire(res, 'event:e-1@a', MINUTE);
       assert.ok(earlier.acquired);
       const blocked = { acquired: false, holder: 'event:e-1@a', token: earlier.token };
       // Without the claim (a's may still be live), or with the work done, it stays a's.
-      assert.deepEqual(await locks.acquire(res, 'event:e-1@b', MINUTE, { takeOver }), blocked);
+      assert.deepEqual(await acquire(res, 'event:e-1@b', MINUTE, { takeOver }), blocked);
       await redis.set(claim, 'a');
-      assert.deepEqual(await locks.acquire(res, 'event:e-1@b', MINUTE, { takeOver }), blocked);
+      assert.deepEqual(await acquire(res, 'event:e-1@b', MINUTE, { takeOver }), blocked);
       await redis.set(claim, 'b');
       await redis.set(result, '{}');
-      assert.deepEqual(await locks.acquire(res, 'event:e-1@b', MINUTE, { takeOver }), blocked);
+      assert.deepEqual(await acquire(res, 'event:e-1@b', MINUTE, { takeOver }), blocked);
       await redis.del(result);
       // Another owner than the earlier attempt's is never taken over.
       assert.deepEqual(
-        await locks.acquire(res, 'event:e-1@b', MINUTE, { takeOver: { ...takeOver, from: 'event:e-1@c' } }),
+        await acquire(res, 'event:e-1@b', MINUTE, { takeOver: { ...takeOver, from: 'event:e-1@c' } }),
         blocked,
       );
 
-      const taken = await locks.acquire(res, 'event:e-1@b', MINUTE, { takeOver });
+      const taken = await acquire(res, 'event:e-1@b', MINUTE, { takeOver });
       assert.deepEqual(taken, { acquired: true, token: earlier.token + 1, tookOverFrom: 'event:e-1@a' });
       assert.equal(
         await locks.renew(res, 'event:e-1@a', earlier.token, MINUTE),
@@ -256,7 +281,7 @@ describe('safety gates', { timeout: 60_000 }, () => {
       assert.equal(await locks.release(res, 'event:e-1@a', earlier.token), false, 'nor releases it');
       assert.deepEqual(await locks.holder(res), { owner: 'event:e-1@b', token: taken.token });
       // Its own lock again: the same token, nothing taken over.
-      assert.deepEqual(await locks.acquire(res, 'event:e-1@b', MINUTE, { takeOver }), {
+      assert.deepEqual(await acquire(res, 'event:e-1@b', MINUTE, { takeOver }), {
         acquired: true,
         token: taken.token,
       });
@@ -264,8 +289,9 @@ describe('safety gates', { timeout: 60_000 }, () => {
 
     test('an expired lock is free for another owner, with a higher token; the old one renews nothing', async () => {
       const locks = new ResourceLocks(redis, keys);
+      const acquire = plainAcquire(locks);
       const res = 'service:payments';
-      const old = await locks.acquire(res, 'a', 50);
+      const old = await acquire(res, 'a', 50);
       assert.ok(old.acquired);
       await waitFor(
         'the lock to expire',
@@ -273,7 +299,7 @@ describe('safety gates', { timeout: 60_000 }, () => {
         5_000,
         10,
       );
-      const next = await locks.acquire(res, 'b', MINUTE);
+      const next = await acquire(res, 'b', MINUTE);
       assert.ok(next.acquired && next.token > old.token);
       assert.equal(await locks.renew(res, 'a', old.token, MINUTE), false);
       assert.equal(await locks.release(res, 'a', old.token), false);
@@ -325,7 +351,9 @@ describe('safety gates', { timeout: 60_000 }, () => {
       const res = 'host:svc/h1';
       let lastToken = 0;
       for (let round = 0; round < 200; round++) {
-        const results = await Promise.all(locks.map((l, i) => l.acquire(res, `owner-${i}`, MINUTE)));
+        const results = await Promise.all(
+          locks.map(async (l, i) => plain(await l.acquire(res, `owner-${i}`, MINUTE))),
+        );
         const winners = results.flatMap((r, i) => (r.acquired ? [{ i, token: r.token }] : []));
         assert.equal(winners.length, 1, `round ${round}: ${JSON.stringify(results)}`);
         const [winner] = winners;
@@ -371,10 +399,11 @@ describe('safety gates when Redis dies', { timeout: 60_000 }, () => {
   test('a frozen Redis: acquire times out, yet was carried out; retrying it returns the same token', async () => {
     const keys = freshKeys();
     const locks = new ResourceLocks(redis, keys);
+    const acquire = plainAcquire(locks);
     server.kill('SIGSTOP');
     try {
       const started = performance.now();
-      await assert.rejects(locks.acquire('service:frozen', 'o', MINUTE), {
+      await assert.rejects(acquire('service:frozen', 'o', MINUTE), {
         code: SafetyErrorCodes.DEPENDENCY_DOWN,
       });
       // At the client's command timeout (500 ms), not ioredis' default of waiting for ever.
@@ -391,7 +420,7 @@ describe('safety gates when Redis dies', { timeout: 60_000 }, () => {
       10,
     );
     assert.deepEqual(held, { owner: 'o', token: 1 });
-    assert.deepEqual(await locks.acquire('service:frozen', 'o', MINUTE), { acquired: true, token: 1 });
+    assert.deepEqual(await acquire('service:frozen', 'o', MINUTE), { acquired: true, token: 1 });
   });
 
   test('every gate method rejects fast with dependency_down, and works again after a restart', async () => {
@@ -399,6 +428,7 @@ describe('safety gates when Redis dies', { timeout: 60_000 }, () => {
     const rate = new RateLimiter(redis, keys);
     const breaker = new CircuitBreaker(redis, keys);
     const locks = new ResourceLocks(redis, keys);
+    const acquire = plainAcquire(locks);
     const dedup = new Deduplicator(redis, keys);
     const calls: [string, () => Promise<unknown>][] = [
       ['rate.hit', () => rate.hit('s', 'e1', T0, MINUTE, 5)],
@@ -406,7 +436,7 @@ describe('safety gates when Redis dies', { timeout: 60_000 }, () => {
       ['breaker.hit', () => breaker.hit('s', T0, MINUTE, 5)],
       ['breaker.state', () => breaker.state(T0, MINUTE, 5)],
       ['breaker.history', () => breaker.history()],
-      ['locks.acquire', () => locks.acquire('service:s', 'o', MINUTE)],
+      ['locks.acquire', () => acquire('service:s', 'o', MINUTE)],
       ['locks.renew', () => locks.renew('service:s', 'o', 1, MINUTE)],
       ['locks.release', () => locks.release('service:s', 'o', 1)],
       ['locks.holder', () => locks.holder('service:s')],

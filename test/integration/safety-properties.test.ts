@@ -17,10 +17,11 @@ import { connectRedis } from '../../src/controller/redis-client.js';
 import { CircuitBreaker } from '../../src/safety/circuit-breaker.js';
 import type { BreakerChange } from '../../src/safety/circuit-breaker.js';
 import { ResourceLocks } from '../../src/safety/lock.js';
-import type { LockResult } from '../../src/safety/lock.js';
 import { RateLimiter } from '../../src/safety/rate-limiter.js';
 import { startRedis } from '../../src/sim/redis-server.js';
 import type { RedisProcess } from '../../src/sim/redis-server.js';
+import { plain } from '../helpers/locks.js';
+import type { PlainLockResult } from '../helpers/locks.js';
 import { waitFor } from '../helpers/wait.js';
 
 const OWNERS = ['node-1:wf', 'node-2:wf', 'node-3:wf'] as const;
@@ -105,7 +106,7 @@ describe('safety gate properties', { timeout: 120_000 }, () => {
         let lastToken = 0;
         const known = new Map<string, number>();
 
-        const acquired = (owner: string, r: LockResult): void => {
+        const acquired = (owner: string, r: PlainLockResult): void => {
           if (held === undefined) {
             assert.ok(r.acquired, `${owner} should take a free lock`);
             assert.ok(r.token > lastToken, `token ${r.token} after ${lastToken}`);
@@ -123,7 +124,7 @@ describe('safety gate properties', { timeout: 120_000 }, () => {
           switch (step.op) {
             case 'acquire': {
               const owner = OWNERS[step.owner]!;
-              acquired(owner, await locks[step.owner]!.acquire(RESOURCE, owner, LOCK_TTL_MS));
+              acquired(owner, plain(await locks[step.owner]!.acquire(RESOURCE, owner, LOCK_TTL_MS)));
               break;
             }
             case 'renew':
@@ -155,7 +156,7 @@ describe('safety gate properties', { timeout: 120_000 }, () => {
             case 'race': {
               // All three at once from their own connections: one outcome, whichever wins.
               const results = await Promise.all(
-                locks.map((l, i) => l.acquire(RESOURCE, OWNERS[i]!, LOCK_TTL_MS)),
+                locks.map(async (l, i) => plain(await l.acquire(RESOURCE, OWNERS[i]!, LOCK_TTL_MS))),
               );
               const winners = results.flatMap((r, i) => (r.acquired ? [i] : []));
               assert.equal(winners.length, 1, JSON.stringify(results));

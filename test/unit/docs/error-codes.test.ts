@@ -7,7 +7,11 @@ import { strict as assert } from 'node:assert';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
+import { CONTROLLER_ERRORS } from '../../../src/controller/errors.js';
 import { REPO } from '../../helpers/config-copy.js';
+
+/** Every module's error registry (common/errors.ts's `errorRegistry`). */
+const REGISTRIES = [CONTROLLER_ERRORS];
 
 async function sources(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -34,4 +38,19 @@ test("the README's error table lists exactly the codes the sources define", asyn
   assert.deepEqual(missing, [], 'codes without a row in the README');
   assert.deepEqual(stale, [], 'README rows for codes nothing defines');
   assert.ok(defined.size > 30, `only ${defined.size} codes found: the scan is broken`);
+});
+
+test("each module registry's meaning is the README's row, word for word", async () => {
+  const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+  const rows = new Map(
+    [...readme.matchAll(/^\| `(LZ_ERR_[A-Z0-9_]+)` \| (.*) \|$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']),
+  );
+  let checked = 0;
+  for (const registry of REGISTRIES)
+    for (const spec of Object.values(registry.specs)) {
+      assert.equal(rows.get(spec.code), spec.message, `${registry.module}: ${spec.code}`);
+      assert.ok(spec.http >= 400 && spec.http < 600, `${spec.code}: HTTP status ${spec.http}`);
+      checked += 1;
+    }
+  assert.ok(checked >= 3);
 });

@@ -1,0 +1,175 @@
+/**
+ * Steps 2 to 5 for one claimed event: the stale filter, the fold of a repeated report, the count
+ * in the rate-limit and breaker windows, the rule match and the safety gates. Each gate answers
+ * with a verdict that the decision record keeps (`gates`); a gate that stops the event gives its
+ * draft, and a passing event gives its rule and what the gates found.
+ */
+import type { Logger } from 'pino';
+import type { CompiledConfig, CompiledRule } from '../config/types.js';
+import { parametersOf } from '../config/services.js';
+import type { LzEvent } from '../events/schema.js';
+import type { Matcher } from '../matching/matcher.js';
+import type { DecisionRecord } from '../records/decision.js';
+import type { CircuitBreaker } from '../safety/circuit-breaker.js';
+import type { Deduplicator } from '../safety/dedup.js';
+import type { ResourceLocks } from '../safety/lock.js';
+import type { RateLimiter } from '../safety/rate-limiter.js';
+import type { RecentRemediations } from '../safety/remediations.js';
+import { isStale } from '../safety/stale.js';
+import { fingerprint } from './draft.js';
+import type { Draft } from './draft.js';
+
+export interface SafetyGates {
+  readonly rate: RateLimiter;
+  readonly breaker: CircuitBreaker;
+  readonly locks: ResourceLocks;
+  readonly dedup: Deduplicator;
+  readonly recent: RecentRemediations;
+}
+
+type Remediated = NonNullable<NonNullable<DecisionRecord['gates']>['remediated']>;
+
+/** An event the gates let through: its rule, and the draft so far (age and gate verdicts). */
+export interface Passed {
+  readonly rule: CompiledRule;
+  readonly base: Draft;
+}
+
+export class GateVerdicts {
+  constructor(
+    private readonly config: CompiledConfig,
+    private readonly matcher: Matcher,
+    private readonly gates: SafetyGates,
+    private readonly now: () => number,
+  ) {}
+
+  /** The draft of an event a gate stops, or the rule it passes on to the votes. */
+  async judge(event: LzEvent, timeMs: number, elog: Logger): Promise<Draft | Passed> {
+    const t = this.config.region.thresholds;
+    const now = this.now();
+
+    // 2. stale filter
+    const age = isStale(timeMs, now, t.maxEventAgeMs, t.clockSkewToleranceMs);
+    if (age.stale)
+      return { decision: 'escalate', reason: 'stale', ageMs: age.ageMs, votes: [], failures: [] };
+    if (age.reason === 'future')
+      // A time further ahead than clocks can disagree is not a time to act on: hand it to people.
+      return {
+        decision: 'escalate',
+        reason: 'stale',
+        ageMs: age.ageMs,
+        error: `event time is ${-age.ageMs} ms in the future, beyond clock_skew_tolerance`,
+        votes: [],
+        failures: [],
+      };
+
+    // 3b. fold what was reported moments ago about the same thing: same service, resource, type and
+    // data (Nagios firing one alarm per check on one host). A different report about the same host
+    // (UP, then DOWN) is not a duplicate: folding it would hide a real failure.
+    const fold = await this.gates.dedup.fold(
+      event.service,
+      event.host ?? event.resource ?? '',
+      `${event.type}#${fingerprint(event.data)}`,
+      event.id,
+      t.dedupWindowMs,
+    );
+    if (!fold.first)
+      return {
+        decision: 'duplicate',
+        duplicateOf: fold.firstEventId,
+        ageMs: age.ageMs,
+        votes: [],
+        failures: [],
+      };
+
+    // count: every event counts in the windows before a gate is asked, so that a storm is seen
+    // even while it is being escalated.
+    const parameters = parametersOf(this.config.services, event.service);
+    const [rate, breaker] = await Promise.all([
+      this.gates.rate.hit(
+        event.service,
+        event.id,
+        now,
+        parameters.rateLimitWindowMs,
+        parameters.rateLimitThreshold,
+      ),
+      this.gates.breaker.hit(event.service, now, t.breakerWindowMs, t.breakerThreshold),
+    ]);
+    if (breaker.changed !== undefined)
+      elog.warn(
+        {
+          breaker: breaker.changed,
+          services: breaker.services,
+          threshold: breaker.threshold,
+          tripping: breaker.tripping,
+        },
+        breaker.changed === 'opened'
+          ? `circuit breaker OPEN: ${breaker.services} services failing within the window (threshold ${breaker.threshold}); every event escalates`
+          : `circuit breaker closed: ${breaker.services} services failing within the window`,
+      );
+    const verdicts: NonNullable<Draft['gates']> = {
+      rate: { allowed: rate.allowed, count: rate.count, threshold: rate.threshold, window_ms: rate.windowMs },
+      breaker: {
+        open: breaker.open,
+        services: breaker.services,
+        threshold: breaker.threshold,
+        window_ms: breaker.windowMs,
+        ...(breaker.openedAt === undefined || breaker.openedAt <= 0
+          ? {}
+          : { opened_at: new Date(breaker.openedAt).toISOString() }),
+      },
+    };
+    const base: Draft = { decision: 'escalate', ageMs: age.ageMs, gates: verdicts, votes: [], failures: [] };
+
+    // 4. rule match
+    const rule = this.matcher.match(event);
+    if (rule === undefined) return { ...base, reason: 'no_rule' };
+
+    // 5. safety gates
+    if (breaker.open) return { ...base, rule, reason: 'breaker_open' };
+    if (!rate.allowed) return { ...base, rule, reason: 'rate_limited' };
+    // A host remediated moments ago is not the controller's to remediate again, whatever the checks
+    // say: a later report about it (another sensor, another state) is for people. One still running
+    // holds its lock, which says so (lock_held) with its holder; a rule without a lock has only this.
+    const recently = await this.recentRemediation(event, rule.lock === 'none');
+    if (recently !== undefined) return remediatedAlready(base, rule, recently);
+    return { rule, base };
+  }
+
+  /**
+   * Again with the lock held: a remediation of this host that ended while the votes were being
+   * counted recorded itself before it let go of the lock, so it is seen now. So is one still running
+   * whose lock was lost: it may still be acting on the host. The draft to escalate with, if so.
+   */
+  async remediatedMeanwhile(event: LzEvent, voted: Draft): Promise<Draft | undefined> {
+    const meanwhile = await this.recentRemediation(event, true);
+    if (meanwhile === undefined) return undefined;
+    const { lock: _lock, ...rest } = voted;
+    return {
+      ...rest,
+      gates: { ...voted.gates, remediated: meanwhile },
+      decision: 'escalate',
+      reason: 'recently_remediated',
+    };
+  }
+
+  /**
+   * The remediation of the event's host (or resource) on record, if another event's: ended within
+   * its window by this node's clock, or (with `running`) not ended yet.
+   */
+  private async recentRemediation(event: LzEvent, running: boolean): Promise<Remediated | undefined> {
+    const resource = event.host ?? event.resource;
+    if (resource === undefined) return undefined;
+    const found = await this.gates.recent.latest(event.service, resource);
+    if (found === undefined || found.event_id === event.id) return undefined;
+    if (found.ended_at === undefined && !running) return undefined;
+    // The key's TTL only clears it away later; the window is read on the pipeline's clock.
+    const windowMs = parametersOf(this.config.services, event.service).reremediateAfterMs;
+    if (found.ended_at !== undefined && Date.parse(found.ended_at) + windowMs <= this.now()) return undefined;
+    return { ...found, window_ms: windowMs };
+  }
+}
+
+function remediatedAlready(base: Draft, rule: CompiledRule, remediated: Remediated): Draft {
+  return { ...base, gates: { ...base.gates, remediated }, rule, reason: 'recently_remediated' };
+}

@@ -1,0 +1,89 @@
+/**
+ * A node that cannot start says so with its state: `ControllerNode.start` rejects with
+ * `LZ_ERR_NODE_START`, state `failed`, the cause named, and closes what it had opened (its peer
+ * listener and its Redis connection), so that a supervisor restarting it finds the port free.
+ */
+import { strict as assert } from 'node:assert';
+import { createServer } from 'node:net';
+import type { Server } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { ControllerErrorCodes } from '../../src/controller/errors.js';
+import { ControllerNode, NodeStartError } from '../../src/controller/node.js';
+import { freePort } from '../../src/sim/ports.js';
+import { startRedis } from '../../src/sim/redis-server.js';
+import type { RedisProcess } from '../../src/sim/redis-server.js';
+import { copyConfig } from '../helpers/config-copy.js';
+import type { ConfigCopy } from '../helpers/config-copy.js';
+
+const log = pino({ level: 'silent' });
+
+function listen(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+describe('a node that cannot start', () => {
+  let redisServer: RedisProcess;
+  let copy: ConfigCopy;
+  let grpcPort: number;
+  let apiPort: number;
+
+  before(async () => {
+    redisServer = await startRedis();
+    copy = await copyConfig();
+    grpcPort = await freePort();
+    apiPort = await freePort();
+    await copy.edit('deploy/local/region.yaml', 'redis://127.0.0.1:6379/0', redisServer.url);
+    await copy.edit('deploy/local/region.yaml', '"127.0.0.1:50151"', `"127.0.0.1:${grpcPort}"`);
+    await copy.edit('deploy/local/region.yaml', '"127.0.0.1:8181"', `"127.0.0.1:${apiPort}"`);
+  });
+  after(async () => {
+    await copy.remove();
+    await redisServer.stop();
+  });
+
+  test('an id that is not in region.yaml: failed, with the nodes it has', async () => {
+    await assert.rejects(
+      ControllerNode.start({ configDir: copy.dir, nodeId: 'z', log }),
+      (error: unknown) => {
+        assert.ok(error instanceof NodeStartError);
+        assert.equal(error.code, ControllerErrorCodes.NODE_START);
+        assert.equal(error.state, 'failed');
+        assert.match(error.message, /node z could not start: it is not in .*; nodes: a, b, c/);
+        return true;
+      },
+    );
+  });
+
+  test('its API port is taken: failed, the cause named, the peer port and the Redis connection closed again', async () => {
+    const squatter = await listen(apiPort);
+    try {
+      await assert.rejects(
+        ControllerNode.start({ configDir: copy.dir, nodeId: 'a', log }),
+        (error: unknown) => {
+          assert.ok(error instanceof NodeStartError);
+          assert.equal(error.state, 'failed');
+          assert.equal((error.cause as { code?: string }).code, 'EADDRINUSE');
+          return true;
+        },
+      );
+    } finally {
+      await new Promise((r) => squatter.close(r));
+    }
+    // The peer listener it had opened is closed: the port can be bound again at once.
+    const again = await listen(grpcPort);
+    await new Promise((r) => again.close(r));
+    const probe = new Redis(redisServer.url);
+    try {
+      const clients = await probe.client('LIST');
+      assert.doesNotMatch(String(clients), /name=lazarus-a /, 'its Redis connection is closed');
+    } finally {
+      probe.disconnect();
+    }
+  });
+});
