@@ -9,7 +9,8 @@ export async function nodeCommand(configDir: string, nodeId: string): Promise<nu
     node = await ControllerNode.start({ configDir, nodeId, log });
   } catch (error) {
     // The node closed what it had opened; its state is `failed` (error.state).
-    log.fatal({ err: error, state: 'failed' }, (error as Error).message);
+    // What failed is its cause (a configuration error lists its issues there).
+    log.fatal({ err: (error as Error).cause ?? error, state: 'failed' }, (error as Error).message);
     return 1;
   }
   await new Promise<void>((resolve) => {

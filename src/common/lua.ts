@@ -8,45 +8,127 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
+import { LzError } from './errors.js';
 import { packageRoot } from './package-root.js';
 
 export const SCRIPT_VERSION = 3;
 
-export interface ScriptSpec {
+export interface ScriptSpec<K extends string = string, R = unknown> {
   /** Folder under `src/` that holds `lua/<name>.lua`. */
   readonly module: string;
   readonly name: string;
-  readonly keys: number;
+  /**
+   * The script's keys by name, in the order of `KEYS[1..n]`: the one place their count is said
+   * (ioredis is told it at definition, and a call names each key). A unit test holds each list to
+   * the highest `KEYS[n]` the script reads.
+   */
+  readonly keys: readonly K[];
+  /**
+   * The script's reply as the caller's value, or `undefined` for any reply the script is not
+   * written to give: refused with `LZ_ERR_SCRIPT_REPLY` (fail closed: never read as a yes).
+   */
+  readonly reply: (reply: unknown) => R | undefined;
 }
 
-export function commandName(spec: ScriptSpec): string {
+/** A Lua script answered something it never returns (a bug, or two releases sharing a name). */
+export const SCRIPT_REPLY = 'LZ_ERR_SCRIPT_REPLY';
+
+/** The one error for a reply no decoder accepts. Not retryable: the same script answers the same. */
+export function scriptReplyError(script: string, reply: unknown): LzError {
+  let text: string;
+  try {
+    text = JSON.stringify(reply) ?? String(reply);
+  } catch {
+    text = String(reply);
+  }
+  return new LzError(SCRIPT_REPLY, `Lua script ${script} returned an unexpected reply: ${text}`);
+}
+
+const REGISTERED = new Map<string, ScriptSpec<string, unknown>>();
+
+/** Declares a script (its keys by name, its reply decoder); every declaration is registered. */
+export function script<const K extends string, R>(
+  module: string,
+  name: string,
+  keys: readonly K[],
+  reply: (reply: unknown) => R | undefined,
+): ScriptSpec<K, R> {
+  const spec = { module, name, keys, reply };
+  const id = `${module}/${name}`;
+  const before = REGISTERED.get(id);
+  // A script shared by two modules (the leases) is declared with the same keys by both.
+  if (before !== undefined && before.keys.join() !== keys.join())
+    throw new Error(`Lua script ${id} declared with keys ${keys.join()} and ${before.keys.join()}`);
+  REGISTERED.set(id, spec);
+  return spec;
+}
+
+/** Every script declared so far (by the modules loaded), for the tests that check them all. */
+export function registeredScripts(): ScriptSpec<string, unknown>[] {
+  return [...REGISTERED.values()];
+}
+
+/** Decoders of the replies most scripts give. */
+export const replies = {
+  /** `1` yes, `0` no. */
+  yesNo: (reply: unknown): boolean | undefined => (reply === 1 ? true : reply === 0 ? false : undefined),
+  /** One of the integer codes listed, named: `codes({ 1: 'moved', 2: 'already', 0: 'not_owner' })`. */
+  codes:
+    <T extends string>(names: Readonly<Record<number, T>>) =>
+    (reply: unknown): T | undefined =>
+      typeof reply === 'number' ? names[reply] : undefined,
+  /** A string. */
+  text: (reply: unknown): string | undefined => (typeof reply === 'string' ? reply : undefined),
+  /** An array of finite numbers of the given length. */
+  numbers:
+    (length: number) =>
+    (reply: unknown): number[] | undefined =>
+      Array.isArray(reply) &&
+      reply.length === length &&
+      reply.every((v) => typeof v === 'number' && Number.isFinite(v))
+        ? (reply as number[])
+        : undefined,
+} as const;
+
+export function commandName(spec: Pick<ScriptSpec, 'name'>): string {
   return `lz_v${SCRIPT_VERSION}_${spec.name.replace(/-/g, '_')}`;
 }
 
-/** Defines each script on the client (idempotent) and returns its command name. */
-export function defineScripts(redis: Redis, specs: readonly ScriptSpec[]): void {
+/** The script's source, as shipped. */
+export function scriptSource(spec: Pick<ScriptSpec, 'module' | 'name'>): string {
+  return readFileSync(join(packageRoot(), 'src', spec.module, 'lua', `${spec.name}.lua`), 'utf8');
+}
+
+/** Defines each script on the client (idempotent). */
+export function defineScripts(redis: Redis, specs: readonly ScriptSpec<string, unknown>[]): void {
   for (const spec of specs) {
     const name = commandName(spec);
     if (typeof (redis as unknown as Record<string, unknown>)[name] === 'function') continue;
-    const lua = readFileSync(join(packageRoot(), 'src', spec.module, 'lua', `${spec.name}.lua`), 'utf8');
-    redis.defineCommand(name, { numberOfKeys: spec.keys, lua });
+    redis.defineCommand(name, { numberOfKeys: spec.keys.length, lua: scriptSource(spec) });
   }
 }
 
-/** Calls a defined script. */
-export async function runScript(
+/**
+ * Calls a defined script with its keys by name, and decodes its reply; a reply the script is not
+ * written to give rejects with `LZ_ERR_SCRIPT_REPLY`.
+ */
+export async function runScript<K extends string, R>(
   redis: Redis,
-  spec: ScriptSpec,
-  keys: readonly string[],
+  spec: ScriptSpec<K, R>,
+  keys: Readonly<Record<K, string>>,
   args: readonly (string | number)[],
-): Promise<unknown> {
+): Promise<R> {
   const fn = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[
     commandName(spec)
   ];
   if (fn === undefined) throw new Error(`Lua script ${spec.name} is not defined on this client`);
-  // ioredis splits the arguments by the count given at definition: a call with another count would
-  // hand the script an argument as a key (or a key as an argument) without a word.
-  if (keys.length !== spec.keys)
-    throw new Error(`Lua script ${spec.name} takes ${spec.keys} key(s), called with ${keys.length}`);
-  return fn.call(redis, ...keys, ...args);
+  const ordered = spec.keys.map((name) => {
+    const key = keys[name];
+    if (typeof key !== 'string') throw new Error(`Lua script ${spec.name}: key ${name} not given`);
+    return key;
+  });
+  const reply = await fn.call(redis, ...ordered, ...args);
+  const value = spec.reply(reply);
+  if (value === undefined) throw scriptReplyError(spec.name, reply);
+  return value;
 }

@@ -5,16 +5,32 @@
 import type { Redis } from 'ioredis';
 import { viaRedis } from '../common/dependency.js';
 import type { RedisKeys } from '../common/keys.js';
-import { scriptError } from '../safety/errors.js';
-import { defineScripts, runScript } from '../common/lua.js';
-import type { ScriptSpec } from '../common/lua.js';
+import { defineScripts, replies, runScript, script } from '../common/lua.js';
 import type { DecisionRecord } from '../records/decision.js';
 
-const DECIDE: ScriptSpec = { module: 'controller', name: 'decide', keys: 4 };
-const UPDATE: ScriptSpec = { module: 'controller', name: 'decision-update', keys: 1 };
-const CLAIM: ScriptSpec = { module: 'controller', name: 'claim', keys: 3 };
-const ATTEMPT: ScriptSpec = { module: 'controller', name: 'attempt', keys: 3 };
-const REJECT: ScriptSpec = { module: 'controller', name: 'reject', keys: 2 };
+/** `[1, attempt]` written (with the attempt record found, or ''), `[0]` refused. */
+const DECIDE = script('controller', 'decide', ['decision', 'decisions', 'claim', 'attempt'], (reply) => {
+  if (!Array.isArray(reply)) return undefined;
+  const [written, found] = reply as unknown[];
+  if (written === 0) return { written: false } as const;
+  if (written === 1 && (found === undefined || typeof found === 'string'))
+    return { written: true, found: found ?? '' } as const;
+  return undefined;
+});
+const UPDATE = script('controller', 'decision-update', ['decision'], replies.yesNo);
+/** `[0]` decided, `[2, holder]` held by another, `[1, attempt]` claimed (attempt record or ''). */
+const CLAIM = script('controller', 'claim', ['decision', 'claim', 'attempt'], (reply): Claim | undefined => {
+  if (!Array.isArray(reply)) return undefined;
+  const [status, detail] = reply as unknown[];
+  if (status === 0 && reply.length === 1) return { status: 'decided' };
+  if (status === 2 && typeof detail === 'string') return { status: 'held', holder: detail };
+  if (status !== 1 || typeof detail !== 'string') return undefined;
+  return detail === ''
+    ? { status: 'claimed' }
+    : { status: 'claimed', earlier: JSON.parse(detail) as Attempt };
+});
+const ATTEMPT = script('controller', 'attempt', ['claim', 'decision', 'attempt'], replies.yesNo);
+const REJECT = script('controller', 'reject', ['marker', 'rejected'], replies.yesNo);
 
 /**
  * What an attempt at deciding an event has taken before its decision is written: the node that
@@ -62,23 +78,19 @@ export class DecisionStore {
    * decision yet; says who holds it otherwise, and what an earlier attempt that died had taken.
    */
   async claim(eventId: string, node: string, ttlMs: number): Promise<Claim> {
-    const reply = await viaRedis('event claim', () =>
+    // Only the replies the script is written to give: anything else is an error, never "claimed".
+    return viaRedis('event claim', () =>
       runScript(
         this.redis,
         CLAIM,
-        [this.keys.decision(eventId), this.keys.claim(eventId), this.keys.attempt(eventId)],
+        {
+          decision: this.keys.decision(eventId),
+          claim: this.keys.claim(eventId),
+          attempt: this.keys.attempt(eventId),
+        },
         [node, ttlMs],
       ),
     );
-    // Only the replies the script is written to give: anything else is an error, never "claimed".
-    if (!Array.isArray(reply)) throw scriptError(CLAIM.name, reply);
-    const [status, detail] = reply as unknown[];
-    if (status === 0 && reply.length === 1) return { status: 'decided' };
-    if (status === 2 && typeof detail === 'string') return { status: 'held', holder: detail };
-    if (status !== 1 || typeof detail !== 'string') throw scriptError(CLAIM.name, reply);
-    return detail === ''
-      ? { status: 'claimed' }
-      : { status: 'claimed', earlier: JSON.parse(detail) as Attempt };
   }
 
   /**
@@ -96,16 +108,18 @@ export class DecisionStore {
    */
   async recordAttempt(eventId: string, attempt: Attempt, ttlMs: number): Promise<boolean> {
     const text = JSON.stringify(attempt);
-    const recorded = await viaRedis('attempt record', () =>
+    return viaRedis('attempt record', () =>
       runScript(
         this.redis,
         ATTEMPT,
-        [this.keys.claim(eventId), this.keys.decision(eventId), this.keys.attempt(eventId)],
+        {
+          claim: this.keys.claim(eventId),
+          decision: this.keys.decision(eventId),
+          attempt: this.keys.attempt(eventId),
+        },
         [attempt.node, text, ttlMs],
       ),
     );
-    if (recorded !== 0 && recorded !== 1) throw scriptError(ATTEMPT.name, recorded);
-    return recorded === 1;
   }
 
   async claimHolder(eventId: string): Promise<string | null> {
@@ -141,12 +155,12 @@ export class DecisionStore {
       runScript(
         this.redis,
         DECIDE,
-        [
-          this.keys.decision(record.event_id),
-          this.keys.decisions,
-          this.keys.claim(record.event_id),
-          this.keys.attempt(record.event_id),
-        ],
+        {
+          decision: this.keys.decision(record.event_id),
+          decisions: this.keys.decisions,
+          claim: this.keys.claim(record.event_id),
+          attempt: this.keys.attempt(record.event_id),
+        },
         [
           text,
           record.event_id,
@@ -157,10 +171,8 @@ export class DecisionStore {
         ],
       ),
     );
-    if (!Array.isArray(reply) || (reply[0] !== 0 && reply[0] !== 1)) throw scriptError(DECIDE.name, reply);
-    const [written, found] = reply as [number, string?];
-    let attempt = found;
-    if (written !== 1) {
+    let attempt = reply.written ? reply.found : undefined;
+    if (!reply.written) {
       const landed =
         options.retry === true &&
         (await viaRedis('decision read', () => this.redis.get(this.keys.decision(record.event_id)))) === text;
@@ -187,15 +199,13 @@ export class DecisionStore {
    */
   async update(record: DecisionRecord): Promise<boolean> {
     const text = JSON.stringify(record);
-    const updated = await viaRedis('decision update', () =>
-      runScript(
-        this.redis,
-        UPDATE,
-        [this.keys.decision(record.event_id)],
-        [text, record.decided_at, record.coordinator.node],
-      ),
+    return viaRedis('decision update', () =>
+      runScript(this.redis, UPDATE, { decision: this.keys.decision(record.event_id) }, [
+        text,
+        record.decided_at,
+        record.coordinator.node,
+      ]),
     );
-    return updated === 1;
   }
 
   /**
@@ -204,16 +214,14 @@ export class DecisionStore {
    */
   async reject(record: RejectedRecord): Promise<boolean> {
     const text = JSON.stringify(record);
-    const listed = await viaRedis('rejected record', () =>
+    return viaRedis('rejected record', () =>
       runScript(
         this.redis,
         REJECT,
-        [this.keys.rejectedMarker(record.shard, record.sequence), this.keys.rejected],
+        { marker: this.keys.rejectedMarker(record.shard, record.sequence), rejected: this.keys.rejected },
         [text, REJECTED_MARKER_MS, REJECTED_KEEP],
       ),
     );
-    if (listed !== 0 && listed !== 1) throw scriptError(REJECT.name, listed);
-    return listed === 1;
   }
 
   /**

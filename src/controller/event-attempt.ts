@@ -51,6 +51,8 @@ export interface AttemptDeps {
    * the decision, with room to spare.
    */
   readonly claimTtlMs: number;
+  /** The clock (injected by tests): a claim is waited for at most three claim lifetimes by it. */
+  readonly now: () => number;
   /** Waits between two tries at a claim another node holds (injected by tests). @defaultValue setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -101,8 +103,10 @@ export class EventAttempt {
   async claim(): Promise<'claimed' | 'superseded'> {
     const { store, node, claimTtlMs } = this.deps;
     const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    // Counted in waits, not read from a clock: a clock a test holds still cannot make this spin.
+    // Bounded twice: by the clock (slow round trips do not stretch the wait), and by the number of
+    // waits (a clock a test holds still cannot make it spin for ever).
     const polls = Math.ceil((3 * claimTtlMs) / CLAIM_POLL_MS);
+    const deadline = this.deps.now() + 3 * claimTtlMs;
     for (let poll = 0; ; poll += 1) {
       const claim = await store.claim(this.eventId, node, claimTtlMs);
       if (claim.status === 'decided') {
@@ -115,7 +119,7 @@ export class EventAttempt {
         this.#go('claimed');
         return 'claimed';
       }
-      if (poll >= polls)
+      if (poll >= polls || this.deps.now() > deadline)
         throw CONTROLLER_ERRORS.create(
           'CLAIM_HELD',
           `event ${this.eventId}: claimed by ${claim.holder} and still undecided`,
@@ -301,15 +305,18 @@ export interface Left {
 }
 
 /**
- * Lets go of what a failed attempt left (see `Left`). A lock of unknown token is asked for again
- * by the same owner, which answers with the token it holds (or takes it, if it is free), and then
- * released: the host is not held for nobody until the TTL. Throws while Redis is away.
+ * Lets go of what a failed attempt left (see `Left`), each lock on its own (one that cannot be
+ * released does not keep the others): the known ones by owner and token, the one of unknown token
+ * by owner, so that the host is not held for nobody until the TTL. Quiet: what is not released
+ * lapses by its TTL.
  */
-export async function releaseLeft(locks: ResourceLocks, left: Left): Promise<void> {
-  for (const lock of left.held) await locks.held(lock).release();
-  if (left.unsure === undefined) return;
-  const again = await locks.acquire(left.unsure.resource, left.unsure.owner, 60_000);
-  if (again.acquired) await again.lock.release();
+export async function releaseLeft(locks: ResourceLocks, left: Left, log: Logger): Promise<void> {
+  for (const lock of left.held) await releaseQuietly(locks.held(lock), log);
+  const unsure = left.unsure;
+  if (unsure === undefined) return;
+  await locks.releaseOwned(unsure.resource, unsure.owner).catch((error: unknown) => {
+    log.warn({ err: error, lock: unsure }, 'lock could not be released; it expires by its TTL');
+  });
 }
 
 /** Releases a lock, or says that it lapses by its TTL. */

@@ -43,10 +43,12 @@ export class GateVerdicts {
     private readonly now: () => number,
   ) {}
 
-  /** The draft of an event a gate stops, or the rule it passes on to the votes. */
-  async judge(event: LzEvent, timeMs: number, elog: Logger): Promise<Draft | Passed> {
+  /**
+   * The draft of an event a gate stops, or the rule it passes on to the votes. `now`: when its
+   * handling began (before its claim, which may have waited for another node's).
+   */
+  async judge(event: LzEvent, timeMs: number, now: number, elog: Logger): Promise<Draft | Passed> {
     const t = this.config.region.thresholds;
-    const now = this.now();
 
     // 2. stale filter
     const age = isStale(timeMs, now, t.maxEventAgeMs, t.clockSkewToleranceMs);

@@ -453,7 +453,8 @@ export class NodeStartError extends LzError {
     super(
       ControllerErrorCodes.NODE_START,
       `node ${nodeId} could not start: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause },
+      // Starting again can help when what failed can (Redis not up yet).
+      { cause, retryable: cause instanceof LzError && cause.retryable },
     );
   }
 }

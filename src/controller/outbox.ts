@@ -131,8 +131,6 @@ export class Outbox {
   }
 
   async #release(parked: Parked, elog: Logger): Promise<void> {
-    await releaseLeft(this.o.locks, parked.left).catch((error: unknown) => {
-      elog.warn({ err: error, left: parked.left }, 'locks could not be released; they expire by their TTL');
-    });
+    await releaseLeft(this.o.locks, parked.left, elog);
   }
 }

@@ -44,7 +44,7 @@ import type { DecisionStore } from './decision-store.js';
 import { holdMs } from './dispatch.js';
 import { claimLost, logDecision, RecordBuilder } from './draft.js';
 import type { Draft } from './draft.js';
-import { EventAttempt } from './event-attempt.js';
+import { EventAttempt, releaseLeft } from './event-attempt.js';
 import type { AttemptDeps } from './event-attempt.js';
 import { GateVerdicts } from './gate-verdicts.js';
 import type { SafetyGates } from './gate-verdicts.js';
@@ -111,6 +111,7 @@ export class Pipeline {
       // Outlives the vote (its deadline), the acknowledgement of the page (its budget) and the write
       // of the decision, with room to spare.
       claimTtlMs: 2 * t.voteTimeoutMs + 1000 + (o.config.region.pagerduty?.budgetMs ?? 0),
+      now: this.now,
       ...(o.sleep === undefined ? {} : { sleep: o.sleep }),
     };
     this.builder = new RecordBuilder(o.config, o.node, this.now);
@@ -144,7 +145,9 @@ export class Pipeline {
     for (const record of records) {
       const key =
         record.partitionKey === '' ? `${record.shardId}/${record.sequenceNumber}` : record.partitionKey;
-      lanes.set(key, [...(lanes.get(key) ?? []), record]);
+      const lane = lanes.get(key);
+      if (lane === undefined) lanes.set(key, [record]);
+      else lane.push(record);
     }
     const results = new Map<StreamRecord, Handled>();
     const failures: unknown[] = [];
@@ -202,6 +205,8 @@ export class Pipeline {
   ): Promise<Handled> {
     if (this.outbox.has(event.id)) return this.outbox.write(event.id, record, elog);
     const attempt = new EventAttempt(this.attempts, event.id);
+    // The gates judge the event as of now: a claim waited for is no reason to call it stale.
+    const startedAt = this.now();
     let page: DecisionRecord['page'];
     let written: DecisionRecord | undefined;
     let draft: Draft;
@@ -220,7 +225,7 @@ export class Pipeline {
           `taking over from an earlier attempt at this event (node ${attempt.earlier.node}) that stopped before its decision`,
         );
       // 2 to 7: the gates, the votes, the lock.
-      draft = await this.evaluate(event, timeMs, attempt, elog);
+      draft = await this.evaluate(event, timeMs, startedAt, attempt, elog);
       // 8. the page.
       if (draft.decision === 'act') {
         draft = await this.page(record, event, draft, attempt, elog);
@@ -234,7 +239,14 @@ export class Pipeline {
       // Nothing acts: the locks taken are freed (if Redis answers; else once the outbox writes).
       const left = await attempt.letGo(elog);
       // This record cannot be processed, however often it is tried: set aside, the shard moves on.
-      if (!isRetryable(error)) return this.aside.event(record, event, error, attempt, page, elog);
+      if (!isRetryable(error)) {
+        await releaseLeft(
+          this.o.gates.locks,
+          { held: [], ...(left.unsure === undefined ? {} : { unsure: left.unsure }) },
+          elog,
+        );
+        return this.aside.event(record, event, error, attempt, page, elog);
+      }
       return this.outbox.park(record, event, error, attempt, page, left, elog);
     }
     // Another node's decision is the one kept (this attempt's lock is released).
@@ -252,11 +264,12 @@ export class Pipeline {
   private async evaluate(
     event: LzEvent,
     timeMs: number,
+    startedAt: number,
     attempt: EventAttempt,
     elog: Logger,
   ): Promise<Draft> {
     // 2 to 5. the stale filter, the fold, the count, the rule, the gates.
-    const judged = await this.verdicts.judge(event, timeMs, elog);
+    const judged = await this.verdicts.judge(event, timeMs, startedAt, elog);
     if (!('base' in judged)) return judged;
     const { rule, base } = judged;
     // 6. quorum checks

@@ -23,6 +23,10 @@ export async function connectRedis(url: string, options: RedisClientOptions = {}
   });
   // Connection errors are reported by the commands that fail; without a listener ioredis prints them.
   redis.on('error', () => undefined);
-  await redis.connect();
+  // Not connected: the client would go on reconnecting (and hold the process open) for nobody.
+  await redis.connect().catch((error: unknown) => {
+    redis.disconnect();
+    throw error;
+  });
   return redis;
 }

@@ -6,12 +6,16 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../common/keys.js';
-import { defineScripts, runScript } from '../common/lua.js';
-import type { ScriptSpec } from '../common/lua.js';
+import { defineScripts, replies, runScript, script } from '../common/lua.js';
 
-const RENEW: ScriptSpec = { module: 'common', name: 'lease-renew', keys: 1 };
-const RELEASE: ScriptSpec = { module: 'common', name: 'lease-release', keys: 1 };
-const CHECKPOINT: ScriptSpec = { module: 'ingest', name: 'checkpoint', keys: 2 };
+const RENEW = script('common', 'lease-renew', ['lease'], replies.yesNo);
+const RELEASE = script('common', 'lease-release', ['lease'], replies.yesNo);
+const CHECKPOINT = script(
+  'ingest',
+  'checkpoint',
+  ['lease', 'checkpoint'],
+  replies.codes({ 1: 'moved', 2: 'already', 0: 'not_owner' } as const),
+);
 
 export type CheckpointResult = 'moved' | 'already' | 'not_owner';
 
@@ -59,21 +63,20 @@ export class ShardLeases {
 
   /** `false`: the lease is no longer ours (it expired, another node took it). */
   async renew(shard: string): Promise<boolean> {
-    return (await runScript(this.redis, RENEW, [this.keys.lease(shard)], [this.owner, this.ttlMs])) === 1;
+    return runScript(this.redis, RENEW, { lease: this.keys.lease(shard) }, [this.owner, this.ttlMs]);
   }
 
   async release(shard: string): Promise<boolean> {
-    return (await runScript(this.redis, RELEASE, [this.keys.lease(shard)], [this.owner])) === 1;
+    return runScript(this.redis, RELEASE, { lease: this.keys.lease(shard) }, [this.owner]);
   }
 
   async checkpoint(shard: string, sequence: string): Promise<CheckpointResult> {
-    const code = await runScript(
+    return runScript(
       this.redis,
       CHECKPOINT,
-      [this.keys.lease(shard), this.keys.checkpoint(shard)],
+      { lease: this.keys.lease(shard), checkpoint: this.keys.checkpoint(shard) },
       [this.owner, sequence],
     );
-    return code === 1 ? 'moved' : code === 2 ? 'already' : 'not_owner';
   }
 
   async checkpointOf(shard: string): Promise<string | undefined> {

@@ -27,7 +27,8 @@
  */
 import type { Redis } from 'ioredis';
 import { viaRedis } from '../common/dependency.js';
-import { defineScripts, runScript, type ScriptSpec } from '../common/lua.js';
+import { defineScripts, replies, runScript, script, SCRIPT_REPLY } from '../common/lua.js';
+import { LzError } from '../common/errors.js';
 import { PagerError, PagerErrorCodes } from './errors.js';
 import { abortReason } from './retry-policy.js';
 
@@ -70,7 +71,8 @@ export const UNLIMITED_BUDGET: RequestBudget = {
   pausedUntil: () => 0,
 };
 
-const SCRIPT: ScriptSpec = { module: 'pager', name: 'pager-budget', keys: 1 };
+/** `[granted, wait ms, level]`. */
+const SCRIPT = script('pager', 'pager-budget', ['bucket'], replies.numbers(3));
 
 /** Longest sleep between two asks of a waiting node: a new, more urgent call is not kept waiting longer. */
 const MAX_POLL_MS = 250;
@@ -338,22 +340,20 @@ export class SharedRequestBudget implements RequestBudget {
   async #call(op: 'take' | 'give' | 'pause', amount: number, floor = 0): Promise<[number, number, number]> {
     const { capacity, ratePerMinute } = this.#bucket;
     const reply = await viaRedis('PagerDuty request budget', () =>
-      runScript(
-        this.#redis,
-        SCRIPT,
-        [this.#key],
-        [op, Math.round(this.#now()), capacity, ratePerMinute, amount, floor],
-      ),
-    );
-    if (
-      !Array.isArray(reply) ||
-      reply.length !== 3 ||
-      !reply.every((v) => typeof v === 'number' && Number.isFinite(v))
-    )
-      throw new PagerError(
-        PagerErrorCodes.OVER_BUDGET,
-        `the budget script answered ${JSON.stringify(reply)}`,
-      );
+      runScript(this.#redis, SCRIPT, { bucket: this.#key }, [
+        op,
+        Math.round(this.#now()),
+        capacity,
+        ratePerMinute,
+        amount,
+        floor,
+      ]),
+    ).catch((error: unknown) => {
+      // A reply the script never gives grants nothing.
+      if (error instanceof LzError && error.code === SCRIPT_REPLY)
+        throw new PagerError(PagerErrorCodes.OVER_BUDGET, `the budget script answered: ${error.message}`);
+      throw error;
+    });
     return reply as [number, number, number];
   }
 }

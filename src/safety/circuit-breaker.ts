@@ -15,12 +15,25 @@
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../common/keys.js';
-import { defineScripts, runScript } from '../common/lua.js';
-import type { ScriptSpec } from '../common/lua.js';
+import { defineScripts, runScript, script } from '../common/lua.js';
 import { requireInteger, requireName } from './arguments.js';
 import { scriptError, viaRedis } from './errors.js';
 
-const UPDATE: ScriptSpec = { module: 'safety', name: 'breaker-update', keys: 3 };
+/** `[open 0|1, services, change 0 none|1 opened|2 closed, tripping services, opened at]`. */
+const UPDATE = script('safety', 'breaker-update', ['window', 'state', 'history'], (reply) => {
+  if (!Array.isArray(reply) || reply.length !== 5) return undefined;
+  const [open, count, change, services, openedAt] = reply as unknown[];
+  if (
+    (open !== 0 && open !== 1) ||
+    typeof count !== 'number' ||
+    (change !== 0 && change !== 1 && change !== 2) ||
+    !Array.isArray(services) ||
+    !services.every((s) => typeof s === 'string') ||
+    typeof openedAt !== 'number'
+  )
+    return undefined;
+  return { open: open === 1, count, change, services: services, openedAt };
+});
 
 /** Changes kept in the history; an operator looks at the latest few, not at months of them. */
 export const BREAKER_HISTORY_CAP = 1000;
@@ -88,32 +101,20 @@ export class CircuitBreaker {
     requireInteger('nowMs', nowMs, 0);
     requireInteger('windowMs', windowMs, 1);
     requireInteger('threshold', threshold, 0);
-    const reply = await viaRedis('breaker update', () =>
+    const { open, count, change, services, openedAt } = await viaRedis('breaker update', () =>
       runScript(
         this.redis,
         UPDATE,
-        [this.keys.breakerWindow, this.keys.breakerState, this.keys.breakerHistory],
+        { window: this.keys.breakerWindow, state: this.keys.breakerState, history: this.keys.breakerHistory },
         [nowMs, windowMs, threshold, BREAKER_HISTORY_CAP, service],
       ),
     );
-    if (!Array.isArray(reply) || reply.length !== 5) throw scriptError(UPDATE.name, reply);
-    const [open, count, change, services, openedAt] = reply as unknown[];
-    if (
-      (open !== 0 && open !== 1) ||
-      typeof count !== 'number' ||
-      (change !== 0 && change !== 1 && change !== 2) ||
-      !Array.isArray(services) ||
-      !services.every((s) => typeof s === 'string') ||
-      typeof openedAt !== 'number'
-    ) {
-      throw scriptError(UPDATE.name, reply);
-    }
     const verdict = {
-      open: open === 1,
+      open,
       services: count,
       threshold,
       windowMs,
-      ...(open === 1 ? { openedAt } : {}),
+      ...(open ? { openedAt } : {}),
     };
     if (change === 0) return verdict;
     return { ...verdict, changed: change === 1 ? 'opened' : 'closed', tripping: services };

@@ -10,12 +10,12 @@
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../common/keys.js';
-import { defineScripts, runScript } from '../common/lua.js';
-import type { ScriptSpec } from '../common/lua.js';
+import { defineScripts, replies, runScript, script } from '../common/lua.js';
 import { requireInteger, requireName } from './arguments.js';
-import { scriptError, viaRedis } from './errors.js';
+import { viaRedis } from './errors.js';
 
-const FOLD: ScriptSpec = { module: 'safety', name: 'dedup-fold', keys: 1 };
+/** The id of the window's first event. */
+const FOLD = script('safety', 'dedup-fold', ['window'], replies.text);
 
 export type FoldResult = { readonly first: true } | { readonly first: false; readonly firstEventId: string };
 
@@ -44,9 +44,8 @@ export class Deduplicator {
     requireName('eventId', eventId);
     requireInteger('windowMs', windowMs, 1);
     const owner = await viaRedis('dedup fold', () =>
-      runScript(this.redis, FOLD, [this.keys.dedup(service, resource, type)], [eventId, windowMs]),
+      runScript(this.redis, FOLD, { window: this.keys.dedup(service, resource, type) }, [eventId, windowMs]),
     );
-    if (typeof owner !== 'string') throw scriptError(FOLD.name, owner);
     return owner === eventId ? { first: true } : { first: false, firstEventId: owner };
   }
 }

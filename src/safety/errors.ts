@@ -1,13 +1,14 @@
 /**
  * Error codes of the safety gates, and the two ways a gate call fails: Redis could not answer
  * (`LZ_ERR_DEPENDENCY_DOWN`), or a script answered something it never returns
- * (`LZ_ERR_SAFETY_SCRIPT_REPLY`, a bug or two releases sharing a script name).
+ * (`LZ_ERR_SCRIPT_REPLY`, a bug or two releases sharing a script name).
  *
  * The gates themselves answer "no" with a verdict (lock held, over the rate limit, breaker open),
  * never an error: the decision record's reason says which.
  */
 import { DependencyErrorCodes } from '../common/dependency.js';
 import { LzError } from '../common/errors.js';
+import { SCRIPT_REPLY, scriptReplyError } from '../common/lua.js';
 
 export const SafetyErrorCodes = {
   /**
@@ -15,22 +16,14 @@ export const SafetyErrorCodes = {
    * unknown: it may have been carried out.
    */
   DEPENDENCY_DOWN: DependencyErrorCodes.DEPENDENCY_DOWN,
-  /** A Lua script returned a reply it is not written to return. */
-  SCRIPT_REPLY: 'LZ_ERR_SAFETY_SCRIPT_REPLY',
+  /** A Lua script returned a reply it is not written to return (common/lua.ts's code). */
+  SCRIPT_REPLY,
   /** A gate was called with an argument it cannot use (a programming error, not a Redis one). */
   INVALID_ARGUMENT: 'LZ_ERR_SAFETY_INVALID_ARGUMENT',
 } as const;
 
-/**
- * The one place where a Lua reply that none of the scripts' documented return values match becomes
- * an error. Not retryable: the same script would answer the same way.
- */
-export function scriptError(script: string, code: unknown): LzError {
-  return new LzError(
-    SafetyErrorCodes.SCRIPT_REPLY,
-    `Lua script ${script} returned an unexpected reply: ${describe(code)}`,
-  );
-}
+/** A value read from Redis that none of the documented shapes match (see common/lua.ts). */
+export const scriptError = scriptReplyError;
 
 export function invalidArgument(message: string): LzError {
   return new LzError(SafetyErrorCodes.INVALID_ARGUMENT, message);
@@ -38,11 +31,3 @@ export function invalidArgument(message: string): LzError {
 
 /** Every Redis call of a gate goes through the one classifier of dependency failures. */
 export { viaRedis } from '../common/dependency.js';
-
-function describe(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}

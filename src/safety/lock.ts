@@ -16,14 +16,32 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../common/keys.js';
 import type { LockRef } from '../common/lock-ref.js';
-import { defineScripts, runScript } from '../common/lua.js';
-import type { ScriptSpec } from '../common/lua.js';
+import { defineScripts, replies, runScript, script } from '../common/lua.js';
 import { requireInteger, requireName } from './arguments.js';
 import { invalidArgument, scriptError, viaRedis } from './errors.js';
 
-const ACQUIRE: ScriptSpec = { module: 'safety', name: 'lock-acquire', keys: 4 };
-const RENEW: ScriptSpec = { module: 'safety', name: 'lock-renew', keys: 1 };
-const RELEASE: ScriptSpec = { module: 'safety', name: 'lock-release', keys: 1 };
+/** `[1, token]` taken, `[1, token, from]` taken over from `from`, `[0, holder, token]` held. */
+type AcquireReply =
+  | { readonly acquired: true; readonly token: number; readonly from?: string }
+  | { readonly acquired: false; readonly holder: string; readonly token: number };
+const ACQUIRE = script(
+  'safety',
+  'lock-acquire',
+  ['lock', 'fence', 'claim', 'unless'],
+  (reply): AcquireReply | undefined => {
+    if (!Array.isArray(reply)) return undefined;
+    const [acquired, a, b] = reply as unknown[];
+    if (acquired === 1 && reply.length === 2 && typeof a === 'number') return { acquired: true, token: a };
+    if (acquired === 1 && reply.length === 3 && typeof a === 'number' && typeof b === 'string')
+      return { acquired: true, token: a, from: b };
+    if (acquired === 0 && reply.length === 3 && typeof a === 'string' && typeof b === 'number')
+      return { acquired: false, holder: a, token: b };
+    return undefined;
+  },
+);
+const RENEW = script('safety', 'lock-renew', ['lock'], replies.yesNo);
+const RELEASE = script('safety', 'lock-release', ['lock'], replies.yesNo);
+const RELEASE_OWNER = script('safety', 'lock-release-owner', ['lock'], replies.yesNo);
 
 export type { LockRef };
 
@@ -37,23 +55,27 @@ export type LockResult =
  * the token: on a lock that is no longer this one they do nothing and say `false`.
  */
 export class HeldLock implements LockRef {
+  readonly #locks: ResourceLocks;
+
   constructor(
-    private readonly locks: ResourceLocks,
+    locks: ResourceLocks,
     readonly resource: string,
     readonly owner: string,
     readonly token: number,
     /** The owner of an earlier attempt whose lock this one took over (see `acquire`'s `takeOver`). */
     readonly tookOverFrom?: string,
-  ) {}
+  ) {
+    this.#locks = locks;
+  }
 
   /** Restarts its TTL; `false`: it is no longer this owner's with this token (expired, released, taken). */
   renew(ttlMs: number): Promise<boolean> {
-    return this.locks.renew(this.resource, this.owner, this.token, ttlMs);
+    return this.#locks.renew(this.resource, this.owner, this.token, ttlMs);
   }
 
   /** Lets it go; `false`: nothing released, it was no longer this holding. */
   release(): Promise<boolean> {
-    return this.locks.release(this.resource, this.owner, this.token);
+    return this.#locks.release(this.resource, this.owner, this.token);
   }
 
   /** What a record keeps of it. */
@@ -84,7 +106,7 @@ export class ResourceLocks {
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
   ) {
-    defineScripts(redis, [ACQUIRE, RENEW, RELEASE]);
+    defineScripts(redis, [ACQUIRE, RENEW, RELEASE, RELEASE_OWNER]);
   }
 
   /**
@@ -114,26 +136,18 @@ export class ResourceLocks {
       runScript(
         this.redis,
         ACQUIRE,
-        [
-          this.keys.lock(resource),
-          this.keys.lockFence(resource),
-          options.takeOver?.claim ?? this.keys.lock(resource),
-          options.takeOver?.unless ?? this.keys.lock(resource),
-        ],
+        {
+          lock: this.keys.lock(resource),
+          fence: this.keys.lockFence(resource),
+          claim: options.takeOver?.claim ?? this.keys.lock(resource),
+          unless: options.takeOver?.unless ?? this.keys.lock(resource),
+        },
         [owner, ttlMs, options.takeOver?.from ?? '', options.takeOver?.holder ?? ''],
       ),
     );
-    if (Array.isArray(reply)) {
-      const [acquired, a, b] = reply as unknown[];
-      if (acquired === 1 && reply.length === 2 && typeof a === 'number')
-        return { acquired: true, lock: new HeldLock(this, resource, owner, a) };
-      if (acquired === 1 && reply.length === 3 && typeof a === 'number' && typeof b === 'string')
-        return { acquired: true, lock: new HeldLock(this, resource, owner, a, b) };
-      if (acquired === 0 && reply.length === 3 && typeof a === 'string' && typeof b === 'number') {
-        return { acquired: false, holder: a, token: b };
-      }
-    }
-    throw scriptError(ACQUIRE.name, reply);
+    return reply.acquired
+      ? { acquired: true, lock: new HeldLock(this, resource, owner, reply.token, reply.from) }
+      : reply;
   }
 
   /** A lock written down earlier (in a run, an attempt record, a decision), to renew or release. */
@@ -147,10 +161,9 @@ export class ResourceLocks {
     requireName('owner', owner);
     requireInteger('token', token, 1);
     requireInteger('ttlMs', ttlMs, 1);
-    const reply = await viaRedis(`lock renew ${resource}`, () =>
-      runScript(this.redis, RENEW, [this.keys.lock(resource)], [`${owner}:${token}`, ttlMs]),
+    return viaRedis(`lock renew ${resource}`, () =>
+      runScript(this.redis, RENEW, { lock: this.keys.lock(resource) }, [`${owner}:${token}`, ttlMs]),
     );
-    return yesNo(RENEW.name, reply);
   }
 
   /** `false`: nothing released, the lock was not this owner's with this token. */
@@ -158,10 +171,21 @@ export class ResourceLocks {
     requireName('resource', resource);
     requireName('owner', owner);
     requireInteger('token', token, 1);
-    const reply = await viaRedis(`lock release ${resource}`, () =>
-      runScript(this.redis, RELEASE, [this.keys.lock(resource)], [`${owner}:${token}`]),
+    return viaRedis(`lock release ${resource}`, () =>
+      runScript(this.redis, RELEASE, { lock: this.keys.lock(resource) }, [`${owner}:${token}`]),
     );
-    return yesNo(RELEASE.name, reply);
+  }
+
+  /**
+   * Releases the lock if `owner` holds it, whatever the token: for an acquire whose reply was lost.
+   * Owners are unique to one holding (`event:<id>@<node>`), so another's lock is never released.
+   */
+  async releaseOwned(resource: string, owner: string): Promise<boolean> {
+    requireName('resource', resource);
+    requireName('owner', owner);
+    return viaRedis(`lock release ${resource}`, () =>
+      runScript(this.redis, RELEASE_OWNER, { lock: this.keys.lock(resource) }, [owner]),
+    );
   }
 
   /** Who holds the lock now, if anyone. */
@@ -174,10 +198,4 @@ export class ResourceLocks {
     if (match === null) throw scriptError(ACQUIRE.name, value);
     return { owner: match[1] ?? '', token: Number(match[2]) };
   }
-}
-
-function yesNo(script: string, reply: unknown): boolean {
-  if (reply === 1) return true;
-  if (reply === 0) return false;
-  throw scriptError(script, reply);
 }

@@ -14,12 +14,14 @@
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../common/keys.js';
-import { defineScripts, runScript } from '../common/lua.js';
-import type { ScriptSpec } from '../common/lua.js';
+import { defineScripts, runScript, script } from '../common/lua.js';
 import { requireInteger, requireName } from './arguments.js';
-import { scriptError, viaRedis } from './errors.js';
+import { viaRedis } from './errors.js';
 
-const HIT: ScriptSpec = { module: 'safety', name: 'rate-hit', keys: 1 };
+/** The events in the window, this one counted (at least 1). */
+const HIT = script('safety', 'rate-hit', ['window'], (reply) =>
+  typeof reply === 'number' && reply >= 1 ? reply : undefined,
+);
 
 export interface RateVerdict {
   /** `count <= threshold`. */
@@ -55,9 +57,8 @@ export class RateLimiter {
     requireInteger('windowMs', windowMs, 1);
     requireInteger('threshold', threshold, 0);
     const count = await viaRedis('rate limit hit', () =>
-      runScript(this.redis, HIT, [this.keys.rateWindow(service)], [nowMs, windowMs, eventId]),
+      runScript(this.redis, HIT, { window: this.keys.rateWindow(service) }, [nowMs, windowMs, eventId]),
     );
-    if (typeof count !== 'number' || count < 1) throw scriptError(HIT.name, count);
     return { allowed: count <= threshold, count, threshold, windowMs };
   }
 

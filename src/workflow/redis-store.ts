@@ -6,13 +6,14 @@
 import type { Redis } from 'ioredis';
 import { LzError } from '../common/errors.js';
 import type { RedisKeys } from '../common/keys.js';
-import { defineScripts, runScript, type ScriptSpec } from '../common/lua.js';
+import { defineScripts, replies, runScript, script } from '../common/lua.js';
 import type { RunState, RunStore, StepState } from './types.js';
 
 /** Finished runs are kept this long for the audit trail. */
 const FINISHED_TTL_MS = 7 * 24 * 3_600_000;
 
-const SAVE: ScriptSpec = { module: 'workflow', name: 'run-save', keys: 3 };
+/** `1` written, `0` refused (the lease is another's). */
+const SAVE = script('workflow', 'run-save', ['lease', 'run', 'active'], replies.yesNo);
 
 export const RunStoreErrorCodes = {
   /** A write by a node whose lease on the run is gone: another node runs it now (or will). */
@@ -82,10 +83,10 @@ export class RedisRunStore implements RunStore {
       const written = await runScript(
         this.redis,
         SAVE,
-        [leaseKey, this.keys.run(run), this.keys.activeRuns],
+        { lease: leaseKey, run: this.keys.run(run), active: this.keys.activeRuns },
         [owner, field, value, finished ? 1 : 0, run, FINISHED_TTL_MS],
       );
-      if (written !== 1) {
+      if (!written) {
         throw new LzError(
           RunStoreErrorCodes.LEASE_LOST,
           `run ${run}: its lease is no longer this node's (${owner}); another node runs it now, so this one writes nothing more`,

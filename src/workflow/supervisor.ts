@@ -9,16 +9,15 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisKeys } from '../common/keys.js';
-import { defineScripts, runScript } from '../common/lua.js';
-import type { ScriptSpec } from '../common/lua.js';
+import { defineScripts, replies, runScript, script } from '../common/lua.js';
 import type { CompiledWorkflow } from '../config/types.js';
 import { runWorkflow } from './engine.js';
 import type { EngineOptions } from './engine.js';
 import type { RedisRunStore } from './redis-store.js';
 import type { RunState, StepExecutor } from './types.js';
 
-const RENEW: ScriptSpec = { module: 'common', name: 'lease-renew', keys: 1 };
-const RELEASE: ScriptSpec = { module: 'common', name: 'lease-release', keys: 1 };
+const RENEW = script('common', 'lease-renew', ['lease'], replies.yesNo);
+const RELEASE = script('common', 'lease-release', ['lease'], replies.yesNo);
 
 export interface SupervisorOptions {
   readonly redis: Redis;
@@ -107,13 +106,11 @@ export class RunSupervisor {
 
   private async tick(): Promise<void> {
     for (const runId of this.mine.keys()) {
-      const ours = await runScript(
-        this.o.redis,
-        RENEW,
-        [this.o.keys.runLease(runId)],
-        [this.owner, this.o.leaseTtlMs],
-      ).catch(() => 1);
-      if (ours !== 1) {
+      const ours = await runScript(this.o.redis, RENEW, { lease: this.o.keys.runLease(runId) }, [
+        this.owner,
+        this.o.leaseTtlMs,
+      ]).catch(() => true);
+      if (!ours) {
         // Its writes are refused from now on (the store is fenced by the lease); its running steps
         // are cancelled, and no other step starts here.
         this.o.log.error(
@@ -148,7 +145,7 @@ export class RunSupervisor {
       if (!(await this.acquire(runId))) continue;
       const run = await this.o.store.load(runId);
       if (run === undefined || run.status !== 'running') {
-        await runScript(this.o.redis, RELEASE, [this.o.keys.runLease(runId)], [this.owner]);
+        await runScript(this.o.redis, RELEASE, { lease: this.o.keys.runLease(runId) }, [this.owner]);
         continue;
       }
       this.o.log.warn(
@@ -189,7 +186,7 @@ export class RunSupervisor {
           : `workflow ${run.workflow} failed at ${ended.failure?.step ?? '?'}: ${ended.failure?.message ?? ''}`,
       );
       await this.o.onEnd(ended);
-      await runScript(this.o.redis, RELEASE, [this.o.keys.runLease(run.id)], [this.owner]);
+      await runScript(this.o.redis, RELEASE, { lease: this.o.keys.runLease(run.id) }, [this.owner]);
     })()
       .catch((error: unknown) =>
         log.error(

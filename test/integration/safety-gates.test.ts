@@ -245,6 +245,12 @@ describe('safety gates', { timeout: 60_000 }, () => {
       assert.ok(next.acquired && next.lock.token === 2);
       assert.equal(await held.release(), false, "the old holding does not release the new one's lock");
       assert.deepEqual(await locks.holder(res), { owner: 'event:e-h@b', token: 2 });
+      // By owner, whatever the token (an acquire whose reply was lost): only that owner's.
+      assert.equal(await locks.releaseOwned(res, 'event:e-h@a'), false, 'not a');
+      assert.equal(await locks.releaseOwned(res, 'event:e-h'), false, 'not a prefix of the owner');
+      assert.equal(await locks.releaseOwned(res, 'event:e-h@b'), true);
+      assert.equal(await locks.holder(res), undefined);
+      assert.equal(await locks.releaseOwned(res, 'event:e-h@b'), false, 'released once');
     });
 
     test('an earlier attempt at the same work is taken over with a new token, only with the claim and no result', async () => {

@@ -57,6 +57,7 @@ function region(clock = new ManualClock()) {
     locks,
     node,
     claimTtlMs: TTL,
+    now: clock.now,
     sleep: async (ms) => {
       waits.push(ms);
       clock.advance(ms);
@@ -308,7 +309,7 @@ describe('the event attempt', () => {
           { owner: 'event:e-1@a', token: 1 },
           'the acquire whose answer was lost was carried out',
         );
-      await releaseLeft(r.locks, left);
+      await releaseLeft(r.locks, left, log);
       assert.equal(await r.locks.holder(RESOURCE), undefined, 'nothing stays held, whatever its token');
     });
 

@@ -28,7 +28,7 @@ describe('lockResource', () => {
 describe('scriptError', () => {
   test('carries the script and the reply, not retryable', () => {
     const error = scriptError('lock-acquire', [7, 'x']);
-    assert.equal(error.code, 'LZ_ERR_SAFETY_SCRIPT_REPLY');
+    assert.equal(error.code, 'LZ_ERR_SCRIPT_REPLY');
     assert.equal(error.retryable, false);
     assert.match(error.message, /lock-acquire.*\[7,"x"\]/);
   });
