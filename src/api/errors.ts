@@ -4,36 +4,78 @@
  * clients switch on `code`, never on the message.
  */
 import { LzError } from '../common/errors.js';
+import { errorRegistry } from '../common/errors.js';
 
-export const ApiErrorCodes = {
+export const API_ERRORS = errorRegistry('api', {
   /** No such route, event or file. */
-  NOT_FOUND: 'LZ_ERR_API_NOT_FOUND',
+  NOT_FOUND: {
+    code: 'LZ_ERR_API_NOT_FOUND',
+    message: '404: no such route, event or file',
+    retryable: false,
+    http: 404,
+    grpc: 'NOT_FOUND',
+  },
   /** The route exists but not with this method (`Allow` lists the ones it has). */
-  METHOD_NOT_ALLOWED: 'LZ_ERR_API_METHOD_NOT_ALLOWED',
+  METHOD_NOT_ALLOWED: {
+    code: 'LZ_ERR_API_METHOD_NOT_ALLOWED',
+    message: '405: the route exists but not with this method; `Allow` lists the ones it has',
+    retryable: false,
+    http: 405,
+    grpc: 'UNIMPLEMENTED',
+  },
   /** A query parameter, a cursor or a posted event is not valid; `errors` names each problem. */
-  BAD_REQUEST: 'LZ_ERR_API_BAD_REQUEST',
+  BAD_REQUEST: {
+    code: 'LZ_ERR_API_BAD_REQUEST',
+    message:
+      '400: a query parameter, a cursor or a posted event is not valid; `errors` names each problem (a refused event adds its `event_code`)',
+    retryable: false,
+    http: 400,
+    grpc: 'INVALID_ARGUMENT',
+  },
   /** No bearer token, or the wrong one (writes always; reads when they are protected). */
-  UNAUTHORIZED: 'LZ_ERR_API_UNAUTHORIZED',
+  UNAUTHORIZED: {
+    code: 'LZ_ERR_API_UNAUTHORIZED',
+    message:
+      '401: no bearer token or the wrong one (writes always; reads with `protect_reads`), or the node has no token configured',
+    retryable: false,
+    http: 401,
+    grpc: 'UNAUTHENTICATED',
+  },
   /** The request body is over the event size limit (`events.max_bytes`). */
-  TOO_LARGE: 'LZ_ERR_API_TOO_LARGE',
+  TOO_LARGE: {
+    code: 'LZ_ERR_API_TOO_LARGE',
+    message: '413: the request body is over `events.max_bytes`',
+    retryable: false,
+    http: 413,
+    grpc: 'RESOURCE_EXHAUSTED',
+  },
   /** Redis or the stream could not be reached, or the node is not running: try again later or elsewhere. */
-  UNAVAILABLE: 'LZ_ERR_API_UNAVAILABLE',
+  UNAVAILABLE: {
+    code: 'LZ_ERR_API_UNAVAILABLE',
+    message:
+      '503: Redis or the stream could not be reached, or the node is not running; retryable: try again or ask another node',
+    retryable: true,
+    http: 503,
+    grpc: 'UNAVAILABLE',
+  },
   /** A bug: the request could not be answered; the node's log has the details. */
-  INTERNAL: 'LZ_ERR_API_INTERNAL',
-} as const;
+  INTERNAL: {
+    code: 'LZ_ERR_API_INTERNAL',
+    message: "500: a bug; the node's log has the details",
+    retryable: false,
+    http: 500,
+    grpc: 'INTERNAL',
+  },
+});
+
+export const ApiErrorCodes = API_ERRORS.codes;
 
 export type ApiErrorCode = (typeof ApiErrorCodes)[keyof typeof ApiErrorCodes];
 
 /** The HTTP status of each code. */
-export const API_ERROR_STATUS: Readonly<Record<ApiErrorCode, number>> = {
-  [ApiErrorCodes.NOT_FOUND]: 404,
-  [ApiErrorCodes.METHOD_NOT_ALLOWED]: 405,
-  [ApiErrorCodes.BAD_REQUEST]: 400,
-  [ApiErrorCodes.UNAUTHORIZED]: 401,
-  [ApiErrorCodes.TOO_LARGE]: 413,
-  [ApiErrorCodes.UNAVAILABLE]: 503,
-  [ApiErrorCodes.INTERNAL]: 500,
-};
+export const API_ERROR_STATUS = Object.fromEntries(
+  Object.values(API_ERRORS.specs).map((spec) => [spec.code, spec.http]),
+) as Readonly<Record<ApiErrorCode, number>>;
 
 /** One problem of a request, with where it is (`/time` in a posted event, `limit` in a query). */
 export interface ApiProblem {

@@ -3,7 +3,7 @@
  * problem named at once, and an unknown parameter refused rather than ignored (a typo in a filter
  * must not silently list everything).
  */
-import { EventErrorCodes } from '../common/errors.js';
+import { EventErrorCodes } from '../events/errors.js';
 import { REASON_TEXT } from '../records/decision.js';
 import { MAX_LIMIT } from '../audit/reader.js';
 import type { EventFilters } from '../audit/reader.js';

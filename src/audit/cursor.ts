@@ -13,11 +13,9 @@
  * Encoded as base64url JSON: opaque to clients, readable by an operator who decodes one by hand.
  */
 import { LzError } from '../common/errors.js';
+import { AuditErrorCodes } from './errors.js';
 
-export const AuditErrorCodes = {
-  /** A cursor that this version did not hand out (edited, truncated, or of the other listing). */
-  BAD_CURSOR: 'LZ_ERR_AUDIT_BAD_CURSOR',
-} as const;
+export { AuditErrorCodes };
 
 export interface DecisionCursor {
   readonly k: 'd';

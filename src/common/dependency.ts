@@ -13,16 +13,12 @@
  * way it would again (a Lua script's runtime error on these arguments, a key of the wrong type).
  * Work done around the call (JSON in and out) stays outside it, so its errors are the record's.
  */
-import { LzError } from './errors.js';
+import { COMMON_ERRORS, LzError } from './errors.js';
 
+/** The two ways a call to a dependency fails (the common registry's, see errors.ts). */
 export const DependencyErrorCodes = {
-  /**
-   * Redis did not answer (unreachable, timed out, or refused for a reason of its own state). The
-   * outcome of a write is unknown: it may have been carried out.
-   */
-  DEPENDENCY_DOWN: 'LZ_ERR_DEPENDENCY_DOWN',
-  /** Redis refused the command as asked (a script's runtime error, a key of the wrong type). */
-  REDIS_REFUSED: 'LZ_ERR_REDIS_REFUSED',
+  DEPENDENCY_DOWN: COMMON_ERRORS.codes.DEPENDENCY_DOWN,
+  REDIS_REFUSED: COMMON_ERRORS.codes.REDIS_REFUSED,
 } as const;
 
 /**

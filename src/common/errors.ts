@@ -15,41 +15,6 @@ export class LzError extends Error {
   }
 }
 
-/** Codes of the configuration module. */
-export const ConfigErrorCodes = {
-  /** The configuration has one or more problems; `issues` lists every one. */
-  INVALID: 'LZ_ERR_CONFIG_INVALID',
-  /** A configuration file or directory could not be read. */
-  UNREADABLE: 'LZ_ERR_CONFIG_UNREADABLE',
-} as const;
-
-/** Codes of the event module (a rejection's `code`). */
-export const EventErrorCodes = {
-  TOO_LARGE: 'LZ_ERR_EVENT_TOO_LARGE',
-  NOT_UTF8: 'LZ_ERR_EVENT_NOT_UTF8',
-  NOT_JSON: 'LZ_ERR_EVENT_NOT_JSON',
-  INVALID: 'LZ_ERR_EVENT_INVALID',
-  /** Objects and arrays nested deeper than the envelope allows. */
-  TOO_DEEP: 'LZ_ERR_EVENT_TOO_DEEP',
-  /** An array with more items than the envelope allows. */
-  TOO_MANY_ITEMS: 'LZ_ERR_EVENT_TOO_MANY_ITEMS',
-  /** A string value or key longer than the envelope allows. */
-  STRING_TOO_LONG: 'LZ_ERR_EVENT_STRING_TOO_LONG',
-  /** An object with more keys than the envelope allows, or too many keys and items in all. */
-  TOO_MANY_KEYS: 'LZ_ERR_EVENT_TOO_MANY_KEYS',
-  /**
-   * A valid event that the controller could not process (a step threw an error that is not a
-   * dependency's failure): set aside as a rejected record with the error, so that it never blocks
-   * its shard; nothing is acted on.
-   */
-  UNPROCESSABLE: 'LZ_ERR_EVENT_UNPROCESSABLE',
-} as const;
-
-/** Codes of the command line. */
-export const CliErrorCodes = {
-  USAGE: 'LZ_ERR_USAGE',
-} as const;
-
 /** How a code is answered where it crosses a process boundary. */
 export interface ErrorSpec {
   readonly code: `LZ_ERR_${string}`;
@@ -60,7 +25,17 @@ export interface ErrorSpec {
   /** The HTTP status the REST API answers with. */
   readonly http: number;
   /** The gRPC status name the peer protocol answers with. */
-  readonly grpc: 'INVALID_ARGUMENT' | 'UNAVAILABLE' | 'ABORTED' | 'FAILED_PRECONDITION' | 'INTERNAL';
+  readonly grpc:
+    | 'INVALID_ARGUMENT'
+    | 'NOT_FOUND'
+    | 'PERMISSION_DENIED'
+    | 'UNAUTHENTICATED'
+    | 'RESOURCE_EXHAUSTED'
+    | 'FAILED_PRECONDITION'
+    | 'ABORTED'
+    | 'UNIMPLEMENTED'
+    | 'UNAVAILABLE'
+    | 'INTERNAL';
 }
 
 /** A module's error codes, each with its spec; `create` makes the error with the spec's `retryable`. */
@@ -90,3 +65,40 @@ export function errorRegistry<const T extends Readonly<Record<string, ErrorSpec>
     },
   };
 }
+
+/**
+ * Codes of the common layer: the ways a call to Redis fails, whichever module makes it (see
+ * `dependency.ts` and `lua.ts`).
+ */
+export const COMMON_ERRORS = errorRegistry('common', {
+  /**
+   * Redis did not answer (unreachable, timed out, or refused for a reason of its own state). The
+   * outcome of a write is unknown: it may have been carried out.
+   */
+  DEPENDENCY_DOWN: {
+    code: 'LZ_ERR_DEPENDENCY_DOWN',
+    message:
+      'Redis could not be reached, did not answer in time, or refused for a reason of its own state (loading, read-only, out of memory, busy, credentials); the event escalates and is tried again',
+    retryable: true,
+    http: 503,
+    grpc: 'UNAVAILABLE',
+  },
+  /** Redis refused the command as asked (a script's runtime error, a key of the wrong type). */
+  REDIS_REFUSED: {
+    code: 'LZ_ERR_REDIS_REFUSED',
+    message:
+      "Redis refused a command the way it would again (a Lua script's runtime error, a key of the wrong type): the record is set aside, not retried",
+    retryable: false,
+    http: 500,
+    grpc: 'INTERNAL',
+  },
+  /** A Lua script returned a reply it is not written to return. */
+  SCRIPT_REPLY: {
+    code: 'LZ_ERR_SCRIPT_REPLY',
+    message:
+      'a Lua script answered something it never returns (a bug, or two releases sharing a script name): refused, never read as a yes; not retried',
+    retryable: false,
+    http: 500,
+    grpc: 'INTERNAL',
+  },
+});

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { LzError } from './errors.js';
+import { COMMON_ERRORS, LzError } from './errors.js';
 import { packageRoot } from './package-root.js';
 
 export const SCRIPT_VERSION = 3;
@@ -31,7 +31,7 @@ export interface ScriptSpec<K extends string = string, R = unknown> {
 }
 
 /** A Lua script answered something it never returns (a bug, or two releases sharing a name). */
-export const SCRIPT_REPLY = 'LZ_ERR_SCRIPT_REPLY';
+export const SCRIPT_REPLY = COMMON_ERRORS.codes.SCRIPT_REPLY;
 
 /** The one error for a reply no decoder accepts. Not retryable: the same script answers the same. */
 export function scriptReplyError(script: string, reply: unknown): LzError {

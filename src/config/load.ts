@@ -18,7 +18,8 @@ import type { Catalog } from './catalog.js';
 import type { CompiledConfig, CompiledWorkflow } from './types.js';
 import { compileWorkflow } from './workflows.js';
 import type { LoadedWorkflow } from './workflows.js';
-import { ConfigErrorCodes, LzError } from '../common/errors.js';
+import { LzError } from '../common/errors.js';
+import { ConfigErrorCodes } from './errors.js';
 
 export type LoadResult =
   | { readonly ok: true; readonly config: CompiledConfig }

@@ -25,6 +25,15 @@ export const CONTROLLER_ERRORS = errorRegistry('controller', {
     http: 500,
     grpc: 'INTERNAL',
   },
+  /** A peer could not evaluate what the coordinator sent (an invalid event). */
+  PEER_BAD_REQUEST: {
+    code: 'LZ_ERR_PEER_BAD_REQUEST',
+    message:
+      "a peer could not evaluate what the coordinator sent (an invalid event): gRPC `INVALID_ARGUMENT`, recorded as that peer's failure to vote",
+    retryable: false,
+    http: 400,
+    grpc: 'INVALID_ARGUMENT',
+  },
   /** A node could not start (its configuration names no such node, a listener could not bind). */
   NODE_START: {
     code: 'LZ_ERR_NODE_START',

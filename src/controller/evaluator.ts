@@ -14,6 +14,7 @@ import { parseEvent } from '../events/parse.js';
 import { LzError } from '../common/errors.js';
 import { ProbeCache } from '../inventory/probe-cache.js';
 import type { InventoryProvider } from '../inventory/types.js';
+import { CONTROLLER_ERRORS } from './errors.js';
 
 export interface EvaluatorOptions {
   readonly node: ClusterNode;
@@ -28,8 +29,7 @@ export interface EvaluatorOptions {
 }
 
 export const EvaluatorErrorCodes = {
-  /** A peer's Evaluate call carried what this node cannot evaluate (an invalid event, bad checks). */
-  BAD_REQUEST: 'LZ_ERR_PEER_BAD_REQUEST',
+  BAD_REQUEST: CONTROLLER_ERRORS.codes.PEER_BAD_REQUEST,
 } as const;
 
 export class Evaluator {

@@ -4,7 +4,8 @@
  */
 import type { Logger } from 'pino';
 import { DependencyErrorCodes, isRetryable } from '../common/dependency.js';
-import { EventErrorCodes, LzError } from '../common/errors.js';
+import { LzError } from '../common/errors.js';
+import { EventErrorCodes } from '../events/errors.js';
 import type { Rejection } from '../events/parse.js';
 import type { LzEvent } from '../events/schema.js';
 import type { StreamRecord } from '../ingest/stream-record.js';

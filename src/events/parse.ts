@@ -5,7 +5,7 @@
  */
 import { Ajv } from 'ajv';
 import type { ErrorObject } from 'ajv';
-import { EventErrorCodes } from '../common/errors.js';
+import { EventErrorCodes } from './errors.js';
 import { DEFAULT_MAX_EVENT_BYTES, EVENT_SCHEMA } from './schema.js';
 import { checkShape } from './shape.js';
 import type { LzEvent } from './schema.js';

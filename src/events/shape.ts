@@ -5,7 +5,7 @@
  * of the decision record, the peers' request) overflows the stack. So the value is walked here once,
  * without recursion, and refused at the first bound it passes, with the JSON pointer of the place.
  */
-import { EventErrorCodes } from '../common/errors.js';
+import { EventErrorCodes } from './errors.js';
 
 export interface ShapeLimits {
   /** Levels of objects and arrays, the envelope itself being level 1 (`data` is level 2). */

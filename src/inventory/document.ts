@@ -5,11 +5,9 @@
 import { Ajv } from 'ajv';
 import { LzError } from '../common/errors.js';
 import type { HostState, InventoryHost } from './types.js';
+import { InventoryErrorCodes } from './errors.js';
 
-export const InventoryErrorCodes = {
-  /** The inventory could not be read (file missing, endpoint down, bad answer). */
-  UNAVAILABLE: 'LZ_ERR_INVENTORY_UNAVAILABLE',
-} as const;
+export { InventoryErrorCodes };
 
 const SCHEMA = {
   type: 'object',

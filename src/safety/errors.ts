@@ -7,8 +7,19 @@
  * never an error: the decision record's reason says which.
  */
 import { DependencyErrorCodes } from '../common/dependency.js';
-import { LzError } from '../common/errors.js';
+import { errorRegistry, LzError } from '../common/errors.js';
 import { SCRIPT_REPLY, scriptReplyError } from '../common/lua.js';
+
+export const SAFETY_ERRORS = errorRegistry('safety', {
+  /** A gate was called with an argument it cannot use (a programming error, not a Redis one). */
+  INVALID_ARGUMENT: {
+    code: 'LZ_ERR_SAFETY_INVALID_ARGUMENT',
+    message: 'a gate was called with a bad argument (a bug), e.g. a host lock without a host',
+    retryable: false,
+    http: 500,
+    grpc: 'INTERNAL',
+  },
+});
 
 export const SafetyErrorCodes = {
   /**
@@ -18,8 +29,7 @@ export const SafetyErrorCodes = {
   DEPENDENCY_DOWN: DependencyErrorCodes.DEPENDENCY_DOWN,
   /** A Lua script returned a reply it is not written to return (common/lua.ts's code). */
   SCRIPT_REPLY,
-  /** A gate was called with an argument it cannot use (a programming error, not a Redis one). */
-  INVALID_ARGUMENT: 'LZ_ERR_SAFETY_INVALID_ARGUMENT',
+  INVALID_ARGUMENT: SAFETY_ERRORS.codes.INVALID_ARGUMENT,
 } as const;
 
 /** A value read from Redis that none of the documented shapes match (see common/lua.ts). */

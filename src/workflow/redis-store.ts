@@ -8,17 +8,15 @@ import { LzError } from '../common/errors.js';
 import type { RedisKeys } from '../common/keys.js';
 import { defineScripts, replies, runScript, script } from '../common/lua.js';
 import type { RunState, RunStore, StepState } from './types.js';
+import { RunStoreErrorCodes } from './errors.js';
+
+export { RunStoreErrorCodes };
 
 /** Finished runs are kept this long for the audit trail. */
 const FINISHED_TTL_MS = 7 * 24 * 3_600_000;
 
 /** `1` written, `0` refused (the lease is another's). */
 const SAVE = script('workflow', 'run-save', ['lease', 'run', 'active'], replies.yesNo);
-
-export const RunStoreErrorCodes = {
-  /** A write by a node whose lease on the run is gone: another node runs it now (or will). */
-  LEASE_LOST: 'LZ_ERR_RUN_LEASE_LOST',
-} as const;
 
 export class RedisRunStore implements RunStore {
   constructor(

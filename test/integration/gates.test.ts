@@ -220,7 +220,12 @@ describe('one remediation per thing', { timeout: 120_000 }, () => {
     const event = hostDown('sms-api', 'sms-api-5', { data: { host_state: 'UP', host_state_type: 'HARD' } });
     for (let i = 0; i < 3; i++) await probe.put(event, `again-${i}`);
     await probe.waitDecision(event.id);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Until both redeliveries were read (and answered `already decided`), not for a while.
+    await waitFor(
+      'both redeliveries to be read',
+      async () => ((await logLines(s!.stack, event.id, 'already decided')) >= 2 ? true : undefined),
+      30_000,
+    );
     const { readFile } = await import('node:fs/promises');
     let lines = 0;
     for (const node of ['a', 'b', 'c']) {
@@ -265,7 +270,16 @@ describe('Redis frozen while events flow', { timeout: 120_000 }, () => {
     let thawedAt = 0;
     try {
       for (const e of during) await probe.put(e);
-      await new Promise((r) => setTimeout(r, 4000));
+      // Until a reader has met one of them while Redis is away (it escalates at once).
+      await waitFor(
+        'a reader to escalate one of them dependency_down',
+        async () => {
+          for (const e of during)
+            if ((await logLines(stack, e.id, 'escalate: dependency_down')) > 0) return true;
+          return undefined;
+        },
+        60_000,
+      );
     } finally {
       stack.thawRedis();
       thawedAt = Date.now();
@@ -315,7 +329,11 @@ describe('Redis frozen while events flow', { timeout: 120_000 }, () => {
     let thawedAt = 0;
     try {
       await probe.put(event);
-      await new Promise((r) => setTimeout(r, 4000));
+      await waitFor(
+        'the reader to escalate it dependency_down',
+        async () => ((await logLines(stack, event.id, 'escalate: dependency_down')) > 0 ? true : undefined),
+        60_000,
+      );
     } finally {
       stack.thawRedis();
       thawedAt = Date.now();
@@ -342,3 +360,14 @@ describe('Redis frozen while events flow', { timeout: 120_000 }, () => {
     );
   });
 });
+
+/** Lines of the nodes' logs about `eventId` that contain `text`. */
+async function logLines(stack: LocalStack, eventId: string, text: string): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  let count = 0;
+  for (const node of stack.nodes.keys()) {
+    const log = await readFile(`${stack.workDir}/logs/node-${node}.log`, 'utf8').catch(() => '');
+    count += log.split('\n').filter((l) => l.includes(`"event":"${eventId}"`) && l.includes(text)).length;
+  }
+  return count;
+}
