@@ -4,41 +4,16 @@
  * templates against them, and the engine validates the rendered inputs before `run`.
  *
  * Actions reach the outside only through `ActionContext`: the HTTP orchestrator by URL, the pager
- * and the notifier through ports that the composition root provides (recording stubs until the
- * paging and notification modules land), scripts only from the allow-listed directory.
+ * and the notifier through the ports their modules own (`pager/port.ts`, `notify/port.ts`), which the
+ * composition root fills, scripts only from the allow-listed directory.
  */
 import type { ActionSpec } from '../config/catalog.js';
+import type { NotifierPort } from '../notify/port.js';
+import type { PagerPort } from '../pager/port.js';
 
 export const noOutputs = { type: 'object', properties: {} } as const;
 
-/** The paging calls a workflow can make, by incident key. */
-export interface PagerPort {
-  acknowledge(incidentKey: string, signal: AbortSignal): Promise<{ incident_id: string; status: string }>;
-  resolve(
-    incidentKey: string,
-    note: string | undefined,
-    signal: AbortSignal,
-  ): Promise<{ incident_id: string; status: string }>;
-  escalate(
-    incidentKey: string,
-    reason: string,
-    signal: AbortSignal,
-  ): Promise<{ incident_id: string; escalation_level: number }>;
-  note(incidentKey: string, content: string, signal: AbortSignal): Promise<{ note_id: string }>;
-}
-
-/** Messages to people: a service's channels, or a named group. */
-export interface NotifierPort {
-  send(
-    message: {
-      readonly text: string;
-      readonly group?: string;
-      readonly channels?: readonly string[];
-      readonly service: string;
-    },
-    signal: AbortSignal,
-  ): Promise<{ sent: number }>;
-}
+export type { NotifierPort, PagerPort };
 
 export interface ActionContext {
   /** Aborted at the step's timeout or the run's. An action stops promptly when it fires. */

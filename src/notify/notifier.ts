@@ -9,7 +9,7 @@
  * delivery in progress to succeed or give up (tests, and a node's shutdown before it exits).
  */
 import type { Logger } from 'pino';
-import type { NotifierPort } from '../actions/definition.js';
+import type { NotifierPort } from './port.js';
 import { LzError } from '../common/errors.js';
 import type { Channel, ChannelAddress, ChannelKind, OutgoingMessage } from './channel.js';
 import type { ChannelDirectory } from './channel-directory.js';

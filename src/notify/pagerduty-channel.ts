@@ -3,7 +3,7 @@
  * whoever is paged reads it where they already are. It needs the event's incident key; a message
  * without one (a workflow's `notify` outside an event) has nowhere to go on this channel.
  */
-import type { PagerPort } from '../actions/definition.js';
+import type { PagerPort } from '../pager/port.js';
 import type { Channel, OutgoingMessage } from './channel.js';
 import { NotifyError, NotifyErrorCodes } from './errors.js';
 import { LzError } from '../common/errors.js';

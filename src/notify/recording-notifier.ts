@@ -2,7 +2,7 @@
  * A stand-in for the notification module until it lands: it sends nothing. It records every message
  * a workflow sends so that workflows, the simulator and tests can assert on who would have been told.
  */
-import type { NotifierPort } from '../actions/definition.js';
+import type { NotifierPort } from './port.js';
 
 export interface SentMessage {
   readonly text: string;

@@ -25,7 +25,7 @@
  * incident is resolved, or when PagerDuty answers 404/400 for the cached id, so that a new page with
  * the same key is found again.
  */
-import type { PagerPort } from '../actions/definition.js';
+import type { PagerPort } from './port.js';
 import { LzError } from '../common/errors.js';
 import { PagerError, PagerErrorCodes } from './errors.js';
 import {

@@ -4,7 +4,7 @@
  * run end to end and can assert on what would have been paged.
  */
 import { createHash } from 'node:crypto';
-import type { PagerPort } from '../actions/definition.js';
+import type { PagerPort } from './port.js';
 
 export type PagerVerb = 'acknowledge' | 'resolve' | 'escalate' | 'note';
 
