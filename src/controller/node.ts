@@ -18,7 +18,6 @@ import { PeerClient } from '../cluster/peer-client.js';
 import { PeerServer } from '../cluster/peer-server.js';
 import { RedisKeys } from '../common/keys.js';
 import { loadConfigOrThrow } from '../config/load.js';
-import { minimumRetentionMs } from '../config/region.js';
 import type { ClusterNode, CompiledConfig } from '../config/types.js';
 import { Consumer } from '../ingest/consumer.js';
 import { kinesisClient } from '../ingest/kinesis-client.js';
@@ -38,18 +37,13 @@ import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { ApiServer } from '../api/server.js';
 import { Metrics } from '../metrics/metrics.js';
 import { AuditLog } from '../audit/log.js';
-import { ChannelDirectory } from '../notify/channel-directory.js';
-import { EmailChannel } from '../notify/email.js';
-import { Notifier } from '../notify/notifier.js';
+import type { Notifier } from '../notify/notifier.js';
 import type { DeliveryRecord, NotifyMessage } from '../notify/notifier.js';
-import { PagerDutyNoteChannel } from '../notify/pagerduty-channel.js';
-import { SlackChannel } from '../notify/slack.js';
 import { PagerError, PagerErrorCodes } from '../pager/errors.js';
-import { viaRedis } from '../common/dependency.js';
-import { PagerDutyPager } from '../pager/pagerduty-pager.js';
-import { SharedRequestBudget } from '../pager/request-budget.js';
+import type { PagerDutyPager } from '../pager/pagerduty-pager.js';
 import type { PagerPort } from '../actions/definition.js';
 import { Responder } from './responder.js';
+import { breakerNotes, directoryOf, notifierOf, pagerOf, retentionTimer } from './parts.js';
 import { ControllerErrorCodes } from './errors.js';
 import { LzError } from '../common/errors.js';
 import { CircuitBreaker } from '../safety/circuit-breaker.js';
@@ -147,70 +141,13 @@ export class ControllerNode {
     const store = new DecisionStore(redis, keys, audit.retentionMs);
     const metrics = new Metrics();
     const auditLog = new AuditLog(redis, keys, audit.retentionMs, log);
-    const pd = config.region.pagerduty;
-    const pager =
-      pd === undefined
-        ? undefined
-        : new PagerDutyPager({
-            baseUrl: pd.url,
-            token: process.env[pd.tokenEnv] ?? '',
-            from: pd.from,
-            budgetMs: pd.budgetMs,
-            incidentGraceMs: pd.incidentGraceMs,
-            ...(pd.userId === undefined ? {} : { userId: pd.userId }),
-            requestBudget: new SharedRequestBudget({
-              redis,
-              key: keys.pagerBudget,
-              perMinute: pd.requestsPerMinute,
-              onError: (error) =>
-                log.warn({ err: error }, 'the PagerDuty request budget could not be read: nothing is sent'),
-            }),
-            onCall: (call) => {
-              if (call.code === PagerErrorCodes.OVER_BUDGET) metrics.pageLeftToTimer(call.verb);
-            },
-          });
-    if (pd === undefined)
-      log.warn('no pagerduty section in region.yaml: events with an incident key will not be acted on');
-    else if ((process.env[pd.tokenEnv] ?? '') === '')
-      log.warn(
-        `$${pd.tokenEnv} is empty: PagerDuty will refuse every call, and nothing with a page is acted on`,
-      );
-    const notes = config.region.notifications;
-    const directory = ChannelDirectory.fromServices(config.services.values(), {
-      slackWebhooks: notes.slackWebhooks,
-      groups: notes.teams,
-      fallback: notes.fallback,
-    });
-    const smtp = notes.smtp;
+    const pager = pagerOf(config, redis, keys, metrics, log);
+    const directory = directoryOf(config);
     // Each delivery's outcome goes to the event's trail, through the responder made below.
     let onDelivery: (record: DeliveryRecord, message: NotifyMessage) => void = () => undefined;
-    const notifier = new Notifier({
-      directory,
-      log,
-      onSettled: (record, message) => onDelivery(record, message),
-      channels: {
-        slack: new SlackChannel(),
-        ...(smtp === undefined
-          ? {}
-          : {
-              email: new EmailChannel({
-                host: smtp.host,
-                port: smtp.port,
-                from: smtp.from,
-                secure: smtp.secure,
-                ...(smtp.userEnv === undefined
-                  ? {}
-                  : {
-                      auth: {
-                        user: process.env[smtp.userEnv] ?? '',
-                        pass: smtp.passwordEnv === undefined ? '' : (process.env[smtp.passwordEnv] ?? ''),
-                      },
-                    }),
-              }),
-            }),
-        ...(pager === undefined ? {} : { pagerduty: new PagerDutyNoteChannel(pager) }),
-      },
-    });
+    const notifier = notifierOf(config, directory, pager, log, (record, message) =>
+      onDelivery(record, message),
+    );
     const responder = new Responder({
       config,
       pager,
@@ -221,20 +158,7 @@ export class ControllerNode {
       node: self.id,
       log,
       updateDecision: (record) => store.update(record),
-      // Kept while the opening can still be the one events are escalated under, and some more.
-      claimBreakerNote: async (openedAtMs, incidentKey) =>
-        (await viaRedis('breaker note claim', () =>
-          redis.set(
-            keys.breakerNote(openedAtMs, incidentKey),
-            self.id,
-            'PX',
-            Math.max(3_600_000, 2 * config.region.thresholds.breakerWindowMs),
-            'NX',
-          ),
-        )) === 'OK',
-      releaseBreakerNote: async (openedAtMs, incidentKey) => {
-        await viaRedis('breaker note release', () => redis.del(keys.breakerNote(openedAtMs, incidentKey)));
-      },
+      ...breakerNotes(config, redis, keys, self.id),
     });
     onDelivery = (record, message) => responder.delivered(record, message);
     const peers = config.region.nodes
@@ -359,18 +283,7 @@ export class ControllerNode {
     if (apiToken === undefined || apiToken === '')
       log.warn(`$${config.region.api.tokenEnv} is not set: the REST API refuses every write`);
 
-    // Retention of the audit trail: any node may trim; it is idempotent.
-    const trimTimer = setInterval(() => {
-      store
-        .trim(Date.now(), audit.retentionMs, audit.maxEvents, minimumRetentionMs(config.region.thresholds))
-        .then(
-          (removed) => {
-            if (removed > 0) log.info({ removed }, 'audit trail trimmed to its retention');
-          },
-          (error: unknown) => log.warn({ err: error }, 'audit trail could not be trimmed'),
-        );
-    }, 60_000);
-    trimTimer.unref();
+    const trimTimer = retentionTimer(store, config, log);
     opened(() => clearInterval(trimTimer));
 
     const node = new ControllerNode(

@@ -48,6 +48,7 @@ import { EventAttempt, releaseLeft } from './event-attempt.js';
 import type { AttemptDeps } from './event-attempt.js';
 import { GateVerdicts } from './gate-verdicts.js';
 import type { SafetyGates } from './gate-verdicts.js';
+import { inLanes, OneAtATime } from './lanes.js';
 import { LateVotes } from './late-votes.js';
 import { Outbox } from './outbox.js';
 import type { Responder } from './responder.js';
@@ -97,8 +98,8 @@ export class Pipeline {
   private readonly late: LateVotes;
   private readonly outbox: Outbox;
   private readonly aside: SetAside;
-  /** Events being handled now, by id. */
-  private readonly handling = new Map<string, Promise<Handled>>();
+  /** One handling of an event at a time in this process. */
+  private readonly handling = new OneAtATime<Handled>('decided');
 
   constructor(private readonly o: PipelineOptions) {
     this.limit = pLimit(o.concurrency ?? 32);
@@ -139,34 +140,8 @@ export class Pipeline {
   }
 
   /** Every record of a batch gets a durable outcome; rejects if any cannot (the batch is retried). */
-  async handleBatch(records: readonly StreamRecord[]): Promise<Handled[]> {
-    // Events about the same host are handled in stream order; different hosts in parallel.
-    const lanes = new Map<string, StreamRecord[]>();
-    for (const record of records) {
-      const key =
-        record.partitionKey === '' ? `${record.shardId}/${record.sequenceNumber}` : record.partitionKey;
-      const lane = lanes.get(key);
-      if (lane === undefined) lanes.set(key, [record]);
-      else lane.push(record);
-    }
-    const results = new Map<StreamRecord, Handled>();
-    const failures: unknown[] = [];
-    await Promise.all(
-      [...lanes.values()].map((lane) =>
-        this.limit(async () => {
-          for (const record of lane) {
-            try {
-              results.set(record, await this.handle(record));
-            } catch (error) {
-              // The rest of the batch still gets its decisions (dependency_down ones stay parked).
-              failures.push(error);
-            }
-          }
-        }),
-      ),
-    );
-    if (failures.length > 0) throw failures[0];
-    return records.map((r) => results.get(r) ?? 'rejected');
+  handleBatch(records: readonly StreamRecord[]): Promise<Handled[]> {
+    return inLanes(records, this.limit, (record) => this.handle(record), 'rejected');
   }
 
   async handle(record: StreamRecord): Promise<Handled> {
@@ -176,20 +151,7 @@ export class Pipeline {
     if (!parsed.ok) return this.aside.reject(record, parsed.rejection, this.o.log);
     const { event, timeMs } = parsed;
     const elog = this.o.log.child({ event: event.id });
-    // One handling of an event at a time in this process: a shard read again (its lease lost and
-    // taken back) may hand over a record whose first handling is still going. Its claim is this
-    // node's too, so the second would go on as if it were the first. Chained at once, so that a
-    // third delivery waits for the second, not only for the first.
-    const before = this.handling.get(event.id) ?? Promise.resolve<Handled>('decided');
-    const handled = before
-      .catch(() => 'decided' as const)
-      .then(() => this.handleEvent(record, event, timeMs, elog));
-    this.handling.set(event.id, handled);
-    try {
-      return await handled;
-    } finally {
-      if (this.handling.get(event.id) === handled) this.handling.delete(event.id);
-    }
+    return this.handling.run(event.id, () => this.handleEvent(record, event, timeMs, elog));
   }
 
   /** Waits for the late votes still being recorded (clean shutdown). */

@@ -1,0 +1,153 @@
+/**
+ * The node's parts that are built from the configuration and the environment alone: the pager
+ * (with the region's request budget), the notification channels, the Redis hooks of the breaker's
+ * summary notes, and the retention timer. node.ts wires them together.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { viaRedis } from '../common/dependency.js';
+import type { RedisKeys } from '../common/keys.js';
+import { minimumRetentionMs } from '../config/region.js';
+import type { CompiledConfig } from '../config/types.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { ChannelDirectory } from '../notify/channel-directory.js';
+import { EmailChannel } from '../notify/email.js';
+import { Notifier } from '../notify/notifier.js';
+import type { DeliveryRecord, NotifyMessage } from '../notify/notifier.js';
+import { PagerDutyNoteChannel } from '../notify/pagerduty-channel.js';
+import { SlackChannel } from '../notify/slack.js';
+import { PagerErrorCodes } from '../pager/errors.js';
+import { PagerDutyPager } from '../pager/pagerduty-pager.js';
+import { SharedRequestBudget } from '../pager/request-budget.js';
+import type { DecisionStore } from './decision-store.js';
+import type { ResponderOptions } from './responder.js';
+
+/** The region's PagerDuty client, or none (nothing with a page is acted on then: said in the log). */
+export function pagerOf(
+  config: CompiledConfig,
+  redis: Redis,
+  keys: RedisKeys,
+  metrics: Metrics,
+  log: Logger,
+): PagerDutyPager | undefined {
+  const pd = config.region.pagerduty;
+  if (pd === undefined) {
+    log.warn('no pagerduty section in region.yaml: events with an incident key will not be acted on');
+    return undefined;
+  }
+  const token = process.env[pd.tokenEnv] ?? '';
+  if (token === '')
+    log.warn(
+      `$${pd.tokenEnv} is empty: PagerDuty will refuse every call, and nothing with a page is acted on`,
+    );
+  return new PagerDutyPager({
+    baseUrl: pd.url,
+    token,
+    from: pd.from,
+    budgetMs: pd.budgetMs,
+    incidentGraceMs: pd.incidentGraceMs,
+    ...(pd.userId === undefined ? {} : { userId: pd.userId }),
+    requestBudget: new SharedRequestBudget({
+      redis,
+      key: keys.pagerBudget,
+      perMinute: pd.requestsPerMinute,
+      onError: (error) =>
+        log.warn({ err: error }, 'the PagerDuty request budget could not be read: nothing is sent'),
+    }),
+    onCall: (call) => {
+      if (call.code === PagerErrorCodes.OVER_BUDGET) metrics.pageLeftToTimer(call.verb);
+    },
+  });
+}
+
+/** Who is told about a service: its channels, the named groups, the fallback. */
+export function directoryOf(config: CompiledConfig): ChannelDirectory {
+  const notes = config.region.notifications;
+  return ChannelDirectory.fromServices(config.services.values(), {
+    slackWebhooks: notes.slackWebhooks,
+    groups: notes.teams,
+    fallback: notes.fallback,
+  });
+}
+
+/** The notifier with every channel the configuration names (Slack, email with SMTP, PagerDuty notes). */
+export function notifierOf(
+  config: CompiledConfig,
+  directory: ChannelDirectory,
+  pager: PagerDutyPager | undefined,
+  log: Logger,
+  onSettled: (record: DeliveryRecord, message: NotifyMessage) => void,
+): Notifier {
+  const smtp = config.region.notifications.smtp;
+  return new Notifier({
+    directory,
+    log,
+    onSettled,
+    channels: {
+      slack: new SlackChannel(),
+      ...(smtp === undefined
+        ? {}
+        : {
+            email: new EmailChannel({
+              host: smtp.host,
+              port: smtp.port,
+              from: smtp.from,
+              secure: smtp.secure,
+              ...(smtp.userEnv === undefined
+                ? {}
+                : {
+                    auth: {
+                      user: process.env[smtp.userEnv] ?? '',
+                      pass: smtp.passwordEnv === undefined ? '' : (process.env[smtp.passwordEnv] ?? ''),
+                    },
+                  }),
+            }),
+          }),
+      ...(pager === undefined ? {} : { pagerduty: new PagerDutyNoteChannel(pager) }),
+    },
+  });
+}
+
+/**
+ * One summary note per page per opening of the breaker, whichever node escalates it: claimed in
+ * Redis, kept while the opening can still be the one events are escalated under, and some more.
+ */
+export function breakerNotes(
+  config: CompiledConfig,
+  redis: Redis,
+  keys: RedisKeys,
+  node: string,
+): Pick<ResponderOptions, 'claimBreakerNote' | 'releaseBreakerNote'> {
+  return {
+    claimBreakerNote: async (openedAtMs, incidentKey) =>
+      (await viaRedis('breaker note claim', () =>
+        redis.set(
+          keys.breakerNote(openedAtMs, incidentKey),
+          node,
+          'PX',
+          Math.max(3_600_000, 2 * config.region.thresholds.breakerWindowMs),
+          'NX',
+        ),
+      )) === 'OK',
+    releaseBreakerNote: async (openedAtMs, incidentKey) => {
+      await viaRedis('breaker note release', () => redis.del(keys.breakerNote(openedAtMs, incidentKey)));
+    },
+  };
+}
+
+/** Retention of the audit trail, every minute: any node may trim; it is idempotent. */
+export function retentionTimer(store: DecisionStore, config: CompiledConfig, log: Logger): NodeJS.Timeout {
+  const audit = config.region.audit;
+  const timer = setInterval(() => {
+    store
+      .trim(Date.now(), audit.retentionMs, audit.maxEvents, minimumRetentionMs(config.region.thresholds))
+      .then(
+        (removed) => {
+          if (removed > 0) log.info({ removed }, 'audit trail trimmed to its retention');
+        },
+        (error: unknown) => log.warn({ err: error }, 'audit trail could not be trimmed'),
+      );
+  }, 60_000);
+  timer.unref();
+  return timer;
+}
