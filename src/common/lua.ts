@@ -56,10 +56,11 @@ export function script<const K extends string, R>(
   const spec = { module, name, keys, reply };
   const id = `${module}/${name}`;
   const before = REGISTERED.get(id);
-  // A script shared by two modules (the leases) is declared with the same keys by both.
+  // A script shared by two modules (the leases) is declared with the same keys by both; each
+  // declaration decodes with its own decoder, the list keeps the first.
   if (before !== undefined && before.keys.join() !== keys.join())
     throw new Error(`Lua script ${id} declared with keys ${keys.join()} and ${before.keys.join()}`);
-  REGISTERED.set(id, spec);
+  if (before === undefined) REGISTERED.set(id, spec);
   return spec;
 }
 
@@ -128,7 +129,26 @@ export async function runScript<K extends string, R>(
     return key;
   });
   const reply = await fn.call(redis, ...ordered, ...args);
-  const value = spec.reply(reply);
+  let value: R | undefined;
+  try {
+    value = spec.reply(reply);
+  } catch {
+    // A decoder that cannot read the reply (a JSON field that is not JSON) refuses it the same way.
+    value = undefined;
+  }
   if (value === undefined) throw scriptReplyError(spec.name, reply);
   return value;
+}
+
+/**
+ * `work`, except that a reply its script never gives counts as `refused`: for callers whose safe
+ * answer to nonsense is a plain "no" (a lease not renewed is a lease lost). Redis failures pass on.
+ */
+export async function refusedAs<T>(work: Promise<T>, refused: T): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof LzError && error.code === SCRIPT_REPLY) return refused;
+    throw error;
+  }
 }

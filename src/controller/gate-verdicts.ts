@@ -44,8 +44,7 @@ export class GateVerdicts {
   ) {}
 
   /**
-   * The draft of an event a gate stops, or the rule it passes on to the votes. `now`: when its
-   * handling began (before its claim, which may have waited for another node's).
+   * The draft of an event a gate stops, or the rule it passes on to the votes, as of `now`.
    */
   async judge(event: LzEvent, timeMs: number, now: number, elog: Logger): Promise<Draft | Passed> {
     const t = this.config.region.thresholds;

@@ -167,8 +167,6 @@ export class Pipeline {
   ): Promise<Handled> {
     if (this.outbox.has(event.id)) return this.outbox.write(event.id, record, elog);
     const attempt = new EventAttempt(this.attempts, event.id);
-    // The gates judge the event as of now: a claim waited for is no reason to call it stale.
-    const startedAt = this.now();
     let page: DecisionRecord['page'];
     let written: DecisionRecord | undefined;
     let draft: Draft;
@@ -187,7 +185,7 @@ export class Pipeline {
           `taking over from an earlier attempt at this event (node ${attempt.earlier.node}) that stopped before its decision`,
         );
       // 2 to 7: the gates, the votes, the lock.
-      draft = await this.evaluate(event, timeMs, startedAt, attempt, elog);
+      draft = await this.evaluate(event, timeMs, attempt, elog);
       // 8. the page.
       if (draft.decision === 'act') {
         draft = await this.page(record, event, draft, attempt, elog);
@@ -226,12 +224,13 @@ export class Pipeline {
   private async evaluate(
     event: LzEvent,
     timeMs: number,
-    startedAt: number,
     attempt: EventAttempt,
     elog: Logger,
   ): Promise<Draft> {
     // 2 to 5. the stale filter, the fold, the count, the rule, the gates.
-    const judged = await this.verdicts.judge(event, timeMs, startedAt, elog);
+    // As of now, once the claim is won: an event that waited for another node's claim is judged
+    // as old as it is by then (never younger), and counts in the windows now.
+    const judged = await this.verdicts.judge(event, timeMs, this.now(), elog);
     if (!('base' in judged)) return judged;
     const { rule, base } = judged;
     // 6. quorum checks

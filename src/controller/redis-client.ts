@@ -5,6 +5,7 @@
  * callers treat a timeout as "unknown", never as "not done".
  */
 import { Redis } from 'ioredis';
+import { redisFailure } from '../common/dependency.js';
 
 export interface RedisClientOptions {
   /** @defaultValue 500 */
@@ -26,7 +27,8 @@ export async function connectRedis(url: string, options: RedisClientOptions = {}
   // Not connected: the client would go on reconnecting (and hold the process open) for nobody.
   await redis.connect().catch((error: unknown) => {
     redis.disconnect();
-    throw error;
+    // LZ_ERR_DEPENDENCY_DOWN, retryable: Redis may only not be up yet.
+    throw redisFailure('redis connect', error);
   });
   return redis;
 }

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../common/keys.js';
-import { defineScripts, replies, runScript, script } from '../common/lua.js';
+import { defineScripts, refusedAs, replies, runScript, script } from '../common/lua.js';
 
 const RENEW = script('common', 'lease-renew', ['lease'], replies.yesNo);
 const RELEASE = script('common', 'lease-release', ['lease'], replies.yesNo);
@@ -63,7 +63,11 @@ export class ShardLeases {
 
   /** `false`: the lease is no longer ours (it expired, another node took it). */
   async renew(shard: string): Promise<boolean> {
-    return runScript(this.redis, RENEW, { lease: this.keys.lease(shard) }, [this.owner, this.ttlMs]);
+    // A reply the script never gives: not renewed (the reader stops), never "still ours".
+    return refusedAs(
+      runScript(this.redis, RENEW, { lease: this.keys.lease(shard) }, [this.owner, this.ttlMs]),
+      false,
+    );
   }
 
   async release(shard: string): Promise<boolean> {
@@ -71,11 +75,15 @@ export class ShardLeases {
   }
 
   async checkpoint(shard: string, sequence: string): Promise<CheckpointResult> {
-    return runScript(
-      this.redis,
-      CHECKPOINT,
-      { lease: this.keys.lease(shard), checkpoint: this.keys.checkpoint(shard) },
-      [this.owner, sequence],
+    // A reply the script never gives: as a lost lease (the reader stops), never as a checkpoint.
+    return refusedAs(
+      runScript(
+        this.redis,
+        CHECKPOINT,
+        { lease: this.keys.lease(shard), checkpoint: this.keys.checkpoint(shard) },
+        [this.owner, sequence],
+      ),
+      'not_owner' as const,
     );
   }
 

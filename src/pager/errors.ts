@@ -13,7 +13,7 @@ export const PAGER_ERRORS = errorRegistry('pager', {
     code: 'LZ_ERR_PAGER_UNAVAILABLE',
     message:
       "PagerDuty could not be reached, or kept failing (5xx, 429, timeouts), until the call's budget was spent; an acknowledgement that fails this way makes the event `dependency_down` and nothing runs",
-    retryable: true,
+    retryable: false,
     http: 503,
     grpc: 'UNAVAILABLE',
   },

@@ -178,7 +178,8 @@ export class ResourceLocks {
 
   /**
    * Releases the lock if `owner` holds it, whatever the token: for an acquire whose reply was lost.
-   * Owners are unique to one holding (`event:<id>@<node>`), so another's lock is never released.
+   * An owner (`event:<id>@<node>`) is one node's decision of one event, handled once at a time in
+   * its process, and a decided event never takes a lock again: another holding is never released.
    */
   async releaseOwned(resource: string, owner: string): Promise<boolean> {
     requireName('resource', resource);

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisKeys } from '../common/keys.js';
-import { defineScripts, replies, runScript, script } from '../common/lua.js';
+import { defineScripts, refusedAs, replies, runScript, script } from '../common/lua.js';
 import type { CompiledWorkflow } from '../config/types.js';
 import { runWorkflow } from './engine.js';
 import type { EngineOptions } from './engine.js';
@@ -106,10 +106,15 @@ export class RunSupervisor {
 
   private async tick(): Promise<void> {
     for (const runId of this.mine.keys()) {
-      const ours = await runScript(this.o.redis, RENEW, { lease: this.o.keys.runLease(runId) }, [
-        this.owner,
-        this.o.leaseTtlMs,
-      ]).catch(() => true);
+      // Redis slow or away: unknown, kept (the store is fenced by the lease). A reply the script
+      // never gives: lost, and the run stops here.
+      const ours = await refusedAs(
+        runScript(this.o.redis, RENEW, { lease: this.o.keys.runLease(runId) }, [
+          this.owner,
+          this.o.leaseTtlMs,
+        ]),
+        false,
+      ).catch(() => true);
       if (!ours) {
         // Its writes are refused from now on (the store is fenced by the lease); its running steps
         // are cancelled, and no other step starts here.
@@ -145,7 +150,11 @@ export class RunSupervisor {
       if (!(await this.acquire(runId))) continue;
       const run = await this.o.store.load(runId);
       if (run === undefined || run.status !== 'running') {
-        await runScript(this.o.redis, RELEASE, { lease: this.o.keys.runLease(runId) }, [this.owner]);
+        // Not running: the lease goes (or lapses, if Redis refuses).
+        await refusedAs(
+          runScript(this.o.redis, RELEASE, { lease: this.o.keys.runLease(runId) }, [this.owner]),
+          false,
+        );
         continue;
       }
       this.o.log.warn(
@@ -186,7 +195,10 @@ export class RunSupervisor {
           : `workflow ${run.workflow} failed at ${ended.failure?.step ?? '?'}: ${ended.failure?.message ?? ''}`,
       );
       await this.o.onEnd(ended);
-      await runScript(this.o.redis, RELEASE, { lease: this.o.keys.runLease(run.id) }, [this.owner]);
+      await refusedAs(
+        runScript(this.o.redis, RELEASE, { lease: this.o.keys.runLease(run.id) }, [this.owner]),
+        false,
+      );
     })()
       .catch((error: unknown) =>
         log.error(

@@ -1,8 +1,9 @@
 /**
  * Time from an event to its acknowledgement against the simulator on loopback: 200 acks one after
  * the other, then 200 with 50 in flight. Each ack is a lookup by incident key and a PUT (fresh keys,
- * so the id cache never helps). The numbers go to the test's diagnostics; the bound only catches a
- * regression by an order of magnitude (the aim is p99 <= 1 s under the cluster's load).
+ * so the id cache never helps). What is asserted is that every ack lands, one at a time and 50 at
+ * once, each with its first-response time; the latency figures go to the test's diagnostics only
+ * (timings are for benchmarks: `npm run bench:page` measures the page path under a storm).
  */
 import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
@@ -57,7 +58,11 @@ describe('ack latency against the simulator', () => {
       const line = `ack latency, ${inFlight} in flight: p50 ${percentile(sorted, 50)} ms, p99 ${percentile(sorted, 99)} ms, max ${sorted.at(-1)} ms (n=${N})`;
       t.diagnostic(line);
       console.log(line);
-      assert.ok(percentile(sorted, 99) < 1_000, line);
+      assert.equal(sorted.length, N);
+      assert.ok(
+        sorted.every((ms) => Number.isFinite(ms) && ms >= 0),
+        'every ack has its first-response time',
+      );
     });
   }
 });

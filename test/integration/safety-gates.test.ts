@@ -460,7 +460,9 @@ describe('safety gates when Redis dies', { timeout: 60_000 }, () => {
         return true;
       });
       const elapsed = performance.now() - started;
-      assert.ok(elapsed < 600, `${name} took ${elapsed.toFixed(0)} ms to fail`);
+      // Fails at once, not after ioredis' offline queue (73 s by default): a loaded machine's few
+      // seconds are not what this catches.
+      assert.ok(elapsed < 5_000, `${name} took ${elapsed.toFixed(0)} ms to fail`);
     }
 
     await server.restart();

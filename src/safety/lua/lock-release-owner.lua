@@ -1,6 +1,6 @@
 -- Release a resource lock held by an owner under any token: for an acquire whose reply was lost
--- (the caller never learnt its token). Owners are unique to one attempt at one event, so this never
--- releases another remediation's lock.
+-- (the caller never learnt its token). An owner is one node's decision of one event (handled once
+-- at a time by that node), so this never releases another remediation's lock.
 -- KEYS[1]  lock (string: owner:token)
 -- ARGV[1]  owner
 -- Returns  1 released, 0 not held by this owner

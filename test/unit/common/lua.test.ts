@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
   defineScripts,
+  refusedAs,
   registeredScripts,
   replies,
   runScript,
@@ -78,6 +79,19 @@ describe('the Lua scripts', () => {
         retryable: false,
         message: /pager-budget returned an unexpected reply: \[/,
       });
+    });
+
+    test('a decoder that throws refuses the reply the same way; refusedAs turns only that into a no', async () => {
+      const spec = script('pager', 'pager-budget', ['bucket'], (reply): unknown => {
+        throw new SyntaxError(`cannot read ${String(reply)}`);
+      });
+      defineScripts(ctx.redis, [spec]);
+      const call = (): Promise<unknown> =>
+        runScript(ctx.redis, spec, { bucket: 'd' }, ['give', 0, 8, 60, 0, 0]);
+      await assert.rejects(call(), { code: SCRIPT_REPLY, retryable: false });
+      assert.equal(await refusedAs(call(), 'refused'), 'refused');
+      // Any other failure (Redis away) is not a refusal: it passes on.
+      await assert.rejects(refusedAs(Promise.reject(new Error('ETIMEDOUT')), 'refused'), /ETIMEDOUT/);
     });
 
     test('the decoders: yes/no, named codes, text, numbers', () => {

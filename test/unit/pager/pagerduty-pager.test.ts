@@ -86,7 +86,7 @@ describe('PagerDutyPager against the simulator', () => {
     const [record] = p.calls();
     assert.equal(record?.verb, 'acknowledge');
     assert.equal(record?.ok, true);
-    assert.ok(record !== undefined && record.latencyMs >= 0 && record.latencyMs < 1_000);
+    assert.ok(record !== undefined && Number.isFinite(record.latencyMs) && record.latencyMs >= 0);
   });
 
   test('caches the incident id per key: a second call does not look it up again', async () => {
