@@ -14,6 +14,9 @@ const FILTERS = ['service', 'host', 'status', 'reason', 'since', 'until', 'limit
 
 interface Values {
   config?: string;
+  out?: string;
+  days?: string;
+  newCa?: boolean;
   event?: string;
   json?: boolean;
   node?: string;
@@ -83,6 +86,25 @@ function program(run: (work: () => Promise<number>) => void): Command {
               v.json === true,
               process.stdout,
             ),
+      ),
+    );
+  sub(
+    'certs',
+    "write the region's peer CA (kept if there is one) and a certificate and key for each node of region.yaml",
+  )
+    .option('--out <dir>', 'where to write them (default: certs/ in the configuration directory)')
+    .option('--days <n>', 'how long the node certificates are valid', '825')
+    .option(
+      '--new-ca',
+      'make a new CA even if the directory has one (every node then needs its new certificate)',
+    )
+    .action((v: Values) =>
+      run(async () =>
+        (await import('./certs.js')).certsCommand(
+          configDir(v.config),
+          { ...(v.out === undefined ? {} : { out: v.out }), days: Number(v.days), newCa: v.newCa === true },
+          process.stdout,
+        ),
       ),
     );
   sub('node', 'run one controller node (until SIGTERM)')

@@ -27,5 +27,9 @@ export async function validateCommand(dir: string, out: NodeJS.WritableStream): 
     ]);
   }
   out.write(table(rows) + '\n');
+  if ('insecure' in config.region.peers)
+    out.write(
+      '\nwarning: peers.insecure is true: votes between nodes are not authenticated, and anything that reaches a peer port can cast one. Use peers.tls (`lazarus certs` writes the files).\n',
+    );
   return 0;
 }

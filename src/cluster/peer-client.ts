@@ -1,6 +1,8 @@
 /** Calls to one peer, each with a deadline. */
 import * as grpc from '@grpc/grpc-js';
 import { peerService } from './proto.js';
+import { expectPeer } from './tls.js';
+import type { PeerIdentity } from './tls.js';
 import type { EvaluateRequestMessage, PingReplyMessage, VoteMessage } from './proto.js';
 
 type Unary<Req, Res> = (
@@ -13,16 +15,26 @@ type Unary<Req, Res> = (
 export class PeerClient {
   private readonly client: grpc.Client;
 
+  /**
+   * With `identity`, mutual TLS: this node's certificate is presented, and the peer must present
+   * one from the region's CA that names `nodeId` (else every call fails: no vote counts for it).
+   */
   constructor(
     readonly nodeId: string,
     readonly address: string,
+    identity?: PeerIdentity,
   ) {
     const Peer = peerService();
-    this.client = new Peer(address, grpc.credentials.createInsecure(), {
-      // Reconnect quickly after a peer restarts: a vote that waits on backoff is a vote lost.
-      'grpc.initial_reconnect_backoff_ms': 200,
-      'grpc.max_reconnect_backoff_ms': 2000,
-    });
+    this.client = new Peer(
+      address,
+      identity === undefined ? grpc.credentials.createInsecure() : identity.channelCredentials(),
+      {
+        // Reconnect quickly after a peer restarts: a vote that waits on backoff is a vote lost.
+        'grpc.initial_reconnect_backoff_ms': 200,
+        'grpc.max_reconnect_backoff_ms': 2000,
+        ...(identity === undefined ? {} : expectPeer(nodeId)),
+      },
+    );
   }
 
   evaluate(request: EvaluateRequestMessage, deadlineMs: number, signal?: AbortSignal): Promise<VoteMessage> {

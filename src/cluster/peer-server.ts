@@ -5,6 +5,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { LzError } from '../common/errors.js';
 import { peerService } from './proto.js';
+import { peerNodeIds } from './tls.js';
+import type { PeerIdentity } from './tls.js';
 import type { EvaluateRequestMessage, PingReplyMessage, PingRequestMessage, VoteMessage } from './proto.js';
 
 export interface PeerHandlers {
@@ -12,17 +14,55 @@ export interface PeerHandlers {
   ping(request: PingRequestMessage): PingReplyMessage;
 }
 
+/** How the server knows its callers. */
+export type PeerTransport =
+  | {
+      /** Mutual TLS: only the region's nodes, each for itself. */
+      readonly identity: PeerIdentity;
+      /** The region's node ids: a client certificate must name one. */
+      readonly nodes: readonly string[];
+    }
+  | { readonly insecure: true };
+
+/**
+ * Who may make a call: with mutual TLS, a client whose certificate names one of the region's nodes,
+ * and (for `Evaluate`) names the coordinator the request says it is. `undefined`: allowed.
+ */
+function refusal(
+  transport: PeerTransport,
+  call: grpc.ServerUnaryCall<unknown, unknown>,
+  coordinator?: string,
+): string | undefined {
+  if ('insecure' in transport) return undefined;
+  const names = peerNodeIds(call);
+  const node = names.find((n) => transport.nodes.includes(n));
+  if (node === undefined)
+    return `the client certificate names ${names.join(', ') || 'nothing'}, none of the region's nodes`;
+  if (coordinator !== undefined && !names.includes(coordinator))
+    return `a request as coordinator ${coordinator} over node ${node}'s certificate: a node asks only for itself`;
+  return undefined;
+}
+
 export class PeerServer {
   private constructor(private readonly server: grpc.Server) {}
 
-  /** Binds `address` (host:port) without TLS; the port actually bound is returned by `port`. */
-  static async start(address: string, handlers: PeerHandlers): Promise<{ server: PeerServer; port: number }> {
+  /** Binds `address` (host:port); the port actually bound is returned by `port`. */
+  static async start(
+    address: string,
+    handlers: PeerHandlers,
+    transport: PeerTransport,
+  ): Promise<{ server: PeerServer; port: number }> {
     const server = new grpc.Server();
     server.addService(peerService().service, {
       Evaluate: (
         call: grpc.ServerUnaryCall<EvaluateRequestMessage, VoteMessage>,
         callback: grpc.sendUnaryData<VoteMessage>,
       ) => {
+        const refused = refusal(transport, call, call.request.coordinator);
+        if (refused !== undefined) {
+          callback({ code: grpc.status.PERMISSION_DENIED, details: refused });
+          return;
+        }
         handlers.evaluate(call.request).then(
           (vote) => callback(null, vote),
           (error: unknown) =>
@@ -40,11 +80,17 @@ export class PeerServer {
         call: grpc.ServerUnaryCall<PingRequestMessage, PingReplyMessage>,
         callback: grpc.sendUnaryData<PingReplyMessage>,
       ) => {
-        callback(null, handlers.ping(call.request));
+        const refused = refusal(transport, call);
+        if (refused !== undefined) callback({ code: grpc.status.PERMISSION_DENIED, details: refused });
+        else callback(null, handlers.ping(call.request));
       },
     });
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      const credentials =
+        'insecure' in transport
+          ? grpc.ServerCredentials.createInsecure()
+          : transport.identity.serverCredentials();
+      server.bindAsync(address, credentials, (error, bound) =>
         error === null ? resolve(bound) : reject(error),
       );
     });

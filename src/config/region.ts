@@ -101,6 +101,16 @@ export function compileRegion(
       }
     });
   }
+  // Votes are the controller's trust: without TLS anything that reaches a peer port can cast one.
+  if (raw.peers?.tls === undefined && raw.peers?.insecure !== true)
+    issues.push(
+      source.issue(
+        raw.peers === undefined ? [] : ['peers'],
+        'peers needs tls (ca, cert, key: `lazarus certs` writes them) or, only for a trusted network, insecure: true',
+      ),
+    );
+  if (raw.peers?.tls !== undefined && raw.peers.insecure === true)
+    issues.push(source.issue(['peers', 'insecure'], 'peers has both tls and insecure: true; say one'));
   const inv = raw.inventory as { type: string; path?: string; url?: string; refresh?: string };
   if (inv.type === 'file' && inv.path === undefined)
     issues.push(source.issue(['inventory'], 'an inventory of type file needs "path"'));
@@ -182,6 +192,17 @@ export function compileRegion(
       ...(raw.workflows?.exec_dir === undefined ? {} : { execDir: resolve(dir, raw.workflows.exec_dir) }),
       stepConcurrency: raw.workflows?.step_concurrency ?? REGION_DEFAULTS.stepConcurrency,
     },
+    peers:
+      raw.peers?.tls === undefined
+        ? { insecure: true as const }
+        : {
+            tls: {
+              ca: resolve(dir, raw.peers.tls.ca),
+              cert: resolve(dir, raw.peers.tls.cert),
+              key: resolve(dir, raw.peers.tls.key),
+              ...(raw.peers.tls.key_env === undefined ? {} : { keyEnv: raw.peers.tls.key_env }),
+            },
+          },
     api: {
       tokenEnv: raw.api?.token_env ?? REGION_DEFAULTS.apiTokenEnv,
       protectReads: raw.api?.protect_reads ?? false,

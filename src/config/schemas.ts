@@ -224,6 +224,24 @@ export const REGION_SCHEMA = {
         step_concurrency: { type: 'integer', minimum: 1, maximum: 64 },
       },
     },
+    peers: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        tls: {
+          type: 'object',
+          required: ['ca', 'cert', 'key'],
+          additionalProperties: false,
+          properties: {
+            ca: { type: 'string', minLength: 1 },
+            cert: { type: 'string', minLength: 1 },
+            key: { type: 'string', minLength: 1 },
+            key_env: envName,
+          },
+        },
+        insecure: { type: 'boolean' },
+      },
+    },
     api: {
       type: 'object',
       additionalProperties: false,

@@ -105,6 +105,7 @@ export interface RawRegion {
   };
   events?: { max_bytes?: number };
   workflows?: { lease_ttl?: string; exec_dir?: string; step_concurrency?: number };
+  peers?: { tls?: { ca: string; cert: string; key: string; key_env?: string }; insecure?: boolean };
   api?: { token_env?: string; protect_reads?: boolean };
   pagerduty?: {
     url?: string;
@@ -260,6 +261,20 @@ export interface CompiledRegion {
     readonly execDir?: string;
     readonly stepConcurrency: number;
   };
+  /**
+   * How nodes know each other: mutual TLS (paths resolved; `{node}` in `cert` and `key` stands for
+   * the node's id), or, only when said so, no TLS at all.
+   */
+  readonly peers:
+    | {
+        readonly tls: {
+          readonly ca: string;
+          readonly cert: string;
+          readonly key: string;
+          readonly keyEnv?: string;
+        };
+      }
+    | { readonly insecure: true };
   readonly api: {
     /** Environment variable holding the bearer token of writes; unset or empty: writes are refused. */
     readonly tokenEnv: string;

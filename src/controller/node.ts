@@ -43,7 +43,7 @@ import { PagerError, PagerErrorCodes } from '../pager/errors.js';
 import type { PagerDutyPager } from '../pager/pagerduty-pager.js';
 import type { PagerPort } from '../actions/definition.js';
 import { Responder } from './responder.js';
-import { breakerNotes, directoryOf, notifierOf, pagerOf, retentionTimer } from './parts.js';
+import { breakerNotes, directoryOf, notifierOf, pagerOf, peerIdentityOf, retentionTimer } from './parts.js';
 import { ControllerErrorCodes } from './errors.js';
 import { LzError } from '../common/errors.js';
 import { CircuitBreaker } from '../safety/circuit-breaker.js';
@@ -84,6 +84,7 @@ export class ControllerNode {
     private readonly notifier: Notifier,
     private readonly pager: PagerDutyPager | undefined,
     private readonly trimTimer: NodeJS.Timeout,
+    private readonly stopTls: () => void,
   ) {}
 
   /** The REST API's address (`http://host:port`). */
@@ -161,19 +162,27 @@ export class ControllerNode {
       ...breakerNotes(config, redis, keys, self.id),
     });
     onDelivery = (record, message) => responder.delivered(record, message);
+    const tls = await peerIdentityOf(config, self.id, log);
+    opened(tls.stop);
     const peers = config.region.nodes
       .filter((n) => n.id !== self.id)
-      .map((n) => new PeerClient(n.id, n.grpc));
+      .map((n) => new PeerClient(n.id, n.grpc, tls.identity));
 
     let state: () => NodeState = () => 'starting';
     opened(() => peers.forEach((peer) => peer.close()));
-    const { server } = await PeerServer.start(self.grpc, {
-      evaluate: (request) => {
-        log.debug({ event: request.rule_id, from: request.coordinator }, 'evaluating for a peer');
-        return evaluator.answer(request);
+    const { server } = await PeerServer.start(
+      self.grpc,
+      {
+        evaluate: (request) => {
+          log.debug({ event: request.rule_id, from: request.coordinator }, 'evaluating for a peer');
+          return evaluator.answer(request);
+        },
+        ping: () => ({ node_id: self.id, zone: self.zone, state: state() }),
       },
-      ping: () => ({ node_id: self.id, zone: self.zone, state: state() }),
-    });
+      tls.identity === undefined
+        ? { insecure: true }
+        : { identity: tls.identity, nodes: config.region.nodes.map((n) => n.id) },
+    );
 
     opened(() => server.stop(0));
     opened(() => notifier.close());
@@ -301,6 +310,7 @@ export class ControllerNode {
       notifier,
       pager,
       trimTimer,
+      tls.stop,
     );
     state = () => node.state;
     consumer.start();
@@ -342,6 +352,7 @@ export class ControllerNode {
     // Runs in hand get a moment to finish; the rest are continued by a peer once their leases lapse.
     await this.runs.stop(5000);
     clearInterval(this.trimTimer);
+    this.stopTls();
     // Page calls and notifications in hand get a moment; the notifier then gives up its retries.
     const settle = (ms: number): Promise<unknown> =>
       Promise.race([this.responder.flush(), new Promise((r) => setTimeout(r, ms).unref())]);

@@ -3,8 +3,10 @@
  * (with the region's request budget), the notification channels, the Redis hooks of the breaker's
  * summary notes, and the retention timer. node.ts wires them together.
  */
+import { unwatchFile, watchFile } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { PeerIdentity } from '../cluster/tls.js';
 import { viaRedis } from '../common/dependency.js';
 import type { RedisKeys } from '../common/keys.js';
 import { minimumRetentionMs } from '../config/region.js';
@@ -150,4 +152,56 @@ export function retentionTimer(store: DecisionStore, config: CompiledConfig, log
   }, 60_000);
   timer.unref();
   return timer;
+}
+
+/**
+ * The node's TLS identity for the peer protocol, reloaded on SIGHUP and when its files change
+ * (polled every 2 s): `undefined` when the region is configured `insecure`, which is said loudly.
+ * `stop` ends the watching.
+ */
+export async function peerIdentityOf(
+  config: CompiledConfig,
+  nodeId: string,
+  log: Logger,
+): Promise<{ readonly identity: PeerIdentity | undefined; readonly stop: () => void }> {
+  const peers = config.region.peers;
+  if (!('tls' in peers)) {
+    log.warn(
+      { peers: 'insecure' },
+      'PEERS ARE NOT AUTHENTICATED (peers.insecure: true): anything that reaches a peer port can cast a vote; use it only on a network nothing else can reach',
+    );
+    return { identity: undefined, stop: () => undefined };
+  }
+  const files = {
+    ca: peers.tls.ca,
+    cert: peers.tls.cert.replaceAll('{node}', nodeId),
+    key: peers.tls.key.replaceAll('{node}', nodeId),
+    ...(peers.tls.keyEnv === undefined ? {} : { keyEnv: peers.tls.keyEnv }),
+  };
+  const identity = await PeerIdentity.load(nodeId, files);
+  log.info({ cert: files.cert, serial: identity.serial }, 'peers: mutual TLS');
+  let reloading = Promise.resolve();
+  const reload = (why: string): void => {
+    reloading = reloading.then(() =>
+      identity.reload().then(
+        (changed) => {
+          if (changed) log.info({ why, serial: identity.serial }, 'peers: certificate reloaded');
+        },
+        (error: unknown) =>
+          log.error({ err: error, why }, 'peers: the certificate files cannot be used; the ones in use stay'),
+      ),
+    );
+  };
+  const onHup = (): void => reload('SIGHUP');
+  process.on('SIGHUP', onHup);
+  const watched = [files.ca, files.cert, ...(files.keyEnv === undefined ? [files.key] : [])];
+  const onChange = (): void => reload('files changed');
+  for (const file of watched) watchFile(file, { interval: 2000, persistent: false }, onChange);
+  return {
+    identity,
+    stop: () => {
+      process.off('SIGHUP', onHup);
+      for (const file of watched) unwatchFile(file, onChange);
+    },
+  };
 }

@@ -39,7 +39,11 @@ export function clusterVoters(
         node: peer.nodeId,
         vote: async (signal) => {
           try {
-            return fromVoteMessage(await peer.evaluate(request, timeoutMs, signal));
+            const vote = fromVoteMessage(await peer.evaluate(request, timeoutMs, signal));
+            // A vote counts for the node it came from, never for another it names.
+            if (vote.node !== peer.nodeId)
+              throw new Error(`${peer.nodeId} answered with a vote as ${vote.node}: not counted`);
+            return vote;
           } catch (error) {
             if (!signal.aborted) metrics.peerError(peer.nodeId);
             throw error;

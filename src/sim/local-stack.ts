@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { writeRegionCertificates } from '../cluster/certs.js';
 import { createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import YAML from 'yaml';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { PeerClient } from '../cluster/peer-client.js';
+import { PeerIdentity } from '../cluster/tls.js';
 import { packageRoot } from '../common/package-root.js';
 import { ensureStream, kinesisClient } from '../ingest/kinesis-client.js';
 import { FleetSimulator } from './fleet.js';
@@ -173,6 +174,19 @@ export class LocalStack {
         options.region ?? {},
       );
       const configDir = join(workDir, 'config');
+      // The production path: mutual TLS between the nodes, with certificates made for this region
+      // (unless the caller configured the peers itself).
+      if ((options.region as { peers?: unknown } | undefined)?.peers === undefined) {
+        const certs = join(configDir, 'certs');
+        await writeRegionCertificates(certs, String(raw.region), nodes);
+        region['peers'] = {
+          tls: {
+            ca: join(certs, 'ca.pem'),
+            cert: join(certs, '{node}.pem'),
+            key: join(certs, '{node}-key.pem'),
+          },
+        };
+      }
       if (options.services !== undefined) {
         await writeFile(join(configDir, 'services.yaml'), options.services);
         (region['paths'] as Record<string, string>)['services'] = join(configDir, 'services.yaml');
@@ -246,13 +260,13 @@ export class LocalStack {
         this.onLog?.(id, line);
       });
     }
-    // Ready when the node answers on the peer protocol and says it is running (whatever its log level).
-    const address = this.region.nodes.find((n) => n.id === id)?.grpc;
-    if (address === undefined) throw new Error(`node ${id} is not in the region`);
+    // Ready when the node's /readyz says it is running and its Redis answers (whatever its log
+    // level). Not the peer protocol: that serves only the region's nodes, over mutual TLS.
+    const api = this.region.nodes.find((n) => n.id === id)?.api;
+    if (api === undefined) throw new Error(`node ${id} is not in the region`);
     let exitCode: number | null | undefined;
     void exited.then((code) => (exitCode = code));
-    const client = new PeerClient(id, address);
-    try {
+    {
       const deadline = Date.now() + 30_000;
       for (;;) {
         if (exitCode !== undefined)
@@ -263,17 +277,29 @@ export class LocalStack {
           throw new Error(
             `node ${id} did not start within 30 s; see ${join(this.workDir, 'logs', `node-${id}.log`)}`,
           );
-        const state = await client.ping('local-stack', 500).then(
-          (r) => r.state,
-          () => undefined,
+        const ready = await fetch(`http://${api}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
+          (r) => r.ok,
+          () => false,
         );
-        if (state === 'running') break;
+        if (ready) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-    } finally {
-      client.close();
     }
     return node;
+  }
+
+  /**
+   * The TLS identity of one of the region's nodes (its certificate and key as the stack wrote them):
+   * for a tool or test that talks to the nodes' peer protocol as that node. `undefined` when the
+   * region's peers are configured otherwise.
+   */
+  async identityOf(nodeId: string): Promise<PeerIdentity | undefined> {
+    const certs = join(this.configDir, 'certs');
+    return PeerIdentity.load(nodeId, {
+      ca: join(certs, 'ca.pem'),
+      cert: join(certs, `${nodeId}.pem`),
+      key: join(certs, `${nodeId}-key.pem`),
+    }).catch(() => undefined);
   }
 
   /** Sends a signal to a node (SIGKILL for a crash, SIGTERM for a clean stop) and waits for its exit. */

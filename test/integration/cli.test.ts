@@ -110,7 +110,17 @@ describe('lazarus match', () => {
   });
 
   test('--help on every command exits 0 with its options; --version prints the package version', async () => {
-    const commands = ['validate', 'match', 'node', 'start', 'submit', 'run-workflow', 'events', 'event'];
+    const commands = [
+      'validate',
+      'certs',
+      'match',
+      'node',
+      'start',
+      'submit',
+      'run-workflow',
+      'events',
+      'event',
+    ];
     const helps = await Promise.all(commands.map((c) => lazarus([c, '--help'])));
     helps.forEach((h, i) => {
       assert.equal(h.code, 0, `${commands[i]} --help: ${h.stderr}`);
@@ -139,5 +149,60 @@ describe('lazarus match', () => {
   test('usage errors exit 2', async () => {
     assert.equal((await lazarus(['match'])).code, 2);
     assert.equal((await lazarus(['frobnicate'])).code, 2);
+  });
+});
+
+describe('lazarus certs and the peers section', () => {
+  let copy: ConfigCopy;
+  before(async () => {
+    copy = await copyConfig();
+  });
+  after(async () => {
+    await copy.remove();
+  });
+
+  test("writes the region's CA and a certificate per node naming its id; a second run keeps the CA", async () => {
+    const first = await lazarus(['certs', '--config', copy.dir]);
+    assert.equal(first.code, 0, first.stderr);
+    for (const file of ['ca.pem', 'ca-key.pem', 'a.pem', 'a-key.pem', 'b.pem', 'c-key.pem'])
+      assert.match(first.stdout, new RegExp(`wrote .*certs/${file}\n`));
+    assert.match(first.stdout, /cert: certs\/\{node\}\.pem/);
+    const { X509Certificate } = await import('node:crypto');
+    const { stat } = await import('node:fs/promises');
+    const ca = new X509Certificate(await readFile(join(copy.dir, 'certs', 'ca.pem')));
+    const b = new X509Certificate(await readFile(join(copy.dir, 'certs', 'b.pem')));
+    assert.ok(b.verify(ca.publicKey), "b's certificate is signed by the region's CA");
+    assert.match(b.subjectAltName ?? '', /DNS:b, IP Address:127\.0\.0\.1/);
+    assert.equal(
+      (await stat(join(copy.dir, 'certs', 'b-key.pem'))).mode & 0o077,
+      0,
+      "the key is the owner's only",
+    );
+
+    const second = await lazarus(['certs', '--config', copy.dir]);
+    assert.equal(second.code, 0);
+    assert.doesNotMatch(second.stdout, /wrote .*ca\.pem/, 'the CA is kept');
+    const b2 = new X509Certificate(await readFile(join(copy.dir, 'certs', 'b.pem')));
+    assert.notEqual(b2.serialNumber, b.serialNumber, 'a new certificate');
+    assert.ok(b2.verify(ca.publicKey), 'from the same CA');
+    assert.equal((await lazarus(['certs', '--config', copy.dir, '--days', '0'])).code, 2);
+  });
+
+  test('peers: insecure loads with a warning; neither tls nor insecure does not load, at its line', async () => {
+    await copy.edit(
+      'deploy/local/region.yaml',
+      / {2}tls:\n {4}ca: certs\/ca\.pem\n {4}cert: certs\/\{node\}\.pem\n {4}key: certs\/\{node\}-key\.pem\n/,
+      '  insecure: true\n',
+    );
+    const insecure = await lazarus(['validate', '--config', copy.dir]);
+    assert.equal(insecure.code, 0, insecure.stdout);
+    assert.match(
+      insecure.stdout,
+      /warning: peers\.insecure is true: votes between nodes are not authenticated/,
+    );
+    await copy.edit('deploy/local/region.yaml', '  insecure: true\n', '  insecure: false\n');
+    const neither = await lazarus(['validate', '--config', copy.dir]);
+    assert.equal(neither.code, 1);
+    assert.match(neither.stdout, /region\.yaml:\d+:\d+: \/peers: peers needs tls \(ca, cert, key/);
   });
 });

@@ -9,6 +9,8 @@ import type { Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { join } from 'node:path';
+import { writeRegionCertificates } from '../../src/cluster/certs.js';
 import { ControllerErrorCodes } from '../../src/controller/errors.js';
 import { ControllerNode, NodeStartError } from '../../src/controller/node.js';
 import { freePort } from '../../src/sim/ports.js';
@@ -41,6 +43,9 @@ describe('a node that cannot start', () => {
     await copy.edit('deploy/local/region.yaml', 'redis://127.0.0.1:6379/0', redisServer.url);
     await copy.edit('deploy/local/region.yaml', '"127.0.0.1:50151"', `"127.0.0.1:${grpcPort}"`);
     await copy.edit('deploy/local/region.yaml', '"127.0.0.1:8181"', `"127.0.0.1:${apiPort}"`);
+    await writeRegionCertificates(join(copy.dir, 'certs'), 'local-1', [
+      { id: 'a', grpc: `127.0.0.1:${grpcPort}` },
+    ]);
   });
   after(async () => {
     await copy.remove();
@@ -58,6 +63,25 @@ describe('a node that cannot start', () => {
         return true;
       },
     );
+  });
+
+  test('its certificate is missing: failed, naming the file and the command that writes it', async () => {
+    await copy.edit('deploy/local/region.yaml', 'cert: certs/{node}.pem', 'cert: certs/missing-{node}.pem');
+    try {
+      await assert.rejects(
+        ControllerNode.start({ configDir: copy.dir, nodeId: 'a', log }),
+        (error: unknown) => {
+          assert.ok(error instanceof NodeStartError);
+          assert.match(
+            error.message,
+            /peers\.tls\.cert: .*missing-a\.pem cannot be read \(ENOENT\); `lazarus certs/,
+          );
+          return true;
+        },
+      );
+    } finally {
+      await copy.edit('deploy/local/region.yaml', 'cert: certs/missing-{node}.pem', 'cert: certs/{node}.pem');
+    }
   });
 
   test('its API port is taken: failed, the cause named, the peer port and the Redis connection closed again', async () => {

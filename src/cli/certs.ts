@@ -1,0 +1,39 @@
+/**
+ * `lazarus certs [--config DIR] [--out DIR]`: the region's peer CA (kept when the directory has one,
+ * so that certificates issued before stay valid) and a certificate and key for each node of
+ * region.yaml, naming the node's id. Prints what it wrote and what region.yaml's `peers.tls` says.
+ */
+import { join, relative } from 'node:path';
+import { writeRegionCertificates } from '../cluster/certs.js';
+import { loadConfig } from '../config/load.js';
+import { formatIssue } from '../config/source.js';
+import { defaultCatalog } from '../controller/catalog.js';
+
+export async function certsCommand(
+  dir: string,
+  options: { readonly out?: string; readonly days: number; readonly newCa: boolean },
+  out: NodeJS.WritableStream,
+): Promise<number> {
+  if (!Number.isInteger(options.days) || options.days < 1) {
+    out.write(`--days must be a whole number of days, at least 1\n`);
+    return 2;
+  }
+  const result = await loadConfig(dir, defaultCatalog());
+  if (!result.ok) {
+    for (const issue of result.issues) out.write(formatIssue(issue) + '\n');
+    return 1;
+  }
+  const { region } = result.config;
+  const target = options.out ?? join(dir, 'certs');
+  const written = await writeRegionCertificates(target, region.region, region.nodes, {
+    days: options.days,
+    newCa: options.newCa,
+  });
+  for (const file of written) out.write(`wrote ${file}\n`);
+  const rel = relative(dir, target) || '.';
+  out.write(
+    `\nregion.yaml:\n  peers:\n    tls:\n      ca: ${rel}/ca.pem\n      cert: ${rel}/{node}.pem\n      key: ${rel}/{node}-key.pem\n` +
+      `Keep ca-key.pem off the nodes; a running node picks up a new certificate on SIGHUP or within seconds.\n`,
+  );
+  return 0;
+}

@@ -1,0 +1,186 @@
+/**
+ * Mutual TLS for the peer protocol. Every node presents a certificate signed by the region's CA
+ * that names its node id (a DNS subject alternative name, see certs.ts):
+ * - a client checks that the peer it called is the node it meant (the node id is the TLS server
+ *   name it verifies), so a vote can only come from the node it is counted for;
+ * - the server requires a client certificate from the CA and serves only the region's nodes
+ *   (`peerNodeIds`), and a request's coordinator must be the node its certificate names.
+ *
+ * The files are read again on `reload()` (the node calls it on SIGHUP and when they change): new
+ * connections get the new certificate; connections open now go on, so no vote is dropped. A
+ * reload that finds something wrong (a key that is not the certificate's, a certificate the CA did
+ * not sign, or that does not name the node) keeps the old files in use and says why.
+ */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import * as grpc from '@grpc/grpc-js';
+import { dnsNames } from './certs.js';
+
+/** Where a node's TLS material is. */
+export interface PeerTlsFiles {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  /** An environment variable holding the key's PEM instead of the `key` file. */
+  readonly keyEnv?: string;
+}
+
+type CaListener = (update: { caCertificate: Buffer } | null) => void;
+type IdentityListener = (update: { certificate: Buffer; privateKey: Buffer } | null) => void;
+
+interface Material {
+  readonly ca: Buffer;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly serial: string;
+}
+
+/** Thrown when the node's TLS files cannot be used; says which file and why. */
+export class PeerTlsError extends Error {}
+
+/** A node's CA and identity, as grpc-js's certificate providers want them, reloadable. */
+export class PeerIdentity {
+  #material: Material;
+  readonly #ca = new Set<CaListener>();
+  readonly #identity = new Set<IdentityListener>();
+
+  private constructor(
+    readonly nodeId: string,
+    private readonly files: PeerTlsFiles,
+    material: Material,
+  ) {
+    this.#material = material;
+  }
+
+  static async load(nodeId: string, files: PeerTlsFiles): Promise<PeerIdentity> {
+    return new PeerIdentity(nodeId, files, await readMaterial(nodeId, files));
+  }
+
+  /** The serial number of the certificate in use. */
+  get serial(): string {
+    return this.#material.serial;
+  }
+
+  /**
+   * Reads the files again; `true` when a new certificate is in use. Rejects (and keeps the one in
+   * use) when the files cannot be used.
+   */
+  async reload(): Promise<boolean> {
+    const next = await readMaterial(this.nodeId, this.files);
+    const same =
+      next.cert.equals(this.#material.cert) &&
+      next.key.equals(this.#material.key) &&
+      next.ca.equals(this.#material.ca);
+    if (same) return false;
+    this.#material = next;
+    for (const listener of this.#ca) listener({ caCertificate: next.ca });
+    for (const listener of this.#identity) listener({ certificate: next.cert, privateKey: next.key });
+    return true;
+  }
+
+  /**
+   * grpc-js's certificate provider interface (both the CA and the identity). A new listener hears
+   * the current files on the next microtask, not at once: grpc-js registers its watcher only after
+   * adding the listener, and an answer given synchronously would reach nobody (the server would
+   * then drop every connection as having no credentials).
+   */
+  readonly provider = {
+    addCaCertificateListener: (listener: CaListener): void => {
+      this.#ca.add(listener);
+      queueMicrotask(() => {
+        if (this.#ca.has(listener)) listener({ caCertificate: this.#material.ca });
+      });
+    },
+    removeCaCertificateListener: (listener: CaListener): void => {
+      this.#ca.delete(listener);
+    },
+    addIdentityCertificateListener: (listener: IdentityListener): void => {
+      this.#identity.add(listener);
+      queueMicrotask(() => {
+        if (this.#identity.has(listener))
+          listener({ certificate: this.#material.cert, privateKey: this.#material.key });
+      });
+    },
+    removeIdentityCertificateListener: (listener: IdentityListener): void => {
+      this.#identity.delete(listener);
+    },
+  };
+
+  /** Server credentials that require a client certificate from the region's CA. */
+  serverCredentials(): grpc.ServerCredentials {
+    return grpc.experimental.createCertificateProviderServerCredentials(this.provider, this.provider, true);
+  }
+
+  /** Channel credentials that present this node's certificate and trust the region's CA. */
+  channelCredentials(): grpc.ChannelCredentials {
+    return grpc.experimental.createCertificateProviderChannelCredentials(this.provider, this.provider);
+  }
+}
+
+/**
+ * Channel options that make a client verify that the peer at `address` is node `nodeId`: the TLS
+ * server name it checks the certificate against is the node id, not the address.
+ */
+export function expectPeer(nodeId: string): grpc.ChannelOptions {
+  return { 'grpc.ssl_target_name_override': nodeId, 'grpc.default_authority': nodeId };
+}
+
+/** The node ids a call's client certificate names (none over an insecure connection). */
+export function peerNodeIds(call: Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getAuthContext'>): string[] {
+  const cert = call.getAuthContext()?.sslPeerCertificate;
+  if (cert === undefined || cert.subjectaltname === undefined) return [];
+  return cert.subjectaltname
+    .split(', ')
+    .filter((n) => n.startsWith('DNS:'))
+    .map((n) => n.slice(4));
+}
+
+async function readMaterial(nodeId: string, files: PeerTlsFiles): Promise<Material> {
+  const read = async (what: string, path: string): Promise<Buffer> => {
+    try {
+      return await readFile(path);
+    } catch (error) {
+      throw new PeerTlsError(
+        `peers.tls.${what}: ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); \`lazarus certs --config DIR\` writes a region's certificates`,
+      );
+    }
+  };
+  const envKey = files.keyEnv === undefined ? undefined : process.env[files.keyEnv];
+  if (files.keyEnv !== undefined && (envKey === undefined || envKey === ''))
+    throw new PeerTlsError(
+      `peers.tls.key_env: $${files.keyEnv} is empty; it should hold node ${nodeId}'s key (PEM)`,
+    );
+  const [ca, cert, key] = await Promise.all([
+    read('ca', files.ca),
+    read('cert', files.cert),
+    envKey === undefined ? read('key', files.key) : Promise.resolve(Buffer.from(envKey)),
+  ]);
+  let caX: X509Certificate;
+  let certX: X509Certificate;
+  try {
+    caX = new X509Certificate(ca);
+  } catch (error) {
+    throw new PeerTlsError(`peers.tls.ca: ${files.ca} is not a PEM certificate (${String(error)})`);
+  }
+  try {
+    certX = new X509Certificate(cert);
+  } catch (error) {
+    throw new PeerTlsError(`peers.tls.cert: ${files.cert} is not a PEM certificate (${String(error)})`);
+  }
+  if (!certX.verify(caX.publicKey))
+    throw new PeerTlsError(`peers.tls.cert: ${files.cert} is not signed by the CA in ${files.ca}`);
+  if (!dnsNames(certX).includes(nodeId))
+    throw new PeerTlsError(
+      `peers.tls.cert: ${files.cert} names ${dnsNames(certX).join(', ') || 'no node'}, not node ${nodeId}`,
+    );
+  try {
+    if (!certX.checkPrivateKey(createPrivateKey(key))) throw new Error('it belongs to another certificate');
+  } catch (error) {
+    throw new PeerTlsError(
+      `peers.tls.${envKey === undefined ? `key: ${files.key}` : `key_env: $${files.keyEnv ?? ''}`} is not the key of ${files.cert} (${error instanceof Error ? error.message : String(error)})`,
+    );
+  }
+  if (Date.parse(certX.validTo) < Date.now())
+    throw new PeerTlsError(`peers.tls.cert: ${files.cert} expired on ${certX.validTo}`);
+  return { ca, cert, key, serial: certX.serialNumber };
+}
