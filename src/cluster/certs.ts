@@ -58,14 +58,22 @@ export function createCa(region: string, days = 3650): Pem {
  * A node's certificate, signed by `ca`: its id as a DNS name (what peers check), and its gRPC host
  * (an IP address or DNS name) so that ordinary TLS clients can check it too. Client and server use.
  */
-export function issueNodeCertificate(ca: Pem, nodeId: string, host: string | undefined, days = 825): Pem {
+export function issueNodeCertificate(
+  ca: Pem,
+  nodeId: string,
+  host: string | undefined,
+  days = 825,
+  /** The region's other node ids: a host that is one of them (in any case) is not named. */
+  others: readonly string[] = [],
+): Pem {
   const caCert = forge.pki.certificateFromPem(ca.cert);
   const caKey = forge.pki.privateKeyFromPem(ca.key);
   const key = rsaKey();
   const cert = base(nodeId, days, key.publicKey);
   cert.setIssuer(caCert.subject.attributes);
   const names: { type: number; value?: string; ip?: string }[] = [{ type: 2, value: nodeId }];
-  if (host !== undefined && host !== nodeId)
+  const clash = others.some((o) => o.toLowerCase() === host?.toLowerCase());
+  if (host !== undefined && host !== nodeId && !clash)
     names.push(isIP(host) === 0 ? { type: 2, value: host } : { type: 7, ip: host });
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
@@ -111,24 +119,32 @@ export async function writeRegionCertificates(
   options: { readonly days?: number; readonly newCa?: boolean } = {},
 ): Promise<string[]> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
   const files = certificateFiles(dir);
   const written: string[] = [];
   let ca: Pem | undefined;
   if (options.newCa !== true) {
-    const existing = await Promise.all([readFile(files.ca, 'utf8'), readFile(files.caKey, 'utf8')]).catch(
-      () => undefined,
-    );
-    if (existing !== undefined) ca = { cert: existing[0], key: existing[1] };
+    const cert = await readFile(files.ca, 'utf8').catch(() => undefined);
+    const key = await readFile(files.caKey, 'utf8').catch(() => undefined);
+    // A CA without its key (moved off the machine, as it should be) is not silently replaced: the
+    // nodes would switch to the new one as soon as they see it, and stop trusting each other.
+    if (cert !== undefined && key === undefined)
+      throw new Error(
+        `${files.ca} has no ${files.caKey} beside it: put the CA key back to issue certificates from it, or say --new-ca (every node then needs its new certificate)`,
+      );
+    if (cert !== undefined && key !== undefined) ca = { cert, key };
   }
   if (ca === undefined) {
     ca = createCa(region);
     await writeFile(files.ca, ca.cert);
     await writeFile(files.caKey, ca.key, { mode: 0o600 });
+    await chmod(files.caKey, 0o600);
     written.push(files.ca, files.caKey);
   }
   for (const node of nodes) {
     const own = certificateFiles(dir, node.id);
-    const pem = issueNodeCertificate(ca, node.id, hostOf(node.grpc), options.days);
+    const others = nodes.filter((n) => n.id !== node.id).map((n) => n.id);
+    const pem = issueNodeCertificate(ca, node.id, hostOf(node.grpc), options.days, others);
     await writeFile(own.cert, pem.cert);
     await writeFile(own.key, pem.key, { mode: 0o600 });
     await chmod(own.key, 0o600);

@@ -27,7 +27,7 @@ export class PeerClient {
     const Peer = peerService();
     this.client = new Peer(
       address,
-      identity === undefined ? grpc.credentials.createInsecure() : identity.channelCredentials(),
+      identity === undefined ? grpc.credentials.createInsecure() : identity.channelCredentials(nodeId),
       {
         // Reconnect quickly after a peer restarts: a vote that waits on backoff is a vote lost.
         'grpc.initial_reconnect_backoff_ms': 200,

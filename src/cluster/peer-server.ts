@@ -35,9 +35,12 @@ function refusal(
 ): string | undefined {
   if ('insecure' in transport) return undefined;
   const names = peerNodeIds(call);
-  const node = names.find((n) => transport.nodes.includes(n));
+  const nodes = names.filter((n) => transport.nodes.includes(n));
+  const node = nodes[0];
   if (node === undefined)
     return `the client certificate names ${names.join(', ') || 'nothing'}, none of the region's nodes`;
+  // One certificate, one node: a certificate naming two could ask (and vote) as either.
+  if (nodes.length > 1) return `the client certificate names ${nodes.join(' and ')}: one node each`;
   if (coordinator !== undefined && !names.includes(coordinator))
     return `a request as coordinator ${coordinator} over node ${node}'s certificate: a node asks only for itself`;
   return undefined;
@@ -52,7 +55,11 @@ export class PeerServer {
     handlers: PeerHandlers,
     transport: PeerTransport,
   ): Promise<{ server: PeerServer; port: number }> {
-    const server = new grpc.Server();
+    const server = new grpc.Server({
+      // Connections do not outlive a rotation (or a certificate taken away) by more than this.
+      'grpc.max_connection_age_ms': 10 * 60_000,
+      'grpc.max_connection_age_grace_ms': 30_000,
+    });
     server.addService(peerService().service, {
       Evaluate: (
         call: grpc.ServerUnaryCall<EvaluateRequestMessage, VoteMessage>,

@@ -46,14 +46,21 @@ export class PeerIdentity {
 
   private constructor(
     readonly nodeId: string,
+    /** The region's node ids: a certificate must name exactly one of them. */
+    readonly nodes: readonly string[],
     private readonly files: PeerTlsFiles,
     material: Material,
   ) {
     this.#material = material;
   }
 
-  static async load(nodeId: string, files: PeerTlsFiles): Promise<PeerIdentity> {
-    return new PeerIdentity(nodeId, files, await readMaterial(nodeId, files));
+  /** `nodes`: the region's node ids (this node's certificate must name it and no other of them). */
+  static async load(
+    nodeId: string,
+    files: PeerTlsFiles,
+    nodes: readonly string[] = [nodeId],
+  ): Promise<PeerIdentity> {
+    return new PeerIdentity(nodeId, nodes, files, await readMaterial(nodeId, files, nodes));
   }
 
   /** The serial number of the certificate in use. */
@@ -66,7 +73,7 @@ export class PeerIdentity {
    * use) when the files cannot be used.
    */
   async reload(): Promise<boolean> {
-    const next = await readMaterial(this.nodeId, this.files);
+    const next = await readMaterial(this.nodeId, this.files, this.nodes);
     const same =
       next.cert.equals(this.#material.cert) &&
       next.key.equals(this.#material.key) &&
@@ -111,9 +118,27 @@ export class PeerIdentity {
     return grpc.experimental.createCertificateProviderServerCredentials(this.provider, this.provider, true);
   }
 
-  /** Channel credentials that present this node's certificate and trust the region's CA. */
-  channelCredentials(): grpc.ChannelCredentials {
-    return grpc.experimental.createCertificateProviderChannelCredentials(this.provider, this.provider);
+  /**
+   * Channel credentials that present this node's certificate, trust the region's CA, and accept a
+   * peer only when its certificate names `peer` and no other node of the region, exactly (no
+   * wildcard, no common name, case as written): on top of TLS's own check of the server name, which
+   * `expectPeer` sets to the node id.
+   */
+  channelCredentials(peer: string): grpc.ChannelCredentials {
+    return grpc.experimental.createCertificateProviderChannelCredentials(this.provider, this.provider, {
+      checkServerIdentity: (_host, cert) => {
+        const names = (cert.subjectaltname ?? '')
+          .split(', ')
+          .filter((n) => n.startsWith('DNS:'))
+          .map((n) => n.slice(4));
+        const nodes = names.filter((n) => this.nodes.includes(n));
+        return nodes.length === 1 && nodes[0] === peer
+          ? undefined
+          : new Error(
+              `the peer's certificate names ${names.join(', ') || 'no node'}: not exactly node ${peer}`,
+            );
+      },
+    });
   }
 }
 
@@ -135,7 +160,11 @@ export function peerNodeIds(call: Pick<grpc.ServerUnaryCall<unknown, unknown>, '
     .map((n) => n.slice(4));
 }
 
-async function readMaterial(nodeId: string, files: PeerTlsFiles): Promise<Material> {
+async function readMaterial(
+  nodeId: string,
+  files: PeerTlsFiles,
+  nodes: readonly string[],
+): Promise<Material> {
   const read = async (what: string, path: string): Promise<Buffer> => {
     try {
       return await readFile(path);
@@ -169,9 +198,10 @@ async function readMaterial(nodeId: string, files: PeerTlsFiles): Promise<Materi
   }
   if (!certX.verify(caX.publicKey))
     throw new PeerTlsError(`peers.tls.cert: ${files.cert} is not signed by the CA in ${files.ca}`);
-  if (!dnsNames(certX).includes(nodeId))
+  const named = dnsNames(certX).filter((n) => nodes.includes(n) || n === nodeId);
+  if (named.length !== 1 || named[0] !== nodeId)
     throw new PeerTlsError(
-      `peers.tls.cert: ${files.cert} names ${dnsNames(certX).join(', ') || 'no node'}, not node ${nodeId}`,
+      `peers.tls.cert: ${files.cert} names ${dnsNames(certX).join(', ') || 'no node'}: it must name node ${nodeId} and no other node of the region`,
     );
   try {
     if (!certX.checkPrivateKey(createPrivateKey(key))) throw new Error('it belongs to another certificate');
@@ -180,7 +210,15 @@ async function readMaterial(nodeId: string, files: PeerTlsFiles): Promise<Materi
       `peers.tls.${envKey === undefined ? `key: ${files.key}` : `key_env: $${files.keyEnv ?? ''}`} is not the key of ${files.cert} (${error instanceof Error ? error.message : String(error)})`,
     );
   }
-  if (Date.parse(certX.validTo) < Date.now())
-    throw new PeerTlsError(`peers.tls.cert: ${files.cert} expired on ${certX.validTo}`);
+  const now = Date.now();
+  for (const [what, file, x] of [
+    ['cert', files.cert, certX],
+    ['ca', files.ca, caX],
+  ] as const) {
+    if (Date.parse(x.validTo) < now)
+      throw new PeerTlsError(`peers.tls.${what}: ${file} expired on ${x.validTo}`);
+    if (Date.parse(x.validFrom) > now)
+      throw new PeerTlsError(`peers.tls.${what}: ${file} is not valid before ${x.validFrom}`);
+  }
   return { ca, cert, key, serial: certX.serialNumber };
 }

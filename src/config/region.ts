@@ -1,4 +1,5 @@
 /** The region file (`region.yaml`): validation beyond the schema, and its compiled form. */
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { formatDuration, parseDuration } from '../common/duration.js';
 import { REGION_SCHEMA } from './schemas.js';
@@ -111,6 +112,27 @@ export function compileRegion(
     );
   if (raw.peers?.tls !== undefined && raw.peers.insecure === true)
     issues.push(source.issue(['peers', 'insecure'], 'peers has both tls and insecure: true; say one'));
+  // A node id is the name its certificate gives it (a DNS name): not an address, not a trailing dot,
+  // and not two that differ only in case (TLS compares names case-insensitively).
+  const lower = new Map<string, number>();
+  raw.nodes.forEach((node, i) => {
+    if (isIP(node.id) !== 0 || node.id.endsWith('.'))
+      issues.push(
+        source.issue(
+          ['nodes', i, 'id'],
+          `node id "${node.id}" must be a name, not an address or a name ending in "."`,
+        ),
+      );
+    const first = lower.get(node.id.toLowerCase());
+    if (first !== undefined && raw.nodes[first]?.id !== node.id)
+      issues.push(
+        source.issue(
+          ['nodes', i, 'id'],
+          `node id "${node.id}" differs from nodes[${first}]'s only in case; certificates could not tell them apart`,
+        ),
+      );
+    else lower.set(node.id.toLowerCase(), i);
+  });
   const inv = raw.inventory as { type: string; path?: string; url?: string; refresh?: string };
   if (inv.type === 'file' && inv.path === undefined)
     issues.push(source.issue(['inventory'], 'an inventory of type file needs "path"'));

@@ -3,7 +3,9 @@
  * (with the region's request budget), the notification channels, the Redis hooks of the breaker's
  * summary notes, and the retention timer. node.ts wires them together.
  */
-import { unwatchFile, watchFile } from 'node:fs';
+import { constants, unwatchFile, watchFile } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { PeerIdentity } from '../cluster/tls.js';
@@ -170,7 +172,10 @@ export async function peerIdentityOf(
       { peers: 'insecure' },
       'PEERS ARE NOT AUTHENTICATED (peers.insecure: true): anything that reaches a peer port can cast a vote; use it only on a network nothing else can reach',
     );
-    return { identity: undefined, stop: () => undefined };
+    // Nothing to reload; without a handler SIGHUP would end the node.
+    const onHup = (): void => log.info('SIGHUP: nothing to reload (peers.insecure)');
+    process.on('SIGHUP', onHup);
+    return { identity: undefined, stop: () => process.off('SIGHUP', onHup) };
   }
   const files = {
     ca: peers.tls.ca,
@@ -178,8 +183,10 @@ export async function peerIdentityOf(
     key: peers.tls.key.replaceAll('{node}', nodeId),
     ...(peers.tls.keyEnv === undefined ? {} : { keyEnv: peers.tls.keyEnv }),
   };
-  const identity = await PeerIdentity.load(nodeId, files);
+  const nodes = config.region.nodes.map((n) => n.id);
+  const identity = await PeerIdentity.load(nodeId, files, nodes);
   log.info({ cert: files.cert, serial: identity.serial }, 'peers: mutual TLS');
+  await warnAboutKeys(peers.tls, nodeId, nodes, log);
   let reloading = Promise.resolve();
   const reload = (why: string): void => {
     reloading = reloading.then(() =>
@@ -204,4 +211,49 @@ export async function peerIdentityOf(
       for (const file of watched) unwatchFile(file, onChange);
     },
   };
+}
+
+/**
+ * Says loudly what a node should not be able to read: the CA's key beside the CA certificate, or
+ * another node's key (with either, whoever holds this node can vote as another); and a key of its
+ * own that others may read.
+ */
+async function warnAboutKeys(
+  tls: { readonly ca: string; readonly key: string; readonly keyEnv?: string },
+  nodeId: string,
+  nodes: readonly string[],
+  log: Logger,
+): Promise<void> {
+  const readable = async (path: string): Promise<boolean> =>
+    access(path, constants.R_OK).then(
+      () => true,
+      () => false,
+    );
+  const caKey = join(dirname(tls.ca), 'ca-key.pem');
+  if (await readable(caKey))
+    log.warn(
+      { file: caKey },
+      "peers: this node can read the CA's key: whoever holds the node can make a certificate for any node. Keep ca-key.pem off the nodes",
+    );
+  if (tls.key.includes('{node}'))
+    for (const other of nodes.filter((n) => n !== nodeId)) {
+      const key = tls.key.replaceAll('{node}', other);
+      if (await readable(key))
+        log.warn(
+          { file: key },
+          `peers: this node can read node ${other}'s key: whoever holds it can vote as ${other}. Give each node only its own key`,
+        );
+    }
+  if (tls.keyEnv === undefined) {
+    const own = tls.key.replaceAll('{node}', nodeId);
+    const mode = await stat(own).then(
+      (s) => s.mode,
+      () => 0,
+    );
+    if ((mode & 0o077) !== 0)
+      log.warn(
+        { file: own, mode: (mode & 0o777).toString(8) },
+        'peers: the key can be read by others than its owner; chmod 600',
+      );
+  }
 }

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { writeRegionCertificates } from '../cluster/certs.js';
 import { createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
@@ -295,11 +295,20 @@ export class LocalStack {
    */
   async identityOf(nodeId: string): Promise<PeerIdentity | undefined> {
     const certs = join(this.configDir, 'certs');
-    return PeerIdentity.load(nodeId, {
-      ca: join(certs, 'ca.pem'),
-      cert: join(certs, `${nodeId}.pem`),
-      key: join(certs, `${nodeId}-key.pem`),
-    }).catch(() => undefined);
+    const ca = join(certs, 'ca.pem');
+    // No certificates: the region was configured without them. Anything else wrong is said.
+    if (
+      !(await access(ca).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return undefined;
+    return PeerIdentity.load(
+      nodeId,
+      { ca, cert: join(certs, `${nodeId}.pem`), key: join(certs, `${nodeId}-key.pem`) },
+      this.region.nodes.map((n) => n.id),
+    );
   }
 
   /** Sends a signal to a node (SIGKILL for a crash, SIGTERM for a clean stop) and waits for its exit. */
