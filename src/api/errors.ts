@@ -33,6 +33,14 @@ export const API_ERRORS = errorRegistry('api', {
     grpc: 'INVALID_ARGUMENT',
   },
   /** No bearer token, or the wrong one (writes always; reads when they are protected). */
+  FORBIDDEN: {
+    code: 'LZ_ERR_API_FORBIDDEN',
+    message:
+      "403: a valid token without the route's role (`read`, `submit` or `operate`); the message names the token and the role needed",
+    retryable: false,
+    http: 403,
+    grpc: 'PERMISSION_DENIED',
+  },
   UNAUTHORIZED: {
     code: 'LZ_ERR_API_UNAUTHORIZED',
     message:

@@ -59,8 +59,13 @@ export interface ApiServerOptions {
    * @defaultValue the shards that have a lease key in Redis (found with SCAN)
    */
   readonly shards?: () => readonly string[] | Promise<readonly string[]>;
-  /** The bearer token of writes (and of reads with `protectReads`); absent: every write is refused. */
+  /**
+   * The one bearer token of every role (`api.token_env`); with `tokens`, one more token among them.
+   * Neither: every write is refused.
+   */
   readonly token?: string;
+  /** Named tokens, each with its roles (`api.tokens`). */
+  readonly tokens?: readonly ApiToken[];
   /** Reads need the token too. @defaultValue false */
   readonly protectReads?: boolean;
   /** Id of the node serving the API, shown as `self` in `/v1/cluster`. */
@@ -83,6 +88,8 @@ interface Call {
   readonly res: ServerResponse;
   readonly url: URL;
   readonly params: readonly string[];
+  /** The name of the token the request came with (absent where none is needed). */
+  readonly token?: string;
 }
 
 type Handler = (call: Call) => Promise<void>;
@@ -91,9 +98,21 @@ interface Route {
   readonly name: string;
   readonly pattern: RegExp;
   readonly methods: Readonly<Partial<Record<'GET' | 'POST', Handler>>>;
-  /** `read`: needs the token when reads are protected; `write`: always; `open`: never. */
-  readonly access: Readonly<Partial<Record<'GET' | 'POST', 'open' | 'read' | 'write'>>>;
+  /** `read`: needs a read token when reads are protected; `submit`: always a submit token; `open`: never. */
+  readonly access: Readonly<Partial<Record<'GET' | 'POST', Access>>>;
 }
+
+/** What a token may do: `read` the trail, `submit` events, `operate` (actions that change things). */
+export type ApiRole = 'read' | 'submit' | 'operate';
+
+export interface ApiToken {
+  /** Its name, as the log says who submitted an event. */
+  readonly name: string;
+  readonly token: string;
+  readonly roles: readonly ApiRole[];
+}
+
+type Access = 'open' | ApiRole;
 
 export class ApiServer {
   private readonly reader: AuditReader;
@@ -116,7 +135,7 @@ export class ApiServer {
         name: '/v1/events',
         pattern: /^\/v1\/events$/,
         methods: { GET: (c) => this.listEvents(c), POST: (c) => this.postEvent(c) },
-        access: { GET: 'read', POST: 'write' },
+        access: { GET: 'read', POST: 'submit' },
       },
       {
         name: '/v1/events/{id}',
@@ -228,9 +247,9 @@ export class ApiServer {
           extra: { allow },
         });
       }
-      this.authorize(req, route.access[method as 'GET' | 'POST'] ?? 'write');
+      const token = this.authorize(req, route.access[method as 'GET' | 'POST'] ?? 'submit');
       const params = (route.pattern.exec(url.pathname) ?? []).slice(1);
-      await handler({ req, res, url, params });
+      await handler({ req, res, url, params, ...(token === undefined ? {} : { token }) });
     } catch (error) {
       this.fail(req, res, error);
     } finally {
@@ -238,22 +257,45 @@ export class ApiServer {
     }
   }
 
-  private authorize(req: IncomingMessage, access: 'open' | 'read' | 'write'): void {
-    if (access === 'open' || (access === 'read' && this.o.protectReads !== true)) return;
-    const { token } = this.o;
-    if (token === undefined || token === '') {
+  /**
+   * The token a request needs for `access`: 401 without a valid one, 403 with a valid one that lacks
+   * the role. Every configured token is compared, each in constant time. Resolves with the token's
+   * name (`undefined` for what is open).
+   */
+  private authorize(req: IncomingMessage, access: Access): string | undefined {
+    if (access === 'open' || (access === 'read' && this.o.protectReads !== true)) return undefined;
+    const tokens = this.tokens;
+    if (tokens.length === 0) {
       throw new ApiError(
         ApiErrorCodes.UNAUTHORIZED,
-        access === 'write'
-          ? 'writes are turned off: this node has no API token configured'
-          : 'reads need a token, and this node has none configured',
+        access === 'read'
+          ? 'reads need a token, and this node has none configured'
+          : 'writes are turned off: this node has no API token configured',
       );
     }
-    if (!hasBearer(req, token))
+    let found: ApiToken | undefined;
+    for (const candidate of tokens)
+      if (hasBearer(req, candidate.token) && found === undefined) found = candidate;
+    if (found === undefined)
       throw new ApiError(
         ApiErrorCodes.UNAUTHORIZED,
         'missing or wrong bearer token (Authorization: Bearer …)',
       );
+    if (!found.roles.includes(access))
+      throw new ApiError(
+        ApiErrorCodes.FORBIDDEN,
+        `token ${found.name} may ${found.roles.join(', ') || 'do nothing'}; this needs the ${access} role`,
+      );
+    return found.name;
+  }
+
+  /** Every token this node accepts, the legacy one first. */
+  private get tokens(): readonly ApiToken[] {
+    const legacy =
+      this.o.token === undefined || this.o.token === ''
+        ? []
+        : [{ name: 'default', token: this.o.token, roles: ['read', 'submit', 'operate'] as const }];
+    return [...legacy, ...(this.o.tokens ?? []).filter((t) => t.token !== '')];
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, error: unknown): void {
@@ -332,7 +374,7 @@ export class ApiServer {
     sendJson(res, 200, await this.viaRedis('rejected', () => this.reader.rejected(query)));
   }
 
-  private async postEvent({ req, res }: Call): Promise<void> {
+  private async postEvent({ req, res, token }: Call): Promise<void> {
     const body = await readBody(req, this.maxBodyBytes);
     const parsed = parseEvent(body, { maxBytes: this.maxBodyBytes });
     if (!parsed.ok) {
@@ -355,6 +397,7 @@ export class ApiServer {
         error,
       );
     }
+    this.o.log?.info({ event: event.id, token }, `event submitted with token ${token ?? '?'}`);
     sendJson(res, 202, { id: event.id });
   }
 

@@ -228,6 +228,7 @@ export function compileRegion(
     api: {
       tokenEnv: raw.api?.token_env ?? REGION_DEFAULTS.apiTokenEnv,
       protectReads: raw.api?.protect_reads ?? false,
+      tokens: (raw.api?.tokens ?? []).map((t) => ({ name: t.name, env: t.env, roles: t.roles })),
     },
     ...(pd === undefined
       ? {}

@@ -246,6 +246,24 @@ export const REGION_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       properties: {
+        tokens: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['name', 'env', 'roles'],
+            additionalProperties: false,
+            properties: {
+              name,
+              env: envName,
+              roles: {
+                type: 'array',
+                minItems: 1,
+                uniqueItems: true,
+                items: { type: 'string', enum: ['read', 'submit', 'operate'] },
+              },
+            },
+          },
+        },
         token_env: envName,
         protect_reads: { type: 'boolean' },
       },

@@ -106,7 +106,11 @@ export interface RawRegion {
   events?: { max_bytes?: number };
   workflows?: { lease_ttl?: string; exec_dir?: string; step_concurrency?: number };
   peers?: { tls?: { ca: string; cert: string; key: string; key_env?: string }; insecure?: boolean };
-  api?: { token_env?: string; protect_reads?: boolean };
+  api?: {
+    token_env?: string;
+    protect_reads?: boolean;
+    tokens?: { name: string; env: string; roles: ('read' | 'submit' | 'operate')[] }[];
+  };
   pagerduty?: {
     url?: string;
     token_env?: string;
@@ -279,6 +283,12 @@ export interface CompiledRegion {
     /** Environment variable holding the bearer token of writes; unset or empty: writes are refused. */
     readonly tokenEnv: string;
     readonly protectReads: boolean;
+    /** Named tokens, each from its environment variable, with the roles it has. */
+    readonly tokens: readonly {
+      readonly name: string;
+      readonly env: string;
+      readonly roles: readonly ('read' | 'submit' | 'operate')[];
+    }[];
   };
   /** Absent: paging is not configured, and an event with an incident key is never acted on. */
   readonly pagerduty?: {

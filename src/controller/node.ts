@@ -279,6 +279,11 @@ export class ControllerNode {
       state: () => state(),
       protectReads: config.region.api.protectReads,
       ...(apiToken === undefined || apiToken === '' ? {} : { token: apiToken }),
+      tokens: config.region.api.tokens.map((t) => ({
+        name: t.name,
+        token: process.env[t.env] ?? '',
+        roles: t.roles,
+      })),
       put: (data, partitionKey) =>
         kinesis.send(
           new PutRecordCommand({

@@ -193,6 +193,11 @@ describe('REST API', { timeout: 60_000 }, () => {
       metrics: new Metrics({ defaultMetrics: false }),
       protectReads: true,
       shards: () => ['shardId-000000000000', 'shardId-000000000001', 'shardId-000000000002'],
+      tokens: [
+        { name: 'dashboard', token: 'read-only-token', roles: ['read'] },
+        { name: 'nagios', token: 'submit-only-token', roles: ['submit'] },
+        { name: 'unset', token: '', roles: ['read', 'submit'] },
+      ],
     });
   });
 
@@ -462,6 +467,41 @@ describe('REST API', { timeout: 60_000 }, () => {
     assert.equal((await call(g, '/')).status, 200);
     // Open reads on the other server.
     assert.equal((await call(base, '/v1/events')).status, 200);
+  });
+
+  test('roles: 401 without a valid token, 403 with a valid one of the wrong role; each token its own', async () => {
+    const g = guarded.url;
+    const as = (token: string): RequestInit => ({ headers: { authorization: `Bearer ${token}` } });
+    const post = (token?: string): Promise<Answer> =>
+      call(g, '/v1/events', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+        },
+        body: JSON.stringify({
+          ...event(),
+          id: `ev-role-${token ?? 'none'}-${Math.random().toString(36).slice(2, 8)}`,
+        }),
+      });
+    // Reading: the read token and the all-roles one; the submit-only token is refused with 403.
+    assert.equal((await call(g, '/v1/events', as('read-only-token'))).status, 200);
+    const submitReads = await call(g, '/v1/events', as('submit-only-token'));
+    assert.equal(submitReads.status, 403);
+    assert.equal(errorCode(submitReads), ApiErrorCodes.FORBIDDEN);
+    assert.match(submitReads.text, /token nagios may submit; this needs the read role/);
+    // Submitting: the submit token and the all-roles one; the read-only token is refused with 403.
+    assert.equal((await post('submit-only-token')).status, 202);
+    assert.equal((await post(TOKEN)).status, 202);
+    const readPosts = await post('read-only-token');
+    assert.equal(readPosts.status, 403);
+    assert.match(readPosts.text, /token dashboard may read; this needs the submit role/);
+    // No token, a wrong one, and a configured token whose variable is empty: 401, never a role.
+    for (const token of [undefined, 'wrong', '']) {
+      const a = await post(token);
+      assert.equal(a.status, 401, String(token));
+      assert.equal(errorCode(a), ApiErrorCodes.UNAUTHORIZED);
+    }
   });
 
   test('GET /v1/services: profile, mode and the rate-limit count in the window now', async () => {

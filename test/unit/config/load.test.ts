@@ -319,7 +319,7 @@ describe('rejections name the file, line and what is expected', () => {
       incidentGraceMs: 10_000,
       requestsPerMinute: 960,
     });
-    assert.deepEqual(config.region.api, { tokenEnv: 'LAZARUS_API_TOKEN', protectReads: false });
+    assert.deepEqual(config.region.api, { tokenEnv: 'LAZARUS_API_TOKEN', protectReads: false, tokens: [] });
     assert.deepEqual(config.region.audit, { retentionMs: 7 * 86_400_000, maxEvents: 100_000 });
     const issues = await issuesAfter(async (c) => {
       await c.edit('deploy/local/region.yaml', 'from: lazarus@local.invalid', 'from: lazarus');
