@@ -11,7 +11,13 @@ import { defaultCatalog } from '../controller/catalog.js';
 
 export async function certsCommand(
   dir: string,
-  options: { readonly out?: string; readonly days: number; readonly newCa: boolean },
+  options: {
+    readonly out?: string;
+    readonly caDir?: string;
+    readonly nodes?: readonly string[];
+    readonly days: number;
+    readonly newCa: boolean;
+  },
   out: NodeJS.WritableStream,
 ): Promise<number> {
   if (!Number.isInteger(options.days) || options.days < 1) {
@@ -24,11 +30,27 @@ export async function certsCommand(
     return 1;
   }
   const { region } = result.config;
+  const unknown = (options.nodes ?? []).filter((id) => !region.nodes.some((n) => n.id === id));
+  if (unknown.length > 0) {
+    out.write(
+      `--node ${unknown.join(', ')}: not in region.yaml (nodes: ${region.nodes.map((n) => n.id).join(', ')})\n`,
+    );
+    return 2;
+  }
+  const nodes =
+    options.nodes === undefined || options.nodes.length === 0
+      ? region.nodes
+      : region.nodes.filter((n) => options.nodes?.includes(n.id));
   const target = options.out ?? join(dir, 'certs');
-  const written = await writeRegionCertificates(target, region.region, region.nodes, {
+  const written = await writeRegionCertificates(target, region.region, nodes, {
     days: options.days,
     newCa: options.newCa,
+    ...(options.caDir === undefined ? {} : { caDir: options.caDir }),
+  }).catch((error: unknown) => {
+    out.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return undefined;
   });
+  if (written === undefined) return 1;
   for (const file of written) out.write(`wrote ${file}\n`);
   const rel = relative(dir, target) || '.';
   out.write(

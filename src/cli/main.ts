@@ -17,6 +17,7 @@ interface Values {
   out?: string;
   days?: string;
   newCa?: boolean;
+  caDir?: string;
   event?: string;
   json?: boolean;
   node?: string;
@@ -93,6 +94,8 @@ function program(run: (work: () => Promise<number>) => void): Command {
     "write the region's peer CA (kept if there is one) and a certificate and key for each node of region.yaml",
   )
     .option('--out <dir>', 'where to write them (default: certs/ in the configuration directory)')
+    .option('--ca-dir <dir>', 'where the CA and its key are kept, off the nodes (default: --out)')
+    .option('--node <id...>', "only these nodes' certificates (each node should get only its own key)")
     .option('--days <n>', 'how long the node certificates are valid', '825')
     .option(
       '--new-ca',
@@ -102,7 +105,14 @@ function program(run: (work: () => Promise<number>) => void): Command {
       run(async () =>
         (await import('./certs.js')).certsCommand(
           configDir(v.config),
-          { ...(v.out === undefined ? {} : { out: v.out }), days: Number(v.days), newCa: v.newCa === true },
+          {
+            ...(v.out === undefined ? {} : { out: v.out }),
+            ...(v.caDir === undefined ? {} : { caDir: v.caDir }),
+            // `--node` repeats here (ids), unlike `lazarus node --node ID`.
+            ...(v.node === undefined ? {} : { nodes: ([] as string[]).concat(v.node as string | string[]) }),
+            days: Number(v.days),
+            newCa: v.newCa === true,
+          },
           process.stdout,
         ),
       ),

@@ -116,11 +116,19 @@ export async function writeRegionCertificates(
   dir: string,
   region: string,
   nodes: readonly { readonly id: string; readonly grpc: string }[],
-  options: { readonly days?: number; readonly newCa?: boolean } = {},
+  options: {
+    readonly days?: number;
+    readonly newCa?: boolean;
+    /** Where the CA and its key are kept (a copy of the CA certificate goes to `dir`). @defaultValue dir */
+    readonly caDir?: string;
+  } = {},
 ): Promise<string[]> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await chmod(dir, 0o700);
-  const files = certificateFiles(dir);
+  const caDir = options.caDir ?? dir;
+  for (const d of new Set([dir, caDir])) {
+    await mkdir(d, { recursive: true, mode: 0o700 });
+    await chmod(d, 0o700);
+  }
+  const files = certificateFiles(caDir);
   const written: string[] = [];
   let ca: Pem | undefined;
   if (options.newCa !== true) {
@@ -140,6 +148,11 @@ export async function writeRegionCertificates(
     await writeFile(files.caKey, ca.key, { mode: 0o600 });
     await chmod(files.caKey, 0o600);
     written.push(files.ca, files.caKey);
+  }
+  if (caDir !== dir) {
+    const copy = certificateFiles(dir).ca;
+    await writeFile(copy, ca.cert);
+    written.push(copy);
   }
   for (const node of nodes) {
     const own = certificateFiles(dir, node.id);

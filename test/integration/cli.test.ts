@@ -188,6 +188,54 @@ describe('lazarus certs and the peers section', () => {
     assert.equal((await lazarus(['certs', '--config', copy.dir, '--days', '0'])).code, 2);
   });
 
+  test("one node's files only, the CA kept elsewhere; a CA without its key is not replaced", async () => {
+    const { mkdtemp, readdir, rm, rename } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const root = await mkdtemp(join(tmpdir(), 'lz-certs-'));
+    try {
+      const out = join(root, 'node-b');
+      const caDir = join(root, 'ca');
+      const b = await lazarus([
+        'certs',
+        '--config',
+        copy.dir,
+        '--out',
+        out,
+        '--ca-dir',
+        caDir,
+        '--node',
+        'b',
+      ]);
+      assert.equal(b.code, 0, b.stdout + b.stderr);
+      assert.deepEqual(
+        (await readdir(out)).sort(),
+        ['b-key.pem', 'b.pem', 'ca.pem'],
+        "only b's files and the CA certificate",
+      );
+      assert.deepEqual((await readdir(caDir)).sort(), ['ca-key.pem', 'ca.pem']);
+      const unknown = await lazarus(['certs', '--config', copy.dir, '--out', out, '--node', 'z']);
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.stdout, /--node z: not in region\.yaml \(nodes: a, b, c\)/);
+      // The CA key moved off the machine: a second run must not make a new CA behind the nodes' backs.
+      await rename(join(caDir, 'ca-key.pem'), join(root, 'ca-key.pem'));
+      const again = await lazarus([
+        'certs',
+        '--config',
+        copy.dir,
+        '--out',
+        out,
+        '--ca-dir',
+        caDir,
+        '--node',
+        'b',
+      ]);
+      assert.equal(again.code, 1);
+      assert.match(again.stdout, /has no .*ca-key\.pem beside it: put the CA key back .* or say --new-ca/);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   test('peers: insecure loads with a warning; neither tls nor insecure does not load, at its line', async () => {
     await copy.edit(
       'deploy/local/region.yaml',
