@@ -14,6 +14,9 @@ import { fromVoteMessage, toCheckMessage } from './evaluator.js';
 import type { Evaluator } from './evaluator.js';
 import type { LateVotes } from './late-votes.js';
 
+/** How much later than the vote's deadline a peer call's own gRPC deadline is. */
+const GRPC_DEADLINE_MARGIN_MS = 500;
+
 /** The voters of an event: this node's and each peer's. */
 export type VotersOf = (event: LzEvent, rule: CompiledRule, checks: readonly CheckToRun[]) => Voter[];
 
@@ -39,7 +42,11 @@ export function clusterVoters(
         node: peer.nodeId,
         vote: async (signal) => {
           try {
-            const vote = fromVoteMessage(await peer.evaluate(request, timeoutMs, signal));
+            // The vote's own deadline (collectVotes) decides and aborts the call; gRPC's comes a
+            // moment later, only so that a call never outlives it.
+            const vote = fromVoteMessage(
+              await peer.evaluate(request, timeoutMs + GRPC_DEADLINE_MARGIN_MS, signal),
+            );
             // A vote counts for the node it came from, never for another it names.
             if (vote.node !== peer.nodeId)
               throw new Error(`${peer.nodeId} answered with a vote as ${vote.node}: not counted`);
