@@ -235,15 +235,17 @@ async function warnAboutKeys(
       { file: caKey },
       "peers: this node can read the CA's key: whoever holds the node can make a certificate for any node. Keep ca-key.pem off the nodes",
     );
-  if (tls.key.includes('{node}'))
-    for (const other of nodes.filter((n) => n !== nodeId)) {
-      const key = tls.key.replaceAll('{node}', other);
-      if (await readable(key))
-        log.warn(
-          { file: key },
-          `peers: this node can read node ${other}'s key: whoever holds it can vote as ${other}. Give each node only its own key`,
-        );
-    }
+  if (tls.key.includes('{node}')) {
+    const others: string[] = [];
+    for (const other of nodes.filter((n) => n !== nodeId))
+      if (await readable(tls.key.replaceAll('{node}', other))) others.push(other);
+    // One line for all of them: on one machine that runs every node (npm start) this is expected.
+    if (others.length > 0)
+      log.warn(
+        { nodes: others },
+        `peers: this node can read the keys of ${others.join(', ')}: whoever holds it can vote as them. In a real region give each node only its own key (lazarus certs --node ID)`,
+      );
+  }
   if (tls.keyEnv === undefined) {
     const own = tls.key.replaceAll('{node}', nodeId);
     const mode = await stat(own).then(

@@ -178,7 +178,10 @@ export class LocalStack {
       // (unless the caller configured the peers itself).
       if ((options.region as { peers?: unknown } | undefined)?.peers === undefined) {
         const certs = join(configDir, 'certs');
-        await writeRegionCertificates(certs, String(raw.region), nodes);
+        // The CA's key stays beside the configuration, not with the nodes' files (an older run's
+        // copy there goes).
+        await rm(join(certs, 'ca-key.pem'), { force: true });
+        await writeRegionCertificates(certs, String(raw.region), nodes, { caDir: join(workDir, 'ca') });
         region['peers'] = {
           tls: {
             ca: join(certs, 'ca.pem'),

@@ -87,7 +87,7 @@ describe('peers over mutual TLS', { timeout: 180_000 }, () => {
     probe = new ClusterProbe(stack);
     regionCa = {
       cert: await readFile(join(certs(), 'ca.pem'), 'utf8'),
-      key: await readFile(join(certs(), 'ca-key.pem'), 'utf8'),
+      key: await readFile(join(stack.workDir, 'ca', 'ca-key.pem'), 'utf8'),
     };
   });
   after(async () => {
