@@ -88,7 +88,12 @@ export function issueNodeCertificate(
 /** The DNS names a certificate's subject alternative names give (a node certificate: its node id). */
 export function dnsNames(cert: X509Certificate | string): string[] {
   const x = typeof cert === 'string' ? new X509Certificate(cert) : cert;
-  return (x.subjectAltName ?? '')
+  return sanDnsNames(x.subjectAltName);
+}
+
+/** The DNS names of a `subjectAltName` string as Node gives it (`DNS:a, IP Address:127.0.0.1`). */
+export function sanDnsNames(subjectAltName: string | undefined): string[] {
+  return (subjectAltName ?? '')
     .split(', ')
     .filter((n) => n.startsWith('DNS:'))
     .map((n) => n.slice(4));

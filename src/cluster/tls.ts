@@ -14,7 +14,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
-import { dnsNames } from './certs.js';
+import { dnsNames, sanDnsNames } from './certs.js';
 
 /** Where a node's TLS material is. */
 export interface PeerTlsFiles {
@@ -127,10 +127,7 @@ export class PeerIdentity {
   channelCredentials(peer: string): grpc.ChannelCredentials {
     return grpc.experimental.createCertificateProviderChannelCredentials(this.provider, this.provider, {
       checkServerIdentity: (_host, cert) => {
-        const names = (cert.subjectaltname ?? '')
-          .split(', ')
-          .filter((n) => n.startsWith('DNS:'))
-          .map((n) => n.slice(4));
+        const names = sanDnsNames(cert.subjectaltname);
         const nodes = names.filter((n) => this.nodes.includes(n));
         return nodes.length === 1 && nodes[0] === peer
           ? undefined
@@ -152,12 +149,7 @@ export function expectPeer(nodeId: string): grpc.ChannelOptions {
 
 /** The node ids a call's client certificate names (none over an insecure connection). */
 export function peerNodeIds(call: Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getAuthContext'>): string[] {
-  const cert = call.getAuthContext()?.sslPeerCertificate;
-  if (cert === undefined || cert.subjectaltname === undefined) return [];
-  return cert.subjectaltname
-    .split(', ')
-    .filter((n) => n.startsWith('DNS:'))
-    .map((n) => n.slice(4));
+  return sanDnsNames(call.getAuthContext()?.sslPeerCertificate?.subjectaltname);
 }
 
 async function readMaterial(

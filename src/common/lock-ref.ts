@@ -16,8 +16,3 @@ export interface LockRef {
 export function lockRef(lock: LockRef): LockRef {
   return { resource: lock.resource, owner: lock.owner, token: lock.token };
 }
-
-/** Whether two references name the same holding (same resource, owner and token). */
-export function sameLock(a: LockRef, b: LockRef): boolean {
-  return a.resource === b.resource && a.owner === b.owner && a.token === b.token;
-}

@@ -5,6 +5,7 @@
  * before the run starts until its window after the end has passed.
  */
 import type { Logger } from 'pino';
+import { lockRef } from '../common/lock-ref.js';
 import type { CompiledConfig, CompiledRule } from '../config/types.js';
 import { parametersOf } from '../config/services.js';
 import type { LzEvent } from '../events/schema.js';
@@ -74,11 +75,7 @@ export class WorkflowDispatch {
         ...(decision.lock === undefined
           ? {}
           : {
-              lock: {
-                resource: decision.lock.resource,
-                owner: decision.lock.owner,
-                token: decision.lock.token,
-              },
+              lock: lockRef(decision.lock),
             }),
       },
       workflow,

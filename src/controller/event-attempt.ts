@@ -19,6 +19,7 @@
  * its page is this attempt's to answer for.
  */
 import type { Logger } from 'pino';
+import { lockRef } from '../common/lock-ref.js';
 import type { LockRef } from '../common/lock-ref.js';
 import type { DecisionRecord } from '../records/decision.js';
 import type { HeldLock, LockResult, ResourceLocks } from '../safety/lock.js';
@@ -230,7 +231,7 @@ export class EventAttempt {
     const unsure = this.#unsure;
     this.#unsure = undefined;
     return {
-      held: held.map((l) => ({ resource: l.resource, owner: l.owner, token: l.token })),
+      held: held.map(lockRef),
       ...(unsure === undefined ? {} : { unsure }),
     };
   }

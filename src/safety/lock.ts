@@ -15,6 +15,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../common/keys.js';
+import { lockRef } from '../common/lock-ref.js';
 import type { LockRef } from '../common/lock-ref.js';
 import { defineScripts, replies, runScript, script } from '../common/lua.js';
 import { requireInteger, requireName } from './arguments.js';
@@ -80,7 +81,7 @@ export class HeldLock implements LockRef {
 
   /** What a record keeps of it. */
   toJSON(): LockRef {
-    return { resource: this.resource, owner: this.owner, token: this.token };
+    return lockRef(this);
   }
 }
 

@@ -29,6 +29,13 @@ import { LocalStack } from '../../src/sim/local-stack.js';
 import { ClusterProbe, hostDown } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
 
+// The rate limit out of the way: a loop of host-down events must be judged by votes, not limited.
+const SERVICES = `services:
+  sms-api:
+    profile: stateless
+    parameters: { rate_limit_threshold: 10000 }
+`;
+
 const REGION = { thresholds: { vote_timeout: '2s' }, kinesis: { lease_ttl: '3s', poll_interval: '50ms' } };
 
 describe('peers over mutual TLS', { timeout: 180_000 }, () => {
@@ -83,7 +90,7 @@ describe('peers over mutual TLS', { timeout: 180_000 }, () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lz-peer-tls-'));
-    stack = await LocalStack.start({ region: REGION, shards: 2, nodes: ['a'] });
+    stack = await LocalStack.start({ region: REGION, shards: 2, nodes: ['a'], services: SERVICES });
     probe = new ClusterProbe(stack);
     regionCa = {
       cert: await readFile(join(certs(), 'ca.pem'), 'utf8'),
