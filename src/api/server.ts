@@ -23,7 +23,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis.js';
 import type { Logger } from 'pino';
 import { AuditReader } from '../audit/reader.js';
 import type { AuditReaderOptions } from '../audit/reader.js';
@@ -43,7 +43,7 @@ import { clusterView, servicesView } from './views.js';
 export interface ApiServerOptions {
   /** `host:port` to listen on, as the node's `api` address in the region config; port 0: any free port. */
   readonly listen: string;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: RedisKeys;
   readonly config: CompiledConfig;
   readonly metrics: Metrics;

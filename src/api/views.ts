@@ -3,7 +3,9 @@
  * only: the breaker's state is read as stored, never through the breaker's own script (which would
  * record a change), and the rate windows are counted, not hit.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis.js';
+import { serverOf } from '../common/redis-node.js';
+import { redisFailure } from '../common/dependency.js';
 import type { RedisKeys } from '../common/keys.js';
 import type { CompiledConfig } from '../config/types.js';
 
@@ -80,7 +82,7 @@ const BREAKER_HISTORY_SHOWN = 20;
 const LEASE_SCAN_ROUNDS = 200;
 
 export async function servicesView(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   config: CompiledConfig,
   nowMs: number,
@@ -105,7 +107,7 @@ export async function servicesView(
 }
 
 export async function clusterView(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   config: CompiledConfig,
   nowMs: number,
@@ -176,13 +178,17 @@ export async function clusterView(
 }
 
 /** Shards with a lease key now (a shard nobody holds has none, so it is not listed). */
-export async function leasedShards(redis: Redis, keys: RedisKeys): Promise<string[]> {
+export async function leasedShards(redis: RedisClient, keys: RedisKeys): Promise<string[]> {
   const prefix = keys.lease('');
   const pattern = `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
   const found = new Set<string>();
+  // In a cluster, SCAN reads one node: the one that holds the region's slot.
+  const server = serverOf(redis, prefix);
+  if (server === undefined)
+    throw redisFailure('scan leases', new Error("the cluster knows no primary for the region's slot"));
   let cursor = '0';
   for (let round = 0; round < LEASE_SCAN_ROUNDS; round++) {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    const [next, batch] = await server.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
     for (const key of batch) found.add(key.slice(prefix.length));
     cursor = next;
     if (cursor === '0') break;

@@ -8,7 +8,7 @@
  * Writing is best effort: an entry that cannot be written is logged, never allowed to hold up or
  * fail the step it describes.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis.js';
 import type { Logger } from 'pino';
 import type { RedisKeys } from '../common/keys.js';
 
@@ -32,7 +32,7 @@ const MAX_ENTRIES = 200;
 
 export class AuditLog {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly retentionMs: number,
     private readonly log: Pick<Logger, 'warn'>,
@@ -56,7 +56,11 @@ export class AuditLog {
 }
 
 /** The event's entries, oldest first; lines that are not JSON are skipped. */
-export async function readEntries(redis: Redis, keys: RedisKeys, eventId: string): Promise<AuditEntry[]> {
+export async function readEntries(
+  redis: RedisClient,
+  keys: RedisKeys,
+  eventId: string,
+): Promise<AuditEntry[]> {
   const entries: AuditEntry[] = [];
   for (const text of await redis.lrange(keys.audit(eventId), 0, -1)) {
     try {

@@ -9,7 +9,7 @@
  * entries; it then returns what it found with a cursor to go on from, possibly with fewer items than
  * asked (even none). A client pages until there is no `next`.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis.js';
 import type { RedisKeys } from '../common/keys.js';
 import type { DecisionRecord } from '../records/decision.js';
 import type { RejectedRecord } from '../records/rejected.js';
@@ -92,7 +92,7 @@ export class AuditReader {
   private readonly chunk: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     options: AuditReaderOptions = {},
   ) {

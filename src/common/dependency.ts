@@ -27,7 +27,7 @@ export const DependencyErrorCodes = {
  * other reply (`LOADING`, `BUSY`, `READONLY`, `OOM`, `MASTERDOWN`, `NOAUTH`, `CLUSTERDOWN`, …) is
  * about Redis' state, and passes.
  */
-const REFUSAL = /^(WRONGTYPE\b|ERR\b.*\b(user_script|script)\b)/i;
+const REFUSAL = /^(WRONGTYPE\b|CROSSSLOT\b|ERR\b.*\b(user_script|script)\b)/i;
 
 /**
  * Redis' own state, wherever it appears in the reply: Redis 6 and older wrap an error raised inside a

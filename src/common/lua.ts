@@ -7,7 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
+import { calculateSlot } from './redis-node.js';
 import { COMMON_ERRORS, LzError } from './errors.js';
 import { packageRoot } from './package-root.js';
 
@@ -101,7 +102,7 @@ export function scriptSource(spec: Pick<ScriptSpec, 'module' | 'name'>): string 
 }
 
 /** Defines each script on the client (idempotent). */
-export function defineScripts(redis: Redis, specs: readonly ScriptSpec<string, unknown>[]): void {
+export function defineScripts(redis: RedisClient, specs: readonly ScriptSpec<string, unknown>[]): void {
   for (const spec of specs) {
     const name = commandName(spec);
     if (typeof (redis as unknown as Record<string, unknown>)[name] === 'function') continue;
@@ -114,7 +115,7 @@ export function defineScripts(redis: Redis, specs: readonly ScriptSpec<string, u
  * written to give rejects with `LZ_ERR_SCRIPT_REPLY`.
  */
 export async function runScript<K extends string, R>(
-  redis: Redis,
+  redis: RedisClient,
   spec: ScriptSpec<K, R>,
   keys: Readonly<Record<K, string>>,
   args: readonly (string | number)[],
@@ -128,6 +129,14 @@ export async function runScript<K extends string, R>(
     if (typeof key !== 'string') throw new Error(`Lua script ${spec.name}: key ${name} not given`);
     return key;
   });
+  // A Redis Cluster runs a script only when all its keys are in one hash slot (keys.ts tags them
+  // so); checked on every call, in every mode, so that a key outside the tag fails the tests.
+  const slot = ordered.length === 0 ? undefined : calculateSlot(ordered[0] ?? '');
+  const stray = ordered.find((key) => calculateSlot(key) !== slot);
+  if (stray !== undefined)
+    throw new Error(
+      `Lua script ${spec.name}: keys ${ordered.join(', ')} are not in one hash slot (${stray})`,
+    );
   const reply = await fn.call(redis, ...ordered, ...args);
   let value: R | undefined;
   try {

@@ -5,7 +5,7 @@ import { formatDuration, parseDuration } from '../common/duration.js';
 import { REGION_SCHEMA } from './schemas.js';
 import { ajv, checkSchema } from './schema-check.js';
 import type { ConfigIssue, YamlSource } from './source.js';
-import type { CompiledRegion, RawRegion } from './types.js';
+import type { CompiledRedis, CompiledRegion, RawRegion, RedisAddress } from './types.js';
 
 const validateRegion = ajv.compile(REGION_SCHEMA);
 
@@ -17,6 +17,8 @@ export const REGION_DEFAULTS = {
   pollInterval: '200ms',
   leaseTtl: '6s',
   keyPrefix: 'lz:',
+  /** How long a lock or fencing token waits for its replicas (`WAIT`): below the 500 ms command timeout. */
+  replicaAckTimeout: '250ms',
   inventoryRefresh: '10s',
   maxEventAge: '5m',
   clockSkewTolerance: '30s',
@@ -139,6 +141,7 @@ export function compileRegion(
   if (inv.type === 'http' && inv.url === undefined)
     issues.push(source.issue(['inventory'], 'an inventory of type http needs "url"'));
   const ms = (text: string | undefined, fallback: string): number => parseDuration(text ?? fallback) ?? 0;
+  const redis = compileRedis(raw.redis, source, issues);
   const t = raw.thresholds ?? {};
   const maxEventAgeMs = ms(t.max_event_age, REGION_DEFAULTS.maxEventAge);
   const clockSkewToleranceMs = ms(t.clock_skew_tolerance, REGION_DEFAULTS.clockSkewTolerance);
@@ -168,7 +171,7 @@ export function compileRegion(
       ),
     );
   }
-  if (issues.length > before) return undefined;
+  if (issues.length > before || redis === undefined) return undefined;
 
   const refreshMs = ms(inv.refresh, REGION_DEFAULTS.inventoryRefresh);
   const notes = raw.notifications;
@@ -190,7 +193,7 @@ export function compileRegion(
       pollMs: ms(raw.kinesis.poll_interval, REGION_DEFAULTS.pollInterval),
       leaseTtlMs: ms(raw.kinesis.lease_ttl, REGION_DEFAULTS.leaseTtl),
     },
-    redis: { url: raw.redis.url, keyPrefix: raw.redis.key_prefix ?? REGION_DEFAULTS.keyPrefix },
+    redis,
     inventory:
       inv.type === 'file'
         ? { type: 'file', path: inv.path ?? '', refreshMs }
@@ -264,5 +267,59 @@ export function compileRegion(
       retentionMs,
       maxEvents: raw.audit?.max_events ?? REGION_DEFAULTS.auditMaxEvents,
     },
+  };
+}
+
+/** The longest `redis.replica_ack.timeout`: a `WAIT` must answer before the client's 500 ms command timeout. */
+export const MAX_REPLICA_ACK_MS = 400;
+
+/**
+ * `redis` by its `mode`: each mode's own fields, and none of another mode's (a `url` beside
+ * `sentinels` would leave a reader unsure which one is used). Replicas acknowledge a lock by
+ * default where the mode has replicas (sentinel, cluster); `replica_ack.replicas: 0` says there
+ * are none (a cluster of primaries only), and a failover can then forget a lock.
+ */
+function compileRedis(
+  raw: RawRegion['redis'],
+  source: YamlSource,
+  issues: ConfigIssue[],
+): CompiledRedis | undefined {
+  const mode = raw.mode ?? 'standalone';
+  const own = { standalone: ['url'], sentinel: ['sentinels', 'master'], cluster: ['nodes'] } as const;
+  const before = issues.length;
+  for (const field of own[mode])
+    if (raw[field] === undefined) issues.push(source.issue(['redis'], `redis mode ${mode} needs "${field}"`));
+  for (const [other, fields] of Object.entries(own))
+    for (const field of other === mode ? [] : fields)
+      if (raw[field] !== undefined)
+        issues.push(
+          source.issue(['redis', field], `"${field}" is for redis mode ${other}, not ${mode}`, true),
+        );
+  const timeoutMs = parseDuration(raw.replica_ack?.timeout ?? REGION_DEFAULTS.replicaAckTimeout) ?? 0;
+  if (timeoutMs < 1 || timeoutMs > MAX_REPLICA_ACK_MS)
+    issues.push(
+      source.issue(
+        ['redis', 'replica_ack', 'timeout'],
+        `timeout ${formatDuration(timeoutMs)} must be between 1ms and ${formatDuration(MAX_REPLICA_ACK_MS)} ` +
+          '(a WAIT must answer before the Redis command timeout of 500ms)',
+      ),
+    );
+  if (issues.length > before) return undefined;
+  const addresses = (list: readonly string[] | undefined): RedisAddress[] =>
+    (list ?? []).map((address) => {
+      const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
+      return { host: match?.[1] ?? match?.[2] ?? address, port: Number(match?.[3]) };
+    });
+  const topology =
+    mode === 'standalone'
+      ? { mode, url: raw.url ?? '' }
+      : mode === 'sentinel'
+        ? { mode, sentinels: addresses(raw.sentinels), master: raw.master ?? '' }
+        : { mode, nodes: addresses(raw.nodes) };
+  return {
+    ...topology,
+    keyPrefix: raw.key_prefix ?? REGION_DEFAULTS.keyPrefix,
+    ...(raw.password_env === undefined ? {} : { passwordEnv: raw.password_env }),
+    replicaAck: { replicas: raw.replica_ack?.replicas ?? (mode === 'standalone' ? 0 : 1), timeoutMs },
   };
 }

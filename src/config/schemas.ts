@@ -12,6 +12,11 @@ const alternatives = { type: 'string', pattern: '^[^|]+(\\|[^|]+)*$' } as const;
 const identifier = { type: 'string', pattern: '^[a-z][a-z0-9_]*$' } as const;
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' } as const;
 const address = { type: 'string', pattern: '^[^:\\s]+:[0-9]{1,5}$' } as const;
+/** A Redis server or sentinel: `host:port` or `[v6]:port`. */
+const redisAddress = {
+  type: 'string',
+  pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^:\\s\\[\\]]+):[0-9]{1,5}$',
+} as const;
 const envName = { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$' } as const;
 
 export const RULE_SCHEMA = {
@@ -173,11 +178,20 @@ export const REGION_SCHEMA = {
     },
     redis: {
       type: 'object',
-      required: ['url'],
       additionalProperties: false,
       properties: {
+        mode: { enum: ['standalone', 'sentinel', 'cluster'] },
         url: { type: 'string', pattern: '^rediss?://' },
-        key_prefix: { type: 'string' },
+        sentinels: { type: 'array', minItems: 1, items: redisAddress },
+        master: { type: 'string', minLength: 1 },
+        nodes: { type: 'array', minItems: 1, items: redisAddress },
+        password_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+        key_prefix: { type: 'string', minLength: 1, pattern: '^[^{}]+$' },
+        replica_ack: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { replicas: { type: 'integer', minimum: 0, maximum: 16 }, timeout: duration },
+        },
       },
     },
     inventory: {

@@ -90,7 +90,16 @@ export interface RawRegion {
     poll_interval?: string;
     lease_ttl?: string;
   };
-  redis: { url: string; key_prefix?: string };
+  redis: {
+    mode?: 'standalone' | 'sentinel' | 'cluster';
+    url?: string;
+    sentinels?: string[];
+    master?: string;
+    nodes?: string[];
+    password_env?: string;
+    key_prefix?: string;
+    replica_ack?: { replicas?: number; timeout?: string };
+  };
   inventory:
     { type: 'file'; path: string; refresh?: string } | { type: 'http'; url: string; refresh?: string };
   orchestrator?: { url: string };
@@ -242,7 +251,7 @@ export interface CompiledRegion {
     /** A dead node's shards are taken over within this. */
     readonly leaseTtlMs: number;
   };
-  readonly redis: { readonly url: string; readonly keyPrefix: string };
+  readonly redis: CompiledRedis;
   readonly inventory:
     | { readonly type: 'file'; readonly path: string; readonly refreshMs: number }
     | { readonly type: 'http'; readonly url: string; readonly refreshMs: number };
@@ -334,3 +343,29 @@ export interface CompiledConfig {
     { readonly name: string; readonly description: string; readonly rules: readonly string[] }
   >;
 }
+
+export interface RedisAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Where the region's Redis is, as `redis.mode` says, and how sure a write must be. */
+export type CompiledRedis = (
+  | { readonly mode: 'standalone'; readonly url: string }
+  | {
+      readonly mode: 'sentinel';
+      readonly sentinels: readonly RedisAddress[];
+      /** The master group the sentinels watch (`sentinel monitor <master> …`). */
+      readonly master: string;
+    }
+  | { readonly mode: 'cluster'; readonly nodes: readonly RedisAddress[] }
+) & {
+  readonly keyPrefix: string;
+  /** The password from this environment variable (sentinel and cluster; standalone: also the URL's). */
+  readonly passwordEnv?: string;
+  /**
+   * After taking a lock or a fencing token, wait for this many replicas to have it (`WAIT`), at most
+   * `timeoutMs`; fewer: the lock is not safely held (a failover could forget it). 0: do not wait.
+   */
+  readonly replicaAck: { readonly replicas: number; readonly timeoutMs: number };
+};

@@ -2,7 +2,7 @@
  * Decisions and rejected records in Redis, keyed by event id so that an event delivered twice
  * (Kinesis delivers at least once, a takeover re-reads from the checkpoint) is decided once.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis.js';
 import { viaRedis } from '../common/dependency.js';
 import type { RedisKeys } from '../common/keys.js';
 import { defineScripts, replies, runScript, script } from '../common/lua.js';
@@ -61,7 +61,7 @@ export type { RejectedRecord };
 
 export class DecisionStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly retentionMs = 0,
   ) {

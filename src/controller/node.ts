@@ -10,7 +10,7 @@
  * What the node does is in the modules it wires: the pipeline (pipeline.ts), the workflow dispatch
  * (dispatch.ts), the voters (voters.ts), the responder (responder.ts).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis.js';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { CHECKS } from '../checks/registry.js';
@@ -30,7 +30,7 @@ import { defaultCatalog } from './catalog.js';
 import { DecisionStore } from './decision-store.js';
 import { Evaluator } from './evaluator.js';
 import { Pipeline } from './pipeline.js';
-import { connectRedis } from './redis-client.js';
+import { connectRegionRedis } from './redis-client.js';
 import { resolve } from 'node:path';
 import { ACTIONS } from '../actions/registry.js';
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
@@ -73,7 +73,7 @@ export class ControllerNode {
     readonly config: CompiledConfig,
     readonly self: ClusterNode,
     readonly log: Logger,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly server: PeerServer,
     private readonly peers: PeerClient[],
     private readonly consumer: Consumer,
@@ -127,7 +127,7 @@ export class ControllerNode {
       'node starting',
     );
 
-    const redis = await connectRedis(config.region.redis.url, { connectionName: `lazarus-${self.id}` });
+    const redis = await connectRegionRedis(config.region.redis, { connectionName: `lazarus-${self.id}` });
     opened(() => redis.disconnect());
     const keys = new RedisKeys(config.region.redis.keyPrefix);
     const inventory = inventoryOf(config, options.configDir);
@@ -187,8 +187,8 @@ export class ControllerNode {
     opened(() => server.stop(0));
     opened(() => notifier.close());
     opened(() => pager?.close());
-    const locks = new ResourceLocks(redis, keys);
-    const recent = new RecentRemediations(redis, keys);
+    const locks = new ResourceLocks(redis, keys, config.region.redis.replicaAck);
+    const recent = new RecentRemediations(redis, keys, config.region.redis.replicaAck);
     const runStore = new RedisRunStore(redis, keys);
     const dispatch: WorkflowDispatch = new WorkflowDispatch({
       config,

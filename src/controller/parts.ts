@@ -6,7 +6,7 @@
 import { constants, unwatchFile, watchFile } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis.js';
 import type { Logger } from 'pino';
 import { PeerIdentity } from '../cluster/tls.js';
 import { viaRedis } from '../common/dependency.js';
@@ -29,7 +29,7 @@ import type { ResponderOptions } from './responder.js';
 /** The region's PagerDuty client, or none (nothing with a page is acted on then: said in the log). */
 export function pagerOf(
   config: CompiledConfig,
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   metrics: Metrics,
   log: Logger,
@@ -118,7 +118,7 @@ export function notifierOf(
  */
 export function breakerNotes(
   config: CompiledConfig,
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   node: string,
 ): Pick<ResponderOptions, 'claimBreakerNote' | 'releaseBreakerNote'> {

@@ -4,7 +4,7 @@
  * does not lose it). When a node dies, its leases expire and the others take its shards over.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis.js';
 import type { RedisKeys } from '../common/keys.js';
 import { defineScripts, refusedAs, replies, runScript, script } from '../common/lua.js';
 
@@ -24,7 +24,7 @@ export class ShardLeases {
   readonly owner: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     readonly nodeId: string,
     readonly ttlMs: number,

@@ -25,7 +25,7 @@
  * Fail safe: when Redis cannot be read, nothing is sent (the same refusal, with the reason); a
  * request budget that cannot be counted is spent.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis.js';
 import { viaRedis } from '../common/dependency.js';
 import { defineScripts, replies, runScript, script, SCRIPT_REPLY } from '../common/lua.js';
 import { LzError } from '../common/errors.js';
@@ -80,7 +80,7 @@ const MAX_POLL_MS = 250;
 const MIN_USEFUL_MS = 100;
 
 export interface SharedBudgetOptions {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** The bucket's key (one per region). */
   readonly key: string;
   /** @defaultValue `960` */
@@ -125,7 +125,7 @@ export function bucketFor(perMinute: number): {
 
 export class SharedRequestBudget implements RequestBudget {
   readonly perMinute: number;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #key: string;
   readonly #now: () => number;
   readonly #onError: ((error: unknown) => void) | undefined;

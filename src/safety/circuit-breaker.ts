@@ -13,7 +13,7 @@
  * command times out. The caller must take a rejection as "open" and escalate with
  * `dependency_down`.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis.js';
 import type { RedisKeys } from '../common/keys.js';
 import { defineScripts, runScript, script } from '../common/lua.js';
 import { requireInteger, requireName } from './arguments.js';
@@ -63,7 +63,7 @@ export interface BreakerChange {
 
 export class CircuitBreaker {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {
     defineScripts(redis, [UPDATE]);

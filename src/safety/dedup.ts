@@ -8,7 +8,7 @@
  * times out; the caller escalates with `dependency_down` (a timed-out fold may have taken the key:
  * a redelivery of the same event finds itself first again).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis.js';
 import type { RedisKeys } from '../common/keys.js';
 import { defineScripts, replies, runScript, script } from '../common/lua.js';
 import { requireInteger, requireName } from './arguments.js';
@@ -21,7 +21,7 @@ export type FoldResult = { readonly first: true } | { readonly first: false; rea
 
 export class Deduplicator {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {
     defineScripts(redis, [FOLD]);

@@ -8,16 +8,19 @@
  * Each operation is one Lua script.
  *
  * Fail safe: every method rejects with `LZ_ERR_DEPENDENCY_DOWN` when Redis is unreachable or a
- * command times out. The caller must take a rejection as "not acquired" for what it does next
+ * command times out, and `acquire` also when fewer replicas than `replicaAck` say acknowledged the
+ * lock in time (a failover could forget it). The caller must take a rejection as "not acquired" for what it does next
  * (escalate with `dependency_down`), but not as "not held": a timed-out `acquire` may have taken
  * the lock for us. Retrying it with the same owner is safe (it returns the same token); otherwise
  * the lock expires by its TTL.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis.js';
 import type { RedisKeys } from '../common/keys.js';
 import { lockRef } from '../common/lock-ref.js';
 import type { LockRef } from '../common/lock-ref.js';
 import { defineScripts, replies, runScript, script } from '../common/lua.js';
+import { NO_REPLICAS, replicated } from '../common/replica-ack.js';
+import type { ReplicaAck } from '../common/replica-ack.js';
 import { requireInteger, requireName } from './arguments.js';
 import { invalidArgument, scriptError, viaRedis } from './errors.js';
 
@@ -104,8 +107,10 @@ export function lockResource(kind: 'host' | 'service', service: string, host?: s
 
 export class ResourceLocks {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
+    /** Replicas that must have a lock (and its token) before it counts as taken (see replica-ack.ts). */
+    private readonly replicaAck: ReplicaAck = NO_REPLICAS,
   ) {
     defineScripts(redis, [ACQUIRE, RENEW, RELEASE, RELEASE_OWNER]);
   }
@@ -146,9 +151,11 @@ export class ResourceLocks {
         [owner, ttlMs, options.takeOver?.from ?? '', options.takeOver?.holder ?? ''],
       ),
     );
-    return reply.acquired
-      ? { acquired: true, lock: new HeldLock(this, resource, owner, reply.token, reply.from) }
-      : reply;
+    if (!reply.acquired) return reply;
+    // Not yet on a replica, the lock and its token could be forgotten by a failover: not taken.
+    // The caller lets it go as a lock it may hold (as after a timeout).
+    await replicated(this.redis, this.keys.lock(resource), this.replicaAck, `lock acquire ${resource}`);
+    return { acquired: true, lock: new HeldLock(this, resource, owner, reply.token, reply.from) };
   }
 
   /** A lock written down earlier (in a run, an attempt record, a decision), to renew or release. */

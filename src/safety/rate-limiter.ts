@@ -12,7 +12,7 @@
  * `dependency_down`. A `hit` that timed out may still have been counted; that only errs towards
  * suspending.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis.js';
 import type { RedisKeys } from '../common/keys.js';
 import { defineScripts, runScript, script } from '../common/lua.js';
 import { requireInteger, requireName } from './arguments.js';
@@ -34,7 +34,7 @@ export interface RateVerdict {
 
 export class RateLimiter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {
     defineScripts(redis, [HIT]);

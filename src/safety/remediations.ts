@@ -11,9 +11,11 @@
  *
  * Fail safe: every method rejects with `LZ_ERR_DEPENDENCY_DOWN` when Redis cannot answer.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis.js';
 import { viaRedis } from '../common/dependency.js';
 import type { RedisKeys } from '../common/keys.js';
+import { NO_REPLICAS, replicated } from '../common/replica-ack.js';
+import type { ReplicaAck } from '../common/replica-ack.js';
 import { requireInteger, requireName } from './arguments.js';
 
 export interface Remediation {
@@ -28,8 +30,10 @@ export interface Remediation {
 
 export class RecentRemediations {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
+    /** Replicas that must have a record before it counts as written (see replica-ack.ts). */
+    private readonly replicaAck: ReplicaAck = NO_REPLICAS,
   ) {}
 
   /** Records the remediation of `resource`, kept for `ttlMs`. */
@@ -38,9 +42,10 @@ export class RecentRemediations {
     requireName('resource', resource);
     requireInteger('ttlMs', ttlMs, 1);
     const text = JSON.stringify(remediation);
-    await viaRedis('remediation record', () =>
-      this.redis.set(this.keys.remediated(service, resource), text, 'PX', ttlMs),
-    );
+    const key = this.keys.remediated(service, resource);
+    await viaRedis('remediation record', () => this.redis.set(key, text, 'PX', ttlMs));
+    // Forgotten by a failover, the record would let the host be remediated again at once.
+    await replicated(this.redis, key, this.replicaAck, `remediation record ${service}/${resource}`);
   }
 
   /**

@@ -38,6 +38,11 @@ export interface LocalStackOptions {
   readonly workDir?: string;
   /** Use this Redis instead of starting one. @defaultValue `$REDIS_URL`, else a private redis-server */
   readonly redisUrl?: string;
+  /**
+   * The region's `redis` section for a Redis the caller runs (`{ mode: 'cluster', nodes: [...] }`,
+   * `{ mode: 'sentinel', sentinels: [...], master }`): no Redis is started, and `redisUrl` is ''.
+   */
+  readonly redisTopology?: Record<string, unknown>;
   readonly shards?: number;
   /** Changes to the region file, e.g. `{ thresholds: { vote_timeout: '2s' } }` (merged). */
   readonly region?: Record<string, unknown>;
@@ -102,7 +107,8 @@ export class LocalStack {
 
     const started: { stop(): Promise<unknown> }[] = [];
     try {
-      const redisUrl = options.redisUrl ?? process.env['REDIS_URL'];
+      const topology = options.redisTopology;
+      const redisUrl = topology === undefined ? (options.redisUrl ?? process.env['REDIS_URL']) : '';
       const redisProcess = redisUrl === undefined ? await startRedis() : undefined;
       if (redisProcess !== undefined) started.push(redisProcess);
       const kinesisProcess = await startKinesisLocal();
@@ -150,7 +156,10 @@ export class LocalStack {
             endpoint: kinesisProcess.endpoint,
             ...(options.shards === undefined ? {} : { shards: options.shards }),
           },
-          redis: { ...raw.redis, url: redisUrl ?? redisProcess?.url ?? '', key_prefix: keyPrefix },
+          redis:
+            topology === undefined
+              ? { ...raw.redis, url: redisUrl ?? redisProcess?.url ?? '', key_prefix: keyPrefix }
+              : { ...topology, key_prefix: keyPrefix },
           inventory: { type: 'http', url: `${fleet.url}/v1/inventory`, refresh: '1s' },
           orchestrator: { url: fleet.url },
           pagerduty: {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,10 @@ export interface RedisOptions {
    * @defaultValue a free ephemeral port
    */
   port?: number;
+  /** More arguments for `redis-server` (`--cluster-enabled yes`, `--replicaof 127.0.0.1 6379`, `--sentinel`). */
+  args?: readonly string[];
+  /** A configuration file's text, written to the server's directory and given first (a sentinel needs one it can rewrite). */
+  configFile?: string;
 }
 
 /** A private `redis-server` child process on loopback, without persistence. */
@@ -47,7 +51,7 @@ const OUTPUT_TAIL_CHARS = 4_000;
  * missing (with how to install it, or to use `REDIS_URL` instead) or when it never becomes ready.
  */
 export async function startRedis(options: RedisOptions = {}): Promise<RedisProcess> {
-  const server = new RedisServer(options.port ?? (await freePort()));
+  const server = new RedisServer(options.port ?? (await freePort()), options.args ?? [], options.configFile);
   await server.start();
   return server;
 }
@@ -60,7 +64,11 @@ class RedisServer implements RedisProcess {
   #dir: string | undefined;
   #output = '';
 
-  constructor(readonly port: number) {
+  constructor(
+    readonly port: number,
+    private readonly extraArgs: readonly string[] = [],
+    private readonly configFile?: string,
+  ) {
     this.url = `redis://127.0.0.1:${port}`;
   }
 
@@ -73,7 +81,14 @@ class RedisServer implements RedisProcess {
     this.#dir = dir;
     this.#output = '';
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-    const child = spawn(BINARY, [...args, '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const config: string[] = [];
+    if (this.configFile !== undefined) {
+      await writeFile(join(dir, 'redis.conf'), this.configFile);
+      config.push(join(dir, 'redis.conf'));
+    }
+    const child = spawn(BINARY, [...config, ...args, '--dir', dir, ...this.extraArgs], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.#child = child;
     let exit: string | undefined;
     let spawnError: NodeJS.ErrnoException | undefined;

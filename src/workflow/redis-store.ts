@@ -3,7 +3,7 @@
  * that step's state, so that each change is one small HSET and never rewrites its neighbours.
  * Active runs are indexed by their deadline, for the supervisor that takes over orphaned runs.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis.js';
 import { LzError } from '../common/errors.js';
 import type { RedisKeys } from '../common/keys.js';
 import { defineScripts, replies, runScript, script } from '../common/lua.js';
@@ -20,7 +20,7 @@ const SAVE = script('workflow', 'run-save', ['lease', 'run', 'active'], replies.
 
 export class RedisRunStore implements RunStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

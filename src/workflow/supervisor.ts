@@ -6,7 +6,7 @@
  * leases lapse once this process has exited).
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/redis.js';
 import type { Logger } from 'pino';
 import type { RedisKeys } from '../common/keys.js';
 import { defineScripts, refusedAs, replies, runScript, script } from '../common/lua.js';
@@ -20,7 +20,7 @@ const RENEW = script('common', 'lease-renew', ['lease'], replies.yesNo);
 const RELEASE = script('common', 'lease-release', ['lease'], replies.yesNo);
 
 export interface SupervisorOptions {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: RedisKeys;
   readonly store: RedisRunStore;
   readonly nodeId: string;

@@ -2,6 +2,7 @@
 import { PutRecordCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { Redis } from 'ioredis';
 import { RedisKeys } from '../../src/common/keys.js';
+import type { RedisClient } from '../../src/common/redis.js';
 import type { DecisionRecord } from '../../src/records/decision.js';
 import type { RejectedRecord } from '../../src/controller/decision-store.js';
 import type { LocalStack } from '../../src/sim/local-stack.js';
@@ -39,11 +40,15 @@ export function hostDown(service: string, host: string, overrides: Partial<TestE
 }
 
 export class ClusterProbe {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: RedisKeys;
 
-  constructor(readonly stack: LocalStack) {
-    this.redis = new Redis(stack.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
+  /** `redis`: a client of the stack's Redis when it is not one server at `stack.redisUrl` (a cluster). */
+  constructor(
+    readonly stack: LocalStack,
+    redis?: RedisClient,
+  ) {
+    this.redis = redis ?? new Redis(stack.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
     this.keys = new RedisKeys(stack.region.keyPrefix);
   }
 

@@ -309,6 +309,58 @@ describe('rejections name the file, line and what is expected', () => {
     find(issues, 'deploy/local/region.yaml', 'needs "url"');
   });
 
+  test('region: redis modes, each with its own fields; replicas acknowledge locks where the mode has them', async () => {
+    const shipped = await loadShipped();
+    assert.deepEqual(shipped.region.redis, {
+      mode: 'standalone',
+      url: 'redis://127.0.0.1:6379/0',
+      keyPrefix: 'lz:local-1:',
+      replicaAck: { replicas: 0, timeoutMs: 250 },
+    });
+    const REDIS = '  url: redis://127.0.0.1:6379/0\n';
+    const sentinel = await loadAfter((c) =>
+      c.edit(
+        'deploy/local/region.yaml',
+        REDIS,
+        '  mode: sentinel\n  sentinels: ["10.0.0.1:26379", "[::1]:26380"]\n  master: lz\n  password_env: LZ_REDIS_PASSWORD\n',
+      ),
+    );
+    assert.deepEqual(sentinel.region.redis, {
+      mode: 'sentinel',
+      sentinels: [
+        { host: '10.0.0.1', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
+      master: 'lz',
+      keyPrefix: 'lz:local-1:',
+      passwordEnv: 'LZ_REDIS_PASSWORD',
+      replicaAck: { replicas: 1, timeoutMs: 250 },
+    });
+    const cluster = await loadAfter((c) =>
+      c.edit(
+        'deploy/local/region.yaml',
+        REDIS,
+        '  mode: cluster\n  nodes: ["10.0.0.1:6379"]\n  replica_ack: { replicas: 0 }\n',
+      ),
+    );
+    assert.deepEqual(cluster.region.redis.replicaAck, { replicas: 0, timeoutMs: 250 });
+    const issues = await issuesAfter((c) =>
+      c.edit(
+        'deploy/local/region.yaml',
+        REDIS,
+        '  mode: cluster\n  url: redis://x:6379\n  sentinels: ["a:1"]\n  replica_ack: { timeout: 2s }\n',
+      ),
+    );
+    find(issues, 'deploy/local/region.yaml', 'redis mode cluster needs "nodes"');
+    find(issues, 'deploy/local/region.yaml', '"url" is for redis mode standalone, not cluster');
+    find(issues, 'deploy/local/region.yaml', '"sentinels" is for redis mode sentinel, not cluster');
+    find(issues, 'deploy/local/region.yaml', /timeout 2s must be between 1ms and 400ms/);
+    const braces = await issuesAfter((c) =>
+      c.edit('deploy/local/region.yaml', 'key_prefix: "lz:local-1:"', 'key_prefix: "{lz}"'),
+    );
+    assert.equal(find(braces, 'deploy/local/region.yaml', 'must match').path, '/redis/key_prefix');
+  });
+
   test('region: paging, notifications, API and audit sections are checked and compiled', async () => {
     const config = await loadShipped();
     assert.deepEqual(config.region.pagerduty, {
