@@ -23,7 +23,8 @@ async function ask<T>(port: number, what: (r: Redis) => Promise<T>): Promise<T> 
   }
 }
 
-async function info(port: number, section: string): Promise<string> {
+/** `INFO <section>` of the server on 127.0.0.1:`port`. */
+export async function info(port: number, section: string): Promise<string> {
   return ask(port, (r) => r.info(section));
 }
 
@@ -109,7 +110,7 @@ export async function startSentinelSetup(master = 'lzmaster'): Promise<SentinelP
       configFile: [
         `sentinel monitor ${master} 127.0.0.1 ${primary.port} 1`,
         `sentinel down-after-milliseconds ${master} 1000`,
-        `sentinel failover-timeout ${master} 10000`,
+        `sentinel failover-timeout ${master} 4000`,
         `sentinel parallel-syncs ${master} 1`,
         '',
       ].join('\n'),
