@@ -30,6 +30,13 @@ export interface ActionContext {
   readonly execDir: string | undefined;
   /** Source address of outbound health checks (this node's zone). */
   readonly sourceAddress?: string;
+  /**
+   * The run's resource lock and its fencing token (absent for a run without a lock, such as
+   * `lazarus run-workflow`). `http.request` sends them with every call (`Lazarus-Fencing-Token`,
+   * `Lazarus-Lock-Resource`), so that the orchestrator can refuse a call carrying a token older
+   * than one it has seen for the resource: a run that lost its lock while paused cannot act.
+   */
+  readonly fence?: { readonly resource: string; readonly token: number };
 }
 
 export interface ActionDefinition extends ActionSpec {

@@ -5,6 +5,11 @@ import { ActionError, ActionErrorCodes } from './errors.js';
 
 const ACTION = 'http.request';
 
+/** The run's fencing token (a decimal integer), on every call of a run that holds a lock. */
+export const FENCING_TOKEN_HEADER = 'Lazarus-Fencing-Token';
+/** The resource the token is for (`host:<service>/<host>`, `service:<service>`). */
+export const LOCK_RESOURCE_HEADER = 'Lazarus-Lock-Resource';
+
 /** @defaultValue the statuses of a call that did what it was asked */
 const DEFAULT_EXPECT_STATUS: readonly number[] = [200, 201, 202, 204];
 /** @defaultValue 30 s */
@@ -49,6 +54,11 @@ async function runHttpRequest(
   throwIfAborted(ACTION, context.signal);
 
   const headers = new Headers(inputs.headers as Record<string, string> | undefined);
+  // The run's fencing token goes with every call; a step cannot send another one in its place.
+  if (context.fence !== undefined) {
+    headers.set(FENCING_TOKEN_HEADER, String(context.fence.token));
+    headers.set(LOCK_RESOURCE_HEADER, context.fence.resource);
+  }
   let body: string | undefined;
   if (inputs.body !== undefined) {
     body = JSON.stringify(inputs.body);

@@ -49,6 +49,7 @@ export function stepExecutor(
       notifier: ports.notifierFor?.(run) ?? ports.notifier,
       execDir: ports.execDir,
       ...(ports.sourceAddress === undefined ? {} : { sourceAddress: ports.sourceAddress }),
+      ...(run.lock === undefined ? {} : { fence: { resource: run.lock.resource, token: run.lock.token } }),
     });
   };
 }

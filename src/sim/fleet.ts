@@ -16,7 +16,9 @@
  * - `GET|POST|DELETE /v1/faults`, `GET /v1/health-requests[?host=]`: fault injection and the health log.
  * - The orchestrator (orchestrator.ts), every call logged (`orchestratorRequests()`,
  *   `GET /v1/orchestrator/requests[?path=]`): `POST /v1/lb/remove`, `/v1/lb/add`, `/v1/hosts/clone`
- *   (idempotent by `request_id`), `/v1/hosts/forensics` with `{service, host}`;
+ *   (idempotent by `request_id`), `/v1/hosts/forensics` with `{service, host}`; a call with a
+ *   `Lazarus-Fencing-Token` lower than the highest seen for its `Lazarus-Lock-Resource` is a 409
+ *   `stale_fencing_token`, and nothing is done;
  *   `POST /v1/services/{service}/promote-standby {failed_host}`,
  *   `POST /v1/services/{service}/allocation/exclude {host}`. Unknown body fields and missing ones are
  *   400s naming the field; an unknown service or host is a 404.
@@ -255,7 +257,13 @@ export class FleetSimulator {
       return send(res, 200, this.healthRequests(url.searchParams.get('host') ?? undefined));
     }
     if (method === 'POST' && isOrchestratorPath(path)) {
-      return answer(res, this.#orchestrator.call(path, await readBody(req, MAX_BODY_BYTES)));
+      const token = req.headers['lazarus-fencing-token'];
+      const resource = req.headers['lazarus-lock-resource'];
+      const fence =
+        token === undefined
+          ? undefined
+          : { token: String(token), resource: resource === undefined ? undefined : String(resource) };
+      return answer(res, this.#orchestrator.call(path, await readBody(req, MAX_BODY_BYTES), fence));
     }
     if (method === 'GET' && path === '/v1/orchestrator/requests') {
       return send(res, 200, this.orchestratorRequests(url.searchParams.get('path') ?? undefined));

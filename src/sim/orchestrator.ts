@@ -61,6 +61,11 @@ export const OrchestratorErrorCodes = {
   NO_STANDBY: 'LZ_ERR_SIM_NO_STANDBY',
   /** The injected `boot_fails` fault. */
   BOOT_FAILED: 'LZ_ERR_SIM_BOOT_FAILED',
+  /**
+   * The call's `Lazarus-Fencing-Token` is lower than the highest this orchestrator has seen for its
+   * `Lazarus-Lock-Resource`: the caller's lock was taken by a newer remediation; nothing is done.
+   */
+  STALE_FENCING_TOKEN: 'LZ_ERR_SIM_STALE_FENCING_TOKEN',
 } as const;
 
 type OrchestratorErrorCode = (typeof OrchestratorErrorCodes)[keyof typeof OrchestratorErrorCodes];
@@ -76,6 +81,7 @@ const HTTP_STATUS: Readonly<Record<OrchestratorErrorCode, number>> = {
   LZ_ERR_SIM_REQUEST_ID_CONFLICT: 409,
   LZ_ERR_SIM_NO_STANDBY: 409,
   LZ_ERR_SIM_BOOT_FAILED: 500,
+  LZ_ERR_SIM_STALE_FENCING_TOKEN: 409,
 };
 
 export interface OrchestratorRequest {
@@ -87,6 +93,14 @@ export interface OrchestratorRequest {
   readonly status: number | 'no_answer';
   /** Epoch milliseconds. */
   readonly at: number;
+  /** The call's fencing token and lock resource, when it carried them. */
+  readonly fence?: Fence;
+}
+
+/** A call's `Lazarus-Fencing-Token` and `Lazarus-Lock-Resource` headers, as sent. */
+export interface Fence {
+  readonly token: string;
+  readonly resource: string | undefined;
 }
 
 export type OrchestratorAnswer =
@@ -160,6 +174,8 @@ export class SimOrchestrator {
   readonly #byRequestId = new Map<string, Replacement>();
   readonly #counters = new Map<string, number>();
   readonly #excluded = new Set<string>();
+  /** The highest fencing token seen per lock resource. */
+  readonly #fences = new Map<string, number>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #log: OrchestratorRequest[] = [];
   #bootDelayMs = DEFAULT_BOOT_DELAY_MS;
@@ -210,18 +226,47 @@ export class SimOrchestrator {
   }
 
   /** Answers `POST path` with body `text` (`undefined`: over the size limit) and logs the call. */
-  call(path: string, text: string | undefined): OrchestratorAnswer {
+  call(path: string, text: string | undefined, fence?: Fence): OrchestratorAnswer {
     let body: unknown = text;
     let answer: OrchestratorAnswer;
     try {
+      if (fence !== undefined) this.#checkFence(fence);
       body = parseBody(text);
       answer = this.#dispatch(path, body);
     } catch (error) {
       answer = errorAnswer(error);
     }
-    this.#log.push({ path, body, status: answer.status, at: Date.now() });
+    this.#log.push({
+      path,
+      body,
+      status: answer.status,
+      at: Date.now(),
+      ...(fence === undefined ? {} : { fence }),
+    });
     if (this.#log.length > MAX_LOG_ENTRIES) this.#log.splice(0, this.#log.length - MAX_LOG_ENTRIES);
     return answer;
+  }
+
+  /**
+   * Fencing (Kleppmann's "How to do distributed locking"): a token lower than the highest seen for
+   * the resource is refused before anything is done. A call without a token is served (a run
+   * without a lock: `lazarus run-workflow`); a real orchestrator may refuse those too.
+   */
+  #checkFence(fence: Fence): void {
+    const token = /^[1-9][0-9]{0,15}$/.test(fence.token) ? Number(fence.token) : Number.NaN;
+    if (!Number.isSafeInteger(token) || fence.resource === undefined || fence.resource === '')
+      throw new LzError(
+        OrchestratorErrorCodes.INVALID_REQUEST,
+        'Lazarus-Fencing-Token must be a positive integer, sent with a Lazarus-Lock-Resource',
+      );
+    const highest = this.#fences.get(fence.resource) ?? 0;
+    if (token < highest)
+      throw new LzError(
+        OrchestratorErrorCodes.STALE_FENCING_TOKEN,
+        `fencing token ${token} for ${fence.resource} is older than ${highest}, the highest seen: ` +
+          'a newer remediation holds the lock; nothing was done',
+      );
+    this.#fences.set(fence.resource, token);
   }
 
   /** Cancels pending boots, so that no timer outlives the simulator. */

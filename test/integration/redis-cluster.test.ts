@@ -63,6 +63,15 @@ describe('a region on a Redis Cluster of three primaries', { timeout: 240_000 },
     assert.equal(run.status, 'succeeded', JSON.stringify(run.failure));
     await probe.lockReleased('host:sms-api/sms-api-2');
     assert.equal(stack.fleet.clones().length, 1);
+    // Every orchestrator call of the run carried its lock's fencing token.
+    const calls = stack.fleet.orchestratorRequests();
+    assert.ok(calls.length >= 4, `${calls.length} orchestrator calls`);
+    for (const call of calls)
+      assert.deepEqual(
+        call.fence,
+        { token: String(decided.lock?.token), resource: 'host:sms-api/sms-api-2' },
+        call.path,
+      );
     assert.equal(stack.pagerduty.incident(event.incident_key ?? '')?.status, 'resolved');
 
     // Every key of the region is on the primary of its tag's slot, none on the other two.

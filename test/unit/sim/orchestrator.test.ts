@@ -2,7 +2,9 @@ import { strict as assert } from 'node:assert';
 import { request } from 'node:http';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { httpRequest } from '../../../src/actions/http-request.js';
 import { FleetSimulator, type FleetSimulatorOptions } from '../../../src/sim/fleet.js';
+import { actionContext } from '../actions/context.js';
 
 interface Reply {
   readonly status: number;
@@ -303,6 +305,64 @@ describe('fleet simulator: orchestrator API', () => {
     const remove = await post('/v1/lb/remove', { service: 'search', host: 'search-2' });
     assert.deepEqual(remove.body, { host: 'search-2', service: 'search', state: 'forensics', in_lb: false });
     assert.equal((await states('search'))['search-2'], 'forensics');
+  });
+
+  test("fencing: a token older than the highest seen for the resource is refused (409) and nothing is done; http.request sends the run's token", async () => {
+    const resource = 'host:search/search-2';
+    const run = (path: string, token: number): Promise<Record<string, unknown>> =>
+      httpRequest.run(
+        {
+          method: 'POST',
+          url: `${sim.url}${path}`,
+          body: { service: 'search', host: 'search-2' },
+          expect_status: [200],
+        },
+        actionContext({ fence: { resource, token } }),
+      );
+    // The newer remediation (token 7) takes the host out of the load balancer.
+    assert.equal((await run('/v1/lb/remove', 7))['status'], 200);
+    // The older one (token 6, paused while its lock expired and was taken) wakes up: refused.
+    await assert.rejects(
+      run('/v1/hosts/forensics', 6),
+      /409.*stale_fencing_token.*token 6 for host:search\/search-2 is older than 7/s,
+    );
+    assert.equal((await states('search'))['search-2'], 'out_of_lb', 'the stale call changed nothing');
+    // The same token again, a newer one, another resource's own tokens, and a call without a token: served.
+    assert.equal((await run('/v1/lb/add', 7))['status'], 200);
+    const other = await httpRequest.run(
+      { method: 'POST', url: `${sim.url}/v1/lb/remove`, body: { service: 'search', host: 'search-3' } },
+      actionContext({ fence: { resource: 'host:search/search-3', token: 1 } }),
+    );
+    assert.equal(other['status'], 200);
+    assert.equal((await post('/v1/lb/add', { service: 'search', host: 'search-3' })).status, 200);
+    // Every call is logged with the token it carried.
+    const log = sim.orchestratorRequests();
+    assert.deepEqual(
+      log.map((r) => [r.path, r.status, r.fence?.token, r.fence?.resource]),
+      [
+        ['/v1/lb/remove', 200, '7', resource],
+        ['/v1/hosts/forensics', 409, '6', resource],
+        ['/v1/lb/add', 200, '7', resource],
+        ['/v1/lb/remove', 200, '1', 'host:search/search-3'],
+        ['/v1/lb/add', 200, undefined, undefined],
+      ],
+    );
+    // A token that is not a positive integer, or one without its resource: 400.
+    for (const headers of [
+      { 'Lazarus-Fencing-Token': 'abc', 'Lazarus-Lock-Resource': resource },
+      { 'Lazarus-Fencing-Token': '9' },
+    ]) {
+      const res = await fetch(`${sim.url}/v1/lb/remove`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ service: 'search', host: 'search-2' }),
+      });
+      assert.equal(res.status, 400);
+      assert.match(
+        ((await res.json()) as { error: { message: string } }).error.message,
+        /Lazarus-Fencing-Token must be a positive integer/,
+      );
+    }
   });
 
   test('bad requests: 400 naming the field, 404 for an unknown service or host', async () => {
