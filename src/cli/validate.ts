@@ -31,5 +31,10 @@ export async function validateCommand(dir: string, out: NodeJS.WritableStream): 
     out.write(
       '\nwarning: peers.insecure is true: votes between nodes are not authenticated, and anything that reaches a peer port can cast one. Use peers.tls (`lazarus certs` writes the files).\n',
     );
+  const redis = config.region.redis;
+  if (redis.mode !== 'standalone' && redis.replicaAck.replicas === 0)
+    out.write(
+      `\nwarning: redis.mode is ${redis.mode} with replica_ack.replicas 0: locks are not waited for on a replica, so a failover can forget one (two runs on one host become possible). Set replica_ack.replicas to 1 when the primaries have replicas.\n`,
+    );
   return 0;
 }

@@ -129,6 +129,13 @@ export class ControllerNode {
 
     const redis = await connectRegionRedis(config.region.redis, { connectionName: `lazarus-${self.id}` });
     opened(() => redis.disconnect());
+    const { mode, replicaAck } = config.region.redis;
+    log.info({ redis: mode, replica_ack: replicaAck.replicas }, `redis ${mode} connected`);
+    if (mode !== 'standalone' && replicaAck.replicas === 0)
+      log.warn(
+        { redis: mode },
+        'redis.replica_ack.replicas is 0: a failover can forget a lock (locks are not waited for on a replica)',
+      );
     const keys = new RedisKeys(config.region.redis.keyPrefix);
     const inventory = inventoryOf(config, options.configDir);
     const evaluator = new Evaluator({

@@ -56,6 +56,25 @@ describe('lazarus validate', () => {
     assert.match(stdout, /valid\. Region local-1, 3 nodes \(quorum 2\)/);
   });
 
+  test('a cluster without replicas to wait for: valid, with a warning that a failover can forget a lock', async () => {
+    const copy = await copyConfig();
+    try {
+      await copy.edit(
+        'deploy/local/region.yaml',
+        '  url: redis://127.0.0.1:6379/0\n',
+        '  mode: cluster\n  nodes: ["127.0.0.1:7000"]\n  replica_ack: { replicas: 0 }\n',
+      );
+      const { code, stdout } = await lazarus(['validate', '--config', copy.dir]);
+      assert.equal(code, 0, stdout);
+      assert.match(
+        stdout,
+        /warning: redis\.mode is cluster with replica_ack\.replicas 0: .*a failover can forget one/,
+      );
+    } finally {
+      await copy.remove();
+    }
+  });
+
   test('a broken copy: exit 1 and each error with file:line:col', async () => {
     const { code, stdout } = await lazarus(['validate', '--config', broken.dir]);
     assert.equal(code, 1);
