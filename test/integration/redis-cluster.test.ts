@@ -7,6 +7,8 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 import { Cluster } from 'ioredis';
+import { viaRedis } from '../../src/common/dependency.js';
+import type { LzError } from '../../src/common/errors.js';
 import { serverOf } from '../../src/common/redis-node.js';
 import { DecisionStore } from '../../src/controller/decision-store.js';
 import { LocalStack } from '../../src/sim/local-stack.js';
@@ -90,6 +92,11 @@ describe('a region on a Redis Cluster of three primaries', { timeout: 240_000 },
     };
     assert.equal(view.nodes_up, 3);
     assert.equal(view.shards.length, 4, JSON.stringify(view.shards));
+
+    // A command across slots is refused the same way every time: not retryable (not "Redis down").
+    const crossed = await viaRedis('mget', () => client.mget('{a}x', '{b}y')).catch((e: unknown) => e);
+    assert.equal((crossed as LzError).code, 'LZ_ERR_REDIS_REFUSED', String(crossed));
+    assert.match((crossed as Error).message, /CROSSSLOT/);
 
     // The audit trim (a MULTI over the decision, its audit and attempt keys, and the index).
     const store = new DecisionStore(client, probe.keys);
