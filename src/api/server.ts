@@ -22,6 +22,8 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -33,6 +35,7 @@ import { EventErrorCodes } from '../events/errors.js';
 import type { RedisKeys } from '../common/keys.js';
 import type { CompiledConfig } from '../config/types.js';
 import { parseEvent } from '../events/parse.js';
+import type { ServedCertificate } from './certificate.js';
 import { ApiError, ApiErrorCodes, badRequest, notFound, unavailable } from './errors.js';
 import { hasBearer, parseHostPort, readBody, sendBytes, sendError, sendJson } from './http.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -43,6 +46,11 @@ import { clusterView, servicesView } from './views.js';
 export interface ApiServerOptions {
   /** `host:port` to listen on, as the node's `api` address in the region config; port 0: any free port. */
   readonly listen: string;
+  /**
+   * Serve HTTPS with this certificate and key (`api.tls`); `useCertificate` replaces them for new
+   * connections. @defaultValue plain HTTP
+   */
+  readonly tls?: ServedCertificate;
   readonly redis: Redis;
   readonly keys: RedisKeys;
   readonly config: CompiledConfig;
@@ -124,7 +132,7 @@ export class ApiServer {
 
   private constructor(
     private readonly o: ApiServerOptions,
-    private readonly server: Server,
+    private readonly server: Server | HttpsServer,
   ) {
     this.reader = new AuditReader(o.redis, o.keys, o.reader);
     this.files = new StaticFiles(o.consoleDir ?? defaultConsoleDir());
@@ -185,7 +193,12 @@ export class ApiServer {
   /** Starts listening; resolves once the port is bound. */
   static async start(options: ApiServerOptions): Promise<ApiServer> {
     const { host, port } = parseHostPort(options.listen);
-    const server = createServer();
+    // With TLS, a client that speaks plain HTTP to the port gets no answer: its connection is closed
+    // in the handshake (nothing is ever served without TLS on a port configured for it).
+    const server =
+      options.tls === undefined
+        ? createServer()
+        : createHttpsServer({ cert: options.tls.cert, key: options.tls.key });
     // A slow client may not hold a connection (and its buffers) for long.
     server.requestTimeout = 30_000;
     server.headersTimeout = 10_000;
@@ -200,8 +213,21 @@ export class ApiServer {
         resolve();
       });
     });
-    options.log?.info({ api: `${host}:${api.port}` }, 'REST API listening');
+    options.log?.info(
+      { api: `${host}:${api.port}`, tls: options.tls !== undefined },
+      `REST API listening (${options.tls === undefined ? 'HTTP' : 'HTTPS'})`,
+    );
     return api;
+  }
+
+  /**
+   * Serves another certificate from now on (a rotation): new connections get it, open ones keep
+   * theirs. Only for a server started with `tls`.
+   */
+  useCertificate(pem: ServedCertificate): void {
+    if (!('setSecureContext' in this.server))
+      throw new Error('this API serves plain HTTP (no api.tls): it has no certificate to replace');
+    this.server.setSecureContext({ cert: pem.cert, key: pem.key });
   }
 
   /** The bound port (the real one when started on port 0). */
@@ -209,10 +235,11 @@ export class ApiServer {
     return (this.server.address() as AddressInfo).port;
   }
 
-  /** `http://host:port` of the API. */
+  /** `http://host:port` of the API (`https://` with TLS). */
   get url(): string {
     const { address, family } = this.server.address() as AddressInfo;
-    return `http://${family === 'IPv6' ? `[${address}]` : address}:${this.port}`;
+    const scheme = this.o.tls === undefined ? 'http' : 'https';
+    return `${scheme}://${family === 'IPv6' ? `[${address}]` : address}:${this.port}`;
   }
 
   /** Stops taking connections and closes the open ones; safe to call twice. */

@@ -236,6 +236,21 @@ describe('lazarus certs and the peers section', () => {
     }
   });
 
+  test("a node's certificate names its API host too (it can serve api.tls), and the output says how", async () => {
+    const { X509Certificate } = await import('node:crypto');
+    await copy.edit('deploy/local/region.yaml', 'api: "127.0.0.1:8183"', 'api: "localhost:8183"');
+    try {
+      const run = await lazarus(['certs', '--config', copy.dir, '--node', 'c']);
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.match(run.stdout, /api: .*--ca certs\/ca\.pem\n {4}tls:\n {6}cert: certs\/\{node\}\.pem\n/);
+      const c = new X509Certificate(await readFile(join(copy.dir, 'certs', 'c.pem')));
+      assert.equal(c.subjectAltName, 'DNS:c, IP Address:127.0.0.1, DNS:localhost');
+      assert.ok(c.checkHost('localhost') !== undefined && c.checkIP('127.0.0.1') !== undefined);
+    } finally {
+      await copy.edit('deploy/local/region.yaml', 'api: "localhost:8183"', 'api: "127.0.0.1:8183"');
+    }
+  });
+
   test('peers: insecure loads with a warning; neither tls nor insecure does not load, at its line', async () => {
     await copy.edit(
       'deploy/local/region.yaml',
