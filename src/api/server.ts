@@ -34,13 +34,13 @@ import { LzError } from '../common/errors.js';
 import { EventErrorCodes } from '../events/errors.js';
 import type { RedisKeys } from '../common/keys.js';
 import type { CompiledConfig } from '../config/types.js';
-import { parseEvent } from '../events/parse.js';
 import type { ServedCertificate } from './certificate.js';
 import { ApiError, ApiErrorCodes, badRequest, notFound, unavailable } from './errors.js';
 import { hasBearer, parseHostPort, readBody, sendBytes, sendError, sendJson } from './http.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { parseEventQuery, parseRejectedQuery } from './query.js';
 import { StaticFiles, defaultConsoleDir } from './static-files.js';
+import { stampEvent } from './submission.js';
 import { clusterView, servicesView } from './views.js';
 
 export interface ApiServerOptions {
@@ -76,8 +76,11 @@ export interface ApiServerOptions {
   readonly tokens?: readonly ApiToken[];
   /** Reads need the token too. @defaultValue false */
   readonly protectReads?: boolean;
-  /** Id of the node serving the API, shown as `self` in `/v1/cluster`. */
-  readonly nodeId?: string;
+  /**
+   * Id of the node serving the API: `self` in `/v1/cluster`, and the node in the `submitted_by`
+   * stamp of the events it puts on the stream.
+   */
+  readonly nodeId: string;
   /** The web console's directory. @defaultValue `src/api/console` of the package */
   readonly consoleDir?: string;
   /** Largest body of `POST /v1/events`. @defaultValue the region's `events.max_bytes` */
@@ -403,7 +406,14 @@ export class ApiServer {
 
   private async postEvent({ req, res, token }: Call): Promise<void> {
     const body = await readBody(req, this.maxBodyBytes);
-    const parsed = parseEvent(body, { maxBytes: this.maxBodyBytes });
+    // Writes always need a token (authorize), so the route never runs without one.
+    if (token === undefined) throw new Error('POST /v1/events reached without a token');
+    // Who submitted it goes with the event (the audit trail shows it), always in the API's own
+    // words: whatever the client sent as submitted_by is replaced. A record put on the stream
+    // directly carries what its producer wrote (the stream's writers are trusted by IAM): see
+    // SubmittedBy in events/schema.ts.
+    const stamp = { via: 'api', token, node: this.o.nodeId } as const;
+    const parsed = stampEvent(body, stamp, this.maxBodyBytes);
     if (!parsed.ok) {
       const { rejection } = parsed;
       throw new ApiError(
@@ -413,10 +423,15 @@ export class ApiServer {
       );
     }
     const { event } = parsed;
+    if (parsed.replaced !== undefined)
+      this.o.log?.warn(
+        { event: event.id, token, claimed: parsed.replaced },
+        `POST /v1/events: the event's submitted_by was replaced by the API's (token ${token}): only the API writes it`,
+      );
     // As `lazarus submit` and the sensors do: events about one host stay in order on one shard.
     const key = `${event.service}/${event.host ?? event.resource ?? ''}`;
     try {
-      await this.o.put(body, key);
+      await this.o.put(parsed.bytes, key);
     } catch (error) {
       this.o.log?.warn({ err: error, event: event.id }, 'POST /v1/events: the stream could not be written');
       throw unavailable(
@@ -424,7 +439,7 @@ export class ApiServer {
         error,
       );
     }
-    this.o.log?.info({ event: event.id, token }, `event submitted with token ${token ?? '?'}`);
+    this.o.log?.info({ event: event.id, token }, `event submitted with token ${token}`);
     sendJson(res, 202, { id: event.id });
   }
 

@@ -29,7 +29,7 @@ import { parse as parseYaml } from 'yaml';
 import { formatDuration, parseDuration } from '../common/duration.js';
 import { HttpGetError, httpGet } from '../common/http-get.js';
 import { REGION_FILE } from '../config/load.js';
-import { remediatedText } from '../audit/timeline.js';
+import { remediatedText, submitterText } from '../audit/timeline.js';
 import { table } from './format.js';
 
 export interface ApiTarget {
@@ -356,6 +356,7 @@ interface Decision {
   late_votes?: { node: string; zone: string; pass: boolean; checks: Check[]; durationMs: number }[];
   late_failures?: { node: string; error: string }[];
   source: { shard: string; sequence: string };
+  submitted_by?: { via: string; token?: string; node?: string };
   event_time: string;
   arrived_at: string;
   decided_at: string;
@@ -452,6 +453,7 @@ export function traceText(d: Decision, run: Run | undefined): string {
         : [['rule', `${d.rule.id} → workflow ${d.rule.workflow}, lock ${d.rule.lock}`]]),
       ['coordinator', `${d.coordinator.node} (${d.coordinator.zone})`],
       ['source', `shard ${d.source.shard} sequence ${d.source.sequence}`],
+      ...(d.submitted_by === undefined ? [] : [['submitted', submittedText(d.submitted_by)]]),
       ['event time', `${d.event_time}${d.age_ms === undefined ? '' : ` (age ${d.age_ms}ms when read)`}`],
       ['arrived', d.arrived_at],
       [
@@ -538,6 +540,14 @@ export function traceText(d: Decision, run: Run | undefined): string {
     );
   }
   return lines.join('\n');
+}
+
+/** Who put the event on the stream, as the timeline says it; a shape this release does not know, as JSON. */
+function submittedText(s: NonNullable<Decision['submitted_by']>): string {
+  if (s.via === 'stream') return submitterText({ via: 'stream' });
+  if (s.via === 'api' && typeof s.token === 'string' && typeof s.node === 'string')
+    return submitterText({ via: 'api', token: s.token, node: s.node });
+  return JSON.stringify(s);
 }
 
 function rejectedText(r: Rejected): string {

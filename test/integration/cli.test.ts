@@ -152,6 +152,18 @@ describe('lazarus match', () => {
   });
 });
 
+describe('lazarus submit', () => {
+  test("an event with the REST API's stamp is refused: it would claim a token that never submitted it", async () => {
+    const stamped = JSON.stringify({
+      ...(JSON.parse(hostDown) as object),
+      submitted_by: { via: 'api', token: 'nagios', node: 'a' },
+    });
+    const { code, stdout } = await lazarus(['submit', '--event', '-'], stamped);
+    assert.equal(code, 2, stdout);
+    assert.match(stdout, /^refused: submitted_by is the REST API's stamp .*: remove the field\n$/);
+  });
+});
+
 describe('lazarus certs and the peers section', () => {
   let copy: ConfigCopy;
   before(async () => {
