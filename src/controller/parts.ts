@@ -176,7 +176,7 @@ export async function peerIdentityOf(
       'PEERS ARE NOT AUTHENTICATED (peers.insecure: true): anything that reaches a peer port can cast a vote; use it only on a network nothing else can reach',
     );
     // Nothing to reload; without a handler SIGHUP would end the node.
-    const onHup = (): void => log.info('SIGHUP: nothing to reload (peers.insecure)');
+    const onHup = (): void => log.info('SIGHUP: no peer certificate to reload (peers.insecure)');
     process.on('SIGHUP', onHup);
     return { identity: undefined, stop: () => process.off('SIGHUP', onHup) };
   }
