@@ -22,6 +22,8 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { RedisClient } from '../common/redis.js';
 import type { Logger } from 'pino';
@@ -32,17 +34,23 @@ import { LzError } from '../common/errors.js';
 import { EventErrorCodes } from '../events/errors.js';
 import type { RedisKeys } from '../common/keys.js';
 import type { CompiledConfig } from '../config/types.js';
-import { parseEvent } from '../events/parse.js';
+import type { ServedCertificate } from './certificate.js';
 import { ApiError, ApiErrorCodes, badRequest, notFound, unavailable } from './errors.js';
 import { hasBearer, parseHostPort, readBody, sendBytes, sendError, sendJson } from './http.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { parseEventQuery, parseRejectedQuery } from './query.js';
 import { StaticFiles, defaultConsoleDir } from './static-files.js';
+import { stampEvent } from './submission.js';
 import { clusterView, servicesView } from './views.js';
 
 export interface ApiServerOptions {
   /** `host:port` to listen on, as the node's `api` address in the region config; port 0: any free port. */
   readonly listen: string;
+  /**
+   * Serve HTTPS with this certificate and key (`api.tls`); `useCertificate` replaces them for new
+   * connections. @defaultValue plain HTTP
+   */
+  readonly tls?: ServedCertificate;
   readonly redis: RedisClient;
   readonly keys: RedisKeys;
   readonly config: CompiledConfig;
@@ -68,8 +76,11 @@ export interface ApiServerOptions {
   readonly tokens?: readonly ApiToken[];
   /** Reads need the token too. @defaultValue false */
   readonly protectReads?: boolean;
-  /** Id of the node serving the API, shown as `self` in `/v1/cluster`. */
-  readonly nodeId?: string;
+  /**
+   * Id of the node serving the API: `self` in `/v1/cluster`, and the node in the `submitted_by`
+   * stamp of the events it puts on the stream.
+   */
+  readonly nodeId: string;
   /** The web console's directory. @defaultValue `src/api/console` of the package */
   readonly consoleDir?: string;
   /** Largest body of `POST /v1/events`. @defaultValue the region's `events.max_bytes` */
@@ -124,7 +135,7 @@ export class ApiServer {
 
   private constructor(
     private readonly o: ApiServerOptions,
-    private readonly server: Server,
+    private readonly server: Server | HttpsServer,
   ) {
     this.reader = new AuditReader(o.redis, o.keys, o.reader);
     this.files = new StaticFiles(o.consoleDir ?? defaultConsoleDir());
@@ -185,7 +196,12 @@ export class ApiServer {
   /** Starts listening; resolves once the port is bound. */
   static async start(options: ApiServerOptions): Promise<ApiServer> {
     const { host, port } = parseHostPort(options.listen);
-    const server = createServer();
+    // With TLS, a client that speaks plain HTTP to the port gets no answer: its connection is closed
+    // in the handshake (nothing is ever served without TLS on a port configured for it).
+    const server =
+      options.tls === undefined
+        ? createServer()
+        : createHttpsServer({ cert: options.tls.cert, key: options.tls.key });
     // A slow client may not hold a connection (and its buffers) for long.
     server.requestTimeout = 30_000;
     server.headersTimeout = 10_000;
@@ -200,8 +216,21 @@ export class ApiServer {
         resolve();
       });
     });
-    options.log?.info({ api: `${host}:${api.port}` }, 'REST API listening');
+    options.log?.info(
+      { api: `${host}:${api.port}`, tls: options.tls !== undefined },
+      `REST API listening (${options.tls === undefined ? 'HTTP' : 'HTTPS'})`,
+    );
     return api;
+  }
+
+  /**
+   * Serves another certificate from now on (a rotation): new connections get it, open ones keep
+   * theirs. Only for a server started with `tls`.
+   */
+  useCertificate(pem: ServedCertificate): void {
+    if (!('setSecureContext' in this.server))
+      throw new Error('this API serves plain HTTP (no api.tls): it has no certificate to replace');
+    this.server.setSecureContext({ cert: pem.cert, key: pem.key });
   }
 
   /** The bound port (the real one when started on port 0). */
@@ -209,10 +238,11 @@ export class ApiServer {
     return (this.server.address() as AddressInfo).port;
   }
 
-  /** `http://host:port` of the API. */
+  /** `http://host:port` of the API (`https://` with TLS). */
   get url(): string {
     const { address, family } = this.server.address() as AddressInfo;
-    return `http://${family === 'IPv6' ? `[${address}]` : address}:${this.port}`;
+    const scheme = this.o.tls === undefined ? 'http' : 'https';
+    return `${scheme}://${family === 'IPv6' ? `[${address}]` : address}:${this.port}`;
   }
 
   /** Stops taking connections and closes the open ones; safe to call twice. */
@@ -376,7 +406,14 @@ export class ApiServer {
 
   private async postEvent({ req, res, token }: Call): Promise<void> {
     const body = await readBody(req, this.maxBodyBytes);
-    const parsed = parseEvent(body, { maxBytes: this.maxBodyBytes });
+    // Writes always need a token (authorize), so the route never runs without one.
+    if (token === undefined) throw new Error('POST /v1/events reached without a token');
+    // Who submitted it goes with the event (the audit trail shows it), always in the API's own
+    // words: whatever the client sent as submitted_by is replaced. A record put on the stream
+    // directly carries what its producer wrote (the stream's writers are trusted by IAM): see
+    // SubmittedBy in events/schema.ts.
+    const stamp = { via: 'api', token, node: this.o.nodeId } as const;
+    const parsed = stampEvent(body, stamp, this.maxBodyBytes);
     if (!parsed.ok) {
       const { rejection } = parsed;
       throw new ApiError(
@@ -386,10 +423,15 @@ export class ApiServer {
       );
     }
     const { event } = parsed;
+    if (parsed.replaced !== undefined)
+      this.o.log?.warn(
+        { event: event.id, token, claimed: parsed.replaced },
+        `POST /v1/events: the event's submitted_by was replaced by the API's (token ${token}): only the API writes it`,
+      );
     // As `lazarus submit` and the sensors do: events about one host stay in order on one shard.
     const key = `${event.service}/${event.host ?? event.resource ?? ''}`;
     try {
-      await this.o.put(body, key);
+      await this.o.put(parsed.bytes, key);
     } catch (error) {
       this.o.log?.warn({ err: error, event: event.id }, 'POST /v1/events: the stream could not be written');
       throw unavailable(
@@ -397,7 +439,7 @@ export class ApiServer {
         error,
       );
     }
-    this.o.log?.info({ event: event.id, token }, `event submitted with token ${token ?? '?'}`);
+    this.o.log?.info({ event: event.id, token }, `event submitted with token ${token}`);
     sendJson(res, 202, { id: event.id });
   }
 

@@ -6,7 +6,7 @@
  * story in the same words.
  */
 import { formatDuration } from '../common/duration.js';
-import type { DecisionRecord } from '../records/decision.js';
+import type { DecisionRecord, Submitter } from '../records/decision.js';
 import type { RunState } from '../workflow/types.js';
 import type { AuditEntry } from './log.js';
 
@@ -47,13 +47,21 @@ export function buildTimeline(
   const node = d.coordinator.node;
   const received = d.arrived_at;
   const decided = d.decided_at;
+  const submitter = d.submitted_by;
   const head: TimelineEntry[] = [
     {
       at: received,
       stage: 'received',
       node,
-      title: `read from ${d.source.shard} at sequence ${d.source.sequence} by node ${node} (${d.coordinator.zone})`,
-      detail: { shard: d.source.shard, sequence: d.source.sequence, event_time: d.event_time },
+      title:
+        `read from ${d.source.shard} at sequence ${d.source.sequence} by node ${node} (${d.coordinator.zone})` +
+        (submitter === undefined ? '' : `; submitted ${submitterText(submitter)}`),
+      detail: {
+        shard: d.source.shard,
+        sequence: d.source.sequence,
+        event_time: d.event_time,
+        ...(submitter === undefined ? {} : { submitted_by: submitter }),
+      },
     },
     { at: received, stage: 'parsed', node, ok: true, title: `a valid ${d.event_type} event` },
   ];
@@ -168,6 +176,18 @@ export function buildTimeline(
   }
   if (d.page?.action === 'acknowledge') head.push(pageEntry(d, d.page));
   return [...head, decisionEntry(d), ...after(d, run, audit)];
+}
+
+/**
+ * Who put the event on the stream, in words that follow "submitted": `through node b's REST API
+ * with token nagios`, or `directly to the stream, not through the REST API`. A stamp is shown as
+ * the record carries it: one that a producer wrote itself onto the stream reads the same (the
+ * stream's writers are trusted; see SubmittedBy in events/schema.ts).
+ */
+export function submitterText(s: Submitter): string {
+  return s.via === 'api'
+    ? `through node ${s.node}'s REST API with token ${s.token}`
+    : 'directly to the stream, not through the REST API';
 }
 
 /** "2/3 checks pass (failed: HealthCheckDown)" */

@@ -1,7 +1,8 @@
 /**
  * `lazarus certs [--config DIR] [--out DIR]`: the region's peer CA (kept when the directory has one,
  * so that certificates issued before stay valid) and a certificate and key for each node of
- * region.yaml, naming the node's id. Prints what it wrote and what region.yaml's `peers.tls` says.
+ * region.yaml, naming the node's id (and its gRPC and API hosts). Prints what it wrote and what
+ * region.yaml's `peers.tls` (and, for HTTPS, `api.tls`) says.
  */
 import { join, relative } from 'node:path';
 import { writeRegionCertificates } from '../cluster/certs.js';
@@ -55,6 +56,8 @@ export async function certsCommand(
   const rel = relative(dir, target) || '.';
   out.write(
     `\nregion.yaml:\n  peers:\n    tls:\n      ca: ${rel}/ca.pem\n      cert: ${rel}/{node}.pem\n      key: ${rel}/{node}-key.pem\n` +
+      `  api:   # HTTPS for the REST API too (each certificate names its node's API host); clients: --ca ${rel}/ca.pem\n` +
+      `    tls:\n      cert: ${rel}/{node}.pem\n      key: ${rel}/{node}-key.pem\n` +
       `Keep ca-key.pem off the nodes; a running node picks up a new certificate on SIGHUP or within seconds.\n`,
   );
   return 0;

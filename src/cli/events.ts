@@ -10,6 +10,15 @@
  * from the environment variable that `region.yaml`'s `api.token_env` names (`LAZARUS_API_TOKEN` by
  * default, the variable the nodes read theirs from); it is needed when the nodes protect reads.
  *
+ * HTTPS: when `region.yaml` has `api.tls`, the configured nodes (and an `--api host:port` without
+ * a scheme) are asked over https. Their certificate must chain to the CA of `--ca FILE` (else
+ * `$LAZARUS_API_CA`), and only to it, as curl's `--cacert`: a region's nodes usually have
+ * certificates of the region's own CA, and no public CA should be able to vouch for one. Without
+ * either, Node's own CA list is used (its bundled roots and `NODE_EXTRA_CA_CERTS`). The peers' CA
+ * is not trusted by itself: which CA signs the API's certificates is the operator's choice, and
+ * the CA that decides who may vote is not widened to the API without saying so. An https answer
+ * is never retried over http.
+ *
  * The tables go to `out`; what went wrong (a refusal, no such event, no node answering) to `err`.
  *
  * Exit 0: printed; 1: no such event; 2: bad usage, refused filter, or no node answered.
@@ -18,8 +27,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { formatDuration, parseDuration } from '../common/duration.js';
+import { HttpGetError, httpGet } from '../common/http-get.js';
 import { REGION_FILE } from '../config/load.js';
-import { remediatedText } from '../audit/timeline.js';
+import { remediatedText, submitterText } from '../audit/timeline.js';
 import { table } from './format.js';
 
 export interface ApiTarget {
@@ -27,6 +37,11 @@ export interface ApiTarget {
   readonly api?: string;
   /** @defaultValue `$LAZARUS_API_TOKEN` */
   readonly token?: string;
+  /**
+   * A PEM file of the CA certificates an https node's certificate must chain to (only these).
+   * @defaultValue `$LAZARUS_API_CA`, else Node's own CA list
+   */
+  readonly ca?: string;
   /** Print the API's JSON as it is. */
   readonly json?: boolean;
 }
@@ -46,6 +61,8 @@ export interface EventsCommandOptions extends ApiTarget {
 const TIMEOUT_MS = 10_000;
 /** Where the token is read from when `region.yaml` does not say (`api.token_env`). */
 export const DEFAULT_TOKEN_ENV = 'LAZARUS_API_TOKEN';
+/** The CA file of https nodes when `--ca` is not given. */
+export const CA_ENV = 'LAZARUS_API_CA';
 
 export async function eventsCommand(
   dir: string,
@@ -131,12 +148,26 @@ async function get(
   err: NodeJS.WritableStream,
 ): Promise<Answer | undefined> {
   const region = await readRegion(dir);
+  const scheme = apiScheme(region);
   let bases: string[];
   try {
-    bases = options.api !== undefined ? [baseUrl(options.api)] : configuredApis(region);
+    bases = options.api !== undefined ? [baseUrl(options.api, scheme)] : configuredApis(region, scheme);
   } catch (error) {
     err.write(`lazarus: ${(error as Error).message}\n`);
     return undefined;
+  }
+  const caFile = options.ca ?? (process.env[CA_ENV] === '' ? undefined : process.env[CA_ENV]);
+  let ca: Buffer | undefined;
+  if (caFile !== undefined) {
+    try {
+      ca = await readFile(caFile);
+    } catch (error) {
+      const where = options.ca === undefined ? `$${CA_ENV}` : '--ca';
+      err.write(
+        `lazarus: ${where} ${caFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})\n`,
+      );
+      return undefined;
+    }
   }
   const env = tokenEnv(region);
   const token = options.token ?? process.env[env];
@@ -144,15 +175,19 @@ async function get(
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (sentToken) headers['Authorization'] = `Bearer ${token}`;
   const failures: string[] = [];
+  const hints = new Set<string>();
   for (const base of bases) {
     try {
-      const res = await fetch(base + path, { headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
-      const text = await res.text();
+      const res = await httpGet(base + path, {
+        headers,
+        timeoutMs: TIMEOUT_MS,
+        ...(ca === undefined ? {} : { ca }),
+      });
       let body: unknown;
       try {
-        body = JSON.parse(text);
+        body = JSON.parse(res.text);
       } catch {
-        body = { error: { code: 'NOT_JSON', message: text.slice(0, 200) } };
+        body = { error: { code: 'NOT_JSON', message: res.text.slice(0, 200) } };
       }
       // 503: this node cannot read Redis or is not running; another one may.
       if (res.status === 503 && bases.length > 1) {
@@ -161,17 +196,49 @@ async function get(
       }
       return { status: res.status, body, tokenEnv: env, sentToken };
     } catch (error) {
-      // fetch says only "fetch failed"; its cause says why (ECONNREFUSED, a timeout, "bad port").
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      const why =
-        (error as Error).name === 'TimeoutError'
-          ? `no answer within ${formatDuration(TIMEOUT_MS)}`
-          : (cause?.code ?? cause?.message ?? (error as Error).message);
+      const { why, hint } = whyNoAnswer(error, base, caFile);
       failures.push(`${base}: ${why}`);
+      if (hint !== undefined) hints.add(hint);
     }
   }
-  err.write(`lazarus: no node's API answered:\n${failures.map((f) => `  ${f}\n`).join('')}`);
+  err.write(
+    `lazarus: no node's API answered:\n${failures.map((f) => `  ${f}\n`).join('')}` +
+      [...hints].map((h) => `lazarus: ${h}\n`).join(''),
+  );
   return undefined;
+}
+
+/** Why a node gave no answer, in a line, and what may help (a certificate not trusted, a wrong scheme). */
+function whyNoAnswer(
+  error: unknown,
+  base: string,
+  caFile: string | undefined,
+): { why: string; hint?: string } {
+  const code = error instanceof HttpGetError ? error.code : undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === 'ETIMEDOUT') return { why: `no answer within ${formatDuration(TIMEOUT_MS)}` };
+  const https = base.startsWith('https:');
+  // Node's certificate checks: UNABLE_TO_VERIFY_LEAF_SIGNATURE, DEPTH_ZERO_SELF_SIGNED_CERT,
+  // SELF_SIGNED_CERT_IN_CHAIN, CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID, ...
+  if (https && code !== undefined && /CERT|SIGNATURE|ALTNAME|ISSUER/.test(code))
+    return {
+      why: `the node's certificate is not trusted: ${code} (${message})`,
+      hint:
+        caFile === undefined
+          ? `give --ca FILE (or set $${CA_ENV}): the CA that signed the nodes' API certificates`
+          : `${caFile} is not the CA of the nodes' API certificates, or a certificate does not name the host asked for`,
+    };
+  if (https && code === 'EPROTO')
+    return {
+      why: `${code} (${message})`,
+      hint: 'the node may serve plain HTTP: try an http:// URL with --api',
+    };
+  if (!https && (code === 'ECONNRESET' || /socket hang up/.test(message)))
+    return {
+      why: `${code ?? 'ECONNRESET'} (the connection was closed without an answer)`,
+      hint: 'a node with api.tls serves only HTTPS: give an https:// URL with --api',
+    };
+  return { why: code ?? message };
 }
 
 /** `region.yaml` as parsed YAML, or why it could not be read (only a problem without `--api`). */
@@ -193,23 +260,30 @@ function tokenEnv(region: RegionFile): string {
   return typeof name === 'string' && name !== '' ? name : DEFAULT_TOKEN_ENV;
 }
 
+/** `https` when `region.yaml` has `api.tls` (the nodes serve HTTPS), else `http`. */
+function apiScheme(region: RegionFile): 'http' | 'https' {
+  const api = 'value' in region ? (region.value as { api?: { tls?: unknown } } | null)?.api : undefined;
+  return api?.tls !== undefined && api.tls !== null ? 'https' : 'http';
+}
+
 /** The `api` addresses of the nodes in `region.yaml`, in order. */
-function configuredApis(region: RegionFile): string[] {
+function configuredApis(region: RegionFile, scheme: 'http' | 'https'): string[] {
   const { file } = region;
   if ('error' in region) throw new Error(`${file} could not be read (${region.error}); give --api URL`);
   const nodes = (region.value as { nodes?: unknown } | null)?.nodes;
   const apis = Array.isArray(nodes)
     ? nodes.flatMap((n) => {
         const api = (n as { api?: unknown } | null)?.api;
-        return typeof api === 'string' ? [baseUrl(api)] : [];
+        return typeof api === 'string' ? [baseUrl(api, scheme)] : [];
       })
     : [];
   if (apis.length === 0) throw new Error(`${file} names no node with an api address; give --api URL`);
   return apis;
 }
 
-function baseUrl(api: string): string {
-  const url = /^https?:\/\//.test(api) ? api : `http://${api}`;
+/** `host:port` or a URL; a bare address gets the region's scheme. */
+function baseUrl(api: string, scheme: 'http' | 'https'): string {
+  const url = /^https?:\/\//.test(api) ? api : `${scheme}://${api}`;
   return url.replace(/\/+$/, '');
 }
 
@@ -282,6 +356,7 @@ interface Decision {
   late_votes?: { node: string; zone: string; pass: boolean; checks: Check[]; durationMs: number }[];
   late_failures?: { node: string; error: string }[];
   source: { shard: string; sequence: string };
+  submitted_by?: { via: string; token?: string; node?: string };
   event_time: string;
   arrived_at: string;
   decided_at: string;
@@ -378,6 +453,7 @@ export function traceText(d: Decision, run: Run | undefined): string {
         : [['rule', `${d.rule.id} → workflow ${d.rule.workflow}, lock ${d.rule.lock}`]]),
       ['coordinator', `${d.coordinator.node} (${d.coordinator.zone})`],
       ['source', `shard ${d.source.shard} sequence ${d.source.sequence}`],
+      ...(d.submitted_by === undefined ? [] : [['submitted', submittedText(d.submitted_by)]]),
       ['event time', `${d.event_time}${d.age_ms === undefined ? '' : ` (age ${d.age_ms}ms when read)`}`],
       ['arrived', d.arrived_at],
       [
@@ -464,6 +540,14 @@ export function traceText(d: Decision, run: Run | undefined): string {
     );
   }
   return lines.join('\n');
+}
+
+/** Who put the event on the stream, as the timeline says it; a shape this release does not know, as JSON. */
+function submittedText(s: NonNullable<Decision['submitted_by']>): string {
+  if (s.via === 'stream') return submitterText({ via: 'stream' });
+  if (s.via === 'api' && typeof s.token === 'string' && typeof s.node === 'string')
+    return submitterText({ via: 'api', token: s.token, node: s.node });
+  return JSON.stringify(s);
 }
 
 function rejectedText(r: Rejected): string {

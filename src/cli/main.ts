@@ -25,6 +25,7 @@ interface Values {
   dryRun?: boolean;
   api?: string;
   token?: string;
+  ca?: string;
   service?: string;
   host?: string;
   status?: string;
@@ -64,6 +65,10 @@ function program(run: (work: () => Promise<number>) => void): Command {
     c
       .option('--api <url>', "a node's REST API (default: the configuration's nodes, in turn)")
       .option('--token <token>', "the API token (default: the variable region.yaml's api.token_env names)")
+      .option(
+        '--ca <file>',
+        "the CA certificates (PEM) an https node's certificate must chain to, and only those (default: $LAZARUS_API_CA, else Node's own list)",
+      )
       .option('--json', 'print JSON');
   const sub = (name: string, description: string): Command =>
     config(root.command(name).description(description).exitOverride().allowExcessArguments(false));
@@ -222,8 +227,9 @@ function program(run: (work: () => Promise<number>) => void): Command {
 }
 
 const HELP_AFTER = `--config defaults to $LAZARUS_CONFIG, else the shipped deploy/local.
---api defaults to the configuration's nodes, asked in turn until one answers; --token to the
-variable that region.yaml's api.token_env names ($LAZARUS_API_TOKEN by default).
+--api defaults to the configuration's nodes, asked in turn until one answers (over https when
+region.yaml has api.tls); --token to the variable that region.yaml's api.token_env names
+($LAZARUS_API_TOKEN by default); --ca to $LAZARUS_API_CA.
 Run "lazarus <command> --help" for a command's options.`;
 
 /** The package's version, from its package.json. */
@@ -254,11 +260,12 @@ async function main(argv: string[]): Promise<number> {
   return work();
 }
 
-/** `--api`, `--token` and `--json`, as the event commands take them. */
+/** `--api`, `--token`, `--ca` and `--json`, as the event commands take them. */
 function target(values: Values): ApiTarget {
   return {
     ...(values.api === undefined ? {} : { api: values.api }),
     ...(values.token === undefined ? {} : { token: values.token }),
+    ...(values.ca === undefined ? {} : { ca: values.ca }),
     ...(values.json === undefined ? {} : { json: values.json }),
   };
 }

@@ -38,7 +38,7 @@ export async function startCommand(configDir: string, out: NodeJS.WritableStream
     ['PagerDuty simulator', stack.pagerduty.url, "POST /sim/incidents (a sensor's page), GET /sim/incidents"],
     ...stack.region.nodes.map((n) => [
       `node ${n.id}`,
-      `console http://${n.api}/`,
+      `console ${stack.apiUrl(n.id)}/`,
       `grpc ${n.grpc} · ${n.zone}`,
     ]),
   ];

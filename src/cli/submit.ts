@@ -3,6 +3,7 @@
  * sensor would. The event is validated first (an invalid one is refused with the reasons) unless
  * `--raw`, which puts the bytes as they are (to test how the cluster handles a poison record).
  * The partition key is `service/host`, so that events about one host stay in order on one shard.
+ * An event with `submitted_by` (the REST API's stamp) is refused: this is not the API.
  */
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { loadConfig } from '../config/load.js';
@@ -28,6 +29,14 @@ export async function submitCommand(
   const parsed = parseEvent(bytes, { maxBytes: region.events.maxBytes });
   if (!parsed.ok && !raw) {
     out.write(`refused (${parsed.rejection.code}): ${parsed.rejection.message}\n`);
+    return 2;
+  }
+  // The stamp says the REST API took the event with a token; this puts it on the stream directly,
+  // so the trail must say that instead (an event copied from a decision record carries one).
+  if (parsed.ok && parsed.event.submitted_by !== undefined && !raw) {
+    out.write(
+      "refused: submitted_by is the REST API's stamp of who submitted an event through it; lazarus submit puts the event on the stream directly, without one: remove the field\n",
+    );
     return 2;
   }
   const key = parsed.ok

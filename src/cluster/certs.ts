@@ -1,8 +1,8 @@
 /**
  * Certificates for the peer protocol's mutual TLS: a region's CA, and one certificate per node
- * that names the node's id (a DNS subject alternative name) and its gRPC host. Keys are made by
- * Node's own crypto (RSA 2048); node-forge writes and signs the X.509 certificates, which Node's
- * crypto cannot.
+ * that names the node's id (a DNS subject alternative name) and its gRPC and REST API hosts. Keys
+ * are made by Node's own crypto (RSA 2048); node-forge writes and signs the X.509 certificates,
+ * which Node's crypto cannot.
  */
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -55,13 +55,14 @@ export function createCa(region: string, days = 3650): Pem {
 }
 
 /**
- * A node's certificate, signed by `ca`: its id as a DNS name (what peers check), and its gRPC host
- * (an IP address or DNS name) so that ordinary TLS clients can check it too. Client and server use.
+ * A node's certificate, signed by `ca`: its id as a DNS name (what peers check), and its hosts (an
+ * IP address or DNS name each: the gRPC address's, and the REST API's) so that ordinary TLS
+ * clients can check it too; it can serve the REST API (`api.tls`) as well. Client and server use.
  */
 export function issueNodeCertificate(
   ca: Pem,
   nodeId: string,
-  host: string | undefined,
+  hosts: string | readonly (string | undefined)[] | undefined,
   days = 825,
   /** The region's other node ids: a host that is one of them (in any case) is not named. */
   others: readonly string[] = [],
@@ -72,9 +73,15 @@ export function issueNodeCertificate(
   const cert = base(nodeId, days, key.publicKey);
   cert.setIssuer(caCert.subject.attributes);
   const names: { type: number; value?: string; ip?: string }[] = [{ type: 2, value: nodeId }];
-  const clash = others.some((o) => o.toLowerCase() === host?.toLowerCase());
-  if (host !== undefined && host !== nodeId && !clash)
+  const seen = new Set([nodeId]);
+  for (const host of typeof hosts === 'string' ? [hosts] : (hosts ?? [])) {
+    // Another node's id among the names would make this certificate that node's too.
+    const clash = others.some((o) => o.toLowerCase() === host?.toLowerCase());
+    // An address to listen on every interface (0.0.0.0, ::) is nobody's name.
+    if (host === undefined || seen.has(host) || clash || host === '0.0.0.0' || host === '::') continue;
+    seen.add(host);
     names.push(isIP(host) === 0 ? { type: 2, value: host } : { type: 7, ip: host });
+  }
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
@@ -120,7 +127,8 @@ export function certificateFiles(
 export async function writeRegionCertificates(
   dir: string,
   region: string,
-  nodes: readonly { readonly id: string; readonly grpc: string }[],
+  /** Each node's id, gRPC address and (named in its certificate too) REST API address. */
+  nodes: readonly { readonly id: string; readonly grpc: string; readonly api?: string }[],
   options: {
     readonly days?: number;
     readonly newCa?: boolean;
@@ -162,7 +170,8 @@ export async function writeRegionCertificates(
   for (const node of nodes) {
     const own = certificateFiles(dir, node.id);
     const others = nodes.filter((n) => n.id !== node.id).map((n) => n.id);
-    const pem = issueNodeCertificate(ca, node.id, hostOf(node.grpc), options.days, others);
+    const hosts = [hostOf(node.grpc), node.api === undefined ? undefined : hostOf(node.api)];
+    const pem = issueNodeCertificate(ca, node.id, hosts, options.days, others);
     await writeFile(own.cert, pem.cert);
     await writeFile(own.key, pem.key, { mode: 0o600 });
     await chmod(own.key, 0o600);

@@ -11,10 +11,19 @@
  * reload that finds something wrong (a key that is not the certificate's, a certificate the CA did
  * not sign, or that does not name the node) keeps the old files in use and says why.
  */
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
+import {
+  checkKeyFits,
+  checkValidNow,
+  parseCertificate,
+  readKey,
+  readTlsFile,
+  TlsFilesError,
+} from '../common/tls-files.js';
 import { dnsNames, sanDnsNames } from './certs.js';
+
+/** The configuration fields the errors name. */
+const PREFIX = 'peers.tls';
 
 /** Where a node's TLS material is. */
 export interface PeerTlsFiles {
@@ -34,9 +43,6 @@ interface Material {
   readonly key: Buffer;
   readonly serial: string;
 }
-
-/** Thrown when the node's TLS files cannot be used; says which file and why. */
-export class PeerTlsError extends Error {}
 
 /** A node's CA and identity, as grpc-js's certificate providers want them, reloadable. */
 export class PeerIdentity {
@@ -157,60 +163,28 @@ async function readMaterial(
   files: PeerTlsFiles,
   nodes: readonly string[],
 ): Promise<Material> {
-  const read = async (what: string, path: string): Promise<Buffer> => {
-    try {
-      return await readFile(path);
-    } catch (error) {
-      throw new PeerTlsError(
-        `peers.tls.${what}: ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); \`lazarus certs --config DIR\` writes a region's certificates`,
-      );
-    }
-  };
-  const envKey = files.keyEnv === undefined ? undefined : process.env[files.keyEnv];
-  if (files.keyEnv !== undefined && (envKey === undefined || envKey === ''))
-    throw new PeerTlsError(
-      `peers.tls.key_env: $${files.keyEnv} is empty; it should hold node ${nodeId}'s key (PEM)`,
-    );
+  const hint = "; `lazarus certs --config DIR` writes a region's certificates";
+  const keyPair = files.keyEnv === undefined ? files : { cert: files.cert, keyEnv: files.keyEnv };
+  // The variable is looked at before any file is read, as a missing file would hide it.
+  const envKey =
+    files.keyEnv === undefined ? undefined : await readKey(PREFIX, keyPair, `node ${nodeId}'s key`);
   const [ca, cert, key] = await Promise.all([
-    read('ca', files.ca),
-    read('cert', files.cert),
-    envKey === undefined ? read('key', files.key) : Promise.resolve(Buffer.from(envKey)),
+    readTlsFile(`${PREFIX}.ca`, files.ca, hint),
+    readTlsFile(`${PREFIX}.cert`, files.cert, hint),
+    envKey ?? readKey(PREFIX, keyPair, `node ${nodeId}'s key`, hint),
   ]);
-  let caX: X509Certificate;
-  let certX: X509Certificate;
-  try {
-    caX = new X509Certificate(ca);
-  } catch (error) {
-    throw new PeerTlsError(`peers.tls.ca: ${files.ca} is not a PEM certificate (${String(error)})`);
-  }
-  try {
-    certX = new X509Certificate(cert);
-  } catch (error) {
-    throw new PeerTlsError(`peers.tls.cert: ${files.cert} is not a PEM certificate (${String(error)})`);
-  }
+  const caX = parseCertificate(`${PREFIX}.ca`, files.ca, ca);
+  const certX = parseCertificate(`${PREFIX}.cert`, files.cert, cert);
   if (!certX.verify(caX.publicKey))
-    throw new PeerTlsError(`peers.tls.cert: ${files.cert} is not signed by the CA in ${files.ca}`);
+    throw new TlsFilesError(`${PREFIX}.cert: ${files.cert} is not signed by the CA in ${files.ca}`);
   const named = dnsNames(certX).filter((n) => nodes.includes(n) || n === nodeId);
   if (named.length !== 1 || named[0] !== nodeId)
-    throw new PeerTlsError(
-      `peers.tls.cert: ${files.cert} names ${dnsNames(certX).join(', ') || 'no node'}: it must name node ${nodeId} and no other node of the region`,
+    throw new TlsFilesError(
+      `${PREFIX}.cert: ${files.cert} names ${dnsNames(certX).join(', ') || 'no node'}: it must name node ${nodeId} and no other node of the region`,
     );
-  try {
-    if (!certX.checkPrivateKey(createPrivateKey(key))) throw new Error('it belongs to another certificate');
-  } catch (error) {
-    throw new PeerTlsError(
-      `peers.tls.${envKey === undefined ? `key: ${files.key}` : `key_env: $${files.keyEnv ?? ''}`} is not the key of ${files.cert} (${error instanceof Error ? error.message : String(error)})`,
-    );
-  }
+  checkKeyFits(PREFIX, keyPair, certX, key);
   const now = Date.now();
-  for (const [what, file, x] of [
-    ['cert', files.cert, certX],
-    ['ca', files.ca, caX],
-  ] as const) {
-    if (Date.parse(x.validTo) < now)
-      throw new PeerTlsError(`peers.tls.${what}: ${file} expired on ${x.validTo}`);
-    if (Date.parse(x.validFrom) > now)
-      throw new PeerTlsError(`peers.tls.${what}: ${file} is not valid before ${x.validFrom}`);
-  }
+  checkValidNow(`${PREFIX}.cert`, files.cert, certX, now);
+  checkValidNow(`${PREFIX}.ca`, files.ca, caX, now);
   return { ca, cert, key, serial: certX.serialNumber };
 }

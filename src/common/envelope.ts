@@ -1,4 +1,8 @@
-/** The top-level fields of an event envelope, shared by the event schema and the template checker. */
+/**
+ * The top-level fields of an event envelope as a sensor writes them, which workflow templates may
+ * refer to (`{{ event.host }}`). Not `submitted_by`, the REST API's stamp of who submitted it
+ * (events/schema.ts): what a remediation does must not depend on who reported the problem.
+ */
 export const ENVELOPE_FIELDS = [
   'id',
   'type',

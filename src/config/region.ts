@@ -112,6 +112,13 @@ export function compileRegion(
         'peers needs tls (ca, cert, key: `lazarus certs` writes them) or, only for a trusted network, insecure: true',
       ),
     );
+  if (raw.api?.tls !== undefined && raw.api.tls.key === undefined && raw.api.tls.key_env === undefined)
+    issues.push(
+      source.issue(
+        ['api', 'tls'],
+        "api.tls needs key (the key's file) or key_env (a variable holding the key's PEM)",
+      ),
+    );
   if (raw.peers?.tls !== undefined && raw.peers.insecure === true)
     issues.push(source.issue(['peers', 'insecure'], 'peers has both tls and insecure: true; say one'));
   // A node id is the name its certificate gives it (a DNS name): not an address, not a trailing dot,
@@ -232,6 +239,16 @@ export function compileRegion(
       tokenEnv: raw.api?.token_env ?? REGION_DEFAULTS.apiTokenEnv,
       protectReads: raw.api?.protect_reads ?? false,
       tokens: (raw.api?.tokens ?? []).map((t) => ({ name: t.name, env: t.env, roles: t.roles })),
+      // Paths relative to the configuration directory, as the peers'; `{node}` is replaced by each node.
+      ...(raw.api?.tls === undefined
+        ? {}
+        : {
+            tls: {
+              cert: resolve(dir, raw.api.tls.cert),
+              ...(raw.api.tls.key === undefined ? {} : { key: resolve(dir, raw.api.tls.key) }),
+              ...(raw.api.tls.key_env === undefined ? {} : { keyEnv: raw.api.tls.key_env }),
+            },
+          }),
     },
     ...(pd === undefined
       ? {}

@@ -280,6 +280,17 @@ export const REGION_SCHEMA = {
         },
         token_env: envName,
         protect_reads: { type: 'boolean' },
+        // HTTPS for the API; `key` or `key_env` (checked in region.ts, which says which is missing).
+        tls: {
+          type: 'object',
+          required: ['cert'],
+          additionalProperties: false,
+          properties: {
+            cert: { type: 'string', minLength: 1 },
+            key: { type: 'string', minLength: 1 },
+            key_env: envName,
+          },
+        },
       },
     },
     pagerduty: {

@@ -119,6 +119,7 @@ export interface RawRegion {
     token_env?: string;
     protect_reads?: boolean;
     tokens?: { name: string; env: string; roles: ('read' | 'submit' | 'operate')[] }[];
+    tls?: { cert: string; key?: string; key_env?: string };
   };
   pagerduty?: {
     url?: string;
@@ -298,6 +299,12 @@ export interface CompiledRegion {
       readonly env: string;
       readonly roles: readonly ('read' | 'submit' | 'operate')[];
     }[];
+    /**
+     * HTTPS: the API's certificate and its key (paths resolved; `{node}` stands for the node's id),
+     * or the key's PEM in the variable `keyEnv` (used instead of `key` when both are given, as for
+     * the peers). Absent: plain HTTP.
+     */
+    readonly tls?: { readonly cert: string; readonly key?: string; readonly keyEnv?: string };
   };
   /** Absent: paging is not configured, and an event with an incident key is never acted on. */
   readonly pagerduty?: {

@@ -92,6 +92,7 @@ export class RecordBuilder {
       votes: d.votes,
       failures: d.failures,
       source: { shard: record.shardId, sequence: record.sequenceNumber },
+      submitted_by: event.submitted_by ?? { via: 'stream' },
       event_time: event.time,
       arrived_at: new Date(record.arrivalMs).toISOString(),
       decided_at: new Date(now).toISOString(),

@@ -34,11 +34,14 @@ export const CONTROLLER_ERRORS = errorRegistry('controller', {
     http: 400,
     grpc: 'INVALID_ARGUMENT',
   },
-  /** A node could not start (its configuration names no such node, a listener could not bind). */
+  /**
+   * A node could not start (its configuration names no such node, its TLS files cannot be used, a
+   * listener could not bind).
+   */
   NODE_START: {
     code: 'LZ_ERR_NODE_START',
     message:
-      "a node could not start (its id is not in region.yaml's nodes, or a port could not be bound); its state is `failed`",
+      "a node could not start (its id is not in region.yaml's nodes, a TLS file named in `peers.tls` or `api.tls` cannot be read or used, or a port could not be bound); its state is `failed`",
     retryable: false,
     http: 500,
     grpc: 'INTERNAL',

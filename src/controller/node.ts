@@ -43,7 +43,16 @@ import { PagerError, PagerErrorCodes } from '../pager/errors.js';
 import type { PagerDutyPager } from '../pager/pagerduty-pager.js';
 import type { PagerPort } from '../actions/definition.js';
 import { Responder } from './responder.js';
-import { breakerNotes, directoryOf, notifierOf, pagerOf, peerIdentityOf, retentionTimer } from './parts.js';
+import {
+  apiCertificateOf,
+  breakerNotes,
+  directoryOf,
+  notifierOf,
+  pagerOf,
+  peerIdentityOf,
+  reloadApiCertificate,
+  retentionTimer,
+} from './parts.js';
 import { ControllerErrorCodes } from './errors.js';
 import { LzError } from '../common/errors.js';
 import { CircuitBreaker } from '../safety/circuit-breaker.js';
@@ -275,8 +284,10 @@ export class ControllerNode {
     });
 
     const apiToken = process.env[config.region.api.tokenEnv];
+    const apiCertificate = await apiCertificateOf(config, self.id, log);
     const api = await ApiServer.start({
       listen: self.api,
+      ...(apiCertificate === undefined ? {} : { tls: apiCertificate.pem }),
       redis,
       keys,
       config,
@@ -301,6 +312,11 @@ export class ControllerNode {
         ),
     });
     opened(() => api.stop());
+    const stopApiTls =
+      apiCertificate === undefined
+        ? () => undefined
+        : reloadApiCertificate(apiCertificate, log, (pem) => api.useCertificate(pem));
+    opened(stopApiTls);
     if (apiToken === undefined || apiToken === '')
       log.warn(`$${config.region.api.tokenEnv} is not set: the REST API refuses every write`);
 
@@ -322,7 +338,10 @@ export class ControllerNode {
       notifier,
       pager,
       trimTimer,
-      tls.stop,
+      () => {
+        tls.stop();
+        stopApiTls();
+      },
     );
     state = () => node.state;
     consumer.start();

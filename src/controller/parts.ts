@@ -1,13 +1,16 @@
 /**
  * The node's parts that are built from the configuration and the environment alone: the pager
  * (with the region's request budget), the notification channels, the Redis hooks of the breaker's
- * summary notes, and the retention timer. node.ts wires them together.
+ * summary notes, the retention timer, and the TLS files (the peers' and the REST API's, reloaded on
+ * SIGHUP and when they change). node.ts wires them together.
  */
 import { constants, unwatchFile, watchFile } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { RedisClient } from '../common/redis.js';
 import type { Logger } from 'pino';
+import { ApiCertificate } from '../api/certificate.js';
+import type { ServedCertificate } from '../api/certificate.js';
 import { PeerIdentity } from '../cluster/tls.js';
 import { viaRedis } from '../common/dependency.js';
 import type { RedisKeys } from '../common/keys.js';
@@ -173,7 +176,7 @@ export async function peerIdentityOf(
       'PEERS ARE NOT AUTHENTICATED (peers.insecure: true): anything that reaches a peer port can cast a vote; use it only on a network nothing else can reach',
     );
     // Nothing to reload; without a handler SIGHUP would end the node.
-    const onHup = (): void => log.info('SIGHUP: nothing to reload (peers.insecure)');
+    const onHup = (): void => log.info('SIGHUP: no peer certificate to reload (peers.insecure)');
     process.on('SIGHUP', onHup);
     return { identity: undefined, stop: () => process.off('SIGHUP', onHup) };
   }
@@ -187,29 +190,96 @@ export async function peerIdentityOf(
   const identity = await PeerIdentity.load(nodeId, files, nodes);
   log.info({ cert: files.cert, serial: identity.serial }, 'peers: mutual TLS');
   await warnAboutKeys(peers.tls, nodeId, nodes, log);
+  const stop = reloadOnChange(
+    'peers',
+    [files.ca, files.cert, ...(files.keyEnv === undefined ? [files.key] : [])],
+    async () => ((await identity.reload()) ? identity.serial : undefined),
+    log,
+  );
+  return { identity, stop };
+}
+
+/**
+ * The REST API's certificate (`api.tls`, `{node}` replaced by the node's id), read and checked
+ * before the API starts: a file that cannot be read or used rejects, naming the field and the
+ * file, and the node does not start. `undefined` when the API is configured without TLS.
+ */
+export async function apiCertificateOf(
+  config: CompiledConfig,
+  nodeId: string,
+  log: Logger,
+): Promise<ApiCertificate | undefined> {
+  const tls = config.region.api.tls;
+  if (tls === undefined) {
+    log.info('REST API: plain HTTP (no api.tls): tokens and events cross the network in clear text');
+    return undefined;
+  }
+  const files = {
+    cert: tls.cert.replaceAll('{node}', nodeId),
+    ...(tls.key === undefined ? {} : { key: tls.key.replaceAll('{node}', nodeId) }),
+    ...(tls.keyEnv === undefined ? {} : { keyEnv: tls.keyEnv }),
+  };
+  const certificate = await ApiCertificate.load(files);
+  log.info(
+    { cert: files.cert, serial: certificate.serial, names: certificate.names, valid_to: certificate.validTo },
+    'REST API: HTTPS',
+  );
+  if (files.keyEnv === undefined && files.key !== undefined)
+    await warnIfOthersRead(files.key, 'api.tls', log);
+  return certificate;
+}
+
+/**
+ * Serves the API's certificate anew (`use`) whenever its files hold a new one: on SIGHUP and when
+ * they change, as the peers' certificate. Returns the function that stops watching.
+ */
+export function reloadApiCertificate(
+  certificate: ApiCertificate,
+  log: Logger,
+  use: (pem: ServedCertificate) => void,
+): () => void {
+  const { files } = certificate;
+  return reloadOnChange(
+    'REST API',
+    [files.cert, ...(files.keyEnv === undefined && files.key !== undefined ? [files.key] : [])],
+    async () => ((await certificate.reload(use)) ? certificate.serial : undefined),
+    log,
+  );
+}
+
+/**
+ * Reloads TLS files on SIGHUP and when one of them changes (polled every 2 s), one reload at a
+ * time. `reload` resolves with the new certificate's serial, or `undefined` when nothing changed;
+ * files that cannot be used are logged and the ones in use stay. Returns the function that stops.
+ */
+function reloadOnChange(
+  what: string,
+  watched: readonly string[],
+  reload: () => Promise<string | undefined>,
+  log: Logger,
+): () => void {
   let reloading = Promise.resolve();
-  const reload = (why: string): void => {
+  const run = (why: string): void => {
     reloading = reloading.then(() =>
-      identity.reload().then(
-        (changed) => {
-          if (changed) log.info({ why, serial: identity.serial }, 'peers: certificate reloaded');
+      reload().then(
+        (serial) => {
+          if (serial !== undefined) log.info({ why, serial }, `${what}: certificate reloaded`);
         },
         (error: unknown) =>
-          log.error({ err: error, why }, 'peers: the certificate files cannot be used; the ones in use stay'),
+          log.error(
+            { err: error, why },
+            `${what}: the certificate files cannot be used; the ones in use stay`,
+          ),
       ),
     );
   };
-  const onHup = (): void => reload('SIGHUP');
+  const onHup = (): void => run('SIGHUP');
   process.on('SIGHUP', onHup);
-  const watched = [files.ca, files.cert, ...(files.keyEnv === undefined ? [files.key] : [])];
-  const onChange = (): void => reload('files changed');
+  const onChange = (): void => run('files changed');
   for (const file of watched) watchFile(file, { interval: 2000, persistent: false }, onChange);
-  return {
-    identity,
-    stop: () => {
-      process.off('SIGHUP', onHup);
-      for (const file of watched) unwatchFile(file, onChange);
-    },
+  return () => {
+    process.off('SIGHUP', onHup);
+    for (const file of watched) unwatchFile(file, onChange);
   };
 }
 
@@ -246,16 +316,18 @@ async function warnAboutKeys(
         `peers: this node can read the keys of ${others.join(', ')}: whoever holds it can vote as them. In a real region give each node only its own key (lazarus certs --node ID)`,
       );
   }
-  if (tls.keyEnv === undefined) {
-    const own = tls.key.replaceAll('{node}', nodeId);
-    const mode = await stat(own).then(
-      (s) => s.mode,
-      () => 0,
+  if (tls.keyEnv === undefined) await warnIfOthersRead(tls.key.replaceAll('{node}', nodeId), 'peers', log);
+}
+
+/** Says so when a key file can be read by others than its owner. */
+async function warnIfOthersRead(key: string, what: string, log: Logger): Promise<void> {
+  const mode = await stat(key).then(
+    (s) => s.mode,
+    () => 0,
+  );
+  if ((mode & 0o077) !== 0)
+    log.warn(
+      { file: key, mode: (mode & 0o777).toString(8) },
+      `${what}: the key can be read by others than its owner; chmod 600`,
     );
-    if ((mode & 0o077) !== 0)
-      log.warn(
-        { file: own, mode: (mode & 0o777).toString(8) },
-        'peers: the key can be read by others than its owner; chmod 600',
-      );
-  }
 }

@@ -30,8 +30,11 @@ export function clusterVoters(
 ): VotersOf {
   return (event, rule, checks) => {
     const local: Voter = { node: self.id, vote: () => evaluator.vote(event, checks) };
+    // Without the API's stamp: the checks do not look at who submitted an event, and a peer of the
+    // release before it (a rolling upgrade) would refuse the field it does not know, and not vote.
+    const { submitted_by: _submitter, ...judged } = event;
     const request = {
-      event_json: JSON.stringify(event),
+      event_json: JSON.stringify(judged),
       rule_id: rule.id,
       checks: checks.map(toCheckMessage),
       coordinator: self.id,

@@ -23,8 +23,39 @@ export const EVENT_SCHEMA = {
     resource: { type: 'string', minLength: 1, maxLength: 255 },
     incident_key: { type: 'string', minLength: 1, maxLength: 255 },
     data: { type: 'object', maxProperties: 64 },
+    /** Written by the REST API (see {@link SubmittedBy}); a sensor writing to the stream leaves it out. */
+    submitted_by: {
+      type: 'object',
+      required: ['via', 'token', 'node'],
+      additionalProperties: false,
+      properties: {
+        via: { const: 'api' },
+        // Names as region.yaml's token names and node ids are written.
+        token: { type: 'string', maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
+        node: { type: 'string', maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
+      },
+    },
   },
 } as const;
+
+/**
+ * Who put an event on the stream through the REST API: the stamp `POST /v1/events` writes into
+ * the envelope, always, in place of whatever the client sent in the field (a client cannot claim
+ * another token's name), with the name of the token it was submitted with (`default` for the one
+ * of `api.token_env`) and the node whose API took it.
+ *
+ * The stamp is read from the record like the rest of the envelope: nothing signs it. The stream's
+ * writers are trusted (its IAM policy says who may put records), so a stamp in a record put on the
+ * stream directly is what that producer wrote, and the audit trail shows it like one the API wrote.
+ * A record without a stamp came straight from the stream, and the trail says so.
+ */
+export interface SubmittedBy {
+  readonly via: 'api';
+  /** The token's name (`api.tokens[].name`, or `default`), never the token. */
+  readonly token: string;
+  /** The node whose REST API accepted the event. */
+  readonly node: string;
+}
 
 /** An event as the controller works with it, after parsing. */
 export interface LzEvent {
@@ -39,6 +70,7 @@ export interface LzEvent {
   readonly resource?: string;
   readonly incident_key?: string;
   readonly data: Readonly<Record<string, unknown>>;
+  readonly submitted_by?: SubmittedBy;
 }
 
 /** @defaultValue 64 KiB: far below Kinesis' 1 MiB record, far above any real sensor event. */

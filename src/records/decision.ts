@@ -5,7 +5,7 @@
  */
 import type { CheckEvidence, Vote, VoteFailure } from '../cluster/quorum.js';
 import type { LockRef } from '../common/lock-ref.js';
-import type { LzEvent } from '../events/schema.js';
+import type { LzEvent, SubmittedBy } from '../events/schema.js';
 import type { Remediation } from '../safety/remediations.js';
 
 export type EscalationReason =
@@ -147,6 +147,13 @@ export interface DecisionRecord {
   late_votes?: readonly Vote[];
   late_failures?: readonly VoteFailure[];
   readonly source: { readonly shard: string; readonly sequence: string };
+  /**
+   * Who put the event on the stream: the REST API's stamp as the record carries it (the token's
+   * name and the node), or `stream` when it has none (a sensor or `lazarus submit` put it there
+   * directly). A stamp is what the record says: a producer with write access to the stream could
+   * have written one itself (see SubmittedBy). Absent from records of releases before it was kept.
+   */
+  readonly submitted_by?: Submitter;
   readonly event_time: string;
   /** When the record arrived in the stream (Kinesis' approximate arrival time). */
   readonly arrived_at: string;
@@ -156,6 +163,9 @@ export interface DecisionRecord {
   readonly vote_ms?: number;
   readonly event: LzEvent;
 }
+
+/** Who put an event on the stream (DecisionRecord.submitted_by). */
+export type Submitter = SubmittedBy | { readonly via: 'stream' };
 
 /** What the controller did with the event's page, and how long after the event's `time`. */
 export interface FirstResponse {

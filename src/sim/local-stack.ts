@@ -17,6 +17,7 @@ import { createInterface } from 'node:readline';
 import YAML from 'yaml';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { PeerIdentity } from '../cluster/tls.js';
+import { httpGet } from '../common/http-get.js';
 import { packageRoot } from '../common/package-root.js';
 import { ensureStream, kinesisClient } from '../ingest/kinesis-client.js';
 import { FleetSimulator } from './fleet.js';
@@ -57,6 +58,14 @@ export interface LocalStackOptions {
   readonly apiToken?: string;
   /** Options of the PagerDuty simulator the nodes page through. */
   readonly pagerduty?: PagerDutySimulatorOptions;
+  /**
+   * The REST API over HTTPS (`api.tls`), each node with a certificate of the region's CA in
+   * `certs/api/` (it names the node's id and 127.0.0.1); clients trust `apiCa`. Needs the stack's
+   * own peer certificates (no `peers` in `region`). @defaultValue false: plain HTTP, as `npm start`
+   */
+  readonly apiTls?: boolean;
+  /** More environment for the node processes (the variables of `api.tokens`, say). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface NodeProcess {
@@ -90,13 +99,16 @@ export class LocalStack {
     readonly pagerduty: PagerDutySimulator,
     /** The REST API's bearer token for writes. */
     readonly apiToken: string,
+    /** With `apiTls`: the CA file the API's certificates chain to (what clients trust). */
+    readonly apiCa: string | undefined,
+    private readonly env: Readonly<Record<string, string>>,
   ) {}
 
-  /** `http://host:port` of node `id`'s REST API. */
+  /** `http://host:port` of node `id`'s REST API (`https://` with `apiTls`). */
   apiUrl(id: string): string {
     const node = this.region.nodes.find((n) => n.id === id);
     if (node === undefined) throw new Error(`node ${id} is not in the region`);
-    return `http://${node.api}`;
+    return `${this.apiCa === undefined ? 'http' : 'https'}://${node.api}`;
   }
 
   static async start(options: LocalStackOptions = {}): Promise<LocalStack> {
@@ -199,6 +211,19 @@ export class LocalStack {
           },
         };
       }
+      let apiCa: string | undefined;
+      if (options.apiTls === true) {
+        if ((options.region as { peers?: unknown } | undefined)?.peers !== undefined)
+          throw new Error('apiTls needs the stack to make the certificates: no peers in options.region');
+        // The region's CA (kept in the work dir) signs them; a copy of its certificate comes along.
+        const apiCerts = join(configDir, 'certs', 'api');
+        await writeRegionCertificates(apiCerts, String(raw.region), nodes, { caDir: join(workDir, 'ca') });
+        apiCa = join(apiCerts, 'ca.pem');
+        region['api'] = {
+          ...(region['api'] as Record<string, unknown>),
+          tls: { cert: join(apiCerts, '{node}.pem'), key: join(apiCerts, '{node}-key.pem') },
+        };
+      }
       if (options.services !== undefined) {
         await writeFile(join(configDir, 'services.yaml'), options.services);
         (region['paths'] as Record<string, string>)['services'] = join(configDir, 'services.yaml');
@@ -231,6 +256,8 @@ export class LocalStack {
         options.onLog,
         pagerduty,
         apiToken,
+        apiCa,
+        options.env ?? {},
       );
       try {
         await Promise.all((options.nodes ?? nodes.map((n) => n.id)).map((id) => stack.startNode(id)));
@@ -253,6 +280,7 @@ export class LocalStack {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
+        ...this.env,
         LAZARUS_LOG_LEVEL: process.env['LAZARUS_LOG_LEVEL'] ?? 'info',
         LAZARUS_LOCAL_API_TOKEN: this.apiToken,
         LAZARUS_LOCAL_PAGERDUTY_TOKEN: DEFAULT_SIM_TOKEN,
@@ -274,8 +302,8 @@ export class LocalStack {
     }
     // Ready when the node's /readyz says it is running and its Redis answers (whatever its log
     // level). Not the peer protocol: that serves only the region's nodes, over mutual TLS.
-    const api = this.region.nodes.find((n) => n.id === id)?.api;
-    if (api === undefined) throw new Error(`node ${id} is not in the region`);
+    const url = `${this.apiUrl(id)}/readyz`;
+    const ca = this.apiCa === undefined ? undefined : await readFile(this.apiCa);
     let exitCode: number | null | undefined;
     void exited.then((code) => (exitCode = code));
     {
@@ -289,8 +317,8 @@ export class LocalStack {
           throw new Error(
             `node ${id} did not start within 30 s; see ${join(this.workDir, 'logs', `node-${id}.log`)}`,
           );
-        const ready = await fetch(`http://${api}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
-          (r) => r.ok,
+        const ready = await httpGet(url, { timeoutMs: 1000, ...(ca === undefined ? {} : { ca }) }).then(
+          (r) => r.status === 200,
           () => false,
         );
         if (ready) break;

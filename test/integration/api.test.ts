@@ -441,7 +441,18 @@ describe('REST API', { timeout: 60_000 }, () => {
     assert.deepEqual(accepted.json, { id: good['id'] });
     assert.equal(sink.length, 1);
     assert.equal(sink[0]?.key, 'sms-api/sms-api-3');
-    assert.deepEqual(JSON.parse(sink[0]?.data.toString('utf8') ?? ''), good);
+    // On the stream: the event as posted, stamped with who submitted it (the legacy token's name).
+    assert.deepEqual(JSON.parse(sink[0]?.data.toString('utf8') ?? ''), {
+      ...good,
+      submitted_by: { via: 'api', token: 'default', node: 'a' },
+    });
+    // A stamp the client wrote is the API's to write: replaced, not trusted, not a 400.
+    const claims = event({ submitted_by: { via: 'api', token: 'nagios', node: 'c' } });
+    assert.equal((await post(JSON.stringify(claims), auth)).status, 202);
+    assert.deepEqual(
+      (JSON.parse(sink[1]?.data.toString('utf8') ?? '') as { submitted_by?: unknown }).submitted_by,
+      { via: 'api', token: 'default', node: 'a' },
+    );
 
     putFails = true;
     try {
@@ -491,8 +502,19 @@ describe('REST API', { timeout: 60_000 }, () => {
     assert.equal(errorCode(submitReads), ApiErrorCodes.FORBIDDEN);
     assert.match(submitReads.text, /token nagios may submit; this needs the read role/);
     // Submitting: the submit token and the all-roles one; the read-only token is refused with 403.
+    // Each event goes on the stream stamped with its own token's name.
+    const before = sink.length;
     assert.equal((await post('submit-only-token')).status, 202);
     assert.equal((await post(TOKEN)).status, 202);
+    assert.deepEqual(
+      sink
+        .slice(before)
+        .map((r) => (JSON.parse(r.data.toString('utf8')) as { submitted_by?: unknown }).submitted_by),
+      [
+        { via: 'api', token: 'nagios', node: 'a' },
+        { via: 'api', token: 'default', node: 'a' },
+      ],
+    );
     const readPosts = await post('read-only-token');
     assert.equal(readPosts.status, 403);
     assert.match(readPosts.text, /token dashboard may read; this needs the submit role/);

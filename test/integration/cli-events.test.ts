@@ -16,7 +16,7 @@ import { Metrics } from '../../src/metrics/metrics.js';
 import { ApiServer } from '../../src/api/server.js';
 import type { ApiServerOptions } from '../../src/api/server.js';
 import { AuditLog } from '../../src/audit/log.js';
-import { timelineText } from '../../src/cli/events.js';
+import { timelineText, traceText } from '../../src/cli/events.js';
 import { configDir } from '../../src/common/package-root.js';
 import { loadConfigOrThrow } from '../../src/config/load.js';
 import { defaultCatalog } from '../../src/controller/catalog.js';
@@ -25,7 +25,7 @@ import { freePort } from '../../src/sim/ports.js';
 import { startRedis } from '../../src/sim/redis-server.js';
 import type { RedisProcess } from '../../src/sim/redis-server.js';
 import { REPO } from '../helpers/config-copy.js';
-import { freshKeys, writeDecisions, writeRejected, writeRun } from '../unit/api/fixtures.js';
+import { decisionRecord, freshKeys, writeDecisions, writeRejected, writeRun } from '../unit/api/fixtures.js';
 import type { DecisionSpec } from '../unit/api/fixtures.js';
 
 const run = promisify(execFile);
@@ -173,6 +173,7 @@ describe('lazarus events / lazarus event against a node API', { timeout: 120_000
       put: () => Promise.reject(new Error('not used by these tests')),
       state: () => 'running',
       token: TOKEN,
+      nodeId: 'a',
     };
     open = await ApiServer.start(options);
     guarded = await ApiServer.start({
@@ -543,5 +544,24 @@ describe('the timeline table of lazarus event', () => {
         ['?', '-', 'step', '', 'boot: failed'],
       ],
     );
+  });
+});
+
+describe('the trace of lazarus event: who submitted the event', () => {
+  test('the node and token of an API stamp, straight from the stream, or nothing for an older record', () => {
+    const d = decisionRecord({ id: 'who', decidedAt: Date.parse('2026-11-22T03:00:00.000Z') });
+    // As the CLI gets it: the record as the API's JSON.
+    const trace = (record: object): string =>
+      traceText(JSON.parse(JSON.stringify(record)) as Parameters<typeof traceText>[0], undefined);
+    const line = (text: string): string | undefined => /^submitted +(.*)$/m.exec(text)?.[1];
+    assert.equal(
+      line(trace({ ...d, submitted_by: { via: 'api', token: 'nagios', node: 'b' } })),
+      "through node b's REST API with token nagios",
+    );
+    assert.equal(
+      line(trace({ ...d, submitted_by: { via: 'stream' } })),
+      'directly to the stream, not through the REST API',
+    );
+    assert.equal(line(trace(d)), undefined);
   });
 });

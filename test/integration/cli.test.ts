@@ -171,6 +171,18 @@ describe('lazarus match', () => {
   });
 });
 
+describe('lazarus submit', () => {
+  test("an event with the REST API's stamp is refused: it would claim a token that never submitted it", async () => {
+    const stamped = JSON.stringify({
+      ...(JSON.parse(hostDown) as object),
+      submitted_by: { via: 'api', token: 'nagios', node: 'a' },
+    });
+    const { code, stdout } = await lazarus(['submit', '--event', '-'], stamped);
+    assert.equal(code, 2, stdout);
+    assert.match(stdout, /^refused: submitted_by is the REST API's stamp .*: remove the field\n$/);
+  });
+});
+
 describe('lazarus certs and the peers section', () => {
   let copy: ConfigCopy;
   before(async () => {
@@ -252,6 +264,21 @@ describe('lazarus certs and the peers section', () => {
       assert.match(again.stdout, /has no .*ca-key\.pem beside it: put the CA key back .* or say --new-ca/);
     } finally {
       await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  test("a node's certificate names its API host too (it can serve api.tls), and the output says how", async () => {
+    const { X509Certificate } = await import('node:crypto');
+    await copy.edit('deploy/local/region.yaml', 'api: "127.0.0.1:8183"', 'api: "localhost:8183"');
+    try {
+      const run = await lazarus(['certs', '--config', copy.dir, '--node', 'c']);
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.match(run.stdout, /api: .*--ca certs\/ca\.pem\n {4}tls:\n {6}cert: certs\/\{node\}\.pem\n/);
+      const c = new X509Certificate(await readFile(join(copy.dir, 'certs', 'c.pem')));
+      assert.equal(c.subjectAltName, 'DNS:c, IP Address:127.0.0.1, DNS:localhost');
+      assert.ok(c.checkHost('localhost') !== undefined && c.checkIP('127.0.0.1') !== undefined);
+    } finally {
+      await copy.edit('deploy/local/region.yaml', 'api: "localhost:8183"', 'api: "127.0.0.1:8183"');
     }
   });
 

@@ -196,6 +196,10 @@ describe('web console in a browser', { timeout: 120_000 }, () => {
     await page.locator(`[data-testid=event-row][data-id="${act.id}"] [data-testid=event-link]`).click();
     await page.getByTestId('vote').nth(2).waitFor();
     assert.equal(await page.getByTestId('decision').getAttribute('data-decision'), 'act');
+    // Put on the stream by the test, as a sensor does: the page says it did not come through the API.
+    const submitted = page.getByTestId('submitted');
+    assert.equal(await submitted.getAttribute('data-via'), 'stream');
+    assert.equal(await submitted.textContent(), 'directly to the stream, not through the REST API');
 
     const votes = page.getByTestId('vote');
     const nodes = (await attrs(votes, 'data-node')).map((n) => n ?? '').sort();

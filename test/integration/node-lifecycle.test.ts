@@ -84,6 +84,40 @@ describe('a node that cannot start', () => {
     }
   });
 
+  test('its API certificate cannot be used: failed, naming the api.tls field and the file', async () => {
+    const plain = '  protect_reads: false\n';
+    const withTls = (tls: string): string => `${plain}  tls: ${tls}\n`;
+    const startsWith = async (tls: string, expected: RegExp): Promise<void> => {
+      await copy.edit('deploy/local/region.yaml', plain, withTls(tls));
+      try {
+        await assert.rejects(
+          ControllerNode.start({ configDir: copy.dir, nodeId: 'a', log }),
+          (error: unknown) => {
+            assert.ok(error instanceof NodeStartError);
+            assert.equal(error.code, ControllerErrorCodes.NODE_START);
+            assert.equal(error.state, 'failed');
+            assert.match(error.message, expected);
+            return true;
+          },
+        );
+      } finally {
+        await copy.edit('deploy/local/region.yaml', withTls(tls), plain);
+      }
+    };
+    await startsWith(
+      '{ cert: "certs/missing-{node}.pem", key: "certs/{node}-key.pem" }',
+      /^node a could not start: api\.tls\.cert: \/.*\/certs\/missing-a\.pem cannot be read \(ENOENT\)$/,
+    );
+    await startsWith(
+      '{ cert: "certs/{node}.pem", key: "certs/ca.pem" }',
+      /^node a could not start: api\.tls\.key: \/.*\/certs\/ca\.pem is not the key of \/.*\/certs\/a\.pem/,
+    );
+    await startsWith(
+      '{ cert: "certs/{node}.pem", key_env: LAZARUS_TEST_UNSET_API_KEY }',
+      /^node a could not start: api\.tls\.key_env: \$LAZARUS_TEST_UNSET_API_KEY is empty/,
+    );
+  });
+
   test('its API port is taken: failed, the cause named, the peer port and the Redis connection closed again', async () => {
     const squatter = await listen(apiPort);
     try {

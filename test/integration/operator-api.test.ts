@@ -44,6 +44,8 @@ const BREAKER_THRESHOLD = 3;
 const SHARDS = 4;
 const VOTE_TIMEOUT_MS = 3000;
 const NODES = ['a', 'b', 'c'] as const;
+/** A submit-only token of `api.tokens` (named `nagios`), beside the stack's own (`default`). */
+const NAGIOS_TOKEN = `nagios-${Math.random().toString(36).slice(2)}`;
 
 const ALL_STAGES: readonly TimelineStage[] = [
   'received',
@@ -106,7 +108,9 @@ describe('operator API against a live local region', { timeout: 300_000 }, () =>
         workflows: { lease_ttl: '3s' },
         pagerduty: { budget: '3s', incident_grace: '1s' },
         events: { max_bytes: MAX_BYTES },
+        api: { tokens: [{ name: 'nagios', env: 'LAZARUS_TEST_NAGIOS_TOKEN', roles: ['submit'] }] },
       },
+      env: { LAZARUS_TEST_NAGIOS_TOKEN: NAGIOS_TOKEN },
     });
     probe = new ClusterProbe(stack);
   });
@@ -310,6 +314,9 @@ describe('operator API against a live local region', { timeout: 300_000 }, () =>
     assert.equal(received.node, node);
     assert.equal(received.detail?.['shard'], d.source.shard);
     assert.equal(received.detail?.['sequence'], d.source.sequence);
+    // Put on the stream by the test, as a sensor does: no API stamp, and the trail says so.
+    assert.deepEqual(d.submitted_by, { via: 'stream' });
+    assert.match(received.title, /; submitted directly to the stream, not through the REST API$/);
     for (const stage of ['parsed', 'stale', 'dedup', 'match', 'gates'] as const)
       assert.equal(only(t, stage).ok, true, `${stage}: ${show(t)}`);
     assert.match(only(t, 'stale').title, /^fresh: /);
@@ -662,15 +669,37 @@ describe('operator API against a live local region', { timeout: 300_000 }, () =>
     refused.push(big.id);
 
     // Accepted: the node puts it on the stream, and the region decides it (UP matches no rule).
+    // The client claims another token and node in submitted_by: the API writes its own stamp.
     const event = hostDown('sms-api', 'sms-api-9', { data: { host_state: 'UP', host_state_type: 'HARD' } });
-    const accepted = await post(JSON.stringify(event), bearer());
+    const claimed = { ...event, submitted_by: { via: 'api', token: 'default', node: 'c' } };
+    const accepted = await post(JSON.stringify(claimed), bearer(NAGIOS_TOKEN));
     assert.equal(accepted.status, 202, accepted.text);
     assert.deepEqual(accepted.json, { id: event.id });
     const d = await decided(event.id);
     assert.equal(d.decision, 'escalate');
     assert.equal(d.reason, 'no_rule');
-    assert.deepEqual(d.event, event, 'the event as posted');
+    const stamp = { via: 'api', token: 'nagios', node: 'a' };
+    assert.deepEqual(d.event, { ...event, submitted_by: stamp }, "the event as posted, with the API's stamp");
+    assert.deepEqual(d.submitted_by, stamp, 'the decision names the token that submitted it, and the node');
     assert.match(d.source.shard, /^shardId-/);
+    // Whichever node decided it, the trace from any node says who submitted it.
+    const posted = await getJson<Trace>(`/v1/events/${encodeURIComponent(event.id)}`, 'b');
+    assert.deepEqual(posted.decision.submitted_by, stamp);
+    const postedReceived = only(posted, 'received');
+    assert.match(postedReceived.title, /; submitted through node a's REST API with token nagios$/);
+    assert.deepEqual(postedReceived.detail?.['submitted_by'], stamp);
+
+    // A record put on the stream directly with a stamp in it: the stream's writers are trusted (by
+    // IAM), so the trail shows what that producer wrote, as it would the API's own (README,
+    // Security). The API is what keeps a client from choosing its stamp.
+    const direct = hostDown('sms-api', 'sms-api-9', {
+      data: { host_state: 'UP', host_state_type: 'HARD', via: 'direct' },
+    });
+    const written = { via: 'api', token: 'dashboard', node: 'b' };
+    await probe.put({ ...direct, submitted_by: written } as TestEvent);
+    const directly = await decided(direct.id);
+    assert.equal(directly.reason, 'no_rule', JSON.stringify(directly));
+    assert.deepEqual(directly.submitted_by, written);
 
     const unknown = await call(`/v1/events/${encodeURIComponent('no-such-event')}`);
     assert.equal(unknown.status, 404);

@@ -109,7 +109,32 @@ function headCard(d, id) {
       ['Decided', d.decided_at ? timeEl(d.decided_at) : undefined],
       ['Age when read', d.age_ms !== undefined ? fmtMs(d.age_ms) : undefined],
       ['Stream', source.shard ? `${source.shard} @ ${text(source.sequence)}` : undefined],
+      ['Submitted', submitted(d.submitted_by)],
     ]),
+  );
+}
+
+/**
+ * Who put the event on the stream, as the record says (the timeline's words). A stamp in a record
+ * put on the stream directly is what its producer wrote: the stream's writers are trusted.
+ * @param {unknown} by
+ */
+function submitted(by) {
+  if (!isObject(by)) return undefined;
+  const via = typeof by.via === 'string' ? by.via : '';
+  return el(
+    'span',
+    { 'data-testid': 'submitted', 'data-via': via },
+    via === 'stream'
+      ? 'directly to the stream, not through the REST API'
+      : via === 'api'
+        ? [
+            'through node ',
+            el('code', {}, text(by.node)),
+            "'s REST API with token ",
+            el('code', {}, text(by.token)),
+          ]
+        : JSON.stringify(by),
   );
 }
 

@@ -31,6 +31,7 @@
  *   quorum?: number, coordinator?: { node?: string, zone?: string },
  *   votes?: Vote[], failures?: VoteFailure[], late_votes?: Vote[], late_failures?: VoteFailure[],
  *   source?: { shard?: string, sequence?: string },
+ *   submitted_by?: { via?: string, token?: string, node?: string },
  *   event_time?: string, arrived_at?: string, decided_at?: string, latency_ms?: number, vote_ms?: number,
  *   event?: { resource?: string }
  * }} DecisionRecord

@@ -262,4 +262,22 @@ describe('buildTimeline', () => {
       ],
     );
   });
+
+  test("who submitted it: through which node's API with which token, or straight to the stream", () => {
+    const base = decisionRecord({ id: 'who', decidedAt: T });
+    const received = (d: DecisionRecord): TimelineEntry | undefined =>
+      buildTimeline(d, undefined, []).find((e) => e.stage === 'received');
+    const api = received({ ...base, submitted_by: { via: 'api', token: 'nagios', node: 'b' } });
+    assert.match(
+      api?.title ?? '',
+      /^read from shardId-\S+ at sequence \d+ by node a \(local-1a\); submitted through node b's REST API with token nagios$/,
+    );
+    assert.deepEqual(api?.detail?.['submitted_by'], { via: 'api', token: 'nagios', node: 'b' });
+    const stream = received({ ...base, submitted_by: { via: 'stream' } });
+    assert.match(stream?.title ?? '', /; submitted directly to the stream, not through the REST API$/);
+    // A record of a release that did not keep it: nothing is claimed either way.
+    const older = received(base);
+    assert.match(older?.title ?? '', /by node a \(local-1a\)$/);
+    assert.equal(older?.detail?.['submitted_by'], undefined);
+  });
 });

@@ -396,6 +396,47 @@ describe('rejections name the file, line and what is expected', () => {
     );
   });
 
+  test('region: api.tls paths are resolved from the configuration directory, {node} kept; a key is needed', async () => {
+    let dir = '';
+    const config = await loadAfter(async (c) => {
+      dir = c.dir;
+      await c.edit(
+        'deploy/local/region.yaml',
+        '  protect_reads: false\n',
+        '  protect_reads: false\n  tls: { cert: "certs/{node}-api.pem", key: "/etc/lazarus/{node}-api-key.pem" }\n',
+      );
+    });
+    assert.deepEqual(config.region.api.tls, {
+      cert: join(dir, 'certs', '{node}-api.pem'),
+      key: '/etc/lazarus/{node}-api-key.pem',
+    });
+    const fromEnv = await loadAfter((c) =>
+      c.edit(
+        'deploy/local/region.yaml',
+        '  protect_reads: false\n',
+        '  protect_reads: false\n  tls: { cert: "certs/{node}.pem", key_env: LAZARUS_API_TLS_KEY }\n',
+      ),
+    );
+    assert.equal(fromEnv.region.api.tls?.keyEnv, 'LAZARUS_API_TLS_KEY');
+    assert.equal(fromEnv.region.api.tls?.key, undefined);
+    const issues = await issuesAfter((c) =>
+      c.edit(
+        'deploy/local/region.yaml',
+        '  protect_reads: false\n',
+        '  protect_reads: false\n  tls: { cert: "certs/{node}.pem", ca: certs/ca.pem }\n',
+      ),
+    );
+    find(issues, 'deploy/local/region.yaml', 'unknown key "ca"');
+    const noKey = await issuesAfter((c) =>
+      c.edit(
+        'deploy/local/region.yaml',
+        '  protect_reads: false\n',
+        '  protect_reads: false\n  tls: { cert: a.pem }\n',
+      ),
+    );
+    assert.equal(find(noKey, 'deploy/local/region.yaml', 'api.tls needs key').path, '/api/tls');
+  });
+
   test('a notification channel the region cannot deliver to is a load error at the line that names it', async () => {
     const issues = await issuesAfter(async (c) => {
       await c.edit(

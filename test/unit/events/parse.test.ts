@@ -40,6 +40,30 @@ describe('parseEvent', () => {
     assert.deepEqual(result.event.data, {});
   });
 
+  test("submitted_by: the API's stamp is part of the envelope; a stamp of another shape is refused", () => {
+    const stamp = { via: 'api', token: 'nagios', node: 'b' };
+    const result = parseEvent(JSON.stringify({ ...good, submitted_by: stamp }));
+    assert.ok(result.ok);
+    assert.deepEqual(result.event.submitted_by, stamp);
+    const plain = parseEvent(JSON.stringify(good));
+    assert.ok(plain.ok);
+    assert.equal(plain.event.submitted_by, undefined, 'a sensor writes none');
+    for (const [bad, path] of [
+      ['me', '/submitted_by'],
+      [{ via: 'stream', token: 'x', node: 'a' }, '/submitted_by/via'],
+      [{ via: 'api', token: 'nagios' }, '/submitted_by'],
+      [{ via: 'api', token: 'a b', node: 'a' }, '/submitted_by/token'],
+      [{ ...stamp, at: 'now' }, '/submitted_by'],
+    ] as const) {
+      const r = rejection(JSON.stringify({ ...good, submitted_by: bad }));
+      assert.equal(r.code, 'LZ_ERR_EVENT_INVALID', JSON.stringify(bad));
+      assert.ok(
+        r.errors.some((e) => e.path === path),
+        `${JSON.stringify(bad)}: ${JSON.stringify(r.errors)}`,
+      );
+    }
+  });
+
   test('not JSON', () => {
     const r = rejection('{"id": "ev-1",');
     assert.equal(r.code, 'LZ_ERR_EVENT_NOT_JSON');
