@@ -28,6 +28,14 @@ export async function info(port: number, section: string): Promise<string> {
   return ask(port, (r) => r.info(section));
 }
 
+/** Whether a write on the server at `port` is acknowledged by one replica within a second (`WAIT 1 1000`). */
+export async function acknowledgedWrite(port: number): Promise<boolean> {
+  return ask(port, async (r) => {
+    await r.set('lz-test:replica-ack', String(Date.now()));
+    return (await r.wait(1, 1000)) >= 1;
+  });
+}
+
 export interface RedisClusterProcesses {
   readonly servers: readonly RedisProcess[];
   /** `127.0.0.1:port` of each primary, for `redis.nodes`. */

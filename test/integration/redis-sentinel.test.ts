@@ -14,7 +14,7 @@ import type { DecisionRecord } from '../../src/records/decision.js';
 import { LocalStack } from '../../src/sim/local-stack.js';
 import { ClusterProbe, hostDown } from '../helpers/cluster.js';
 import type { TestEvent } from '../helpers/cluster.js';
-import { info, startSentinelSetup } from '../helpers/redis-topologies.js';
+import { acknowledgedWrite, info, startSentinelSetup } from '../helpers/redis-topologies.js';
 import type { SentinelProcesses } from '../helpers/redis-topologies.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -38,7 +38,8 @@ describe('a region on Sentinel, its primary killed during a stream of events', {
         mode: 'sentinel',
         sentinels: [redis.sentinelAddress],
         master: redis.master,
-        replica_ack: { replicas: 1, timeout: '250ms' },
+        // The longest allowed: on a loaded 2-core machine a replica's acknowledgement can take 250 ms.
+        replica_ack: { replicas: 1, timeout: '400ms' },
       },
       region: { thresholds: { vote_timeout: '3s' }, kinesis: { poll_interval: '50ms' } },
     });
@@ -94,6 +95,13 @@ describe('a region on Sentinel, its primary killed during a stream of events', {
         const text = await info(oldPrimary, 'replication');
         return text.includes('role:slave') && text.includes('master_link_status:up') ? true : undefined;
       },
+      60_000,
+      200,
+    );
+    // And the new primary counts it: a write there is acknowledged by one replica (what a lock needs).
+    await waitFor(
+      'the new primary to have a replica that acknowledges writes',
+      async () => ((await acknowledgedWrite(redis.replica.port)) ? true : undefined),
       60_000,
       200,
     );
