@@ -16,6 +16,7 @@ const LAYERS = {
   checks: ['common', 'config'],
   workflow: ['common', 'config'],
   inventory: ['common'],
+  sensors: ['common', 'events', 'inventory'],
   matching: ['config', 'events'],
   records: ['common', 'events', 'cluster', 'safety'],
   metrics: ['common', 'records'],
@@ -25,11 +26,12 @@ const LAYERS = {
   pager: ['common'],
   notify: ['common', 'config', 'pager'],
   audit: ['common', 'records', 'workflow'],
-  api: ['common', 'config', 'events', 'audit', 'metrics', 'records'],
+  api: ['common', 'config', 'events', 'audit', 'metrics', 'records', 'sensors'],
   sim: ['common', 'cluster', 'ingest', 'pager'],
   controller: [
     ...['common', 'config', 'events', 'safety', 'checks', 'workflow', 'inventory', 'matching'],
     ...['records', 'metrics', 'ingest', 'cluster', 'actions', 'pager', 'notify', 'audit', 'api'],
+    'sensors',
   ],
 };
 const FOLDERS = [...Object.keys(LAYERS), 'cli'];

@@ -27,6 +27,9 @@ import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { RedisClient } from '../common/redis.js';
 import type { Logger } from 'pino';
+import { mappingsFrom } from '../sensors/mapping.js';
+import type { SensorMappings } from '../sensors/types.js';
+import { isSensorName, SENSOR_BODY_MAX_BYTES, sensorPut } from './sensor-route.js';
 import { AuditReader } from '../audit/reader.js';
 import type { AuditReaderOptions } from '../audit/reader.js';
 import { AuditErrorCodes } from '../audit/cursor.js';
@@ -131,6 +134,8 @@ export class ApiServer {
   private readonly routes: readonly Route[];
   private readonly now: () => number;
   private readonly maxBodyBytes: number;
+  private readonly sensorMappings: SensorMappings;
+  private readonly serviceNames: ReadonlySet<string>;
   private stopping: Promise<void> | undefined;
 
   private constructor(
@@ -141,6 +146,8 @@ export class ApiServer {
     this.files = new StaticFiles(o.consoleDir ?? defaultConsoleDir());
     this.now = o.now ?? Date.now;
     this.maxBodyBytes = o.maxBodyBytes ?? o.config.region.events.maxBytes;
+    this.sensorMappings = mappingsFrom(o.config.region.sensors);
+    this.serviceNames = new Set(o.config.services.keys());
     this.routes = [
       {
         name: '/v1/events',
@@ -159,6 +166,12 @@ export class ApiServer {
         pattern: /^\/v1\/rejected$/,
         methods: { GET: (c) => this.listRejected(c) },
         access: { GET: 'read' },
+      },
+      {
+        name: '/v1/sensors/{sensor}',
+        pattern: /^\/v1\/sensors\/([^/]+)$/,
+        methods: { POST: (c) => this.postSensor(c) },
+        access: { POST: 'submit' },
       },
       {
         name: '/v1/services',
@@ -441,6 +454,35 @@ export class ApiServer {
     }
     this.o.log?.info({ event: event.id, token }, `event submitted with token ${token}`);
     sendJson(res, 202, { id: event.id });
+  }
+
+  private async postSensor({ req, res, token, params: [name] }: Call): Promise<void> {
+    if (name === undefined || !isSensorName(name))
+      throw notFound(`no sensor ${JSON.stringify(name)}; sensors: alertmanager, datadog, eventbridge`);
+    const body = await readBody(req, SENSOR_BODY_MAX_BYTES);
+    if (token === undefined) throw new Error('POST /v1/sensors reached without a token');
+    const put = sensorPut(
+      name,
+      body,
+      { via: 'api', token, node: this.o.nodeId },
+      this.sensorMappings,
+      this.serviceNames,
+      this.now(),
+    );
+    try {
+      await this.o.put(put.bytes, put.partitionKey);
+    } catch (error) {
+      this.o.log?.warn({ err: error, sensor: name }, 'POST /v1/sensors: the stream could not be written');
+      throw unavailable(
+        `the ${name} payload could not be put on the stream (${error instanceof Error ? error.message : String(error)})`,
+        error,
+      );
+    }
+    this.o.log?.info(
+      { sensor: name, token, items: put.items.length },
+      `${name} payload submitted with token ${token}`,
+    );
+    sendJson(res, 202, { sensor: name, items: put.items });
   }
 
   private async services({ res }: Call): Promise<void> {

@@ -284,6 +284,11 @@ export function compileRegion(
       retentionMs,
       maxEvents: raw.audit?.max_events ?? REGION_DEFAULTS.auditMaxEvents,
     },
+    sensors: {
+      alertmanager: raw.sensors?.alertmanager ?? {},
+      datadog: raw.sensors?.datadog ?? {},
+      awsEnvironment: raw.sensors?.aws?.environment ?? 'prod',
+    },
   };
 }
 

@@ -12,6 +12,34 @@ const alternatives = { type: 'string', pattern: '^[^|]+(\\|[^|]+)*$' } as const;
 const identifier = { type: 'string', pattern: '^[a-z][a-z0-9_]*$' } as const;
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' } as const;
 const address = { type: 'string', pattern: '^[^:\\s]+:[0-9]{1,5}$' } as const;
+/** Where an envelope field comes from in a sensor's payload: the first dotted path with a value. */
+const fieldSource = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['from'],
+  properties: {
+    from: {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'string', pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$' },
+    },
+    default: { type: 'string', minLength: 1 },
+  },
+} as const;
+const sensorMapping = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    service: fieldSource,
+    host: fieldSource,
+    environment: fieldSource,
+    type: fieldSource,
+    types: {
+      type: 'object',
+      additionalProperties: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_.-]*$', maxLength: 64 },
+    },
+  },
+} as const;
 /** A Redis server or sentinel: `host:port` or `[v6]:port`. */
 const redisAddress = {
   type: 'string',
@@ -341,6 +369,19 @@ export const REGION_SCHEMA = {
       properties: {
         retention: duration,
         max_events: { type: 'integer', minimum: 100 },
+      },
+    },
+    sensors: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        alertmanager: sensorMapping,
+        datadog: sensorMapping,
+        aws: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { environment: { type: 'string', minLength: 1, maxLength: 32 } },
+        },
       },
     },
   },

@@ -144,6 +144,25 @@ export interface RawRegion {
     fallback?: string[];
   };
   audit?: { retention?: string; max_events?: number };
+  sensors?: {
+    alertmanager?: RawSensorMapping;
+    datadog?: RawSensorMapping;
+    aws?: { environment?: string };
+  };
+}
+
+export interface RawFieldSource {
+  from: string[];
+  default?: string;
+}
+
+/** `sensors.<name>` as written: each field given replaces the adapter's default for it. */
+export interface RawSensorMapping {
+  service?: RawFieldSource;
+  host?: RawFieldSource;
+  environment?: RawFieldSource;
+  type?: RawFieldSource;
+  types?: Record<string, string>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -330,6 +349,13 @@ export interface CompiledRegion {
     };
     readonly teams: Readonly<Record<string, readonly string[]>>;
     readonly fallback: readonly string[];
+  };
+  /** The sensor adapters' mappings as written (the adapters' defaults fill in the rest). */
+  readonly sensors: {
+    readonly alertmanager: Readonly<RawSensorMapping>;
+    readonly datadog: Readonly<RawSensorMapping>;
+    /** The environment of events from AWS (EventBridge). @defaultValue prod */
+    readonly awsEnvironment: string;
   };
   readonly audit: {
     /** How long an event's decision and trace are kept. */

@@ -218,7 +218,14 @@ export class DecisionStore {
       runScript(
         this.redis,
         REJECT,
-        { marker: this.keys.rejectedMarker(record.shard, record.sequence), rejected: this.keys.rejected },
+        {
+          // One marker per item of a sensor's payload: its alerts are rejected one by one.
+          marker: this.keys.rejectedMarker(
+            record.shard,
+            record.item === undefined ? record.sequence : `${record.sequence}#${record.item}`,
+          ),
+          rejected: this.keys.rejected,
+        },
         [text, REJECTED_MARKER_MS, REJECTED_KEEP],
       ),
     );

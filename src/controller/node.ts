@@ -259,6 +259,7 @@ export class ControllerNode {
       },
       node: self,
       log,
+      instances: (instanceId) => inventory.findInstance(instanceId),
       responder,
       metrics,
       workflows: dispatch,

@@ -33,6 +33,11 @@ import type { Logger } from 'pino';
 import { isRetryable } from '../common/dependency.js';
 import type { CompiledConfig, CompiledRule } from '../config/types.js';
 import { parseEvent } from '../events/parse.js';
+import { SensorErrorCodes } from '../sensors/errors.js';
+import { expandRecord } from '../sensors/expand.js';
+import type { Expansion } from '../sensors/expand.js';
+import { mappingsFrom } from '../sensors/mapping.js';
+import type { InstanceLookup, SensorMappings } from '../sensors/types.js';
 import type { LzEvent } from '../events/schema.js';
 import type { StreamRecord } from '../ingest/stream-record.js';
 import type { Matcher } from '../matching/matcher.js';
@@ -76,6 +81,8 @@ export interface PipelineOptions {
   /** This node's vote and each peer's, for an event and the rule's checks. */
   readonly voters: VotersOf;
   readonly log: Logger;
+  /** The host an EC2 instance is (the inventory's `instance_id`s), for AWS events. */
+  readonly instances?: InstanceLookup;
   /** Events of one batch handled at once (events of one host stay in order). @defaultValue 32 */
   readonly concurrency?: number;
   /** The clock, for tests. @defaultValue Date.now */
@@ -98,6 +105,8 @@ export class Pipeline {
   private readonly late: LateVotes;
   private readonly outbox: Outbox;
   private readonly aside: SetAside;
+  private readonly mappings: SensorMappings;
+  private readonly services: ReadonlySet<string>;
   /** One handling of an event at a time in this process. */
   private readonly handling = new OneAtATime<Handled>('decided');
 
@@ -116,6 +125,8 @@ export class Pipeline {
       ...(o.sleep === undefined ? {} : { sleep: o.sleep }),
     };
     this.builder = new RecordBuilder(o.config, o.node, this.now);
+    this.mappings = mappingsFrom(o.config.region.sensors);
+    this.services = new Set(o.config.services.keys());
     this.verdicts = new GateVerdicts(o.config, o.matcher, o.gates, this.now);
     this.late = new LateVotes(o.store);
     const reporting = {
@@ -146,9 +157,63 @@ export class Pipeline {
 
   async handle(record: StreamRecord): Promise<Handled> {
     this.o.metrics?.eventReceived();
+    // 0. a sensor's payload (a webhook the REST API took, an AWS event): its items, one by one.
+    const expanded = await expandRecord(record.data, {
+      mappings: this.mappings,
+      lookup: this.o.instances ?? (() => Promise.resolve(undefined)),
+      awsEnvironment: this.o.config.region.sensors.awsEnvironment,
+      arrivalMs: record.arrivalMs,
+      services: this.services,
+    });
+    if (expanded !== undefined) return this.handleSensor(record, expanded);
+    return this.handleRecord(record);
+  }
+
+  /**
+   * Each item of a sensor's payload gets its outcome: an event is decided like any other (its id
+   * makes it once however often the payload is read), an unmappable one is a rejected record of its
+   * own, an ignored one (a resolved alert) is logged and counted.
+   */
+  private async handleSensor(record: StreamRecord, expanded: Expansion): Promise<Handled> {
+    const outcomes: Handled[] = [];
+    for (const [item, found] of expanded.items.entries()) {
+      const one = { ...record, item };
+      this.o.metrics?.sensorItem(expanded.sensor, found.kind);
+      if (found.kind === 'ignored') {
+        this.o.log.info(
+          { sensor: expanded.sensor, item, shard: record.shardId },
+          `${found.what}: ${found.reason}`,
+        );
+        continue;
+      }
+      if (found.kind === 'rejected') {
+        const rejection = {
+          code: SensorErrorCodes.UNMAPPED,
+          message: `${found.what}: ${found.reason}`,
+          errors: [],
+        };
+        outcomes.push(await this.aside.reject(one, rejection, this.o.log, expanded.sensor));
+        continue;
+      }
+      const envelope = {
+        ...found.envelope,
+        ...(expanded.submittedBy === undefined ? {} : { submitted_by: expanded.submittedBy }),
+      };
+      outcomes.push(
+        await this.handleRecord({ ...one, data: Buffer.from(JSON.stringify(envelope)) }, expanded.sensor),
+      );
+    }
+    return outcomes.includes('decided')
+      ? 'decided'
+      : outcomes.includes('already_decided')
+        ? 'already_decided'
+        : 'rejected';
+  }
+
+  private async handleRecord(record: StreamRecord, sensor?: string): Promise<Handled> {
     // 1. parse + validate
     const parsed = parseEvent(record.data, { maxBytes: this.o.config.region.events.maxBytes });
-    if (!parsed.ok) return this.aside.reject(record, parsed.rejection, this.o.log);
+    if (!parsed.ok) return this.aside.reject(record, parsed.rejection, this.o.log, sensor);
     const { event, timeMs } = parsed;
     const elog = this.o.log.child({ event: event.id });
     return this.handling.run(event.id, () => this.handleEvent(record, event, timeMs, elog));

@@ -33,10 +33,12 @@ export class SetAside {
   constructor(private readonly o: SetAsideOptions) {}
 
   /** 1. A record that is not an event: recorded once per shard and sequence, and skipped. */
-  async reject(record: StreamRecord, rejection: Rejection, log: Logger): Promise<Handled> {
+  async reject(record: StreamRecord, rejection: Rejection, log: Logger, sensor?: string): Promise<Handled> {
     const recorded = await this.o.store.reject({
       shard: record.shardId,
       sequence: record.sequenceNumber,
+      ...(record.item === undefined ? {} : { item: record.item }),
+      ...(sensor === undefined ? {} : { sensor }),
       code: rejection.code,
       message: rejection.message,
       errors: rejection.errors,
@@ -48,7 +50,7 @@ export class SetAside {
     if (recorded) {
       this.o.metrics?.eventRejected(rejection.code);
       log.warn(
-        { shard: record.shardId, sequence: record.sequenceNumber, code: rejection.code },
+        { shard: record.shardId, sequence: record.sequenceNumber, item: record.item, code: rejection.code },
         `record rejected: ${rejection.message}`,
       );
     }

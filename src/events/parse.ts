@@ -11,7 +11,8 @@ import { checkShape } from './shape.js';
 import type { LzEvent } from './schema.js';
 
 export interface Rejection {
-  readonly code: (typeof EventErrorCodes)[keyof typeof EventErrorCodes];
+  /** An `LZ_ERR_EVENT_*` code (or, for a sensor's alert that could not be mapped, the sensors' own). */
+  readonly code: string;
   /** One line for logs and the audit trail. */
   readonly message: string;
   /** Each problem with its JSON pointer in the event (`/data`, `/time`). */

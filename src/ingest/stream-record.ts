@@ -6,6 +6,11 @@ export interface StreamRecord {
   readonly data: Uint8Array;
   /** Kinesis' approximate arrival time, epoch ms. */
   readonly arrivalMs: number;
+  /**
+   * Which item of a sensor's payload (an alert of an Alertmanager webhook, an instance of an AWS
+   * event) this is, 0-based; absent for a record that is one event.
+   */
+  readonly item?: number;
 }
 
 /** Handles one batch of a shard; resolves once every record has a durable outcome. */

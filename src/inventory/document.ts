@@ -1,6 +1,6 @@
 /**
  * The inventory document, the same from a YAML file or an HTTP endpoint:
- * `{ services: { <name>: { hosts: [ { id, zone, state?, health_url } ] } } }`.
+ * `{ services: { <name>: { hosts: [ { id, zone, state?, health_url, instance_id? } ] } } }`.
  */
 import { Ajv } from 'ajv';
 import { LzError } from '../common/errors.js';
@@ -29,6 +29,7 @@ const SCHEMA = {
                 zone: { type: 'string' },
                 state: { type: 'string', enum: ['active', 'out_of_lb', 'forensics', 'booting'] },
                 health_url: { type: 'string', pattern: '^https?://' },
+                instance_id: { type: 'string', pattern: '^i-[0-9a-f]{8,17}$' },
               },
             },
           },
@@ -41,7 +42,10 @@ const SCHEMA = {
 const validate = new Ajv({ allErrors: true }).compile<RawDocument>(SCHEMA);
 
 interface RawDocument {
-  services: Record<string, { hosts: { id: string; zone: string; state?: HostState; health_url: string }[] }>;
+  services: Record<
+    string,
+    { hosts: { id: string; zone: string; state?: HostState; health_url: string; instance_id?: string }[] }
+  >;
 }
 
 /** Validates an inventory document; throws `LZ_ERR_INVENTORY_UNAVAILABLE` naming what is wrong. */
@@ -66,6 +70,7 @@ export function parseInventory(value: unknown, from: string): Map<string, Invent
         zone: h.zone,
         state: h.state ?? 'active',
         healthUrl: h.health_url,
+        ...(h.instance_id === undefined ? {} : { instanceId: h.instance_id }),
       })),
     );
   }

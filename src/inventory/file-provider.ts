@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import { LzError } from '../common/errors.js';
 import { InventoryErrorCodes, parseInventory } from './document.js';
 import type { InventoryHost, InventoryProvider } from './types.js';
+import { hostWithInstance } from './types.js';
 
 export class FileInventory implements InventoryProvider {
   private cache: { at: number; hosts: Map<string, InventoryHost[]> } | undefined;
@@ -14,6 +15,14 @@ export class FileInventory implements InventoryProvider {
   ) {}
 
   async hostsOf(service: string): Promise<readonly InventoryHost[]> {
+    return (await this.all()).get(service) ?? [];
+  }
+
+  async findInstance(instanceId: string): Promise<InventoryHost | undefined> {
+    return hostWithInstance(await this.all(), instanceId);
+  }
+
+  private async all(): Promise<Map<string, InventoryHost[]>> {
     if (this.cache === undefined || Date.now() - this.cache.at > this.refreshMs) {
       let text: string;
       try {
@@ -27,6 +36,6 @@ export class FileInventory implements InventoryProvider {
       }
       this.cache = { at: Date.now(), hosts: parseInventory(YAML.parse(text), this.path) };
     }
-    return this.cache.hosts.get(service) ?? [];
+    return this.cache.hosts;
   }
 }

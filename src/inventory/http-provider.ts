@@ -6,6 +6,7 @@
 import { LzError } from '../common/errors.js';
 import { InventoryErrorCodes, parseInventory } from './document.js';
 import type { InventoryHost, InventoryProvider } from './types.js';
+import { hostWithInstance } from './types.js';
 
 export class HttpInventory implements InventoryProvider {
   private cache: { at: number; hosts: Map<string, InventoryHost[]> } | undefined;
@@ -18,13 +19,21 @@ export class HttpInventory implements InventoryProvider {
   ) {}
 
   async hostsOf(service: string): Promise<readonly InventoryHost[]> {
+    return (await this.all()).get(service) ?? [];
+  }
+
+  async findInstance(instanceId: string): Promise<InventoryHost | undefined> {
+    return hostWithInstance(await this.all(), instanceId);
+  }
+
+  private async all(): Promise<Map<string, InventoryHost[]>> {
     if (this.cache === undefined || Date.now() - this.cache.at > this.refreshMs) {
       // One fetch at a time: many events at once share it rather than each asking the endpoint.
       this.inflight ??= this.fetch().finally(() => (this.inflight = undefined));
       const hosts = await this.inflight;
       this.cache = { at: Date.now(), hosts };
     }
-    return this.cache.hosts.get(service) ?? [];
+    return this.cache.hosts;
   }
 
   private async fetch(): Promise<Map<string, InventoryHost[]>> {

@@ -62,6 +62,12 @@ export class Metrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+  private readonly sensorItems = new Counter({
+    name: 'lazarus_sensor_items_total',
+    help: "Items of sensors' payloads (alerts, AWS events per instance), by sensor and outcome (event, ignored, rejected).",
+    labelNames: ['sensor', 'outcome'] as const,
+    registers: [this.registry],
+  });
   private readonly decisions = new Counter({
     name: 'lazarus_decisions_total',
     help: 'Decisions recorded, by outcome and escalation reason (none for act and duplicate).',
@@ -160,6 +166,11 @@ export class Metrics {
   /** A record was not an event (`code`: its `LZ_ERR_EVENT_*`). */
   eventRejected(code: string): void {
     this.eventsRejected.inc({ code });
+  }
+
+  /** An item of a sensor's payload: an `event` to decide, `ignored` (a resolved alert), or `rejected` (unmappable). */
+  sensorItem(sensor: string, outcome: 'event' | 'ignored' | 'rejected'): void {
+    this.sensorItems.inc({ sensor, outcome });
   }
 
   /** A decision was recorded. */

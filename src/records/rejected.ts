@@ -2,6 +2,10 @@
 export interface RejectedRecord {
   readonly shard: string;
   readonly sequence: string;
+  /** The item of a sensor's payload that was rejected (an alert of a webhook), 0-based. */
+  readonly item?: number;
+  /** The sensor whose payload it was (`alertmanager`, `datadog`, `eventbridge`). */
+  readonly sensor?: string;
   readonly code: string;
   readonly message: string;
   readonly errors: readonly { readonly path: string; readonly message: string }[];

@@ -25,6 +25,7 @@
  * - `GET|POST /v1/orchestrator/config {boot_delay_ms}`: how long a replacement boots before its
  *   health check answers 200.
  */
+import { createHash } from 'node:crypto';
 import { readBody } from './http-body.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
@@ -325,6 +326,7 @@ export class FleetSimulator {
         zone: host.zone,
         state: host.state,
         health_url: this.#healthUrl(host.id),
+        instance_id: instanceIdOf(host.id),
       });
     }
     if (only !== null && services[only] === undefined) {
@@ -451,4 +453,9 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
 /** `no_answer` (a `boot_hangs` clone) holds the request open: close() destroys its socket. */
 function answer(res: ServerResponse, reply: OrchestratorAnswer): void {
   if (reply.status !== 'no_answer') send(res, reply.status, reply.body);
+}
+
+/** The simulated EC2 instance id of a host (`i-` and 17 hex digits, the same for the same host id). */
+export function instanceIdOf(hostId: string): string {
+  return `i-${createHash('sha256').update(hostId).digest('hex').slice(0, 17)}`;
 }

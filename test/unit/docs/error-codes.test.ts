@@ -8,6 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { ACTION_ERRORS } from '../../../src/actions/errors.js';
+import { SENSOR_ERRORS } from '../../../src/sensors/errors.js';
 import { API_ERRORS } from '../../../src/api/errors.js';
 import { AUDIT_ERRORS } from '../../../src/audit/errors.js';
 import { CLI_ERRORS } from '../../../src/cli/errors.js';
@@ -38,6 +39,7 @@ const REGISTRIES: readonly ErrorRegistry<Readonly<Record<string, ErrorSpec>>>[] 
   NOTIFY_ERRORS,
   PAGER_ERRORS,
   API_ERRORS,
+  SENSOR_ERRORS,
 ];
 
 async function sources(dir: string): Promise<string[]> {
