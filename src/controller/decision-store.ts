@@ -209,8 +209,9 @@ export class DecisionStore {
   }
 
   /**
-   * Records a record that is not an event; `false` when this one (shard, sequence) was recorded
-   * before (a batch retried after a failure must not list it twice).
+   * Records a record that is not an event; `false` when this one (shard, sequence, and sub-sequence
+   * for a user record of a KPL aggregate) was recorded before (a batch retried after a failure must
+   * not list it twice).
    */
   async reject(record: RejectedRecord): Promise<boolean> {
     const text = JSON.stringify(record);
@@ -218,7 +219,10 @@ export class DecisionStore {
       runScript(
         this.redis,
         REJECT,
-        { marker: this.keys.rejectedMarker(record.shard, record.sequence), rejected: this.keys.rejected },
+        {
+          marker: this.keys.rejectedMarker(record.shard, record.sequence, record.sub_sequence),
+          rejected: this.keys.rejected,
+        },
         [text, REJECTED_MARKER_MS, REJECTED_KEEP],
       ),
     );

@@ -146,7 +146,8 @@ export class Pipeline {
 
   async handle(record: StreamRecord): Promise<Handled> {
     this.o.metrics?.eventReceived();
-    // 1. parse + validate
+    // 1. parse + validate (a KPL aggregate the reader could not unpack is rejected as it came)
+    if (record.unreadable !== undefined) return this.aside.unreadable(record, record.unreadable, this.o.log);
     const parsed = parseEvent(record.data, { maxBytes: this.o.config.region.events.maxBytes });
     if (!parsed.ok) return this.aside.reject(record, parsed.rejection, this.o.log);
     const { event, timeMs } = parsed;

@@ -2,6 +2,8 @@
 export interface RejectedRecord {
   readonly shard: string;
   readonly sequence: string;
+  /** A user record of a KPL aggregated record: its 0-based index in the aggregate (its Kinesis record's sequence is `sequence`). */
+  readonly sub_sequence?: number;
   readonly code: string;
   readonly message: string;
   readonly errors: readonly { readonly path: string; readonly message: string }[];
