@@ -7,7 +7,7 @@
  *   (event id). The next page starts strictly after it in the index's newest-first order
  *   (score descending, then member descending, as Redis orders equal scores).
  * - rejected records (`k: 'r'`): the list is pushed at its head, so a position is the head offset
- *   of the next record plus the identity (`shard:sequence`) of the last one looked at; records
+ *   of the next record plus the identity (`shard:sequence[:sub-sequence]`) of the last one looked at; records
  *   pushed since shift it right, and the identity finds it again.
  *
  * Encoded as base64url JSON: opaque to clients, readable by an operator who decodes one by hand.
@@ -29,7 +29,7 @@ export interface RejectedCursor {
   readonly k: 'r';
   /** Head offset of the next record when the cursor was made. */
   readonly o: number;
-  /** `shard:sequence` of the last record looked at. */
+  /** `shard:sequence` (`:sub-sequence` for a user record of a KPL aggregate) of the last record looked at. */
   readonly id: string;
 }
 

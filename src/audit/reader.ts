@@ -130,7 +130,7 @@ export class AuditReader {
     return this.scanRejected(clampLimit(options.limit), cursor, () => true);
   }
 
-  /** The rejected record listed as `id` (`rejected:<shard>:<sequence>`), among the newest `scanCap`. */
+  /** The rejected record listed as `id` (`rejected:<shard>:<sequence>[:<sub-sequence>]`), among the newest `scanCap`. */
   async findRejected(id: string): Promise<RejectedRecord | undefined> {
     let found: RejectedRecord | undefined;
     await this.scanRejected(1, undefined, (r) => {
@@ -326,8 +326,9 @@ function matchesRejected(r: RejectedRecord, f: EventFilters): boolean {
   );
 }
 
+/** Unique per rejected record: user records of one KPL aggregate share a sequence number. */
 function identity(r: RejectedRecord): string {
-  return `${r.shard}:${r.sequence}`;
+  return rejectedId(r).slice('rejected:'.length);
 }
 
 function pairs(reply: readonly string[]): Row[] {

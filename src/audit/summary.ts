@@ -13,7 +13,10 @@ export type EventStatus = Outcome | 'rejected';
 export const EVENT_STATUSES: readonly EventStatus[] = ['act', 'escalate', 'duplicate', 'rejected'];
 
 export interface EventSummary {
-  /** The event id; for a rejected record `rejected:<shard>:<sequence>` (it may have no id). */
+  /**
+   * The event id; for a rejected record `rejected:<shard>:<sequence>` (it may have no id), and
+   * `rejected:<shard>:<sequence>:<sub-sequence>` for a user record of a KPL aggregated record.
+   */
   readonly id: string;
   /** The event's own time (as the sensor wrote it). */
   readonly time: string;
@@ -61,8 +64,10 @@ export function summarizeDecision(d: DecisionRecord, run?: RunStatus): EventSumm
 }
 
 /** The listing id of a rejected record. */
-export function rejectedId(r: Pick<RejectedRecord, 'shard' | 'sequence'>): string {
-  return `rejected:${r.shard}:${r.sequence}`;
+export function rejectedId(r: Pick<RejectedRecord, 'shard' | 'sequence' | 'sub_sequence' | 'item'>): string {
+  const sub = r.sub_sequence === undefined ? '' : `:${r.sub_sequence}`;
+  // `#<item>`: an alert of a sensor's webhook (one record, several rejected alerts).
+  return `rejected:${r.shard}:${r.sequence}${sub}${r.item === undefined ? '' : `#${r.item}`}`;
 }
 
 /**

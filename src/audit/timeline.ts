@@ -54,11 +54,16 @@ export function buildTimeline(
       stage: 'received',
       node,
       title:
-        `read from ${d.source.shard} at sequence ${d.source.sequence} by node ${node} (${d.coordinator.zone})` +
+        `read from ${d.source.shard} at sequence ${d.source.sequence}` +
+        (d.source.sub_sequence === undefined
+          ? ''
+          : ` (user record ${d.source.sub_sequence} of a KPL aggregated record)`) +
+        ` by node ${node} (${d.coordinator.zone})` +
         (submitter === undefined ? '' : `; submitted ${submitterText(submitter)}`),
       detail: {
         shard: d.source.shard,
         sequence: d.source.sequence,
+        ...(d.source.sub_sequence === undefined ? {} : { sub_sequence: d.source.sub_sequence }),
         event_time: d.event_time,
         ...(submitter === undefined ? {} : { submitted_by: submitter }),
       },

@@ -355,7 +355,7 @@ interface Decision {
   failures: { node: string; error: string }[];
   late_votes?: { node: string; zone: string; pass: boolean; checks: Check[]; durationMs: number }[];
   late_failures?: { node: string; error: string }[];
-  source: { shard: string; sequence: string };
+  source: { shard: string; sequence: string; sub_sequence?: number };
   submitted_by?: { via: string; token?: string; node?: string };
   event_time: string;
   arrived_at: string;
@@ -389,6 +389,7 @@ interface Run {
 interface Rejected {
   shard: string;
   sequence: string;
+  sub_sequence?: number;
   code: string;
   message: string;
   errors: { path: string; message: string }[];
@@ -452,7 +453,7 @@ export function traceText(d: Decision, run: Run | undefined): string {
         ? []
         : [['rule', `${d.rule.id} → workflow ${d.rule.workflow}, lock ${d.rule.lock}`]]),
       ['coordinator', `${d.coordinator.node} (${d.coordinator.zone})`],
-      ['source', `shard ${d.source.shard} sequence ${d.source.sequence}`],
+      ['source', `shard ${d.source.shard} sequence ${d.source.sequence}${subText(d.source.sub_sequence)}`],
       ...(d.submitted_by === undefined ? [] : [['submitted', submittedText(d.submitted_by)]]),
       ['event time', `${d.event_time}${d.age_ms === undefined ? '' : ` (age ${d.age_ms}ms when read)`}`],
       ['arrived', d.arrived_at],
@@ -550,11 +551,16 @@ function submittedText(s: NonNullable<Decision['submitted_by']>): string {
   return JSON.stringify(s);
 }
 
+/** A user record of a KPL aggregated record says which one it is. */
+function subText(sub: number | undefined): string {
+  return sub === undefined ? '' : ` user record ${sub} (KPL aggregate)`;
+}
+
 function rejectedText(r: Rejected): string {
   const raw = Buffer.from(r.raw, 'base64').toString('utf8');
   return [
     table([
-      ['record', `shard ${r.shard} sequence ${r.sequence} (${r.size} bytes)`],
+      ['record', `shard ${r.shard} sequence ${r.sequence}${subText(r.sub_sequence)} (${r.size} bytes)`],
       ['rejected', `${r.at} by ${r.node}: ${r.code}`],
       ['why', r.message],
     ]),

@@ -74,9 +74,13 @@ export class RedisKeys {
   get rejected(): string {
     return `${this.tag}rejected`;
   }
-  /** String: marks a rejected record as listed, so that a retried batch does not list it twice. */
-  rejectedMarker(shard: string, sequence: string): string {
-    return `${this.tag}rejected-seen:${shard}:${sequence}`;
+  /**
+   * String: marks a rejected record as listed, so that a retried batch does not list it twice; a
+   * user record of a KPL aggregate (`subSequence`) is one of several with the same sequence number.
+   */
+  rejectedMarker(shard: string, sequence: string, subSequence?: number, item?: number): string {
+    const sub = subSequence === undefined ? '' : `:${subSequence}`;
+    return `${this.tag}rejected-seen:${shard}:${sequence}${sub}${item === undefined ? '' : `#${item}`}`;
   }
 
   /** Sorted set: event id → time, the service's events in the rate-limit window. */

@@ -209,8 +209,9 @@ export class DecisionStore {
   }
 
   /**
-   * Records a record that is not an event; `false` when this one (shard, sequence) was recorded
-   * before (a batch retried after a failure must not list it twice).
+   * Records a record that is not an event; `false` when this one (shard, sequence, and sub-sequence
+   * for a user record of a KPL aggregate) was recorded before (a batch retried after a failure must
+   * not list it twice).
    */
   async reject(record: RejectedRecord): Promise<boolean> {
     const text = JSON.stringify(record);
@@ -219,11 +220,8 @@ export class DecisionStore {
         this.redis,
         REJECT,
         {
-          // One marker per item of a sensor's payload: its alerts are rejected one by one.
-          marker: this.keys.rejectedMarker(
-            record.shard,
-            record.item === undefined ? record.sequence : `${record.sequence}#${record.item}`,
-          ),
+          // One marker per user record of a KPL aggregate and per item of a sensor's payload.
+          marker: this.keys.rejectedMarker(record.shard, record.sequence, record.sub_sequence, record.item),
           rejected: this.keys.rejected,
         },
         [text, REJECTED_MARKER_MS, REJECTED_KEEP],

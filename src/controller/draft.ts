@@ -91,7 +91,11 @@ export class RecordBuilder {
       coordinator: { node: this.node.id, zone: this.node.zone },
       votes: d.votes,
       failures: d.failures,
-      source: { shard: record.shardId, sequence: record.sequenceNumber },
+      source: {
+        shard: record.shardId,
+        sequence: record.sequenceNumber,
+        ...(record.subSequence === undefined ? {} : { sub_sequence: record.subSequence }),
+      },
       submitted_by: event.submitted_by ?? { via: 'stream' },
       event_time: event.time,
       arrived_at: new Date(record.arrivalMs).toISOString(),

@@ -157,6 +157,8 @@ export class Pipeline {
 
   async handle(record: StreamRecord): Promise<Handled> {
     this.o.metrics?.eventReceived();
+    // A KPL aggregate the reader could not unpack is rejected as it came.
+    if (record.unreadable !== undefined) return this.aside.unreadable(record, record.unreadable, this.o.log);
     // 0. a sensor's payload (a webhook the REST API took, an AWS event): its items, one by one.
     const expanded = await expandRecord(record.data, {
       mappings: this.mappings,

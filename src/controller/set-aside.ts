@@ -32,11 +32,16 @@ export interface SetAsideOptions {
 export class SetAside {
   constructor(private readonly o: SetAsideOptions) {}
 
-  /** 1. A record that is not an event: recorded once per shard and sequence, and skipped. */
+  /**
+   * 1. A record that is not an event: recorded once per shard and sequence (and KPL sub-sequence,
+   * and item of a sensor's payload), and skipped.
+   */
   async reject(record: StreamRecord, rejection: Rejection, log: Logger, sensor?: string): Promise<Handled> {
+    const sub = record.subSequence === undefined ? {} : { sub_sequence: record.subSequence };
     const recorded = await this.o.store.reject({
       shard: record.shardId,
       sequence: record.sequenceNumber,
+      ...sub,
       ...(record.item === undefined ? {} : { item: record.item }),
       ...(sensor === undefined ? {} : { sensor }),
       code: rejection.code,
@@ -50,11 +55,22 @@ export class SetAside {
     if (recorded) {
       this.o.metrics?.eventRejected(rejection.code);
       log.warn(
-        { shard: record.shardId, sequence: record.sequenceNumber, item: record.item, code: rejection.code },
+        {
+          shard: record.shardId,
+          sequence: record.sequenceNumber,
+          ...sub,
+          item: record.item,
+          code: rejection.code,
+        },
         `record rejected: ${rejection.message}`,
       );
     }
     return 'rejected';
+  }
+
+  /** 1. A Kinesis record the reader could not unpack (a broken KPL aggregate, or a user record of one). */
+  unreadable(record: StreamRecord, reason: string, log: Logger): Promise<Handled> {
+    return this.reject(record, { code: EventErrorCodes.BAD_AGGREGATE, message: reason, errors: [] }, log);
   }
 
   /**

@@ -77,6 +77,19 @@ export const EVENT_ERRORS = errorRegistry('events', {
     http: 422,
     grpc: 'INVALID_ARGUMENT',
   },
+  /**
+   * A KPL aggregated Kinesis record (magic bytes `F3 89 9A C2`) that cannot be unpacked: truncated,
+   * its MD5 checksum does not match, its protobuf cannot be decoded, or it holds no user records;
+   * or one of its user records cannot be read. Rejected as one record, its shard goes on.
+   */
+  BAD_AGGREGATE: {
+    code: 'LZ_ERR_EVENT_BAD_AGGREGATE',
+    message:
+      'a KPL aggregated record that cannot be unpacked (truncated, a bad MD5 checksum, undecodable, no user records), or a user record of one that cannot be read; rejected, its shard goes on',
+    retryable: false,
+    http: 400,
+    grpc: 'INVALID_ARGUMENT',
+  },
 });
 
 export const EventErrorCodes = EVENT_ERRORS.codes;

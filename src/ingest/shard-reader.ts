@@ -4,6 +4,12 @@
  * record of it. A batch whose handling fails is retried (the handler is idempotent by event id), so an
  * event is never skipped. A closed shard read to its end is marked done, so that its children may start.
  *
+ * A KPL aggregated record is unpacked here into one record per user record (kpl.ts), all in the
+ * batch of the GetRecords call that returned it: its user records share its sequence number, and
+ * the checkpoint (a Kinesis sequence number) moves past it only once every one of them has its
+ * outcome. A takeover reads the whole aggregate again; its user records already decided are
+ * "already decided" by their event ids.
+ *
  * Written for real Kinesis: at most one GetRecords per `pollMs` per shard (the service allows 5/s),
  * exponential backoff on throttling, a fresh iterator when one expires.
  */
@@ -11,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisClient, _Record } from '@aws-sdk/client-kinesis';
 import type { Logger } from 'pino';
+import { expand } from './kpl.js';
 import type { ShardLeases } from './shard-leases.js';
 import type { BatchHandler, StreamRecord } from './stream-record.js';
 
@@ -90,7 +97,7 @@ export class ShardReader {
         );
         backoff = 0;
         if (out.MillisBehindLatest !== undefined) this.o.onLag?.(this.o.shardId, out.MillisBehindLatest);
-        const records = (out.Records ?? []).map((r) => this.toRecord(r));
+        const records = (out.Records ?? []).flatMap((r) => expand(this.toRecord(r)));
         if (records.length > 0) {
           const end = await this.handleBatch(records);
           if (end !== undefined) return end;
@@ -139,6 +146,8 @@ export class ShardReader {
       }
     }
     this.handled += records.length;
+    // The last Kinesis record of the batch, whole: every user record of an aggregate is in the batch
+    // its Kinesis record came in (expand() runs on one GetRecords answer), and each has an outcome.
     const last = records[records.length - 1]?.sequenceNumber ?? '';
     for (let attempt = 0; ; attempt++) {
       try {

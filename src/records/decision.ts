@@ -146,7 +146,8 @@ export interface DecisionRecord {
   /** Votes that arrived after the decision was made (the decision did not wait for them). */
   late_votes?: readonly Vote[];
   late_failures?: readonly VoteFailure[];
-  readonly source: { readonly shard: string; readonly sequence: string };
+  /** Where it was read; `sub_sequence`: the user record's 0-based index in a KPL aggregated record. */
+  readonly source: { readonly shard: string; readonly sequence: string; readonly sub_sequence?: number };
   /**
    * Who put the event on the stream: the REST API's stamp as the record carries it (the token's
    * name and the node), or `stream` when it has none (a sensor or `lazarus submit` put it there

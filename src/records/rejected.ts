@@ -2,6 +2,8 @@
 export interface RejectedRecord {
   readonly shard: string;
   readonly sequence: string;
+  /** A user record of a KPL aggregated record: its 0-based index in the aggregate (its Kinesis record's sequence is `sequence`). */
+  readonly sub_sequence?: number;
   /** The item of a sensor's payload that was rejected (an alert of a webhook), 0-based. */
   readonly item?: number;
   /** The sensor whose payload it was (`alertmanager`, `datadog`, `eventbridge`). */

@@ -108,7 +108,12 @@ function headCard(d, id) {
       ['Arrived', d.arrived_at ? timeEl(d.arrived_at) : undefined],
       ['Decided', d.decided_at ? timeEl(d.decided_at) : undefined],
       ['Age when read', d.age_ms !== undefined ? fmtMs(d.age_ms) : undefined],
-      ['Stream', source.shard ? `${source.shard} @ ${text(source.sequence)}` : undefined],
+      [
+        'Stream',
+        source.shard
+          ? `${source.shard} @ ${text(source.sequence)}${subText(source.sub_sequence)}`
+          : undefined,
+      ],
       ['Submitted', submitted(d.submitted_by)],
     ]),
   );
@@ -382,7 +387,7 @@ function rejectedCard(r) {
         )
       : null,
     facts([
-      ['Stream', `${text(r.shard)} @ ${text(r.sequence)}`],
+      ['Stream', `${text(r.shard)} @ ${text(r.sequence)}${subText(r.sub_sequence)}`],
       ['Node', r.node],
       ['At', r.at ? timeEl(r.at) : undefined],
       [
@@ -418,4 +423,12 @@ function decodeRaw(b64) {
     shown += control ? `\\x${code.toString(16).padStart(2, '0')}` : c;
   }
   return { text: shown, bytes: bytes.length };
+}
+
+/**
+ * Which user record of a KPL aggregated record it is, when it is one.
+ * @param {unknown} sub
+ */
+function subText(sub) {
+  return typeof sub === 'number' ? ` user record ${sub} (KPL aggregate)` : '';
 }

@@ -30,7 +30,7 @@
  *   lock?: { resource?: string, owner?: string, token?: number, acquired?: boolean },
  *   quorum?: number, coordinator?: { node?: string, zone?: string },
  *   votes?: Vote[], failures?: VoteFailure[], late_votes?: Vote[], late_failures?: VoteFailure[],
- *   source?: { shard?: string, sequence?: string },
+ *   source?: { shard?: string, sequence?: string, sub_sequence?: number },
  *   submitted_by?: { via?: string, token?: string, node?: string },
  *   event_time?: string, arrived_at?: string, decided_at?: string, latency_ms?: number, vote_ms?: number,
  *   event?: { resource?: string }
@@ -58,7 +58,7 @@
  * }} AuditEntry
  *
  * @typedef {{
- *   shard?: string, sequence?: string, code?: string, message?: string,
+ *   shard?: string, sequence?: string, sub_sequence?: number, code?: string, message?: string,
  *   errors?: { path?: string, message?: string }[], size?: number, raw?: string, node?: string, at?: string
  * }} RejectedRecord
  *
