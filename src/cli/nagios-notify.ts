@@ -131,7 +131,9 @@ export async function nagiosNotifyCommand(
   }
   const failures: string[] = [];
   for (const api of options.api) {
-    const url = `${/^https?:\/\//.test(api) ? api : `http://${api}`}`.replace(/\/+$/, '') + '/v1/events';
+    // A bare host:port is http, as the local region serves it; a node with api.tls is given as https://.
+    const base = /^https?:\/\//.test(api) ? api : `http://${api}`;
+    const url = `${base.replace(/\/+$/, '')}/v1/events`;
     let answer: { status: number; text: string };
     try {
       answer = await post(url, bytes, token, ca);
