@@ -36,6 +36,24 @@ interface Values {
   cursor?: string;
 }
 
+/** The options of `lazarus nagios-notify` (`--api` and `--macro` repeat). */
+interface NagiosValues {
+  config?: string;
+  macro?: string[];
+  service?: string;
+  environment?: string;
+  incidentKey?: string | false;
+  api?: string[];
+  tokenEnv?: string;
+  ca?: string;
+  dryRun?: boolean;
+}
+
+/** A repeated option's values, in order. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 /** What a command printed as its usage error: exit 2, as before the CLI was on commander. */
 function usage(command: string, message: string): number {
   process.stderr.write(`lazarus ${command}: ${message}\n`);
@@ -167,6 +185,61 @@ function program(run: (work: () => Promise<number>) => void): Command {
               v.dryRun === true,
               process.stdout,
             ),
+      ),
+    );
+  sub(
+    'nagios-notify',
+    "a Nagios notification command: the host's or service's macros (arguments, or Nagios' NAGIOS_* environment macros) as an event, through a node's REST API or onto the stream; exit 0 sent (or a notification that is not sent), 1 not delivered, 2 a macro missing or wrong, or refused",
+  )
+    .argument(
+      '[object]',
+      'host (in host_notification_commands) or service (in service_notification_commands)',
+    )
+    .option(
+      '--macro <name=value>',
+      'a macro as Nagios expands it in the command definition (HOSTSTATE=$HOSTSTATE$); repeat; wins over the NAGIOS_* variables',
+      collect,
+    )
+    .option('--service <name>', "the Lazarus service (default: the host's custom variable _LAZARUS_SERVICE)")
+    .option(
+      '--environment <env>',
+      "the event's environment (default: the host's custom variable _LAZARUS_ENVIRONMENT, else prod)",
+    )
+    .option(
+      '--incident-key <key>',
+      "the page's incident key (default: the one PagerDuty's Nagios integration gives it, event_source=host;host_name=HOST)",
+    )
+    .option('--no-incident-key', 'no incident key: no page is acknowledged or escalated')
+    .option(
+      '--api <url>',
+      "a node's REST API; repeat to try others while one does not answer (default: onto the stream of --config)",
+      collect,
+    )
+    .option('--token-env <name>', 'the variable that holds the API token (default: LAZARUS_API_TOKEN)')
+    .option(
+      '--ca <file>',
+      "the CA certificates (PEM) an https node's certificate must chain to (default: $LAZARUS_API_CA, else Node's own list)",
+    )
+    .option('--dry-run', 'print the event and send nothing')
+    .action((object: string | undefined, v: NagiosValues) =>
+      run(async () =>
+        (await import('./nagios-notify.js')).nagiosNotifyCommand(
+          {
+            object,
+            macros: v.macro ?? [],
+            api: v.api ?? [],
+            dryRun: v.dryRun === true,
+            ...(v.service === undefined ? {} : { service: v.service }),
+            ...(v.environment === undefined ? {} : { environment: v.environment }),
+            ...(v.incidentKey === undefined ? {} : { incidentKey: v.incidentKey }),
+            ...(v.tokenEnv === undefined ? {} : { tokenEnv: v.tokenEnv }),
+            ...(v.ca === undefined ? {} : { ca: v.ca }),
+            ...(v.config === undefined ? {} : { config: v.config }),
+          },
+          process.env,
+          process.stdout,
+          process.stderr,
+        ),
       ),
     );
   const events = apiOptions(

@@ -19,13 +19,28 @@ export async function submitCommand(
   raw: boolean,
   out: NodeJS.WritableStream,
 ): Promise<number> {
+  return submitEvent(dir, await readInput(file), { raw }, out);
+}
+
+/**
+ * What `lazarus submit` does with an event's bytes, for every command that puts an event on the
+ * stream itself (`lazarus nagios-notify --config DIR`): the region's configuration loaded, the
+ * event validated (unless `raw`), put with the partition key `service/host`, and where it went
+ * printed. Exit code 0 put, 2 refused; rejects when the stream cannot be written.
+ */
+export async function submitEvent(
+  dir: string,
+  bytes: Uint8Array,
+  options: { readonly raw: boolean },
+  out: NodeJS.WritableStream,
+): Promise<number> {
+  const { raw } = options;
   const loaded = await loadConfig(dir, defaultCatalog());
   if (!loaded.ok) {
     for (const issue of loaded.issues) out.write(formatIssue(issue) + '\n');
     return 2;
   }
   const { region } = loaded.config;
-  const bytes = await readInput(file);
   const parsed = parseEvent(bytes, { maxBytes: region.events.maxBytes });
   if (!parsed.ok && !raw) {
     out.write(`refused (${parsed.rejection.code}): ${parsed.rejection.message}\n`);

@@ -139,6 +139,7 @@ describe('lazarus match', () => {
       'run-workflow',
       'events',
       'event',
+      'nagios-notify',
     ];
     const helps = await Promise.all(commands.map((c) => lazarus([c, '--help'])));
     helps.forEach((h, i) => {
