@@ -51,6 +51,12 @@ export interface EventPage {
   readonly next?: string;
   /** Index entries looked at for this page. */
   readonly scanned: number;
+  /**
+   * On the first page of a list of decisions: how many records were rejected in its period (its
+   * `since`/`until`; all kept, without them): not events, or sensors' alerts that could not be
+   * mapped. Not zero is worth a look (`status=rejected` lists them).
+   */
+  readonly rejected_in_period?: number;
 }
 
 export interface EventTrace {
@@ -109,7 +115,18 @@ export class AuditReader {
       const page = await this.scanRejected(limit, cursor, (r) => matchesRejected(r, filters));
       return { ...page, items: page.items.map((r) => summarizeRejected(r)) };
     }
-    return this.listDecisions(filters, limit);
+    const page = await this.listDecisions(filters, limit);
+    if (filters.cursor !== undefined) return page;
+    return { ...page, rejected_in_period: await this.rejectedCount(filters.since, filters.until) };
+  }
+
+  /** Records rejected between `since` and `until` (epoch ms; open ends: all kept). */
+  async rejectedCount(since?: number, until?: number): Promise<number> {
+    return this.redis.zcount(
+      this.keys.rejectedTimes,
+      since === undefined ? '-inf' : String(since),
+      until === undefined ? '+inf' : String(until),
+    );
   }
 
   /** The event's decision record and its workflow run; `undefined` when it has no decision (yet). */

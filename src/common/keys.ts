@@ -74,6 +74,10 @@ export class RedisKeys {
   get rejected(): string {
     return `${this.tag}rejected`;
   }
+  /** Sorted set: rejected record id → time (epoch ms), as many as the list keeps: counts a period. */
+  get rejectedTimes(): string {
+    return `${this.tag}rejected-times`;
+  }
   /**
    * String: marks a rejected record as listed, so that a retried batch does not list it twice; a
    * user record of a KPL aggregate (`subSequence`) is one of several with the same sequence number.

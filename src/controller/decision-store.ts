@@ -3,6 +3,7 @@
  * (Kinesis delivers at least once, a takeover re-reads from the checkpoint) is decided once.
  */
 import type { RedisClient } from '../common/redis.js';
+import { rejectedId } from '../audit/summary.js';
 import { viaRedis } from '../common/dependency.js';
 import type { RedisKeys } from '../common/keys.js';
 import { defineScripts, replies, runScript, script } from '../common/lua.js';
@@ -30,7 +31,7 @@ const CLAIM = script('controller', 'claim', ['decision', 'claim', 'attempt'], (r
     : { status: 'claimed', earlier: JSON.parse(detail) as Attempt };
 });
 const ATTEMPT = script('controller', 'attempt', ['claim', 'decision', 'attempt'], replies.yesNo);
-const REJECT = script('controller', 'reject', ['marker', 'rejected'], replies.yesNo);
+const REJECT = script('controller', 'reject', ['marker', 'rejected', 'times'], replies.yesNo);
 
 /**
  * What an attempt at deciding an event has taken before its decision is written: the node that
@@ -223,8 +224,9 @@ export class DecisionStore {
           // One marker per user record of a KPL aggregate and per item of a sensor's payload.
           marker: this.keys.rejectedMarker(record.shard, record.sequence, record.sub_sequence, record.item),
           rejected: this.keys.rejected,
+          times: this.keys.rejectedTimes,
         },
-        [text, REJECTED_MARKER_MS, REJECTED_KEEP],
+        [text, REJECTED_MARKER_MS, REJECTED_KEEP, rejectedId(record), Date.parse(record.at) || Date.now()],
       ),
     );
   }

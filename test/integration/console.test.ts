@@ -114,6 +114,11 @@ describe('web console in a browser', { timeout: 120_000 }, () => {
     checksFailed = hostDown('voice-gateway', 'voice-gateway-2', { type: 'HealthcheckDown', data: {} });
     noRule = hostDown('not-subscribed', 'x-1');
     for (const e of [act, checksFailed, noRule]) await probe.put(e);
+    // And a record that is no event: the list's default view says one was rejected.
+    const poison = await probe.put(Buffer.from('this is not an event'), 'poison');
+    await waitFor('the poison record to be rejected', async () =>
+      (await probe.rejected()).some((r) => r.sequence === poison.sequence) ? true : undefined,
+    );
     const decisions = await Promise.all([act, checksFailed, noRule].map((e) => probe.waitDecision(e.id)));
     assert.deepEqual(
       decisions.map((d) => [d.decision, d.reason]),
@@ -167,6 +172,25 @@ describe('web console in a browser', { timeout: 120_000 }, () => {
       (await page.getByTestId('cluster-node').count()) === 3 ? true : undefined,
     );
     await page.screenshot({ path: join(SHOTS, 'list.png'), fullPage: true });
+    // The default view says how many records were rejected in its period, and links to them.
+    const notice = page.getByTestId('rejected-notice');
+    await notice.waitFor();
+    assert.match((await notice.textContent()) ?? '', /^1 record was rejected in this period/);
+    await page.getByTestId('show-rejected').click();
+    await waitFor('the rejected list', async () =>
+      (await page.getByTestId('event-row').count()) === 1 ? true : undefined,
+    );
+    assert.equal(
+      new URLSearchParams(new URL(page.url()).hash.replace(/^#\/\?/, '')).get('status'),
+      'rejected',
+    );
+    assert.equal(
+      await page.getByTestId('rejected-notice').count(),
+      0,
+      'the rejected list itself has no notice',
+    );
+    await page.goto(`${stack.apiUrl('a')}/#/`);
+    await waitRows(page, [act.id, checksFailed.id, noRule.id]);
   });
 
   test('filters narrow the list and stay in the URL', async () => {

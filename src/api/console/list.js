@@ -90,6 +90,15 @@ function filtersOf(query) {
   return f;
 }
 
+/** The list of the rejected records of the shown period. */
+function rejectedHref() {
+  const f = filtersOf(new URLSearchParams(state.query));
+  /** @type {Record<string, string>} */
+  const period = { status: 'rejected' };
+  for (const name of ['range', 'since', 'until']) if (f[name]) period[name] = f[name];
+  return `#/?${new URLSearchParams(period).toString()}`;
+}
+
 /** Goes to the list with these filters (the hashchange draws it). @param {Record<string, string>} f */
 function setFilters(f) {
   const q = new URLSearchParams();
@@ -308,6 +317,17 @@ export async function loadList(opts = {}) {
         )
       : el('span', { class: 'muted' }, items.length > 0 || page > 0 ? 'no older events' : ''),
   );
+  // The default view says how many records were rejected in its period: not zero is worth a look.
+  const rejected = typeof data.rejected_in_period === 'number' ? data.rejected_in_period : 0;
+  const notice =
+    rejected > 0
+      ? el(
+          'p',
+          { class: 'notice', 'data-testid': 'rejected-notice' },
+          `${rejected} record${rejected === 1 ? ' was' : 's were'} rejected in this period (not events, or sensors' alerts that could not be mapped): `,
+          el('a', { href: rejectedHref(), 'data-testid': 'show-rejected' }, 'show them'),
+        )
+      : null;
   if (items.length === 0) {
     // A filter that matches rarely may leave a page empty with more history behind it.
     const why = next
@@ -315,11 +335,12 @@ export async function loadList(opts = {}) {
       : state.query
         ? 'No events match these filters.'
         : 'No events yet.';
-    replace(body, el('p', { class: 'empty', 'data-testid': 'empty' }, why), pager);
+    replace(body, notice, el('p', { class: 'empty', 'data-testid': 'empty' }, why), pager);
     return;
   }
   replace(
     body,
+    notice,
     el(
       'table',
       { class: 'events', 'data-testid': 'events' },

@@ -12,7 +12,7 @@
  *   coordinator?: string, latency_ms?: number, duplicate_of?: string, run?: string, message?: string
  * }} EventSummary
  *
- * @typedef {{ items?: EventSummary[], next?: string, scanned?: number }} EventPage
+ * @typedef {{ items?: EventSummary[], next?: string, scanned?: number, rejected_in_period?: number }} EventPage
  *
  * @typedef {{ name?: string, pass?: boolean, measured?: string, threshold?: string, detail?: string }} CheckEvidence
  * @typedef {{ node?: string, zone?: string, pass?: boolean, checks?: CheckEvidence[], durationMs?: number }} Vote
