@@ -13,8 +13,9 @@
  * - else onto the stream of the configuration (`--config`, as `lazarus submit` puts it).
  *
  * `--dry-run` prints the event and sends nothing. Exit 0: sent, or a notification that is not sent
- * (an acknowledgement, say: Nagios need not log a failed command for it); 1: not delivered (no node
- * answered, the stream could not be written); 2: a macro missing or wrong, bad usage, or refused.
+ * (a recovery or an acknowledgement, say: Nagios need not log a failed command for it); 1: not
+ * delivered (no node answered, the stream could not be written); 2: a macro missing or wrong, bad
+ * usage, or refused.
  */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';

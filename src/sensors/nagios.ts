@@ -14,13 +14,13 @@
  * What each notification becomes:
  * - `PROBLEM`: the alarm, with the state as Nagios has it (the rules decide what a SOFT state is
  *   worth), and the incident key of the page Nagios raised through PagerDuty's integration.
- * - `RECOVERY`: the same alarm with the UP/OK state, which no remediation rule matches: the
- *   controller acts on nothing and records it (escalate, `no_rule`). It carries no incident key:
- *   PagerDuty's Nagios integration resolves that page itself, and an escalation of it would page the
- *   next level for a problem that has just gone away.
- * - Everything else (ACKNOWLEDGEMENT, FLAPPING*, DOWNTIME*, CUSTOM) is not sent: each still carries
- *   the problem's DOWN/CRITICAL state, so as an alarm it would match the rule that a PROBLEM matches,
- *   about a problem that a person has taken, that is flapping, or that is planned.
+ * - `RECOVERY`: not sent. The problem is over and there is nothing to act on (PagerDuty's Nagios
+ *   integration resolves its page itself), as the Alertmanager adapter ignores a resolved alert.
+ *   Sent, it would match no rule and be decided `escalate` (`no_rule`), and every escalation tells
+ *   the service's channels: an "escalated" message about a problem that has gone away.
+ * - Everything else (ACKNOWLEDGEMENT, FLAPPING*, DOWNTIME*, CUSTOM) is not sent either: each still
+ *   carries the problem's DOWN/CRITICAL state, so as an alarm it would match the rule that a PROBLEM
+ *   matches, about a problem that a person has taken, that is flapping, or that is planned.
  */
 import { createHash } from 'node:crypto';
 import type { LzEvent } from '../events/schema.js';
@@ -72,7 +72,6 @@ const PER_OBJECT = {
     state: 'HOSTSTATE',
     stateType: 'HOSTSTATETYPE',
     problemId: 'HOSTPROBLEMID',
-    lastProblemId: 'LASTHOSTPROBLEMID',
     number: 'HOSTNOTIFICATIONNUMBER',
     output: 'HOSTOUTPUT',
     states: ['UP', 'DOWN', 'UNREACHABLE'],
@@ -82,7 +81,6 @@ const PER_OBJECT = {
     state: 'SERVICESTATE',
     stateType: 'SERVICESTATETYPE',
     problemId: 'SERVICEPROBLEMID',
-    lastProblemId: 'LASTSERVICEPROBLEMID',
     number: 'SERVICENOTIFICATIONNUMBER',
     output: 'SERVICEOUTPUT',
     states: ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'],
@@ -95,19 +93,14 @@ export const MACROS_READ: readonly string[] = Object.freeze(
   [
     ...COMMON,
     'SERVICEDESC',
-    ...Object.values(PER_OBJECT).flatMap((o) => [
-      o.state,
-      o.stateType,
-      o.problemId,
-      o.lastProblemId,
-      o.number,
-      o.output,
-    ]),
+    ...Object.values(PER_OBJECT).flatMap((o) => [o.state, o.stateType, o.problemId, o.number, o.output]),
   ].sort(),
 );
 
 /** Nagios' notification types (`$NOTIFICATIONTYPE$`) that are not sent, and why. */
 const NOT_SENT: Readonly<Record<string, string>> = {
+  RECOVERY:
+    "the problem is over; nothing to act on (PagerDuty's Nagios integration resolves its page itself)",
   ACKNOWLEDGEMENT:
     "a person acknowledged the problem: it is theirs (PagerDuty's Nagios integration acknowledges the page, and the controller stands back from a page a person has)",
   FLAPPINGSTART: 'flapping says the state keeps changing, not that there is a new problem to act on',
@@ -164,17 +157,17 @@ export function nagiosEvent(input: NagiosInput): NagiosMapping {
 
   const type = required('NOTIFICATIONTYPE');
   const notSent = type === undefined ? undefined : NOT_SENT[type];
-  // Not sent: the other macros do not matter (an acknowledgement need not name a Lazarus service).
+  // Not sent: the other macros do not matter (an acknowledgement need not name a Lazarus service,
+  // and a recovery whose state is not UP (OK) is not refused: nothing of it is sent to act on).
   if (type !== undefined && notSent !== undefined)
     return problems.length > 0
       ? { kind: 'invalid', problems }
       : { kind: 'not_sent', notificationType: type, reason: notSent };
-  if (type !== undefined && type !== 'PROBLEM' && type !== 'RECOVERY')
+  if (type !== undefined && type !== 'PROBLEM')
     problems.push({
       macro: 'NOTIFICATIONTYPE',
-      message: `NOTIFICATIONTYPE is "${type}": one of PROBLEM, RECOVERY, ${Object.keys(NOT_SENT).join(', ')}`,
+      message: `NOTIFICATIONTYPE is "${type}": one of PROBLEM, ${Object.keys(NOT_SENT).join(', ')}`,
     });
-  const recovery = type === 'RECOVERY';
 
   const o = PER_OBJECT[input.object];
   const host = required('HOSTNAME');
@@ -183,25 +176,17 @@ export function nagiosEvent(input: NagiosInput): NagiosMapping {
   const description = input.object === 'service' ? required('SERVICEDESC') : undefined;
   const state = oneOf(o.state, o.states);
   const stateType = oneOf(o.stateType, ['HARD', 'SOFT']);
-  // A recovery is of something that is UP (OK) again, and a problem of something that is not: a
-  // mismatch is a command fed the wrong macros, and a recovery carries no page to answer for an act.
+  // A problem is of something that is not UP (OK): otherwise the command was fed the wrong macros.
   if (type === 'PROBLEM' && state === o.ok)
     problems.push({ macro: o.state, message: `${o.state} is ${state} in a PROBLEM notification` });
-  if (recovery && state !== undefined && state !== o.ok)
-    problems.push({
-      macro: o.state,
-      message: `${o.state} is ${state} in a RECOVERY notification: a recovery is to ${o.ok}`,
-    });
 
-  // The problem's id: the current one while there is a problem, the last one once it has recovered
-  // (Nagios sets the current one to 0 then). It is what keeps one problem's notifications apart
-  // from the next problem's: 0 would make every problem of the host the same event.
-  const idMacro = recovery ? o.lastProblemId : o.problemId;
-  const problemId = required(idMacro);
+  // The problem's id keeps one problem's notifications apart from the next problem's: 0 (what
+  // Nagios gives while there is no problem) would make every problem of the host the same event.
+  const problemId = required(o.problemId);
   if (problemId !== undefined && (!/^[A-Za-z0-9-]{1,64}$/.test(problemId) || /^0+$/.test(problemId)))
     problems.push({
-      macro: idMacro,
-      message: `${idMacro} is "${problemId}": a problem id is a number (Nagios) or a UUID (Naemon), not 0`,
+      macro: o.problemId,
+      message: `${o.problemId} is "${problemId}": a problem id is a number (Nagios) or a UUID (Naemon), not 0`,
     });
   const number = required(o.number);
   if (number !== undefined && !/^[0-9]{1,9}$/.test(number))
@@ -228,7 +213,7 @@ export function nagiosEvent(input: NagiosInput): NagiosMapping {
   const time = eventTime(macro('TIMET'), macro('LONGDATETIME'), input.nowMs, problems);
 
   let incidentKey: string | undefined;
-  if (!recovery && input.incidentKey !== false && host !== undefined) {
+  if (input.incidentKey !== false && host !== undefined) {
     incidentKey = input.incidentKey ?? pagerDutyIncidentKey(input.object, host, description);
     if (incidentKey.length === 0 || incidentKey.length > 255)
       problems.push({

@@ -5,14 +5,15 @@
  * answers), then against a local region of three node processes: a host fault injected into the
  * fleet, PagerDuty paged as its Nagios integration pages (with the incident key that integration
  * derives), the notification sent once through a node's REST API and once onto the stream, and the
- * cluster's decisions read back: the host-down notification acts, the recovery acts on nothing and
- * is recorded (`no_rule`).
+ * cluster's decisions read back: the host-down notification acts, the recovery is not sent and
+ * leaves no decision.
  */
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { DecisionRecord } from '../../src/records/decision.js';
+import { eventId } from '../../src/sensors/nagios.js';
 import { LocalStack, cliCommand } from '../../src/sim/local-stack.js';
 import { freePort } from '../../src/sim/ports.js';
 import { ClusterProbe } from '../helpers/cluster.js';
@@ -72,6 +73,9 @@ function hostMacros(
   };
 }
 
+const RECOVERY_NOT_SENT =
+  "not sent (RECOVERY): the problem is over; nothing to act on (PagerDuty's Nagios integration resolves its page itself)\n";
+
 /** The event id the command printed (`ID → where`). */
 function sentId(result: Result): string {
   assert.equal(result.code, 0, result.stderr + result.stdout);
@@ -128,10 +132,14 @@ describe('lazarus nagios-notify on its own', { timeout: 60_000 }, () => {
     assert.match(bad.stderr, /--macro hoststate: NAME=VALUE/);
   });
 
-  test('an acknowledgement is not sent: exit 0, and why', async () => {
+  test('an acknowledgement or a recovery is not sent: exit 0, and why', async () => {
     const r = await notify(['host'], { NAGIOS_NOTIFICATIONTYPE: 'ACKNOWLEDGEMENT' });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^not sent \(ACKNOWLEDGEMENT\): a person acknowledged the problem/);
+    // Not even tried: no token is asked for, and the node that would not answer is not called.
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const recovery = await notify(['host', '--api', closed], hostMacros('sms-api-2', 'RECOVERY'));
+    assert.deepEqual(recovery, { code: 0, stdout: RECOVERY_NOT_SENT, stderr: '' });
   });
 
   test('no token: exit 2 before anything is sent; no node answering: exit 1 with each node', async () => {
@@ -192,15 +200,44 @@ describe('lazarus nagios-notify against a local region', { timeout: 240_000 }, (
     assert.equal(d.page?.ok, true, 'the page Nagios raised is the one acknowledged');
   }
 
-  function assertNothingDone(d: DecisionRecord): void {
-    assert.equal(d.decision, 'escalate');
-    assert.equal(d.reason, 'no_rule', `${d.reason ?? ''} ${d.error ?? ''}`);
-    assert.equal(d.event.incident_key, undefined, 'a recovery touches no page');
-    assert.equal(d.page, undefined);
-    assert.equal(d.votes.length, 0);
+  /** How many decisions the region holds: the audit trail's index. */
+  function decisionCount(): Promise<number> {
+    return probe.redis.zcard(probe.keys.decisions);
   }
 
-  test('through the REST API: host DOWN acts on the page Nagios raised; the same notification again is the same event; the recovery acts on nothing', async () => {
+  /**
+   * The recovery of the host's current problem, as Nagios sends it: not sent (exit 0, the reason,
+   * no event id). Resolves with the id its event would have had, to check that it has no decision.
+   */
+  async function recover(host: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+    const recovery = await notify(['host', ...args], { ...hostMacros(host, 'RECOVERY'), ...env });
+    assert.deepEqual(recovery, { code: 0, stdout: RECOVERY_NOT_SENT, stderr: '' });
+    return eventId('host', host, undefined, String(problems), '2', 'UP');
+  }
+
+  /**
+   * The host's next problem, SOFT and without a page (no rule matches it: escalate, no_rule), once it
+   * is decided. One host's events share a partition key, so one shard, read in order: whatever was
+   * sent for the host before it has been read by then.
+   */
+  async function nextProblemDecided(
+    host: string,
+    args: string[],
+    env: Record<string, string> = {},
+  ): Promise<DecisionRecord> {
+    problems += 1;
+    const next = await notify(['host', ...args, '--no-incident-key'], {
+      ...hostMacros(host, 'PROBLEM', { NAGIOS_HOSTSTATETYPE: 'SOFT' }),
+      ...env,
+    });
+    const d = await probe.waitDecision(sentId(next));
+    assert.equal(d.decision, 'escalate');
+    assert.equal(d.reason, 'no_rule', `${d.reason ?? ''} ${d.error ?? ''}`);
+    assert.equal(d.page, undefined);
+    return d;
+  }
+
+  test('through the REST API: host DOWN acts on the page Nagios raised; the same notification again is the same event, through the next node when the first does not answer; the recovery is not sent', async () => {
     stack.fleet.inject({ kind: 'host_down', host: 'sms-api-2' });
     const key = page('sms-api-2');
     problems += 1;
@@ -234,22 +271,30 @@ describe('lazarus nagios-notify against a local region', { timeout: 240_000 }, (
     assert.equal(r.status, 'succeeded', JSON.stringify(r.failure));
     await probe.lockReleased('host:sms-api/sms-api-2');
 
-    // The host is back (replaced): Nagios sends the recovery. The first node given does not answer
-    // (down, say): the next one takes it.
+    // The same notification once more, and the first node given does not answer (down, say): the
+    // next one takes it. Still the same event.
     const down = `http://127.0.0.1:${await freePort()}`;
-    const recovery = await notify(['host', '--api', down, '--api', stack.apiUrl('b')], {
-      ...hostMacros('sms-api-2', 'RECOVERY'),
+    const fallback = await notify(['host', '--api', down, '--api', stack.apiUrl('b')], {
+      ...macros,
       ...token,
     });
-    const recoveryId = sentId(recovery);
-    assert.match(recovery.stdout, new RegExp(` → ${stack.apiUrl('b')}/v1/events: 202 `));
-    assert.match(recoveryId, /^nagios-host-\d+-2-up-/);
-    assertNothingDone(await probe.waitDecision(recoveryId));
+    assert.equal(sentId(fallback), id);
+    assert.match(fallback.stdout, new RegExp(`^${id} → ${stack.apiUrl('b')}/v1/events: 202 `));
+
+    // The host is back (replaced): Nagios sends the recovery, which is not sent.
+    const decided = await decisionCount();
+    const recoveryId = await recover('sms-api-2', ['--api', down, '--api', stack.apiUrl('b')], token);
+
+    // Once the host's next event is decided, everything before it has been read: the notification
+    // sent three times was decided once, with one replacement, and the recovery left no decision.
+    const next = await nextProblemDecided('sms-api-2', api, token);
     assert.equal((await probe.decision(id))?.decided_at, d.decided_at, 'decided once');
     assert.equal(stack.fleet.clones().length, 1, 'one replacement');
+    assert.equal(await probe.decision(recoveryId), undefined, 'no decision for the recovery');
+    assert.equal(await decisionCount(), decided + 1, `only ${next.event.id} was decided since`);
   });
 
-  test('onto the stream (--config): host DOWN acts; its recovery is recorded, nothing done', async () => {
+  test('onto the stream (--config): host DOWN acts; its recovery is not sent', async () => {
     stack.fleet.inject({ kind: 'host_down', host: 'sms-api-3' });
     const key = page('sms-api-3');
     problems += 1;
@@ -261,9 +306,15 @@ describe('lazarus nagios-notify against a local region', { timeout: 240_000 }, (
     assertActed(d, 'sms-api-3', key);
     assert.deepEqual(d.submitted_by, { via: 'stream' });
 
-    const recovery = await notify(['host', ...config], hostMacros('sms-api-3', 'RECOVERY'));
-    assertNothingDone(await probe.waitDecision(sentId(recovery)));
     const r = await probe.finished(`run-${id}`);
     assert.equal(r.status, 'succeeded', JSON.stringify(r.failure));
+    await probe.lockReleased('host:sms-api/sms-api-3');
+
+    const decided = await decisionCount();
+    const recoveryId = await recover('sms-api-3', config);
+    const next = await nextProblemDecided('sms-api-3', config);
+    assert.equal(await probe.decision(recoveryId), undefined, 'no decision for the recovery');
+    assert.equal(await decisionCount(), decided + 1, `only ${next.event.id} was decided since`);
+    assert.equal((await probe.decision(id))?.decided_at, d.decided_at, 'decided once');
   });
 });

@@ -57,7 +57,10 @@ const HOST_UNREACHABLE_SOFT: Record<string, string> = {
   NAGIOS_HOSTATTEMPT: '2',
 };
 
-/** The host is UP again: its problem id is 0 now, the last one is the problem that recovered. */
+/**
+ * The host is UP again: its problem id is 0 now, the last one is the problem that recovered. Not
+ * sent: there is nothing to act on.
+ */
 const HOST_RECOVERY: Record<string, string> = {
   ...HOST_DOWN_HARD,
   NAGIOS_NOTIFICATIONTYPE: 'RECOVERY',
@@ -185,30 +188,32 @@ describe('Nagios notifications as events', () => {
     assert.equal(matcher.match(event), undefined);
   });
 
-  test('recovery: UP with the last problem id, no incident key, and no rule matches it', () => {
-    const event = valid(eventOf(map(HOST_RECOVERY)));
-    assert.equal(event.data['host_state'], 'UP');
-    assert.equal(event.data['notification_type'], 'RECOVERY');
-    assert.equal(event.data['problem_id'], '4711');
-    assert.match(event.id, /^nagios-host-4711-2-up-/);
-    assert.equal(event.incident_key, undefined, "PagerDuty's integration resolves the page itself");
-    assert.equal(event.incident_key, eventOf(map(HOST_RECOVERY, { incidentKey: 'PD-1' })).incident_key);
-    assert.equal(matcher.match(event), undefined);
-    // A service's recovery likewise.
-    const ok = eventOf(
-      map(
-        {
-          ...SERVICE_CRITICAL_HARD,
-          NAGIOS_NOTIFICATIONTYPE: 'RECOVERY',
-          NAGIOS_SERVICESTATE: 'OK',
-          NAGIOS_SERVICEPROBLEMID: '0',
-          NAGIOS_LASTSERVICEPROBLEMID: '4712',
-        },
-        { object: 'service' },
-      ),
+  test('recovery: not sent, the problem is over (no decision, so no "escalated" message to the channels)', () => {
+    const reason =
+      "the problem is over; nothing to act on (PagerDuty's Nagios integration resolves its page itself)";
+    assert.deepEqual(map(HOST_RECOVERY), { kind: 'not_sent', notificationType: 'RECOVERY', reason });
+    assert.deepEqual(map(HOST_RECOVERY, { incidentKey: 'PD-1' }), map(HOST_RECOVERY));
+    const service = map(
+      {
+        ...SERVICE_CRITICAL_HARD,
+        NAGIOS_NOTIFICATIONTYPE: 'RECOVERY',
+        NAGIOS_SERVICESTATE: 'OK',
+        NAGIOS_SERVICEPROBLEMID: '0',
+        NAGIOS_LASTSERVICEPROBLEMID: '4712',
+      },
+      { object: 'service' },
     );
-    assert.match(ok.id, /^nagios-service-4712-1-ok-/);
-    assert.equal(ok.incident_key, undefined);
+    assert.deepEqual(service, { kind: 'not_sent', notificationType: 'RECOVERY', reason });
+    // Nothing is sent, so nothing else is asked of it: no other macro, and a state that is not UP is
+    // no refusal (there is no event for a wrong state to make act).
+    assert.equal(map({ NAGIOS_NOTIFICATIONTYPE: 'RECOVERY' }).kind, 'not_sent');
+    assert.equal(map({ ...HOST_RECOVERY, NAGIOS_HOSTSTATE: 'DOWN' }).kind, 'not_sent');
+    // From the command line too; a macro it does not read is still refused, as for any notification.
+    assert.equal(map({}, { macros: asArguments(HOST_RECOVERY) }).kind, 'not_sent');
+    assert.match(
+      problemsOf(map(HOST_RECOVERY, { macros: { LASTHOSTPROBLEMID: '4711' } })).join('\n'),
+      /^--macro LASTHOSTPROBLEMID: not a macro nagios-notify reads/,
+    );
   });
 
   test('the id: the same notification twice is one event; the next notification, state or problem is another', () => {
@@ -225,9 +230,8 @@ describe('Nagios notifications as events', () => {
       { ...HOST_DOWN_HARD, NAGIOS_HOSTPROBLEMID: '4800' },
       // Another Nagios numbers its problems too: the same number about another host is not the same.
       { ...HOST_DOWN_HARD, NAGIOS_HOSTNAME: 'sms-api-4' },
-      HOST_RECOVERY,
     ].map((env) => eventOf(map(env)).id);
-    assert.equal(new Set([id, ...others]).size, 6, [id, ...others].join('\n'));
+    assert.equal(new Set([id, ...others]).size, 5, [id, ...others].join('\n'));
     // Host names that differ only where an id could not hold them stay apart.
     assert.notEqual(
       eventOf(map({ ...HOST_DOWN_HARD, NAGIOS_HOSTNAME: 'web_1' })).id,
@@ -272,7 +276,7 @@ describe('Nagios notifications as events', () => {
       problemsOf(map({}))[0] ?? '',
       /^NOTIFICATIONTYPE is missing: give --macro NOTIFICATIONTYPE=/,
     );
-    // A service notification needs its own macros; a recovery the last problem id.
+    // A service notification needs its own macros.
     const service = problemsOf(map({ ...HOST_DOWN_HARD, NAGIOS_SERVICEDESC: '' }, { object: 'service' })).map(
       (p) => p.split(' ')[0],
     );
@@ -283,8 +287,6 @@ describe('Nagios notifications as events', () => {
       'SERVICEPROBLEMID',
       'SERVICENOTIFICATIONNUMBER',
     ]);
-    const { NAGIOS_LASTHOSTPROBLEMID: _, ...noLast } = HOST_RECOVERY;
-    assert.match(problemsOf(map(noLast)).join('\n'), /^LASTHOSTPROBLEMID is missing/);
   });
 
   test('wrong values are refused with what is expected', () => {
@@ -305,12 +307,6 @@ describe('Nagios notifications as events', () => {
       assert.equal(problems.length, 1, problems.join('\n'));
       assert.match(problems[0] ?? '', expected);
     }
-    // A recovery of a host that is not UP is a command fed the wrong macros: refused, never an
-    // alarm without a page that the rule would act on.
-    assert.match(
-      problemsOf(map({ ...HOST_RECOVERY, NAGIOS_HOSTSTATE: 'DOWN' })).join('\n'),
-      /HOSTSTATE is DOWN in a RECOVERY notification: a recovery is to UP/,
-    );
     assert.match(
       problemsOf(map(HOST_DOWN_HARD, { macros: { HOSTSTAT: 'DOWN' } })).join('\n'),
       /^--macro HOSTSTAT: not a macro nagios-notify reads \(it reads .*HOSTSTATE,/,
@@ -321,8 +317,15 @@ describe('Nagios notifications as events', () => {
     );
   });
 
-  test('acknowledgements, flapping, downtime and custom notifications are not sent, whatever else is missing', () => {
-    for (const type of ['ACKNOWLEDGEMENT', 'FLAPPINGSTART', 'FLAPPINGSTOP', 'DOWNTIMESTART', 'CUSTOM']) {
+  test('recoveries, acknowledgements, flapping, downtime and custom notifications are not sent, whatever else is missing', () => {
+    for (const type of [
+      'RECOVERY',
+      'ACKNOWLEDGEMENT',
+      'FLAPPINGSTART',
+      'FLAPPINGSTOP',
+      'DOWNTIMESTART',
+      'CUSTOM',
+    ]) {
       const mapping = map({ NAGIOS_NOTIFICATIONTYPE: type });
       assert.equal(mapping.kind, 'not_sent', type);
       assert.equal(mapping.kind === 'not_sent' ? mapping.notificationType : '', type);
