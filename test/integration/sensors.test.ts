@@ -219,6 +219,41 @@ describe(
       assert.deepEqual(decided.submitted_by, { via: 'stream' });
       await probe.finished(`run-${id}`);
 
+      // EC2 state changes and CloudWatch alarms: events of their own types (no shipped rule acts on
+      // them: escalate no_rule), ignored when there is nothing to act on.
+      const other = instanceIdOf('sms-api-5');
+      const stopping = {
+        ...fixture('ec2-state-change.json'),
+        id: `ec2-${run}`,
+        time: new Date().toISOString(),
+        resources: [],
+        detail: { 'instance-id': other, state: 'stopping' },
+      };
+      const alarm = fixture('cloudwatch-alarm.json');
+      const metric = (
+        ((alarm['detail'] as Record<string, unknown>)['configuration'] as Record<string, unknown>)[
+          'metrics'
+        ] as Record<string, unknown>[]
+      )[0] as Record<string, unknown>;
+      const stat = metric['metricStat'] as { metric: { dimensions: Record<string, string> } };
+      stat.metric.dimensions['InstanceId'] = other;
+      const alarmed = { ...alarm, id: `cw-${run}`, time: new Date().toISOString() };
+      for (const e of [stopping, alarmed] as Record<string, unknown>[])
+        await probe.put(Buffer.from(JSON.stringify(e)), String(e['source']));
+      for (const [e, type] of [
+        [stopping, 'EC2InstanceStateChange'],
+        [alarmed, 'CloudWatchAlarm'],
+      ] as const) {
+        const d = await probe.waitDecision(
+          `aws-${String(e['id']).replace(/[^A-Za-z0-9._:-]/g, '_')}-${other}`,
+          60_000,
+        );
+        assert.deepEqual(
+          [d.event_type, d.host, d.decision, d.reason],
+          [type, 'sms-api-5', 'escalate', 'no_rule'],
+        );
+      }
+
       const stranger = {
         ...event,
         id: `health-${run}-2`,
