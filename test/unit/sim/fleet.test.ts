@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { Agent, request } from 'node:http';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { FleetSimulator, LOCAL_FLEET, type Fault } from '../../../src/sim/fleet.js';
+import { FleetSimulator, instanceIdOf, LOCAL_FLEET, type Fault } from '../../../src/sim/fleet.js';
 
 interface Reply {
   readonly status: number;
@@ -69,7 +69,7 @@ describe('fleet simulator', () => {
     assert.equal(sim.url, `http://127.0.0.1:${sim.port}`);
   });
 
-  test('inventory lists every service and host with zone, state and health URL', async () => {
+  test('inventory lists every service and host with zone, state, health URL and instance id', async () => {
     const reply = await call(`${sim.url}/v1/inventory`);
     assert.equal(reply.status, 200);
     const services = (reply.body as { services: Record<string, { hosts: Record<string, string>[] }> })
@@ -84,7 +84,11 @@ describe('fleet simulator', () => {
       zone: 'local-1a',
       state: 'active',
       health_url: `${sim.url}/health/sms-api-1`,
+      instance_id: instanceIdOf('sms-api-1'),
     });
+    // Every host is an EC2 instance of its own (how AWS events find their host).
+    assert.match(sms[0]?.['instance_id'] ?? '', /^i-[0-9a-f]{17}$/);
+    assert.equal(new Set(sms.map((h) => h['instance_id'])).size, sms.length);
     // Zones round-robin per service.
     assert.deepEqual(
       sms.map((h) => h['zone']),
