@@ -3,6 +3,7 @@
  * codes at this boundary; the coordinator records them as the peer's failure to vote.
  */
 import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
 import { LzError } from '../common/errors.js';
 import { peerService } from './proto.js';
 import { peerNodeIds } from './tls.js';
@@ -46,8 +47,26 @@ function refusal(
   return undefined;
 }
 
+/** The peer service's name in `grpc.health.v1` (the package and service of proto/peer.proto). */
+export const PEER_SERVICE_NAME = 'lazarus.peer.v1.Peer';
+
 export class PeerServer {
-  private constructor(private readonly server: grpc.Server) {}
+  private constructor(
+    private readonly server: grpc.Server,
+    private readonly health: HealthImplementation,
+  ) {}
+
+  /**
+   * `grpc.health.v1.Health` on the peer port answers `SERVING` (for the server, `''`, and for the
+   * peer service) only while this is `true`: the node is `running`. Before, while it drains and
+   * after, `NOT_SERVING`. Its callers are the peers' TLS clients (the port takes no other): a
+   * probe needs a region certificate (`grpc_health_probe -tls -tls-client-cert …`).
+   */
+  setServing(serving: boolean): void {
+    const status = serving ? 'SERVING' : 'NOT_SERVING';
+    this.health.setStatus('', status);
+    this.health.setStatus(PEER_SERVICE_NAME, status);
+  }
 
   /** Binds `address` (host:port); the port actually bound is returned by `port`. */
   static async start(
@@ -92,6 +111,8 @@ export class PeerServer {
         else callback(null, handlers.ping(call.request));
       },
     });
+    const health = new HealthImplementation({ '': 'NOT_SERVING', [PEER_SERVICE_NAME]: 'NOT_SERVING' });
+    health.addToServer(server);
     const port = await new Promise<number>((resolve, reject) => {
       const credentials =
         'insecure' in transport
@@ -101,7 +122,7 @@ export class PeerServer {
         error === null ? resolve(bound) : reject(error),
       );
     });
-    return { server: new PeerServer(server), port };
+    return { server: new PeerServer(server, health), port };
   }
 
   /** Stops taking calls and lets the ones in flight finish, for at most `graceMs`. */

@@ -75,8 +75,18 @@ export interface NodeOptions {
 }
 
 export class ControllerNode {
-  state: NodeState = 'starting';
+  #state: NodeState = 'starting';
   private stopping: Promise<void> | undefined;
+
+  get state(): NodeState {
+    return this.#state;
+  }
+
+  /** The peer port's gRPC health follows it: `SERVING` only while `running`. */
+  set state(state: NodeState) {
+    this.#state = state;
+    this.server.setServing(state === 'running');
+  }
 
   private constructor(
     readonly config: CompiledConfig,

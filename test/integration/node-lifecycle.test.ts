@@ -7,10 +7,14 @@ import { strict as assert } from 'node:assert';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { join } from 'node:path';
 import { writeRegionCertificates } from '../../src/cluster/certs.js';
+import { PEER_SERVICE_NAME } from '../../src/cluster/peer-server.js';
+import { expectPeer, PeerIdentity } from '../../src/cluster/tls.js';
 import { ControllerErrorCodes } from '../../src/controller/errors.js';
 import { ControllerNode, NodeStartError } from '../../src/controller/node.js';
 import { freePort } from '../../src/sim/ports.js';
@@ -18,6 +22,7 @@ import { startRedis } from '../../src/sim/redis-server.js';
 import type { RedisProcess } from '../../src/sim/redis-server.js';
 import { copyConfig } from '../helpers/config-copy.js';
 import type { ConfigCopy } from '../helpers/config-copy.js';
+import { waitFor } from '../helpers/wait.js';
 
 const log = pino({ level: 'silent' });
 
@@ -142,6 +147,80 @@ describe('a node that cannot start', () => {
       assert.doesNotMatch(String(clients), /name=lazarus-a /, 'its Redis connection is closed');
     } finally {
       probe.disconnect();
+    }
+  });
+});
+
+describe('grpc.health.v1 on the peer port', () => {
+  let redisServer: RedisProcess;
+  let copy: ConfigCopy;
+  let grpcPort: number;
+
+  before(async () => {
+    redisServer = await startRedis();
+    copy = await copyConfig();
+    grpcPort = await freePort();
+    await copy.edit('deploy/local/region.yaml', 'redis://127.0.0.1:6379/0', redisServer.url);
+    await copy.edit('deploy/local/region.yaml', '"127.0.0.1:50151"', `"127.0.0.1:${grpcPort}"`);
+    await copy.edit('deploy/local/region.yaml', '"127.0.0.1:8181"', `"127.0.0.1:${await freePort()}"`);
+    await writeRegionCertificates(join(copy.dir, 'certs'), 'local-1', [
+      { id: 'a', grpc: `127.0.0.1:${grpcPort}` },
+      { id: 'b', grpc: '127.0.0.1:1' },
+    ]);
+  });
+  after(async () => {
+    await copy.remove();
+    await redisServer.stop();
+  });
+
+  test('SERVING while the node runs, NOT_SERVING once it drains, through a real health client over mTLS', async () => {
+    const node = await ControllerNode.start({ configDir: copy.dir, nodeId: 'a', log });
+    // A health client is a peer's TLS client: node b's certificate, checking that the server is a.
+    const certs = join(copy.dir, 'certs');
+    const b = await PeerIdentity.load(
+      'b',
+      {
+        ca: join(certs, 'ca.pem'),
+        cert: join(certs, 'b.pem'),
+        key: join(certs, 'b-key.pem'),
+      },
+      ['a', 'b', 'c'],
+    );
+    const Health = grpc.makeGenericClientConstructor(healthService, 'Health');
+    const client = new Health(`127.0.0.1:${grpcPort}`, b.channelCredentials('a'), expectPeer('a'));
+    const check = (service: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        (client as unknown as Record<string, (...a: unknown[]) => void>)['check']?.(
+          { service },
+          (error: grpc.ServiceError | null, reply: { status: string }) =>
+            error === null ? resolve(reply.status) : reject(error),
+        );
+      });
+    try {
+      assert.equal(node.state, 'running');
+      assert.equal(await check(''), 'SERVING');
+      assert.equal(await check(PEER_SERVICE_NAME), 'SERVING');
+      await assert.rejects(check('no.such.Service'), { code: grpc.status.NOT_FOUND });
+      // Watch it while the node stops: the stream says NOT_SERVING before the port closes.
+      const seen: string[] = [];
+      const watch = (
+        client as unknown as Record<string, (r: object) => grpc.ClientReadableStream<{ status: string }>>
+      )['watch']?.({ service: '' });
+      const notServing = new Promise<void>((resolve) => {
+        watch?.on('data', (reply: { status: string }) => {
+          seen.push(reply.status);
+          if (reply.status === 'NOT_SERVING') resolve();
+        });
+        watch?.on('error', () => resolve());
+      });
+      await waitFor('the watch to report SERVING', async () => (seen.includes('SERVING') ? true : undefined));
+      await node.stop();
+      await notServing;
+      assert.deepEqual(seen, ['SERVING', 'NOT_SERVING']);
+      watch?.cancel();
+    } finally {
+      client.close();
+      if (node.state === 'running') await node.stop();
     }
   });
 });
