@@ -213,7 +213,9 @@ describe('grpc.health.v1 on the peer port', () => {
         });
         watch?.on('error', () => resolve());
       });
-      await waitFor('the watch to report SERVING', async () => (seen.includes('SERVING') ? true : undefined));
+      await waitFor('the watch to report SERVING', () =>
+        Promise.resolve(seen.includes('SERVING') ? true : undefined),
+      );
       await node.stop();
       await notServing;
       assert.deepEqual(seen, ['SERVING', 'NOT_SERVING']);
