@@ -1,4 +1,5 @@
 /** `lazarus validate [--config DIR]`: every problem of the configuration, exit 1 on any. */
+import { literalSecrets } from '../config/region.js';
 import { loadConfig } from '../config/load.js';
 import { formatIssue } from '../config/source.js';
 import { defaultCatalog } from '../controller/catalog.js';
@@ -31,6 +32,7 @@ export async function validateCommand(dir: string, out: NodeJS.WritableStream): 
     out.write(
       '\nwarning: peers.insecure is true: votes between nodes are not authenticated, and anything that reaches a peer port can cast one. Use peers.tls (`lazarus certs` writes the files).\n',
     );
+  for (const warning of literalSecrets(config.region)) out.write(`\nwarning: ${warning}\n`);
   const redis = config.region.redis;
   if (redis.mode !== 'standalone' && redis.replicaAck.replicas === 0)
     out.write(

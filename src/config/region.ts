@@ -264,7 +264,12 @@ export function compileRegion(
           },
         }),
     notifications: {
-      slackWebhooks: notes?.slack_webhooks ?? {},
+      slackWebhooks: Object.fromEntries(
+        Object.entries(notes?.slack_webhooks ?? {}).map(([channel, hook]) => [
+          channel,
+          typeof hook === 'string' ? { url: hook } : { urlEnv: hook.url_env },
+        ]),
+      ),
       ...(notes?.smtp === undefined
         ? {}
         : {
@@ -334,7 +339,7 @@ function compileRedis(
     });
   const topology =
     mode === 'standalone'
-      ? { mode, url: raw.url ?? '' }
+      ? { mode, url: raw.url_env === undefined ? { url: raw.url ?? '' } : { urlEnv: raw.url_env } }
       : mode === 'sentinel'
         ? { mode, sentinels: addresses(raw.sentinels), master: raw.master ?? '' }
         : { mode, nodes: addresses(raw.nodes) };
@@ -344,4 +349,22 @@ function compileRedis(
     ...(raw.password_env === undefined ? {} : { passwordEnv: raw.password_env }),
     replicaAck: { replicas: raw.replica_ack?.replicas ?? (mode === 'standalone' ? 0 : 1), timeoutMs },
   };
+}
+
+/**
+ * Secrets written in region.yaml rather than named by an environment variable: each a warning
+ * (`lazarus validate`, the node's start log). A Slack incoming webhook's URL is its credential; a
+ * Redis URL may carry a password.
+ */
+export function literalSecrets(region: CompiledRegion): string[] {
+  const out: string[] = [];
+  for (const [channel, hook] of Object.entries(region.notifications.slackWebhooks))
+    if ('url' in hook)
+      out.push(
+        `notifications.slack_webhooks["${channel}"]: the webhook URL is a secret written in region.yaml; name an environment variable instead ({ url_env: NAME })`,
+      );
+  const redis = region.redis;
+  if (redis.mode === 'standalone' && 'url' in redis.url && /^rediss?:\/\/[^@/]*:[^@/]+@/.test(redis.url.url))
+    out.push('redis.url: the URL carries a password written in region.yaml; use url_env or password_env');
+  return out;
 }

@@ -210,6 +210,7 @@ export const REGION_SCHEMA = {
       properties: {
         mode: { enum: ['standalone', 'sentinel', 'cluster'] },
         url: { type: 'string', pattern: '^rediss?://' },
+        url_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
         sentinels: { type: 'array', minItems: 1, items: redisAddress },
         master: { type: 'string', minLength: 1 },
         nodes: { type: 'array', minItems: 1, items: redisAddress },
@@ -341,7 +342,18 @@ export const REGION_SCHEMA = {
       properties: {
         slack_webhooks: {
           type: 'object',
-          additionalProperties: { type: 'string', pattern: '^https?://' },
+          // The URL (a secret: a load warning), or the environment variable that holds it.
+          additionalProperties: {
+            oneOf: [
+              { type: 'string', pattern: '^https?://' },
+              {
+                type: 'object',
+                required: ['url_env'],
+                additionalProperties: false,
+                properties: { url_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' } },
+              },
+            ],
+          },
         },
         smtp: {
           type: 'object',

@@ -93,6 +93,7 @@ export interface RawRegion {
   redis: {
     mode?: 'standalone' | 'sentinel' | 'cluster';
     url?: string;
+    url_env?: string;
     sentinels?: string[];
     master?: string;
     nodes?: string[];
@@ -131,7 +132,7 @@ export interface RawRegion {
     requests_per_minute?: number;
   };
   notifications?: {
-    slack_webhooks?: Record<string, string>;
+    slack_webhooks?: Record<string, string | { url_env: string }>;
     smtp?: {
       host: string;
       port?: number;
@@ -338,7 +339,8 @@ export interface CompiledRegion {
     readonly requestsPerMinute: number;
   };
   readonly notifications: {
-    readonly slackWebhooks: Readonly<Record<string, string>>;
+    /** Channel → its incoming webhook: the URL as written, or the environment variable holding it. */
+    readonly slackWebhooks: Readonly<Record<string, { readonly url: string } | { readonly urlEnv: string }>>;
     readonly smtp?: {
       readonly host: string;
       readonly port: number;
@@ -384,7 +386,11 @@ export interface RedisAddress {
 
 /** Where the region's Redis is, as `redis.mode` says, and how sure a write must be. */
 export type CompiledRedis = (
-  | { readonly mode: 'standalone'; readonly url: string }
+  | {
+      readonly mode: 'standalone';
+      /** The URL as written, or the environment variable that holds it (it may carry a password). */
+      readonly url: { readonly url: string } | { readonly urlEnv: string };
+    }
   | {
       readonly mode: 'sentinel';
       readonly sentinels: readonly RedisAddress[];

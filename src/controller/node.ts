@@ -31,6 +31,7 @@ import { DecisionStore } from './decision-store.js';
 import { Evaluator } from './evaluator.js';
 import { Pipeline } from './pipeline.js';
 import { connectRegionRedis } from './redis-client.js';
+import { literalSecrets } from '../config/region.js';
 import { resolve } from 'node:path';
 import { ACTIONS } from '../actions/registry.js';
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
@@ -148,6 +149,7 @@ export class ControllerNode {
 
     const redis = await connectRegionRedis(config.region.redis, { connectionName: `lazarus-${self.id}` });
     opened(() => redis.disconnect());
+    for (const warning of literalSecrets(config.region)) log.warn(warning);
     const { mode, replicaAck } = config.region.redis;
     log.info({ redis: mode, replica_ack: replicaAck.replicas }, `redis ${mode} connected`);
     if (mode !== 'standalone' && replicaAck.replicas === 0)

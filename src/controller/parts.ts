@@ -8,6 +8,7 @@ import { constants, unwatchFile, watchFile } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { RedisClient } from '../common/redis.js';
+import { secretValue } from '../common/secret.js';
 import type { Logger } from 'pino';
 import { ApiCertificate } from '../api/certificate.js';
 import type { ServedCertificate } from '../api/certificate.js';
@@ -71,7 +72,12 @@ export function pagerOf(
 export function directoryOf(config: CompiledConfig): ChannelDirectory {
   const notes = config.region.notifications;
   return ChannelDirectory.fromServices(config.services.values(), {
-    slackWebhooks: notes.slackWebhooks,
+    slackWebhooks: Object.fromEntries(
+      Object.entries(notes.slackWebhooks).map(([channel, hook]) => [
+        channel,
+        secretValue(hook, `notifications.slack_webhooks["${channel}"]`),
+      ]),
+    ),
     groups: notes.teams,
     fallback: notes.fallback,
   });

@@ -10,6 +10,7 @@ import { Cluster, Redis } from 'ioredis';
 import { redisFailure } from '../common/dependency.js';
 import { LzError } from '../common/errors.js';
 import type { RedisClient } from '../common/redis.js';
+import { secretValue } from '../common/secret.js';
 import type { CompiledRedis } from '../config/types.js';
 import { CONTROLLER_ERRORS } from './errors.js';
 
@@ -60,7 +61,7 @@ export async function connectRegionRedis(
   const withPassword = { ...options, ...(password === undefined ? {} : { password }) };
   switch (config.mode) {
     case 'standalone':
-      return connectRedis(config.url, withPassword);
+      return connectRedis(secretValue(config.url, 'redis.url', env), withPassword);
     case 'sentinel':
       return opened(
         new Redis({

@@ -17,6 +17,8 @@ export interface RedisOptions {
   port?: number;
   /** More arguments for `redis-server` (`--cluster-enabled yes`, `--replicaof 127.0.0.1 6379`, `--sentinel`). */
   args?: readonly string[];
+  /** Start it with `--requirepass`; the readiness check authenticates with it. */
+  password?: string;
   /** A configuration file's text, written to the server's directory and given first (a sentinel needs one it can rewrite). */
   configFile?: string;
 }
@@ -51,7 +53,16 @@ const OUTPUT_TAIL_CHARS = 4_000;
  * missing (with how to install it, or to use `REDIS_URL` instead) or when it never becomes ready.
  */
 export async function startRedis(options: RedisOptions = {}): Promise<RedisProcess> {
-  const server = new RedisServer(options.port ?? (await freePort()), options.args ?? [], options.configFile);
+  const args = [
+    ...(options.args ?? []),
+    ...(options.password === undefined ? [] : ['--requirepass', options.password]),
+  ];
+  const server = new RedisServer(
+    options.port ?? (await freePort()),
+    args,
+    options.configFile,
+    options.password,
+  );
   await server.start();
   return server;
 }
@@ -68,6 +79,7 @@ class RedisServer implements RedisProcess {
     readonly port: number,
     private readonly extraArgs: readonly string[] = [],
     private readonly configFile?: string,
+    private readonly password?: string,
   ) {
     this.url = `redis://127.0.0.1:${port}`;
   }
@@ -124,7 +136,7 @@ class RedisServer implements RedisProcess {
           `${BINARY} on port ${this.port} exited (${exit}) before it was ready:\n${this.#output}`,
         );
       }
-      if (child.pid !== undefined && (await answersAs(this.port, child.pid))) {
+      if (child.pid !== undefined && (await answersAs(this.port, child.pid, this.password))) {
         this.#pid = child.pid;
         return;
       }
@@ -182,7 +194,7 @@ function missingBinary(cause: Error): Error {
  * the port was taken between choosing it and starting: another Redis would answer PING while ours
  * is about to exit with "Address already in use".
  */
-function answersAs(port: number, pid: number): Promise<boolean> {
+function answersAs(port: number, pid: number, password?: string): Promise<boolean> {
   return new Promise((resolve) => {
     let reply = '';
     const socket = connect({ host: '127.0.0.1', port });
@@ -195,6 +207,8 @@ function answersAs(port: number, pid: number): Promise<boolean> {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       reply += chunk;
+      // With a password, AUTH answers +OK first.
+      if (password !== undefined && reply.startsWith('+OK\r\n')) reply = reply.slice(5);
       const served = /process_id:(\d+)\r\n/.exec(reply);
       if (served !== null) {
         done(reply.startsWith('+PONG\r\n') && Number(served[1]) === pid);
@@ -202,6 +216,8 @@ function answersAs(port: number, pid: number): Promise<boolean> {
         done(false); // -LOADING and the like: not ready yet
       }
     });
-    socket.once('connect', () => socket.write('PING\r\nINFO server\r\n'));
+    socket.once('connect', () =>
+      socket.write(`${password === undefined ? '' : `AUTH ${password}\r\n`}PING\r\nINFO server\r\n`),
+    );
   });
 }
