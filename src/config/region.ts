@@ -312,9 +312,15 @@ function compileRedis(
   issues: ConfigIssue[],
 ): CompiledRedis | undefined {
   const mode = raw.mode ?? 'standalone';
-  const own = { standalone: ['url'], sentinel: ['sentinels', 'master'], cluster: ['nodes'] } as const;
+  const own = {
+    standalone: ['url', 'url_env'],
+    sentinel: ['sentinels', 'master'],
+    cluster: ['nodes'],
+  } as const;
   const before = issues.length;
-  for (const field of own[mode])
+  if (mode === 'standalone' && (raw.url === undefined) === (raw.url_env === undefined))
+    issues.push(source.issue(['redis'], 'redis mode standalone needs "url" or "url_env" (one of them)'));
+  for (const field of mode === 'standalone' ? [] : own[mode])
     if (raw[field] === undefined) issues.push(source.issue(['redis'], `redis mode ${mode} needs "${field}"`));
   for (const [other, fields] of Object.entries(own))
     for (const field of other === mode ? [] : fields)

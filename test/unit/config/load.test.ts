@@ -313,7 +313,7 @@ describe('rejections name the file, line and what is expected', () => {
     const shipped = await loadShipped();
     assert.deepEqual(shipped.region.redis, {
       mode: 'standalone',
-      url: 'redis://127.0.0.1:6379/0',
+      url: { url: 'redis://127.0.0.1:6379/0' },
       keyPrefix: 'lz:local-1:',
       replicaAck: { replicas: 0, timeoutMs: 250 },
     });
@@ -352,6 +352,14 @@ describe('rejections name the file, line and what is expected', () => {
       ),
     );
     find(issues, 'deploy/local/region.yaml', 'redis mode cluster needs "nodes"');
+    const neither = await issuesAfter((c) => c.edit('deploy/local/region.yaml', REDIS, ''));
+    find(neither, 'deploy/local/region.yaml', 'redis mode standalone needs "url" or "url_env" (one of them)');
+    const fromEnv = await loadAfter((c) =>
+      c.edit('deploy/local/region.yaml', REDIS, '  url_env: LZ_REDIS_URL\n'),
+    );
+    assert.deepEqual(fromEnv.region.redis.mode === 'standalone' && fromEnv.region.redis.url, {
+      urlEnv: 'LZ_REDIS_URL',
+    });
     find(issues, 'deploy/local/region.yaml', '"url" is for redis mode standalone, not cluster');
     find(issues, 'deploy/local/region.yaml', '"sentinels" is for redis mode sentinel, not cluster');
     find(issues, 'deploy/local/region.yaml', /timeout 2s must be between 1ms and 400ms/);
