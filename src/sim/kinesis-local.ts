@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { LzError } from '../common/errors.js';
 import { killOnExit } from './orphans.js';
 import { freePort } from './ports.js';
 
@@ -76,6 +77,30 @@ net.Server.prototype.listen = function (...args) {
 };
 `;
 
+/** Codes of the kinesis-local launcher. */
+export const KinesisLocalErrorCodes = {
+  /** The `kinesis-local` package is not installed (a production install: `npm ci --omit=dev`). */
+  MISSING: 'LZ_ERR_SIM_KINESIS_LOCAL_MISSING',
+} as const;
+
+/**
+ * Where the `kinesis-local` package is installed. It is a dev dependency: only `lazarus start` (the
+ * local demo) and the tests need it, and a production install (`npm ci --omit=dev`, the container
+ * image) leaves it out, so say what is missing instead of a bare MODULE_NOT_FOUND.
+ */
+function kinesisLocalDir(): string {
+  try {
+    return dirname(createRequire(import.meta.url).resolve('kinesis-local/package.json'));
+  } catch (error) {
+    throw new LzError(
+      KinesisLocalErrorCodes.MISSING,
+      'the kinesis-local package is not installed: it is a dev dependency, which a production install ' +
+        '(npm ci --omit=dev) leaves out; `lazarus start` runs the local demo and needs a full `npm install`',
+      { cause: error },
+    );
+  }
+}
+
 /**
  * Starts kinesis-local on 127.0.0.1 and resolves once `GET /healthcheck` answers 200. Streams are
  * created with the SDK (see `ensureStream`); CreateStream / SplitShard take 500 ms to settle.
@@ -84,7 +109,7 @@ export async function startKinesisLocal(options: KinesisLocalOptions = {}): Prom
   const port = options.port ?? (await freePort({ below: PORTS_BELOW }));
   // Nothing of ours talks TLS, but kinesis-local always opens its TLS port as well.
   const tlsPort = await freePort({ below: PORTS_BELOW });
-  const packageDir = dirname(createRequire(import.meta.url).resolve('kinesis-local/package.json'));
+  const packageDir = kinesisLocalDir();
   const dir = await mkdtemp(join(tmpdir(), 'lazarus-kinesis-'));
   const preload = join(dir, 'loopback-preload.cjs');
   await writeFile(preload, LOOPBACK_PRELOAD);
