@@ -6,10 +6,14 @@
  * define every key read from them, and a ConfigMap that loads with the project's own loader.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { StatefulSet } from 'kubernetes-models/apps/v1';
 import type { IStatefulSet } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
@@ -18,6 +22,7 @@ import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernete
 import type { IConfigMap, IContainer, ISecret, IService } from 'kubernetes-models/v1';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { ApiServer } from '../../../src/api/server.js';
+import { certsCommand } from '../../../src/cli/certs.js';
 import { RedisKeys } from '../../../src/common/keys.js';
 import type { RedisClient } from '../../../src/common/redis.js';
 import { loadConfig } from '../../../src/config/load.js';
@@ -31,6 +36,7 @@ import { REPO } from '../../helpers/config-copy.js';
 const DIR = join(REPO, 'deploy', 'kubernetes');
 /** Where the image keeps the package (its working directory): the libraries' paths in region.yaml. */
 const IMAGE_PACKAGE = '/app';
+const execFileAsync = promisify(execFile);
 const NODE_IDS = ['lazarus-0', 'lazarus-1', 'lazarus-2'];
 
 interface K8sObject {
@@ -176,26 +182,33 @@ function safetyProblems(manifests: readonly Manifest[]): string[] {
   return problems;
 }
 
-/** The node's container: the one that runs `lazarus node`. */
-function nodeContainer(manifests: readonly Manifest[]): IContainer {
-  const set = one<IStatefulSet>(manifests, 'StatefulSet');
-  const container = set.spec?.template.spec?.containers.find((c) => c.args?.[0] === 'node');
+function node(containers: readonly IContainer[] | undefined): IContainer {
+  const container = containers?.find((c) => c.args?.[0] === 'node');
   assert.ok(container !== undefined, 'no container runs `lazarus node`');
   return container;
 }
 
+/** The node's container: the one that runs `lazarus node`. */
+function nodeContainer(manifests: readonly Manifest[]): IContainer {
+  return node(one<IStatefulSet>(manifests, 'StatefulSet').spec?.template.spec?.containers);
+}
+
 /** The ConfigMap's files in a temporary configuration directory, libraries from this checkout. */
-async function loadConfigMap(manifests: readonly Manifest[]): Promise<CompiledConfig> {
+async function writeConfigMap(manifests: readonly Manifest[], dir: string): Promise<void> {
   const data = one<IConfigMap>(manifests, 'ConfigMap', 'lazarus-config').data ?? {};
   const region = parse(data['region.yaml'] ?? '') as { paths: Record<string, string> };
   for (const library of ['rules', 'profiles', 'workflows'])
     assert.equal(region.paths[library], `${IMAGE_PACKAGE}/${library}`, `paths.${library}`);
+  for (const [file, text] of Object.entries(data)) await writeFile(join(dir, file), text);
+  // The image's package is this checkout here; nothing else of the file changes.
+  for (const library of ['rules', 'profiles', 'workflows']) region.paths[library] = join(REPO, library);
+  await writeFile(join(dir, 'region.yaml'), stringify(region));
+}
+
+async function loadConfigMap(manifests: readonly Manifest[]): Promise<CompiledConfig> {
   const dir = await mkdtemp(join(tmpdir(), 'lz-k8s-'));
   try {
-    for (const [file, text] of Object.entries(data)) await writeFile(join(dir, file), text);
-    // The image's package is this checkout here; nothing else of the file changes.
-    for (const library of ['rules', 'profiles', 'workflows']) region.paths[library] = join(REPO, library);
-    await writeFile(join(dir, 'region.yaml'), stringify(region));
+    await writeConfigMap(manifests, dir);
     const result = await loadConfig(dir, defaultCatalog());
     assert.ok(result.ok, result.ok ? '' : result.issues.map(formatIssue).join('\n'));
     return result.config;
@@ -329,6 +342,62 @@ describe('deploy/kubernetes', () => {
     }
   });
 
+  test("`lazarus certs` makes the Secret's files, and the init container gives the node only its own", async () => {
+    const manifests = await loadManifests();
+    const root = await mkdtemp(join(tmpdir(), 'lz-k8s-certs-'));
+    try {
+      const config = join(root, 'config');
+      const [ca, all, own] = [join(root, 'ca'), join(root, 'all'), join(root, 'own')];
+      for (const d of [config, ca, all, own]) await mkdir(d);
+      await writeConfigMap(manifests, config);
+      const printed: string[] = [];
+      const sink = new Writable({
+        write: (chunk: Buffer, _e, done) => done(void printed.push(String(chunk))),
+      });
+      const code = await certsCommand(
+        config,
+        { out: all, caDir: ca, nodes: NODE_IDS, days: 1, newCa: false },
+        sink,
+      );
+      assert.equal(code, 0, printed.join(''));
+      // What the Secret lazarus-tls holds: the CA certificate and each node's pair, not the CA key.
+      const secret = one<ISecret>(manifests, 'Secret', 'lazarus-tls');
+      assert.deepEqual((await readdir(all)).sort(), Object.keys(secret.stringData ?? {}).sort());
+      const cert = new X509Certificate(await readFile(join(all, 'lazarus-0.pem')));
+      assert.match(cert.subjectAltName ?? '', /DNS:lazarus-0(,|$)/);
+      assert.match(cert.subjectAltName ?? '', /DNS:lazarus-0\.lazarus-peers\.lazarus\.svc\.cluster\.local/);
+
+      // The init container's script, run as written against these directories for pod lazarus-0.
+      const pod = one<IStatefulSet>(manifests, 'StatefulSet').spec?.template.spec;
+      const init = pod?.initContainers?.find((c) => c.name === 'own-key');
+      assert.equal(init?.command?.[0], 'node');
+      assert.equal(init.command[1], '-e');
+      const script = (init.command[2] ?? '')
+        .replaceAll('/run/lazarus-tls-all', all)
+        .replaceAll('/etc/lazarus-tls', own);
+      await execFileAsync(process.execPath, ['-e', script], {
+        env: { ...process.env, POD_NAME: 'lazarus-0' },
+      });
+      assert.deepEqual((await readdir(own)).sort(), ['ca.pem', 'lazarus-0-key.pem', 'lazarus-0.pem']);
+      assert.equal((await stat(join(own, 'lazarus-0-key.pem'))).mode & 0o777, 0o600);
+      // Where region.yaml's peers.tls looks for them, with {node} the pod's name.
+      const tls = (
+        parse(one<IConfigMap>(manifests, 'ConfigMap').data?.['region.yaml'] ?? '') as {
+          peers: { tls: Record<string, string> };
+        }
+      ).peers.tls;
+      const mount = node(pod?.containers).volumeMounts?.find((m) => m.name === 'tls')?.mountPath;
+      for (const [key, file] of [
+        ['ca', 'ca.pem'],
+        ['cert', 'lazarus-0.pem'],
+        ['key', 'lazarus-0-key.pem'],
+      ] as const)
+        assert.equal(tls[key]?.replaceAll('{node}', 'lazarus-0'), `${mount}/${file}`, key);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   test('the pod runs unprivileged, bounded, and outlasts a drain', async () => {
     const set = one<IStatefulSet>(await loadManifests(), 'StatefulSet');
     const pod = set.spec?.template.spec;
@@ -345,9 +414,11 @@ describe('deploy/kubernetes', () => {
       assert.equal(c.livenessProbe?.grpc, undefined, `${c.name}: no grpc probe (not served yet)`);
     }
     // The node's container sees its own key only: the Secret with every key is the init container's.
-    const node = pod?.containers.find((c) => c.args?.[0] === 'node');
     const allKeys = pod?.volumes?.find((v) => v.secret?.secretName === 'lazarus-tls')?.name;
     assert.ok(allKeys !== undefined);
-    assert.ok(!(node?.volumeMounts ?? []).some((m) => m.name === allKeys), 'the node mounts every key');
+    assert.ok(
+      !(node(pod?.containers).volumeMounts ?? []).some((m) => m.name === allKeys),
+      'the node mounts every key',
+    );
   });
 });
