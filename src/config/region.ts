@@ -12,7 +12,6 @@ const validateRegion = ajv.compile(REGION_SCHEMA);
 /** Defaults of the region file, as written. */
 export const REGION_DEFAULTS = {
   quorum: 2,
-  kinesisRegion: 'us-east-1',
   shards: 4,
   pollInterval: '200ms',
   leaseTtl: '6s',
@@ -190,11 +189,12 @@ export function compileRegion(
       zone: node.zone,
       grpc: node.grpc,
       api: node.api,
+      ...(node.listen === undefined ? {} : { listen: node.listen }),
       ...(node.source_address === undefined ? {} : { sourceAddress: node.source_address }),
     })),
     kinesis: {
       stream: raw.kinesis.stream,
-      region: raw.kinesis.region ?? REGION_DEFAULTS.kinesisRegion,
+      ...(raw.kinesis.region === undefined ? {} : { region: raw.kinesis.region }),
       ...(raw.kinesis.endpoint === undefined ? {} : { endpoint: raw.kinesis.endpoint }),
       shards: raw.kinesis.shards ?? REGION_DEFAULTS.shards,
       pollMs: ms(raw.kinesis.poll_interval, REGION_DEFAULTS.pollInterval),

@@ -11,7 +11,8 @@ const duration = { type: 'string', pattern: DURATION_PATTERN } as const;
 const alternatives = { type: 'string', pattern: '^[^|]+(\\|[^|]+)*$' } as const;
 const identifier = { type: 'string', pattern: '^[a-z][a-z0-9_]*$' } as const;
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' } as const;
-const address = { type: 'string', pattern: '^[^:\\s]+:[0-9]{1,5}$' } as const;
+/** `host:port`, or `[v6]:port` for an IPv6 address (`[::1]:50051`). */
+const address = { type: 'string', pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^:\\s\\[\\]]+):[0-9]{1,5}$' } as const;
 /** Where an envelope field comes from in a sensor's payload: the first dotted path with a value. */
 const fieldSource = {
   type: 'object',
@@ -187,6 +188,13 @@ export const REGION_SCHEMA = {
           zone: name,
           grpc: address,
           api: address,
+          // Where the node binds, when not where its peers and clients reach it (a NAT, a pod IP
+          // behind a DNS name, 0.0.0.0): `grpc` and `api` above are what the others dial.
+          listen: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { grpc: address, api: address },
+          },
           source_address: { type: 'string' },
         },
       },

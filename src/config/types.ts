@@ -73,6 +73,7 @@ export interface RawNode {
   zone: string;
   grpc: string;
   api: string;
+  listen?: { grpc?: string; api?: string };
   /** Source address of this node's outbound health-check requests (the local stack tells zones apart by it). */
   source_address?: string;
 }
@@ -253,8 +254,12 @@ export interface CompiledWorkflow {
 export interface ClusterNode {
   readonly id: string;
   readonly zone: string;
+  /** The address peers dial (advertised). */
   readonly grpc: string;
+  /** The address clients of the REST API reach (advertised). */
   readonly api: string;
+  /** Where the node binds, when not `grpc` / `api` (e.g. `0.0.0.0:50051` behind a name). */
+  readonly listen?: { readonly grpc?: string; readonly api?: string };
   readonly sourceAddress?: string;
 }
 
@@ -264,7 +269,8 @@ export interface CompiledRegion {
   readonly nodes: readonly ClusterNode[];
   readonly kinesis: {
     readonly stream: string;
-    readonly region: string;
+    /** Absent: the AWS SDK's default region chain (`AWS_REGION`, the config files, the instance metadata). */
+    readonly region?: string;
     readonly endpoint?: string;
     readonly shards: number;
     /** Minimum time between two GetRecords calls on a shard (Kinesis allows 5 per second). */

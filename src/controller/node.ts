@@ -199,7 +199,7 @@ export class ControllerNode {
     let state: () => NodeState = () => 'starting';
     opened(() => peers.forEach((peer) => peer.close()));
     const { server } = await PeerServer.start(
-      self.grpc,
+      self.listen?.grpc ?? self.grpc,
       {
         evaluate: (request) => {
           log.debug({ event: request.rule_id, from: request.coordinator }, 'evaluating for a peer');
@@ -299,7 +299,7 @@ export class ControllerNode {
     const apiToken = process.env[config.region.api.tokenEnv];
     const apiCertificate = await apiCertificateOf(config, self.id, log);
     const api = await ApiServer.start({
-      listen: self.api,
+      listen: self.listen?.api ?? self.api,
       ...(apiCertificate === undefined ? {} : { tls: apiCertificate.pem }),
       redis,
       keys,

@@ -20,7 +20,11 @@ export interface KinesisClientOptions {
    * @defaultValue none: real AWS, with the SDK's endpoint, credential chain and HTTP/2 handler
    */
   endpoint?: string;
-  region: string;
+  /**
+   * @defaultValue the AWS SDK's own region chain (`AWS_REGION`, the shared config files, the
+   * instance's metadata); `us-east-1` with an `endpoint` (an emulator takes any region)
+   */
+  region?: string | undefined;
 }
 
 /**
@@ -32,10 +36,11 @@ const LOCAL_CREDENTIALS = { accessKeyId: 'lazarus-local', secretAccessKey: 'laza
 /** A Kinesis client for real AWS (no `endpoint`) or for a local emulator (`endpoint`). */
 export function kinesisClient(options: KinesisClientOptions): KinesisClient {
   if (options.endpoint === undefined) {
-    return new KinesisClient({ region: options.region });
+    // No region: the SDK finds it (and the credentials) by its default chains.
+    return new KinesisClient(options.region === undefined ? {} : { region: options.region });
   }
   return new KinesisClient({
-    region: options.region,
+    region: options.region ?? 'us-east-1',
     endpoint: options.endpoint,
     credentials: LOCAL_CREDENTIALS,
     // The SDK's default for Kinesis is an HTTP/2 handler; against kinesis-local's plain port it

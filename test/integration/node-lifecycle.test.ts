@@ -226,3 +226,68 @@ describe('grpc.health.v1 on the peer port', () => {
     }
   });
 });
+
+describe('a node on IPv6 loopback, bound where its listen block says', () => {
+  test('[::1] addresses: it binds listen.grpc and listen.api, its peers and clients reach it there', async (t) => {
+    const hasV6 = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(0, '::1', () => probe.close(() => resolve(true)));
+    });
+    if (!hasV6) {
+      t.skip('this machine has no IPv6 loopback (::1): nothing to bind');
+      return;
+    }
+    const redisServer = await startRedis();
+    const copy = await copyConfig();
+    try {
+      const grpcPort = await freePort();
+      const apiPort = await freePort();
+      await copy.edit('deploy/local/region.yaml', 'redis://127.0.0.1:6379/0', redisServer.url);
+      // Advertised as [::1]; bound on the wildcard of IPv6 (listen), reached on [::1].
+      await copy.edit(
+        'deploy/local/region.yaml',
+        `grpc: "127.0.0.1:50151"`,
+        `grpc: "[::1]:${grpcPort}", listen: { grpc: "[::]:${grpcPort}", api: "[::1]:${apiPort}" }`,
+      );
+      await copy.edit('deploy/local/region.yaml', '"127.0.0.1:8181"', `"[::1]:${apiPort}"`);
+      await writeRegionCertificates(join(copy.dir, 'certs'), 'local-1', [
+        { id: 'a', grpc: `[::1]:${grpcPort}` },
+        { id: 'b', grpc: '127.0.0.1:1' },
+      ]);
+      const node = await ControllerNode.start({ configDir: copy.dir, nodeId: 'a', log });
+      try {
+        assert.equal(node.config.region.nodes[0]?.listen?.grpc, `[::]:${grpcPort}`);
+        // The REST API on [::1].
+        const health = await fetch(`http://[::1]:${apiPort}/healthz`);
+        assert.equal(health.status, 200);
+        // A peer's client dials the advertised [::1] address over mTLS and gets its health.
+        const certs = join(copy.dir, 'certs');
+        const b = await PeerIdentity.load(
+          'b',
+          { ca: join(certs, 'ca.pem'), cert: join(certs, 'b.pem'), key: join(certs, 'b-key.pem') },
+          ['a', 'b', 'c'],
+        );
+        const Health = grpc.makeGenericClientConstructor(healthService, 'Health');
+        const client = new Health(`[::1]:${grpcPort}`, b.channelCredentials('a'), expectPeer('a'));
+        try {
+          const status = await new Promise<string>((resolve, reject) =>
+            (client as unknown as Record<string, (...a: unknown[]) => void>)['check']?.(
+              { service: '' },
+              (error: grpc.ServiceError | null, reply: { status: string }) =>
+                error === null ? resolve(reply.status) : reject(error),
+            ),
+          );
+          assert.equal(status, 'SERVING');
+        } finally {
+          client.close();
+        }
+      } finally {
+        await node.stop();
+      }
+    } finally {
+      await copy.remove();
+      await redisServer.stop();
+    }
+  });
+});
