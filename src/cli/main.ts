@@ -14,6 +14,7 @@ const FILTERS = ['service', 'host', 'status', 'reason', 'since', 'until', 'limit
 
 interface Values {
   config?: string;
+  env?: boolean;
   out?: string;
   days?: string;
   newCa?: boolean;
@@ -91,9 +92,15 @@ function program(run: (work: () => Promise<number>) => void): Command {
   const sub = (name: string, description: string): Command =>
     config(root.command(name).description(description).exitOverride().allowExcessArguments(false));
 
-  sub('validate', 'check the configuration; print every problem; exit 1 on any').action((v: Values) =>
-    run(async () => (await import('./validate.js')).validateCommand(configDir(v.config), process.stdout)),
-  );
+  sub('validate', 'check the configuration; print every problem; exit 1 on any')
+    .option('--env', 'also check that every environment variable it names for a secret is set')
+    .action((v: Values) =>
+      run(async () =>
+        (await import('./validate.js')).validateCommand(configDir(v.config), process.stdout, {
+          checkEnv: v.env === true,
+        }),
+      ),
+    );
   sub(
     'match',
     'which rule applies to an event, with its compiled parameters, or why none does; exit 0 matched, 1 none, 2 invalid event or configuration',

@@ -1,11 +1,19 @@
-/** `lazarus validate [--config DIR]`: every problem of the configuration, exit 1 on any. */
-import { literalSecrets } from '../config/region.js';
+/**
+ * `lazarus validate [--config DIR] [--env]`: every problem of the configuration, exit 1 on any.
+ * With `--env`, also every environment variable it names for a secret that is not set (run it
+ * where the nodes run, with their environment).
+ */
+import { environmentVariables, literalSecrets } from '../config/region.js';
 import { loadConfig } from '../config/load.js';
 import { formatIssue } from '../config/source.js';
 import { defaultCatalog } from '../controller/catalog.js';
 import { table } from './format.js';
 
-export async function validateCommand(dir: string, out: NodeJS.WritableStream): Promise<number> {
+export async function validateCommand(
+  dir: string,
+  out: NodeJS.WritableStream,
+  options: { readonly checkEnv?: boolean; readonly env?: NodeJS.ProcessEnv } = {},
+): Promise<number> {
   const result = await loadConfig(dir, defaultCatalog());
   if (!result.ok) {
     for (const issue of result.issues) out.write(formatIssue(issue) + '\n');
@@ -13,6 +21,15 @@ export async function validateCommand(dir: string, out: NodeJS.WritableStream): 
     return 1;
   }
   const { config } = result;
+  if (options.checkEnv === true) {
+    const env = options.env ?? process.env;
+    const missing = environmentVariables(config.region).filter((v) => (env[v.name] ?? '') === '');
+    for (const v of missing) out.write(`${dir}: environment variable ${v.name} (${v.what}) is not set\n`);
+    if (missing.length > 0) {
+      out.write(`\n${missing.length} environment variable(s) missing\n`);
+      return 1;
+    }
+  }
   const rules = new Set([...config.services.values()].flatMap((s) => s.rules.map((r) => r.name)));
   out.write(
     `${dir}: valid. Region ${config.region.region}, ${config.region.nodes.length} nodes (quorum ${config.region.quorum}), ` +

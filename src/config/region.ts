@@ -374,3 +374,29 @@ export function literalSecrets(region: CompiledRegion): string[] {
     out.push('redis.url: the URL carries a password written in region.yaml; use url_env or password_env');
   return out;
 }
+
+/** Every environment variable the region names for a secret, with what it is for. */
+export function environmentVariables(
+  region: CompiledRegion,
+): { readonly name: string; readonly what: string }[] {
+  const out: { name: string; what: string }[] = [{ name: region.api.tokenEnv, what: 'api.token_env' }];
+  for (const t of region.api.tokens) out.push({ name: t.env, what: `api.tokens "${t.name}"` });
+  if (region.api.tls?.keyEnv !== undefined)
+    out.push({ name: region.api.tls.keyEnv, what: 'api.tls.key_env' });
+  if ('tls' in region.peers && region.peers.tls.keyEnv !== undefined)
+    out.push({ name: region.peers.tls.keyEnv, what: 'peers.tls.key_env' });
+  if (region.pagerduty !== undefined)
+    out.push({ name: region.pagerduty.tokenEnv, what: 'pagerduty.token_env' });
+  const redis = region.redis;
+  if (redis.mode === 'standalone' && 'urlEnv' in redis.url)
+    out.push({ name: redis.url.urlEnv, what: 'redis.url_env' });
+  if (redis.passwordEnv !== undefined) out.push({ name: redis.passwordEnv, what: 'redis.password_env' });
+  for (const [channel, hook] of Object.entries(region.notifications.slackWebhooks))
+    if ('urlEnv' in hook)
+      out.push({ name: hook.urlEnv, what: `notifications.slack_webhooks["${channel}"].url_env` });
+  const smtp = region.notifications.smtp;
+  if (smtp?.userEnv !== undefined) out.push({ name: smtp.userEnv, what: 'notifications.smtp.user_env' });
+  if (smtp?.passwordEnv !== undefined)
+    out.push({ name: smtp.passwordEnv, what: 'notifications.smtp.password_env' });
+  return out;
+}
