@@ -99,12 +99,4 @@ export function hasBearer(req: IncomingMessage, token: string): boolean {
 }
 
 /** `host:port` (`[::1]:8181` for IPv6) of a node's `api` address; port 0 takes any free port. */
-export function parseHostPort(address: string): { host: string; port: number } {
-  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address.trim());
-  const port = Number(match?.[3]);
-  const host = match?.[1] ?? match?.[2];
-  if (match === null || host === undefined || !(port >= 0 && port <= 65535)) {
-    throw new Error(`"${address}" is not a host:port address (e.g. 127.0.0.1:8181 or [::1]:8181)`);
-  }
-  return { host, port };
-}
+export { parseHostPort } from '../common/host-port.js';

@@ -9,6 +9,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import { splitHostPort } from '../common/host-port.js';
 import type * as Forge from 'node-forge';
 
 // node-forge is CommonJS with one exported object: required, so that plain Node's ESM loader (no
@@ -182,8 +183,5 @@ export async function writeRegionCertificates(
 
 /** The host of `host:port` or `[v6]:port`. */
 function hostOf(address: string): string | undefined {
-  const v6 = /^\[([^\]]+)\]:\d+$/.exec(address);
-  if (v6 !== null) return v6[1];
-  const at = address.lastIndexOf(':');
-  return at <= 0 ? undefined : address.slice(0, at);
+  return splitHostPort(address)?.host;
 }

@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { formatDuration, parseDuration } from '../common/duration.js';
+import { splitHostPort } from '../common/host-port.js';
 import { REGION_SCHEMA } from './schemas.js';
 import { ajv, checkSchema } from './schema-check.js';
 import type { ConfigIssue, YamlSource } from './source.js';
@@ -338,11 +339,9 @@ function compileRedis(
       ),
     );
   if (issues.length > before) return undefined;
+  // The schema has checked the shape; an address it let through always splits.
   const addresses = (list: readonly string[] | undefined): RedisAddress[] =>
-    (list ?? []).map((address) => {
-      const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
-      return { host: match?.[1] ?? match?.[2] ?? address, port: Number(match?.[3]) };
-    });
+    (list ?? []).map((address) => splitHostPort(address) ?? { host: address, port: 0 });
   const topology =
     mode === 'standalone'
       ? { mode, url: raw.url_env === undefined ? { url: raw.url ?? '' } : { urlEnv: raw.url_env } }

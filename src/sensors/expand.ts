@@ -73,7 +73,8 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 /** `undefined`: not a sensor's payload (the caller parses it as an event). */
 export async function expandRecord(data: Uint8Array, context: SensorContext): Promise<Expansion | undefined> {
   // Cheap before anything is parsed: an envelope names neither key.
-  const head = Buffer.from(data.subarray(0, Math.min(data.byteLength, SENSOR_MAX_BYTES)));
+  // A view of the record's bytes, not a copy: every record of the stream passes here.
+  const head = Buffer.from(data.buffer, data.byteOffset, Math.min(data.byteLength, SENSOR_MAX_BYTES));
   if (!head.includes(SENSOR_RECORD_KEY) && !head.includes('"detail-type"')) return undefined;
   let value: unknown;
   try {

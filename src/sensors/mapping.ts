@@ -1,4 +1,5 @@
 /** Reading envelope fields out of a sensor's payload, by the mapping's dotted paths. */
+import { splitHostPort } from '../common/host-port.js';
 import type { FieldSource, SensorMapping, SensorMappings } from './types.js';
 
 /** The defaults: what works without configuration for the common case (see the README). */
@@ -44,10 +45,7 @@ export function read(root: unknown, source: FieldSource): string | undefined {
  * goes. A bracketed IPv6 address keeps its address (`[::1]:9100` → `::1`).
  */
 export function hostOf(value: string): string {
-  const v6 = /^\[([^\]]+)\]:\d+$/.exec(value);
-  if (v6 !== null) return v6[1] ?? value;
-  const named = /^([^:]+):\d+$/.exec(value);
-  return named?.[1] ?? value;
+  return splitHostPort(value)?.host ?? value;
 }
 
 /** The event type: read, then renamed by `types`. */
