@@ -28,6 +28,11 @@ export async function info(port: number, section: string): Promise<string> {
   return ask(port, (r) => r.info(section));
 }
 
+/** Makes the server at `port` a replica of the one at `primaryPort` (both on 127.0.0.1). */
+export async function replicaOf(port: number, primaryPort: number): Promise<void> {
+  await ask(port, (r) => r.call('REPLICAOF', '127.0.0.1', String(primaryPort)));
+}
+
 /** Whether a write on the server at `port` is acknowledged by one replica within a second (`WAIT 1 1000`). */
 export async function acknowledgedWrite(port: number): Promise<boolean> {
   return ask(port, async (r) => {

@@ -14,7 +14,7 @@ import type { DecisionRecord } from '../../src/records/decision.js';
 import { LocalStack } from '../../src/sim/local-stack.js';
 import { ClusterProbe, hostDown } from '../helpers/cluster.js';
 import type { TestEvent } from '../helpers/cluster.js';
-import { acknowledgedWrite, info, startSentinelSetup } from '../helpers/redis-topologies.js';
+import { acknowledgedWrite, info, replicaOf, startSentinelSetup } from '../helpers/redis-topologies.js';
 import type { SentinelProcesses } from '../helpers/redis-topologies.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -86,9 +86,11 @@ describe('a region on Sentinel, its primary killed during a stream of events', {
       60_000,
       100,
     );
-    // The primary's process comes back (as systemd or Kubernetes would restart it), empty: the
-    // sentinel makes it a replica of the new primary, and locks can be acknowledged again.
+    // The primary's process comes back (as systemd or Kubernetes would restart it), empty, set up
+    // as a replica of the primary the sentinel names now (the sentinel would convert it too, but
+    // on a loaded machine it may sit in TILT mode for 30 s first): locks can be acknowledged again.
     await redis.primary.restart();
+    await replicaOf(oldPrimary, await redis.currentPrimaryPort());
     await waitFor(
       'the old primary to be a replica in sync',
       async () => {
