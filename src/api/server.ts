@@ -11,7 +11,7 @@
  * | `GET /v1/services`      | subscribed services: profile, mode, rules, rate-limit count now            |
  * | `GET /v1/cluster`       | nodes (state, zone, shards, last heartbeat), shards, breaker, quorum       |
  * | `GET /healthz`          | the process answers                                                        |
- * | `GET /readyz`           | Redis answers PING and the node is `running` (else 503)                    |
+ * | `GET /readyz`           | running, Redis answers PING, the stream answers (else 503); whether quorum is possible |
  * | `GET /metrics`          | Prometheus text format                                                     |
  * | `GET /…`                | the web console's files                                                    |
  *
@@ -88,12 +88,31 @@ export interface ApiServerOptions {
   readonly consoleDir?: string;
   /** Largest body of `POST /v1/events`. @defaultValue the region's `events.max_bytes` */
   readonly maxBodyBytes?: number;
-  /** How long `/readyz` waits for PING. @defaultValue 1000 */
+  /** How long `/readyz` waits for each of its checks (PING, the stream, the peers). @defaultValue 1000 */
   readonly pingTimeoutMs?: number;
+  /**
+   * `/readyz`'s look at the stream: resolves when Kinesis answers for the region's stream (a
+   * ListShards of one shard), rejects with why not. @defaultValue not checked
+   */
+  readonly streamCheck?: () => Promise<unknown>;
+  /**
+   * `/readyz`'s look at the other nodes: each peer's answer to Ping (its state) or why it gave none.
+   * With `quorum`, the answer says whether a quorum is possible now. @defaultValue not checked
+   */
+  readonly peerCheck?: () => Promise<readonly PeerReadiness[]>;
+  /** Passing votes an event needs (`quorum`). @defaultValue the region's */
+  readonly quorum?: number;
   readonly reader?: AuditReaderOptions;
   readonly log?: Logger;
   /** The clock, for tests. @defaultValue Date.now */
   readonly now?: () => number;
+}
+
+/** One peer as `/readyz` saw it: the state it answered Ping with, or the reason it did not. */
+export interface PeerReadiness {
+  readonly node: string;
+  readonly state?: string;
+  readonly error?: string;
 }
 
 /** One request as a route handler sees it: `params` are the route pattern's groups. */
@@ -506,27 +525,69 @@ export class ApiServer {
     sendJson(res, 200, view);
   }
 
+  /**
+   * Ready: the node is `running`, Redis answers PING and the stream answers, each within
+   * `pingTimeoutMs`; else 503 naming every check that failed. Either way the answer carries each
+   * check and the quorum: which nodes could vote now (this one, and each peer that answered Ping as
+   * `running`) and whether they reach `quorum`. A quorum out of reach does not make the node
+   * unready: it still serves the API and the console, which say why every event escalates.
+   */
   private async ready({ res }: Call): Promise<void> {
     const state = this.o.state();
-    if (state !== 'running') throw unavailable(`the node is ${state}, not running`);
     const timeoutMs = this.o.pingTimeoutMs ?? 1000;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.o.redis.ping(),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
-    } catch (error) {
-      throw unavailable(
-        `Redis does not answer PING (${error instanceof Error ? error.message : String(error)})`,
-        error,
-      );
-    } finally {
-      clearTimeout(timer);
-    }
-    sendJson(res, 200, { status: 'ready', state });
+    const within = async (what: Promise<unknown>): Promise<string> => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          what,
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+          }),
+        ]);
+        return 'ok';
+      } catch (error) {
+        return error instanceof Error ? error.message : String(error);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    const [redis, stream, peers] = await Promise.all([
+      within(this.o.redis.ping()),
+      this.o.streamCheck === undefined ? Promise.resolve(undefined) : within(this.o.streamCheck()),
+      this.o
+        .peerCheck?.()
+        .catch((error: unknown): PeerReadiness[] => [
+          { node: '?', error: error instanceof Error ? error.message : String(error) },
+        ]),
+    ]);
+    const needed = this.o.quorum ?? this.o.config.region.quorum;
+    const voters = [
+      ...(state === 'running' ? [this.o.nodeId] : []),
+      ...(peers ?? []).filter((p) => p.state === 'running').map((p) => p.node),
+    ];
+    const checks = {
+      state,
+      redis,
+      ...(stream === undefined ? {} : { stream }),
+      ...(peers === undefined
+        ? {}
+        : {
+            quorum: {
+              needed,
+              voters,
+              possible: voters.length >= needed,
+              peers: Object.fromEntries(peers.map((p) => [p.node, p.state ?? p.error ?? 'unknown'])),
+            },
+          }),
+    };
+    const failed = [
+      ...(state === 'running' ? [] : [`the node is ${state}, not running`]),
+      ...(redis === 'ok' ? [] : [`Redis does not answer PING (${redis})`]),
+      ...(stream === undefined || stream === 'ok' ? [] : [`the stream does not answer (${stream})`]),
+    ];
+    if (failed.length > 0)
+      throw new ApiError(ApiErrorCodes.UNAVAILABLE, failed.join('; '), { extra: { checks } });
+    sendJson(res, 200, { status: 'ready', ...checks });
   }
 
   private async metricsText({ res }: Call): Promise<void> {

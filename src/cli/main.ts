@@ -33,6 +33,7 @@ interface Values {
   reason?: string;
   since?: string;
   until?: string;
+  timeout?: string;
   limit?: string;
   cursor?: string;
 }
@@ -148,12 +149,34 @@ function program(run: (work: () => Promise<number>) => void): Command {
       ),
     );
   sub('node', 'run one controller node (until SIGTERM)')
-    .option('--node <id>', "the node's id in region.yaml")
+    .option('--node <id>', "the node's id in region.yaml (default: $LAZARUS_NODE)")
+    .action((v: Values) =>
+      run(async () => {
+        const node = v.node ?? process.env['LAZARUS_NODE'];
+        return node === undefined || node === ''
+          ? usage('node', '--node ID is required (or $LAZARUS_NODE)')
+          : (await import('./node.js')).nodeCommand(configDir(v.config), node);
+      }),
+    );
+  sub(
+    'health',
+    "a node's grpc.health.v1 status on its peer port, asked as a peer (mutual TLS with the node's own certificate); exit 0 SERVING, 1 NOT_SERVING or no answer, 2 usage or configuration error",
+  )
+    .option('--node <id>', "the node's id in region.yaml (default: $LAZARUS_NODE)")
+    .option('--service <name>', "the health service name: '' for the server (default: the peer service)")
+    .option('--timeout <duration>', 'how long to wait for the answer', '2s')
     .action((v: Values) =>
       run(async () =>
-        v.node === undefined
-          ? usage('node', '--node ID is required')
-          : (await import('./node.js')).nodeCommand(configDir(v.config), v.node),
+        (await import('./health.js')).healthCommand(
+          configDir(v.config),
+          {
+            ...(v.node === undefined ? {} : { node: v.node }),
+            ...(v.service === undefined ? {} : { service: v.service }),
+            ...(v.timeout === undefined ? {} : { timeout: v.timeout }),
+          },
+          process.env,
+          process.stdout,
+        ),
       ),
     );
   sub(

@@ -34,7 +34,7 @@ import { connectRegionRedis } from './redis-client.js';
 import { literalSecrets } from '../config/region.js';
 import { resolve } from 'node:path';
 import { ACTIONS } from '../actions/registry.js';
-import { PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { ListShardsCommand, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { ApiServer } from '../api/server.js';
 import { Metrics } from '../metrics/metrics.js';
 import { AuditLog } from '../audit/log.js';
@@ -308,6 +308,22 @@ export class ControllerNode {
       log,
       nodeId: self.id,
       state: () => state(),
+      // A ListShards of one shard: cheap (1000 calls/s per stream), and what the consumer needs.
+      streamCheck: singleFlight(() =>
+        kinesis.send(new ListShardsCommand({ StreamName: config.region.kinesis.stream, MaxResults: 1 })),
+      ),
+      peerCheck: () =>
+        Promise.all(
+          peers.map((peer) =>
+            peer.ping(self.id, 1000).then(
+              (reply) => ({ node: peer.nodeId, state: reply.state }),
+              (error: unknown) => ({
+                node: peer.nodeId,
+                error: error instanceof Error ? error.message : String(error),
+              }),
+            ),
+          ),
+        ),
       protectReads: config.region.api.protectReads,
       ...(apiToken === undefined || apiToken === '' ? {} : { token: apiToken }),
       tokens: config.region.api.tokens.map((t) => ({
@@ -447,4 +463,15 @@ function inventoryOf(config: CompiledConfig, configDir: string): InventoryProvid
   return inv.type === 'file'
     ? new FileInventory(resolve(configDir, inv.path), inv.refreshMs)
     : new HttpInventory(inv.url, inv.refreshMs);
+}
+
+/** Calls `fn` once for every caller that asks while a call is in flight (probes that overlap). */
+function singleFlight<T>(fn: () => Promise<T>): () => Promise<T> {
+  let inFlight: Promise<T> | undefined;
+  return () => {
+    inFlight ??= fn().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
 }

@@ -66,6 +66,11 @@ export interface LocalStackOptions {
   readonly apiTls?: boolean;
   /** More environment for the node processes (the variables of `api.tokens`, say). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * The loopback address the nodes' gRPC and API ports are on (and are reached at): `::1` makes
+   * an IPv6 region, nodes at `[::1]:port`. @defaultValue `127.0.0.1`
+   */
+  readonly loopback?: '127.0.0.1' | '::1';
 }
 
 export interface NodeProcess {
@@ -148,8 +153,13 @@ export class LocalStack {
       const stream = `${String(raw.kinesis['stream'])}-${runId}`;
       const keyPrefix = `lz:${raw.region}:${runId}:`;
       const nodes = [];
+      const host = options.loopback === '::1' ? '[::1]' : '127.0.0.1';
       for (const node of raw.nodes) {
-        nodes.push({ ...node, grpc: `127.0.0.1:${await freePort()}`, api: `127.0.0.1:${await freePort()}` });
+        nodes.push({
+          ...node,
+          grpc: `${host}:${await freePort(options.loopback === undefined ? {} : { host: options.loopback })}`,
+          api: `${host}:${await freePort(options.loopback === undefined ? {} : { host: options.loopback })}`,
+        });
       }
       const paths = raw.paths ?? {};
       const region = deepMerge(

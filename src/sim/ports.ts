@@ -10,6 +10,8 @@ export interface FreePortOptions {
    * @defaultValue the kernel's choice (an ephemeral port)
    */
   below?: number;
+  /** The loopback address to find it free on. @defaultValue `127.0.0.1` */
+  host?: '127.0.0.1' | '::1';
 }
 
 const LOWEST = 10_000;
@@ -22,11 +24,12 @@ const ATTEMPTS = 200;
 const handedOut = new Set<number>();
 
 /**
- * A TCP port that is free on 127.0.0.1 right now. Free only until someone binds it: start the server
+ * A TCP port that is free on loopback (127.0.0.1, or `host`) right now. Free only until someone binds it: start the server
  * soon, and expect (rarely) that it fails because another process was faster.
  */
 export async function freePort(options: FreePortOptions = {}): Promise<number> {
   const { below } = options;
+  const host = options.host ?? '127.0.0.1';
   if (below !== undefined && (!Number.isInteger(below) || below <= LOWEST || below > 65_536)) {
     throw new RangeError(`freePort: below must be an integer in (${LOWEST}, 65536], got ${below}`);
   }
@@ -35,20 +38,20 @@ export async function freePort(options: FreePortOptions = {}): Promise<number> {
     if (handedOut.has(wanted)) {
       continue;
     }
-    const port = await probe(wanted);
+    const port = await probe(wanted, host);
     if (port !== undefined && !handedOut.has(port)) {
       handedOut.add(port);
       return port;
     }
   }
   throw new Error(
-    `freePort: no free port on 127.0.0.1 after ${ATTEMPTS} attempts` +
+    `freePort: no free port on ${host} after ${ATTEMPTS} attempts` +
       (below === undefined ? '' : ` in [${LOWEST}, ${below})`),
   );
 }
 
 /** Binds `port` (0: any) on loopback and closes again; the bound port, or undefined when taken. */
-function probe(port: number): Promise<number | undefined> {
+function probe(port: number, host: string): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -59,7 +62,7 @@ function probe(port: number): Promise<number | undefined> {
         reject(error);
       }
     });
-    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => {
+    server.listen({ port, host, exclusive: true }, () => {
       const address = server.address();
       const bound = typeof address === 'object' && address !== null ? address.port : undefined;
       server.close(() => resolve(bound));

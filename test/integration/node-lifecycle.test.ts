@@ -4,7 +4,9 @@
  * listener and its Redis connection), so that a supervisor restarting it finds the port free.
  */
 import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
+import { promisify } from 'node:util';
 import type { Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -20,11 +22,31 @@ import { ControllerNode, NodeStartError } from '../../src/controller/node.js';
 import { freePort } from '../../src/sim/ports.js';
 import { startRedis } from '../../src/sim/redis-server.js';
 import type { RedisProcess } from '../../src/sim/redis-server.js';
-import { copyConfig } from '../helpers/config-copy.js';
+import { REPO, copyConfig } from '../helpers/config-copy.js';
 import type { ConfigCopy } from '../helpers/config-copy.js';
 import { waitFor } from '../helpers/wait.js';
 
 const log = pino({ level: 'silent' });
+const run = promisify(execFile);
+
+/** `lazarus health` as a real process; resolves with its exit code and output, whatever the code. */
+async function lazarusHealth(
+  config: string,
+  env: Record<string, string>,
+  args: string[] = [],
+): Promise<{ code: number; stdout: string }> {
+  try {
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', join(REPO, 'src', 'cli', 'main.ts'), 'health', '--config', config, ...args],
+      { env: { ...process.env, ...env } },
+    );
+    return { code: 0, stdout };
+  } catch (error) {
+    const e = error as { code: number; stdout: string };
+    return { code: e.code, stdout: e.stdout };
+  }
+}
 
 function listen(port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -201,6 +223,9 @@ describe('grpc.health.v1 on the peer port', () => {
       assert.equal(await check(''), 'SERVING');
       assert.equal(await check(PEER_SERVICE_NAME), 'SERVING');
       await assert.rejects(check('no.such.Service'), { code: grpc.status.NOT_FOUND });
+      // The exec probe: `lazarus health` as its own process, over mTLS with the node's certificate.
+      const probe = await lazarusHealth(copy.dir, { LAZARUS_NODE: 'a' });
+      assert.deepEqual([probe.code, probe.stdout], [0, `a (127.0.0.1:${grpcPort}): SERVING\n`]);
       // Watch it while the node stops: the stream says NOT_SERVING before the port closes.
       const seen: string[] = [];
       const watch = (
@@ -220,6 +245,12 @@ describe('grpc.health.v1 on the peer port', () => {
       await notServing;
       assert.deepEqual(seen, ['SERVING', 'NOT_SERVING']);
       watch?.cancel();
+      const gone = await lazarusHealth(copy.dir, {}, ['--node', 'a', '--timeout', '1s']);
+      assert.equal(gone.code, 1, gone.stdout);
+      assert.match(gone.stdout, /^a \(127\.0\.0\.1:\d+\): no answer \((UNAVAILABLE|DEADLINE_EXCEEDED): /);
+      const unknown = await lazarusHealth(copy.dir, {}, ['--node', 'z']);
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.stdout, /node z is not in region\.yaml \(nodes: a, b, c\)/);
     } finally {
       client.close();
       if (node.state === 'running') await node.stop();

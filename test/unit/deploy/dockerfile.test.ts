@@ -158,6 +158,13 @@ function problems(
   }
   if (of('CMD').length > 0 && execForm(of('CMD').at(-1)!.args)?.[0] !== 'node')
     found.push('the CMD is not the node command in exec form');
+  // The health check is `lazarus health` (the peer port's grpc.health.v1, asked over mTLS).
+  const check = of('HEALTHCHECK').at(-1)?.args;
+  const checkArgv = check === undefined ? undefined : execForm(check.replace(/^(--\S+\s+)*CMD\s+/, ''));
+  if (checkArgv === undefined || !/^(--\S+\s+)*CMD\s/.test(check ?? ''))
+    found.push('no HEALTHCHECK CMD in exec form');
+  else if (checkArgv.join(' ') !== 'node /app/dist/src/cli/main.js health')
+    found.push(`the HEALTHCHECK runs ${checkArgv.join(' ')}, not lazarus health`);
 
   const runs = of('RUN').map((i) => i.args);
   const installs = runs.filter((r) => /\bnpm (ci|install|i)\b/.test(r));
@@ -236,6 +243,7 @@ describe('deploy/docker/Dockerfile', () => {
       ['COPY proto ./proto', 'COPY proto ./protocol', /proto is not copied/],
       ['npm ci --omit=dev --ignore-scripts', 'npm ci --ignore-scripts', /no `npm ci --omit=dev`/],
       ['npm ci --omit=dev --ignore-scripts', 'npm ci --omit=dev', /runs prepare/],
+      ['main.js", "health"]', 'main.js", "validate"]', /HEALTHCHECK runs .* not lazarus health/],
     ];
     for (const [from, to, expected] of cases) {
       assert.ok(DOCKERFILE.includes(from), `the Dockerfile no longer has "${from}": update this case`);

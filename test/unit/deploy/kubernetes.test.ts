@@ -313,11 +313,23 @@ describe('deploy/kubernetes', () => {
     const apiPort = container.ports?.find((p) => p.name === 'api')?.containerPort;
     assert.equal(annotations['prometheus.io/scrape'], 'true');
     assert.equal(annotations['prometheus.io/port'], String(apiPort));
-    const probes = [container.readinessProbe, container.livenessProbe, container.startupProbe];
+    const probes = [container.readinessProbe, container.livenessProbe];
     assert.equal(container.readinessProbe?.httpGet?.path, '/readyz');
     assert.equal(container.livenessProbe?.httpGet?.path, '/healthz');
     const paths = [...probes.map((p) => p?.httpGet?.path), annotations['prometheus.io/path']];
     for (const probe of probes) assert.ok(probe?.httpGet?.port === 'api' || probe?.httpGet?.port === apiPort);
+    // The startup probe is the gRPC health of the peer port, asked by `lazarus health` as a peer:
+    // the CLI of the image (its ENTRYPOINT's script), for the node the env names.
+    const startup = container.startupProbe?.exec?.command ?? [];
+    const dockerfile = await readFile(join(REPO, 'deploy', 'docker', 'Dockerfile'), 'utf8');
+    const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+    assert.deepEqual(startup.slice(0, 3), [...entrypoint.slice(-2), 'health']);
+    assert.equal(container.env?.find((e) => e.name === 'LAZARUS_NODE')?.value, '$(POD_NAME)');
+    const podName = container.env?.findIndex((e) => e.name === 'POD_NAME') ?? -1;
+    assert.ok(
+      podName >= 0 && podName < (container.env?.findIndex((e) => e.name === 'LAZARUS_NODE') ?? -1),
+      'POD_NAME is defined before LAZARUS_NODE refers to it',
+    );
 
     const redis = { ping: () => Promise.resolve('PONG') } as unknown as RedisClient;
     const api = await ApiServer.start({
@@ -411,7 +423,9 @@ describe('deploy/kubernetes', () => {
         c.resources?.requests?.['cpu'] !== undefined && c.resources.limits?.['memory'] !== undefined,
         c.name,
       );
-      assert.equal(c.livenessProbe?.grpc, undefined, `${c.name}: no grpc probe (not served yet)`);
+      // The kubelet's gRPC probe has no client certificate: against the mTLS peer port it fails.
+      for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe])
+        assert.equal(probe?.grpc, undefined, `${c.name}: no kubelet grpc probe on an mTLS port`);
     }
     // The node's container sees its own key only: the Secret with every key is the init container's.
     const allKeys = pod?.volumes?.find((v) => v.secret?.secretName === 'lazarus-tls')?.name;
