@@ -120,6 +120,7 @@ export class FleetSimulator {
   readonly #sockets = new Set<Socket>();
   #faults: Fault[] = [];
   #log: HealthRequest[] = [];
+  #healthRequestsTotal = 0;
   #url = '';
   #port = 0;
   #closing: Promise<void> | undefined;
@@ -193,6 +194,11 @@ export class FleetSimulator {
 
   faults(): Fault[] {
     return this.#faults.map((f) => ({ ...f }));
+  }
+
+  /** Health-check requests received since the start, all of them (the log keeps the newest only). */
+  get healthRequestsTotal(): number {
+    return this.#healthRequestsTotal;
   }
 
   /** Health-check requests received, oldest first (the newest 10 000 are kept). */
@@ -395,6 +401,7 @@ export class FleetSimulator {
   }
 
   #record(host: string, from: string, status: number | 'dropped'): void {
+    this.#healthRequestsTotal++;
     this.#log.push({ host, from, at: Date.now(), status });
     if (this.#log.length > MAX_LOG_ENTRIES) this.#log.splice(0, this.#log.length - MAX_LOG_ENTRIES);
   }

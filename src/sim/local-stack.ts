@@ -283,6 +283,19 @@ export class LocalStack {
     }
   }
 
+  /**
+   * The processes of the region and their pids: each node's, Redis' (when the stack started it)
+   * and kinesis-local's, for a benchmark's CPU and memory figures (`/proc/<pid>/stat`).
+   */
+  processes(): { readonly name: string; readonly pid: number }[] {
+    const out: { name: string; pid: number }[] = [];
+    for (const [id, node] of this.nodes)
+      if (node.child.pid !== undefined) out.push({ name: `node ${id}`, pid: node.child.pid });
+    if (this.redisProcess !== undefined) out.push({ name: 'redis-server', pid: this.redisProcess.pid });
+    out.push({ name: 'kinesis-local', pid: this.kinesisProcess.pid });
+    return out;
+  }
+
   /** Starts node `id` as its own process; resolves once it is running. */
   async startNode(id: string): Promise<NodeProcess> {
     const { command, args } = cliCommand();

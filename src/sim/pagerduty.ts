@@ -189,6 +189,7 @@ export class PagerDutySimulator {
   readonly #byId = new Map<string, MutableIncident>();
   readonly #byKey = new Map<string, MutableIncident[]>();
   #calls: PagerDutyCall[] = [];
+  #callsTotal = 0;
   #notes = 0;
   #failNext: { count: number; status: number; path?: string } = { count: 0, status: 500 };
   #slowMs = 0;
@@ -402,6 +403,11 @@ export class PagerDutySimulator {
     return this.#incidents.map(snapshot);
   }
 
+  /** REST calls received since the start, all of them (`calls()` keeps the newest only). */
+  get callsTotal(): number {
+    return this.#callsTotal;
+  }
+
   /** PagerDuty API requests received, oldest first (the newest 10 000 are kept). */
   calls(): PagerDutyCall[] {
     return [...this.#calls];
@@ -510,6 +516,7 @@ export class PagerDutySimulator {
     const text = method === 'PUT' || method === 'POST' ? await readBody(req, MAX_BODY_BYTES) : '';
     const body = parseJson(text);
     const record = (status: number | 'dropped'): void => {
+      this.#callsTotal++;
       this.#calls.push(
         Object.freeze({ method, path: url.pathname, query, status, from, body: body.value, at }),
       );

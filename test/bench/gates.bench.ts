@@ -2,7 +2,8 @@
  * The cost of the safety gates per event, against a private redis-server: every Redis call an
  * acting event makes on its way (event-id claim and decision check, dedup fold, rate-limit and
  * breaker windows, lock acquire, decision write, lock release), sequential and 64 events at once,
- * beside `redis-benchmark` on the same server in the same run. Run: npm run bench:gates
+ * beside `redis-benchmark` on the same server in the same run. Run: npm run bench:gates.
+ * `--smoke`: a small size for CI (the figures mean little).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -17,7 +18,10 @@ import { ResourceLocks, lockResource } from '../../src/safety/lock.js';
 import { RateLimiter } from '../../src/safety/rate-limiter.js';
 import { startRedis } from '../../src/sim/redis-server.js';
 
-const EVENTS = 5000;
+const SMOKE = process.argv.includes('--smoke');
+const EVENTS = SMOKE ? 200 : 5000;
+const WARM_UP = SMOKE ? 20 : 200;
+const BENCHMARK_REQUESTS = SMOKE ? 2000 : 50_000;
 /** Round trips of an acting event: GET decision, SET NX claim, fold, rate, breaker, lock, decide, release. */
 const ROUND_TRIPS = 8;
 
@@ -53,10 +57,11 @@ async function main(): Promise<void> {
           event_id: id,
           decided_at: new Date(now).toISOString(),
           decision: 'act',
+          coordinator: { node: 'a', zone: 'local-1a' },
         } as DecisionRecord);
         if (lock.acquired) await lock.lock.release();
       };
-      for (let i = 0; i < 200; i++) await one(-1 - i); // warm-up
+      for (let i = 0; i < WARM_UP; i++) await one(-1 - i); // warm-up
       const started = performance.now();
       let next = 0;
       await Promise.all(
@@ -82,7 +87,7 @@ async function main(): Promise<void> {
         String(redisProcess.port),
         '-q',
         '-n',
-        '50000',
+        String(BENCHMARK_REQUESTS),
         '-c',
         String(clients),
         '-t',

@@ -2,7 +2,7 @@
  * Rule matching cost as the region grows: 100,000 events matched against 100 and against 10,000
  * subscribed services (3 rules each, the stateless profile), median of 3 runs after a warm-up.
  * The configuration is the shipped one with a generated services file, loaded through the real
- * loader. Run: npm run bench:match
+ * loader. Run: npm run bench:match. `--smoke`: a small size for CI (the figures mean little).
  */
 import { loadConfig } from '../../src/config/load.js';
 import { formatIssue } from '../../src/config/source.js';
@@ -12,9 +12,10 @@ import { Matcher } from '../../src/matching/matcher.js';
 import { table } from '../../src/cli/format.js';
 import { copyConfig } from '../helpers/config-copy.js';
 
-const EVENTS = 100_000;
-const RUNS = 3;
-const SIZES = [100, 10_000];
+const SMOKE = process.argv.includes('--smoke');
+const EVENTS = SMOKE ? 2_000 : 100_000;
+const RUNS = SMOKE ? 1 : 3;
+const SIZES = SMOKE ? [100, 1_000] : [100, 10_000];
 
 /** A deterministic pseudo-random sequence, so that every run matches the same events. */
 function lcg(seed: number): () => number {

@@ -10,7 +10,50 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-describe('benchmark smoke sizes', { timeout: 240_000 }, () => {
+/** Runs a benchmark at its smoke size; resolves with what it printed on stdout. */
+async function smoke(file: string): Promise<string> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', `test/bench/${file}`, '--smoke'], {
+    env: { ...process.env, LAZARUS_LOG_LEVEL: 'warn' },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return stdout;
+}
+
+describe('benchmark smoke sizes', { timeout: 400_000 }, () => {
+  test('bench:match --smoke: both sizes matched, and their ratio printed', async () => {
+    const out = await smoke('match.bench.ts');
+    assert.match(out, /^100\s+\d/m);
+    assert.match(out, /^1000\s+\d/m);
+    assert.match(out, /cost at 1000 services \/ cost at 100: \d+\.\d+x/);
+  });
+
+  test('bench:gates --smoke: every gate of an acting event, sequential and 64 at once', async () => {
+    const out = await smoke('gates.bench.ts');
+    assert.match(out, /^sequential\s+200\s+\d+/m);
+    assert.match(out, /^64 at once\s+200\s+\d+/m);
+    assert.match(out, /redis-benchmark -c 1: .*requests per second/);
+  });
+
+  test('bench:cluster --smoke: both paths decided, CPU per process, exchanges per event, the references', async () => {
+    const out = await smoke('cluster.bench.ts');
+    assert.match(out, /^voted, steady 20\/s\s+40\s+\d+/m);
+    assert.match(out, /^voted, backlog 200\s+200\s+\d+/m);
+    assert.match(out, /^storm, backlog 200\s+200\s+\d+/m);
+    for (const p of ['node a', 'node b', 'node c', 'redis-server', 'kinesis-local'])
+      assert.match(
+        out,
+        new RegExp(`^${p}\\s+[\\d.]+\\s+-?\\d+\\.\\d+\\s+-?\\d+\\.\\d+\\s+\\d+\\s+\\d+`, 'm'),
+        p,
+      );
+    // The storm path takes no votes: no Evaluate call and no probe; the voted path takes both.
+    const voted = /^voted\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)/m.exec(out);
+    const storm = /^storm\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)/m.exec(out);
+    assert.ok(voted !== null && storm !== null, out);
+    assert.ok(Number(voted[1]) > 0 && Number(voted[2]) > 0 && Number(voted[3]) > 0, voted[0]);
+    assert.deepEqual([storm[2], storm[3]], ['0.0', '0.0'], storm[0]);
+    assert.match(out, /storm decisions\/s on the backlog \/ bare drain\s+\d+%/);
+  });
+
   test('bench:page --smoke: a paging storm runs through, within the budget and without a 429', async () => {
     const { stdout } = await run(
       process.execPath,
