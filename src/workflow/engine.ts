@@ -9,7 +9,6 @@
  * resume ran on a node that died: it runs again if it is idempotent, otherwise its outcome is
  * unknown and the run escalates rather than risk doing it twice.
  */
-import pLimit from 'p-limit';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { evaluateCondition, parseCondition, render } from '../common/template.js';
 import type { CompiledStep, CompiledWorkflow } from '../config/types.js';
@@ -69,19 +68,28 @@ export async function runWorkflow(run: RunState, o: EngineOptions): Promise<RunS
     await o.store.saveStep(run.id, state);
   }
 
-  if (run.failure === undefined) await runMain(run, o, now);
+  // Main steps that ended well (succeeded, skipped) and are not written yet: each goes with the
+  // next write, the start of the steps it lets go or the run's own (one write per transition).
+  const unsaved = new Map<string, StepState>();
+  if (run.failure === undefined) await runMain(run, o, now, unsaved);
   if (run.failure !== undefined) {
-    await o.store.saveRun(run);
+    await o.store.saveSteps(run.id, [...unsaved.values()], run);
+    unsaved.clear();
     await runOnFailure(run, o);
   }
   run.status = run.failure === undefined ? 'succeeded' : 'failed';
   run.finished_at = new Date(now()).toISOString();
-  await o.store.saveRun(run);
+  await o.store.saveSteps(run.id, [...unsaved.values()], run);
   return run;
 }
 
-async function runMain(run: RunState, o: EngineOptions, now: () => number): Promise<void> {
-  const limit = pLimit(o.concurrency ?? 8);
+async function runMain(
+  run: RunState,
+  o: EngineOptions,
+  now: () => number,
+  unsaved: Map<string, StepState>,
+): Promise<void> {
+  const concurrency = o.concurrency ?? 8;
   const remaining = Date.parse(run.deadline_at) - now();
   const timeout = new AbortController();
   const failed = new AbortController();
@@ -91,17 +99,53 @@ async function runMain(run: RunState, o: EngineOptions, now: () => number): Prom
   if (o.stop?.aborted === true) stop();
   else o.stop?.addEventListener('abort', stop, { once: true });
   const ended = AbortSignal.any([timeout.signal, stopped.signal]);
+  const ends = (step: CompiledStep, state: StepState): void => {
+    unsaved.set(step.id, state);
+    o.onStep?.(run, state);
+  };
   try {
     const inflight = new Map<string, Promise<void>>();
     for (;;) {
       if (run.failure === undefined && !ended.aborted) {
-        for (const step of o.workflow.steps) {
-          const state = run.steps[step.id];
-          if (state === undefined || state.status !== 'pending' || inflight.has(step.id)) continue;
-          if (!step.needs.every((n) => isDone(run.steps[n]?.status))) continue;
+        // The steps that may start now (their needs done), as many as there are free slots: a
+        // step skipped by its `when` may let others go at once, so look again until none is.
+        const starting: { step: CompiledStep; inputs: Record<string, unknown> }[] = [];
+        for (let looked = false; !looked; ) {
+          looked = true;
+          for (const step of o.workflow.steps) {
+            const state = run.steps[step.id];
+            if (state === undefined || state.status !== 'pending' || inflight.has(step.id)) continue;
+            if (starting.some((s) => s.step.id === step.id)) continue;
+            if (!step.needs.every((n) => isDone(run.steps[n]?.status))) continue;
+            const context = templateContext(run);
+            if (step.when !== undefined && !evaluateCondition(parseCondition(step.when), context)) {
+              skip(state, o.node);
+              ends(step, state);
+              looked = false;
+              continue;
+            }
+            if (inflight.size + starting.length >= concurrency) continue;
+            const inputs = render(step.inputs, context) as Record<string, unknown>;
+            state.inputs = inputs;
+            beginAttempt(state, o.node);
+            starting.push({ step, inputs });
+          }
+        }
+        if (starting.length > 0) {
+          // One write: what ended since the last one, and the start of these. A step whose
+          // `running` state cannot be written does not start.
+          await o.store.saveSteps(run.id, [
+            ...unsaved.values(),
+            ...starting.map(({ step }) => run.steps[step.id] as StepState),
+          ]);
+          unsaved.clear();
+        }
+        for (const { step, inputs } of starting) {
           inflight.set(
             step.id,
-            limit(() => runStep(run, step, o, AbortSignal.any([ended, failed.signal]))).then(
+            attempts(run, step, inputs, o, AbortSignal.any([ended, failed.signal]), (state) =>
+              ends(step, state),
+            ).then(
               () => {
                 inflight.delete(step.id);
                 if (run.steps[step.id]?.status === 'failed')
@@ -132,7 +176,22 @@ async function runMain(run: RunState, o: EngineOptions, now: () => number): Prom
   }
 }
 
-/** One step to its end: skipped, succeeded, or failed (recording `run.failure`). */
+function skip(state: StepState, node: string): void {
+  state.status = 'skipped';
+  state.node = node;
+  state.finished_at = new Date().toISOString();
+}
+
+/** The state of a step as an attempt starts (written before the attempt runs). */
+function beginAttempt(state: StepState, node: string): void {
+  state.attempts += 1;
+  state.status = 'running';
+  state.node = node;
+  state.started_at ??= new Date().toISOString();
+  delete state.error;
+}
+
+/** One step to its end, written as it goes: skipped, succeeded, or failed (recording `run.failure`). */
 async function runStep(
   run: RunState,
   step: CompiledStep,
@@ -143,23 +202,38 @@ async function runStep(
   if (state === undefined) return;
   const context = templateContext(run);
   if (step.when !== undefined && !evaluateCondition(parseCondition(step.when), context)) {
-    state.status = 'skipped';
-    state.node = o.node;
-    state.finished_at = new Date().toISOString();
+    skip(state, o.node);
     await o.store.saveStep(run.id, state);
     o.onStep?.(run, state);
     return;
   }
   const inputs = render(step.inputs, context) as Record<string, unknown>;
   state.inputs = inputs;
+  beginAttempt(state, o.node);
+  await o.store.saveStep(run.id, state);
+  await attempts(run, step, inputs, o, runSignal, async (ended) => {
+    await o.store.saveStep(run.id, ended);
+    o.onStep?.(run, ended);
+  });
+}
+
+/**
+ * The attempts of a step whose first attempt is recorded `running` already, until it succeeds or
+ * fails. A success is handed to `succeeded` (to write now, or with the next write); a failed
+ * attempt and each further attempt are written at once.
+ */
+async function attempts(
+  run: RunState,
+  step: CompiledStep,
+  inputs: Record<string, unknown>,
+  o: EngineOptions,
+  runSignal: AbortSignal,
+  succeeded: (state: StepState) => void | Promise<void>,
+): Promise<void> {
+  const state = run.steps[step.id];
+  if (state === undefined) return;
   for (;;) {
-    const attempt = state.attempts + 1;
-    state.attempts = attempt;
-    state.status = 'running';
-    state.node = o.node;
-    state.started_at ??= new Date().toISOString();
-    delete state.error;
-    await o.store.saveStep(run.id, state);
+    const attempt = state.attempts;
     const started = performance.now();
     const signal = AbortSignal.any([runSignal, AbortSignal.timeout(step.timeoutMs)]);
     try {
@@ -167,8 +241,7 @@ async function runStep(
       state.status = 'succeeded';
       state.duration_ms = (state.duration_ms ?? 0) + Math.round(performance.now() - started);
       state.finished_at = new Date().toISOString();
-      await o.store.saveStep(run.id, state);
-      o.onStep?.(run, state);
+      await succeeded(state);
       return;
     } catch (error) {
       state.duration_ms = (state.duration_ms ?? 0) + Math.round(performance.now() - started);
@@ -205,6 +278,8 @@ async function runStep(
       } catch {
         // the run ended while waiting: the next attempt sees the aborted signal and stops
       }
+      beginAttempt(state, o.node);
+      await o.store.saveStep(run.id, state);
     }
   }
 }

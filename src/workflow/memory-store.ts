@@ -5,6 +5,8 @@ export class MemoryRunStore implements RunStore {
   private readonly runs = new Map<string, RunState>();
   /** Every write, in order: what a test inspects to see that state was saved as it changed. */
   readonly writes: { kind: 'run' | 'step'; id: string; status: string }[] = [];
+  /** Write calls (a `saveSteps` of several steps is one), as a store in Redis would make them. */
+  calls = 0;
 
   create(run: RunState): Promise<boolean> {
     if (this.runs.has(run.id)) return Promise.resolve(false);
@@ -18,6 +20,11 @@ export class MemoryRunStore implements RunStore {
   }
 
   saveRun(run: RunState): Promise<void> {
+    this.calls++;
+    return this.#saveRun(run);
+  }
+
+  #saveRun(run: RunState): Promise<void> {
     const stored = this.runs.get(run.id);
     this.runs.set(run.id, { ...structuredClone(run), steps: stored?.steps ?? structuredClone(run.steps) });
     this.writes.push({ kind: 'run', id: run.id, status: run.status });
@@ -25,9 +32,20 @@ export class MemoryRunStore implements RunStore {
   }
 
   saveStep(runId: string, step: StepState): Promise<void> {
+    this.calls++;
+    return this.#saveStep(runId, step);
+  }
+
+  #saveStep(runId: string, step: StepState): Promise<void> {
     const stored = this.runs.get(runId);
     if (stored !== undefined) stored.steps[step.id] = structuredClone(step);
     this.writes.push({ kind: 'step', id: step.id, status: step.status });
     return Promise.resolve();
+  }
+
+  async saveSteps(runId: string, steps: readonly StepState[], run?: RunState): Promise<void> {
+    this.calls++;
+    for (const step of steps) await this.#saveStep(runId, step);
+    if (run !== undefined) await this.#saveRun(run);
   }
 }

@@ -71,18 +71,35 @@ export class RedisRunStore implements RunStore {
     await this.redis.hset(this.keys.run(runId), `step:${step.id}`, JSON.stringify(step));
   }
 
+  async saveSteps(runId: string, steps: readonly StepState[], run?: RunState): Promise<void> {
+    const key = this.keys.run(runId);
+    const fields = fieldsOf(steps, run);
+    if (fields.length === 0) return;
+    if (run === undefined || run.status === 'running') {
+      await this.redis.hset(key, ...fields);
+      return;
+    }
+    await this.redis
+      .multi()
+      .hset(key, ...fields)
+      .zrem(this.keys.activeRuns, run.id)
+      .pexpire(key, FINISHED_TTL_MS)
+      .exec();
+  }
+
   /**
    * The same store, whose writes go through only while `owner` holds the run lease `leaseKey`; a
    * refused write throws `LZ_ERR_RUN_LEASE_LOST` (so the engine starts no step it cannot record).
    */
   fenced(leaseKey: string, owner: string): RunStore {
     defineScripts(this.redis, [SAVE]);
-    const write = async (run: string, field: string, value: string, finished: boolean): Promise<void> => {
+    const write = async (run: string, fields: readonly string[], finished: boolean): Promise<void> => {
+      if (fields.length === 0) return;
       const written = await runScript(
         this.redis,
         SAVE,
         { lease: leaseKey, run: this.keys.run(run), active: this.keys.activeRuns },
-        [owner, field, value, finished ? 1 : 0, run, FINISHED_TTL_MS],
+        [owner, finished ? 1 : 0, run, FINISHED_TTL_MS, ...fields],
       );
       if (!written) {
         throw new LzError(
@@ -94,11 +111,10 @@ export class RedisRunStore implements RunStore {
     return {
       create: (run) => this.create(run),
       load: (runId) => this.load(runId),
-      saveRun: async (run) => {
-        const { steps: _steps, ...own } = run;
-        await write(run.id, 'run', JSON.stringify(own), run.status !== 'running');
-      },
-      saveStep: (runId, step) => write(runId, `step:${step.id}`, JSON.stringify(step), false),
+      saveRun: (run) => write(run.id, fieldsOf([], run), run.status !== 'running'),
+      saveStep: (runId, step) => write(runId, fieldsOf([step]), false),
+      saveSteps: (runId, steps, run) =>
+        write(runId, fieldsOf(steps, run), run !== undefined && run.status !== 'running'),
     };
   }
 
@@ -106,4 +122,14 @@ export class RedisRunStore implements RunStore {
   async active(): Promise<string[]> {
     return this.redis.zrange(this.keys.activeRuns, '0', '-1');
   }
+}
+
+/** Hash fields and values for steps (`step:<id>`) and, with `run`, the run's own fields (`run`). */
+function fieldsOf(steps: readonly StepState[], run?: RunState): string[] {
+  const fields = steps.flatMap((s) => [`step:${s.id}`, JSON.stringify(s)]);
+  if (run !== undefined) {
+    const { steps: _steps, ...own } = run;
+    fields.push('run', JSON.stringify(own));
+  }
+  return fields;
 }

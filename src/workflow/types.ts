@@ -80,4 +80,9 @@ export interface RunStore {
   saveRun(run: RunState): Promise<void>;
   /** Writes one step's state. */
   saveStep(runId: string, step: StepState): Promise<void>;
+  /**
+   * Writes several steps' states, and with `run` its own fields too, in one write: a step's end
+   * and the start of the steps it lets go, or the last step's end and the run's. All or nothing.
+   */
+  saveSteps(runId: string, steps: readonly StepState[], run?: RunState): Promise<void>;
 }

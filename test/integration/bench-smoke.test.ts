@@ -34,6 +34,13 @@ describe('benchmark smoke sizes', { timeout: 400_000 }, () => {
     assert.match(out, /redis-benchmark -c 1: .*requests per second/);
   });
 
+  test('bench:workflow --smoke: the 7-step chain, one at a time and at once, beside BullMQ', async () => {
+    const out = await smoke('workflow.bench.ts');
+    assert.match(out, /^Lazarus\s+\d+\.\d+\s+\d+\.\d+\s+\d+/m);
+    assert.match(out, /^BullMQ\s+\d+\.\d+\s+\d+\.\d+\s+\d+/m);
+    assert.match(out, /^Lazarus \/ BullMQ\s+\d+\.\d+ \(aim <= 0\.6\)/m);
+  });
+
   test('bench:cluster --smoke: both paths decided, CPU per process, exchanges per event, the references', async () => {
     const out = await smoke('cluster.bench.ts');
     assert.match(out, /^voted, steady 20\/s\s+40\s+\d+/m);

@@ -117,6 +117,60 @@ describe('workflow engine', () => {
     assert.ok(stored!.steps['b']!.duration_ms! >= 50);
   });
 
+  test("one write per transition: a step's end goes with the start of the next, the last with the run's end", async () => {
+    const chain = Array.from({ length: 7 }, (_, i) => step(`s${i + 1}`, i === 0 ? {} : { needs: [`s${i}`] }));
+    const wf = workflow(chain, [step('escalate')]);
+    // What the store holds when each step starts: the step before it is written succeeded already.
+    const store = new MemoryRunStore();
+    const r = run(wf);
+    await store.create(r);
+    const seen: string[] = [];
+    const execute: StepExecutor = async (s) => {
+      const stored = await store.load(r.id);
+      const before = chain[chain.findIndex((c) => c.id === s.id) - 1];
+      seen.push(
+        `${s.id}:${stored?.steps[s.id]?.status}${before === undefined ? '' : `,${before.id}:${stored?.steps[before.id]?.status}`}`,
+      );
+      return {};
+    };
+    const done = await runWorkflow(r, { workflow: wf, store, execute, node: 'a' });
+    assert.equal(done.status, 'succeeded');
+    assert.deepEqual(seen, [
+      's1:running',
+      ...chain.slice(1).map((c, i) => `${c.id}:running,s${i + 1}:succeeded`),
+    ]);
+    // The run's start, one write per step started, and the end (the last step's with the run's).
+    assert.equal(store.calls, 1 + 7 + 1);
+    const stored = await store.load(r.id);
+    assert.equal(stored?.status, 'succeeded');
+    assert.equal(stored?.steps['s7']?.status, 'succeeded');
+    assert.equal(stored?.steps['escalate']?.status, 'pending');
+  });
+
+  test('concurrency: no more steps start (and are written running) than there are slots', async () => {
+    const wf = workflow(['a', 'b', 'c', 'd', 'e'].map((id) => step(id)));
+    const store = new MemoryRunStore();
+    const r = run(wf);
+    await store.create(r);
+    let running = 0;
+    let most = 0;
+    let mostWritten = 0;
+    const execute: StepExecutor = async () => {
+      running++;
+      most = Math.max(most, running);
+      const stored = await store.load(r.id);
+      const written = Object.values(stored?.steps ?? {}).filter((s) => s.status === 'running').length;
+      mostWritten = Math.max(mostWritten, written);
+      await delay(20);
+      running--;
+      return {};
+    };
+    const done = await runWorkflow(r, { workflow: wf, store, execute, node: 'a', concurrency: 2 });
+    assert.equal(done.status, 'succeeded');
+    assert.equal(most, 2);
+    assert.equal(mostWritten, 2, 'a step waiting for a slot is not recorded as running');
+  });
+
   test('when: a false condition skips the step; its dependents still run', async () => {
     const wf = workflow([
       step('ack', { when: 'event.no_such_key' }),

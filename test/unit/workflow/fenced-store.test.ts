@@ -86,6 +86,41 @@ describe('run store fenced by the run lease', () => {
     assert.ok((await db.redis.pttl(keys.run(r.id))) > 0);
   });
 
+  test('several steps and the run in one write: all of them, or none once the lease is lost', async () => {
+    const keys = freshKeys();
+    const store = new RedisRunStore(db.redis, keys);
+    const r = run('run-3');
+    assert.ok(await store.create(r));
+    const lease = keys.runLease(r.id);
+    await db.redis.set(lease, 'a:1', 'PX', 60_000);
+    const a = store.fenced(lease, 'a:1');
+    await a.saveSteps(r.id, [
+      { ...r.steps['drain']!, status: 'succeeded' },
+      { ...r.steps['boot']!, status: 'running' },
+    ]);
+    let kept = await store.load(r.id);
+    assert.deepEqual([kept?.steps['drain']?.status, kept?.steps['boot']?.status], ['succeeded', 'running']);
+
+    await db.redis.set(lease, 'b:2', 'PX', 60_000);
+    await assert.rejects(
+      a.saveSteps(r.id, [{ ...r.steps['boot']!, status: 'succeeded' }], { ...r, status: 'succeeded' }),
+      (e: unknown) => e instanceof LzError && e.code === RunStoreErrorCodes.LEASE_LOST,
+    );
+    kept = await store.load(r.id);
+    assert.equal(kept?.steps['boot']?.status, 'running', 'the step was not overwritten');
+    assert.equal(kept?.status, 'running', 'nor the run ended');
+    assert.deepEqual(await db.redis.zrange(keys.activeRuns, '0', '-1'), [r.id]);
+
+    // The owner's last step and the run's end, in one write: it leaves the index.
+    await store
+      .fenced(lease, 'b:2')
+      .saveSteps(r.id, [{ ...r.steps['boot']!, status: 'succeeded' }], { ...r, status: 'succeeded' });
+    kept = await store.load(r.id);
+    assert.deepEqual([kept?.steps['boot']?.status, kept?.status], ['succeeded', 'succeeded']);
+    assert.deepEqual(await db.redis.zrange(keys.activeRuns, '0', '-1'), []);
+    assert.ok((await db.redis.pttl(keys.run(r.id))) > 0);
+  });
+
   test('the engine on a node whose lease is lost starts no other step and writes no end', async () => {
     const keys = freshKeys();
     const store = new RedisRunStore(db.redis, keys);
