@@ -110,7 +110,7 @@ async function runMain(
         // The steps that may start now (their needs done), as many as there are free slots: a
         // step skipped by its `when` may let others go at once, so look again until none is.
         const starting: { step: CompiledStep; inputs: Record<string, unknown> }[] = [];
-        for (let looked = false; !looked; ) {
+        for (let looked = false; !looked;) {
           looked = true;
           for (const step of o.workflow.steps) {
             const state = run.steps[step.id];
