@@ -67,28 +67,63 @@ export async function runWorkflow(run: RunState, o: EngineOptions): Promise<RunS
     }
     await o.store.saveStep(run.id, state);
   }
+  // A main step that failed, in a record whose run has no failure yet (its node died between the
+  // two, in a release that wrote them apart): the run has failed, it must not end `succeeded`.
+  if (run.failure === undefined) {
+    const failedStep = o.workflow.steps.find((s) => run.steps[s.id]?.status === 'failed');
+    if (failedStep !== undefined)
+      run.failure = {
+        step: failedStep.id,
+        message: run.steps[failedStep.id]?.error ?? 'the step failed',
+        reason: 'step_failed',
+      };
+  }
 
-  // Main steps that ended well (succeeded, skipped) and are not written yet: each goes with the
-  // next write, the start of the steps it lets go or the run's own (one write per transition).
-  const unsaved = new Map<string, StepState>();
+  const unsaved = new Unsaved(run.id, o.store);
   if (run.failure === undefined) await runMain(run, o, now, unsaved);
   if (run.failure !== undefined) {
-    await o.store.saveSteps(run.id, [...unsaved.values()], run);
-    unsaved.clear();
+    await unsaved.write([], run);
     await runOnFailure(run, o);
   }
   run.status = run.failure === undefined ? 'succeeded' : 'failed';
   run.finished_at = new Date(now()).toISOString();
-  await o.store.saveSteps(run.id, [...unsaved.values()], run);
+  await unsaved.write([], run);
   return run;
 }
 
-async function runMain(
-  run: RunState,
-  o: EngineOptions,
-  now: () => number,
-  unsaved: Map<string, StepState>,
-): Promise<void> {
+/**
+ * Main steps that ended well (succeeded, skipped) and are not written yet. Each goes with the next
+ * write of the run: the start of the steps it lets go, a sibling's attempt, or the run's own; the
+ * engine writes them alone only when nothing else is to be written (one write per transition).
+ */
+class Unsaved {
+  readonly #ended = new Map<string, StepState>();
+
+  constructor(
+    private readonly runId: string,
+    private readonly store: RunStore,
+  ) {}
+
+  get size(): number {
+    return this.#ended.size;
+  }
+
+  add(state: StepState): void {
+    this.#ended.set(state.id, state);
+  }
+
+  /**
+   * Writes these states (and the run's own fields, with `run`) with every ended step not written
+   * yet, in one write. A step that ends while the write is in flight waits for the next one.
+   */
+  async write(states: readonly StepState[], run?: RunState): Promise<void> {
+    const batch = [...this.#ended.values()];
+    await this.store.saveSteps(this.runId, [...batch, ...states], run);
+    for (const state of batch) if (this.#ended.get(state.id) === state) this.#ended.delete(state.id);
+  }
+}
+
+async function runMain(run: RunState, o: EngineOptions, now: () => number, unsaved: Unsaved): Promise<void> {
   const concurrency = o.concurrency ?? 8;
   const remaining = Date.parse(run.deadline_at) - now();
   const timeout = new AbortController();
@@ -99,8 +134,8 @@ async function runMain(
   if (o.stop?.aborted === true) stop();
   else o.stop?.addEventListener('abort', stop, { once: true });
   const ended = AbortSignal.any([timeout.signal, stopped.signal]);
-  const ends = (step: CompiledStep, state: StepState): void => {
-    unsaved.set(step.id, state);
+  const ends = (state: StepState): void => {
+    unsaved.add(state);
     o.onStep?.(run, state);
   };
   try {
@@ -109,7 +144,7 @@ async function runMain(
       if (run.failure === undefined && !ended.aborted) {
         // The steps that may start now (their needs done), as many as there are free slots: a
         // step skipped by its `when` may let others go at once, so look again until none is.
-        const starting: { step: CompiledStep; inputs: Record<string, unknown> }[] = [];
+        const starting: { step: CompiledStep; inputs: Record<string, unknown>; before: StepState }[] = [];
         for (let looked = false; !looked;) {
           looked = true;
           for (const step of o.workflow.steps) {
@@ -120,32 +155,42 @@ async function runMain(
             const context = templateContext(run);
             if (step.when !== undefined && !evaluateCondition(parseCondition(step.when), context)) {
               skip(state, o.node);
-              ends(step, state);
+              ends(state);
               looked = false;
               continue;
             }
             if (inflight.size + starting.length >= concurrency) continue;
+            const before = structuredClone(state);
             const inputs = render(step.inputs, context) as Record<string, unknown>;
             state.inputs = inputs;
             beginAttempt(state, o.node);
-            starting.push({ step, inputs });
+            starting.push({ step, inputs, before });
           }
         }
-        if (starting.length > 0) {
-          // One write: what ended since the last one, and the start of these. A step whose
-          // `running` state cannot be written does not start.
-          await o.store.saveSteps(run.id, [
-            ...unsaved.values(),
-            ...starting.map(({ step }) => run.steps[step.id] as StepState),
-          ]);
-          unsaved.clear();
+        if (starting.length > 0 || (unsaved.size > 0 && inflight.size > 0)) {
+          // One write: what ended since the last one, and the start of these (or, while others
+          // still run and none starts, what ended alone). A step whose `running` state cannot be
+          // written does not start, and the run fails: its siblings are stopped and waited for.
+          const states = starting.map(({ step }) => run.steps[step.id] as StepState);
+          try {
+            await unsaved.write(states);
+          } catch (error) {
+            for (const { step, before } of starting) Object.assign(run.steps[step.id] as StepState, before);
+            starting.length = 0;
+            run.failure ??= {
+              step: states[0]?.id ?? '(run)',
+              message: errorText(error),
+              reason: 'step_failed',
+            };
+            failed.abort(new SiblingFailed(`the run could not be written: ${errorText(error)}`));
+          }
         }
         for (const { step, inputs } of starting) {
+          const save = (state: StepState, withRun?: RunState): Promise<void> =>
+            unsaved.write([state], withRun);
           inflight.set(
             step.id,
-            attempts(run, step, inputs, o, AbortSignal.any([ended, failed.signal]), (state) =>
-              ends(step, state),
-            ).then(
+            attempts(run, step, inputs, o, AbortSignal.any([ended, failed.signal]), ends, save).then(
               () => {
                 inflight.delete(step.id);
                 if (run.steps[step.id]?.status === 'failed')
@@ -211,10 +256,20 @@ async function runStep(
   state.inputs = inputs;
   beginAttempt(state, o.node);
   await o.store.saveStep(run.id, state);
-  await attempts(run, step, inputs, o, runSignal, async (ended) => {
-    await o.store.saveStep(run.id, ended);
-    o.onStep?.(run, ended);
-  });
+  const save = (ended: StepState, withRun?: RunState): Promise<void> =>
+    withRun === undefined ? o.store.saveStep(run.id, ended) : o.store.saveSteps(run.id, [ended], withRun);
+  await attempts(
+    run,
+    step,
+    inputs,
+    o,
+    runSignal,
+    async (ended) => {
+      await save(ended);
+      o.onStep?.(run, ended);
+    },
+    save,
+  );
 }
 
 /**
@@ -229,6 +284,7 @@ async function attempts(
   o: EngineOptions,
   runSignal: AbortSignal,
   succeeded: (state: StepState) => void | Promise<void>,
+  save: (state: StepState, withRun?: RunState) => Promise<void>,
 ): Promise<void> {
   const state = run.steps[step.id];
   if (state === undefined) return;
@@ -259,8 +315,6 @@ async function attempts(
       if (!retryable) {
         state.status = 'failed';
         state.finished_at = new Date().toISOString();
-        await o.store.saveStep(run.id, state);
-        o.onStep?.(run, state);
         if (!(runSignal.reason instanceof SiblingFailed)) {
           run.failure ??=
             runSignal.reason instanceof RunTimeout
@@ -269,9 +323,13 @@ async function attempts(
                 ? { step: step.id, message: errorText(runSignal.reason), reason: 'lock_lost' }
                 : { step: step.id, message: state.error, reason: 'step_failed' };
         }
+        // The step's failure and the run's, in one write: a node taking the run over after a crash
+        // finds the run failed, never a failed step in a run that would go on to succeed.
+        await save(state, run.failure === undefined ? undefined : run);
+        o.onStep?.(run, state);
         return;
       }
-      await o.store.saveStep(run.id, state);
+      await save(state);
       const backoff = Math.min(step.retryBackoffMs * 2 ** (attempt - 1), o.maxBackoffMs ?? 60_000);
       try {
         await sleep(backoff, undefined, { signal: runSignal });
@@ -279,7 +337,7 @@ async function attempts(
         // the run ended while waiting: the next attempt sees the aborted signal and stops
       }
       beginAttempt(state, o.node);
-      await o.store.saveStep(run.id, state);
+      await save(state);
     }
   }
 }

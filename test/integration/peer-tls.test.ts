@@ -25,9 +25,13 @@ import * as grpc from '@grpc/grpc-js';
 import type { VoteMessage } from '../../src/cluster/proto.js';
 import { PeerIdentity } from '../../src/cluster/tls.js';
 import type { DecisionRecord } from '../../src/records/decision.js';
+import { LOCAL_FLEET } from '../../src/sim/fleet.js';
 import { LocalStack } from '../../src/sim/local-stack.js';
 import { ClusterProbe, hostDown } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
+
+/** sms-api's hosts: a host-down event each, one after the other, until one has met the liar. */
+const HOSTS = 40;
 
 // The rate limit out of the way: a loop of host-down events must be judged by votes, not limited.
 const SERVICES = `services:
@@ -90,7 +94,14 @@ describe('peers over mutual TLS', { timeout: 180_000 }, () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lz-peer-tls-'));
-    stack = await LocalStack.start({ region: REGION, shards: 2, nodes: ['a'], services: SERVICES });
+    stack = await LocalStack.start({
+      region: REGION,
+      shards: 2,
+      nodes: ['a'],
+      services: SERVICES,
+      // Hosts enough for the loop below to meet the liar however long a's channel backs off.
+      fleet: { services: { ...LOCAL_FLEET.services, 'sms-api': HOSTS } },
+    });
     probe = new ClusterProbe(stack);
     regionCa = {
       cert: await readFile(join(certs(), 'ca.pem'), 'utf8'),
@@ -256,7 +267,7 @@ describe('peers over mutual TLS', { timeout: 180_000 }, () => {
       // a's channel to b may still be backing off from the server before; events until one has met
       // the liar (none may act, whatever it met).
       let met: DecisionRecord | undefined;
-      for (let i = 2; i < 12 && met === undefined; i++) {
+      for (let i = 2; i <= HOSTS && met === undefined; i++) {
         stack.fleet.inject({ kind: 'host_down', host: `sms-api-${i}` });
         const event = hostDown('sms-api', `sms-api-${i}`);
         await probe.put(event);

@@ -401,4 +401,111 @@ describe('workflow engine', () => {
       ['escalate'],
     );
   });
+
+  test('resume after a crash: a step stored failed in a run with no failure yet fails the run, never succeeds it', async () => {
+    const wf = workflow([step('a'), step('b'), step('c', { needs: ['b'] })], [step('escalate')]);
+    const r = run(wf);
+    r.steps['a']!.status = 'succeeded';
+    r.steps['b']!.status = 'failed';
+    r.steps['b']!.error = 'attempt 1: 500';
+    const { execute, log } = scripted({});
+    const done = await runWorkflow(r, { workflow: wf, store: new MemoryRunStore(), execute, node: 'b' });
+    assert.equal(done.status, 'failed');
+    assert.deepEqual(done.failure, { step: 'b', message: 'attempt 1: 500', reason: 'step_failed' });
+    assert.deepEqual(
+      log.map((e) => e.id),
+      ['escalate'],
+    );
+  });
+
+  test("a step's failure is written with the run's: no record shows a failed step in a run going on", async () => {
+    const wf = workflow([step('a', { retries: 0 }), step('b', { needs: ['a'] })], [step('escalate')]);
+    const store = new MemoryRunStore();
+    const r = run(wf);
+    await store.create(r);
+    const { execute } = scripted({ a: () => Promise.reject(new Failure('400', false)) });
+    const writes: { steps: string[]; failure?: string }[] = [];
+    const saveSteps = store.saveSteps.bind(store);
+    store.saveSteps = (runId, steps, withRun) => {
+      writes.push({
+        steps: steps.map((x) => `${x.id}:${x.status}`),
+        ...(withRun?.failure === undefined ? {} : { failure: withRun.failure.step }),
+      });
+      return saveSteps(runId, steps, withRun);
+    };
+    await runWorkflow(r, { workflow: wf, store, execute, node: 'a' });
+    const failedWrite = writes.find((w) => w.steps.includes('a:failed'));
+    assert.deepEqual(failedWrite, { steps: ['a:failed'], failure: 'a' });
+  });
+
+  test('the write that starts steps fails: nothing starts, running siblings are stopped and waited for, the run fails', async () => {
+    const wf = workflow(
+      [step('slow'), step('quick'), step('next', { needs: ['quick'] })],
+      [step('escalate')],
+    );
+    const store = new MemoryRunStore();
+    const r = run(wf);
+    await store.create(r);
+    const saveSteps = store.saveSteps.bind(store);
+    store.saveSteps = (runId, steps, withRun) =>
+      steps.some((x) => x.id === 'next' && x.status === 'running')
+        ? Promise.reject(new Error('Redis: command timed out'))
+        : saveSteps(runId, steps, withRun);
+    let slowAborted = false;
+    let slowEnded = false;
+    const { execute, log } = scripted({
+      slow: (_attempt, signal) =>
+        delay(5_000, signal).then(
+          () => ({}),
+          (error: unknown) => {
+            slowAborted = signal.aborted;
+            throw error;
+          },
+        ),
+    });
+    const wrapped: StepExecutor = (...args) =>
+      execute(...args).finally(() => {
+        if (args[0].id === 'slow') slowEnded = true;
+      });
+    const done = await runWorkflow(r, { workflow: wf, store, execute: wrapped, node: 'a' });
+    assert.equal(done.status, 'failed');
+    assert.equal(done.failure?.step, 'next');
+    assert.match(done.failure?.message ?? '', /command timed out/);
+    assert.ok(slowAborted && slowEnded, 'the sibling was stopped, and the run waited for it');
+    assert.equal(done.steps['next']?.status, 'pending', 'never started');
+    assert.ok(!log.some((e) => e.id === 'next'));
+    assert.deepEqual(
+      log.map((e) => e.id).filter((id) => id === 'escalate'),
+      ['escalate'],
+    );
+    const stored = await store.load(r.id);
+    assert.equal(stored?.steps['quick']?.status, 'succeeded', "quick's end is written with the run's");
+    assert.equal(stored?.status, 'failed');
+  });
+
+  test('a step that ends while a write is in flight is written by the next one', async () => {
+    // a and b start together; b ends while the write that starts c (after a) is in flight.
+    const wf = workflow([step('a'), step('b'), step('c', { needs: ['a'] })]);
+    const store = new MemoryRunStore();
+    const r = run(wf);
+    await store.create(r);
+    let releaseB: () => void = () => undefined;
+    const bMayEnd = new Promise<void>((resolve) => (releaseB = resolve));
+    const saveSteps = store.saveSteps.bind(store);
+    store.saveSteps = async (runId, steps, withRun) => {
+      if (steps.some((x) => x.id === 'c' && x.status === 'running')) {
+        releaseB();
+        await delay(30);
+      }
+      return saveSteps(runId, steps, withRun);
+    };
+    const { execute } = scripted({ b: () => bMayEnd.then(() => ({})) });
+    const done = await runWorkflow(r, { workflow: wf, store, execute, node: 'a' });
+    assert.equal(done.status, 'succeeded');
+    const stored = await store.load(r.id);
+    assert.deepEqual(
+      ['a', 'b', 'c'].map((id) => stored?.steps[id]?.status),
+      ['succeeded', 'succeeded', 'succeeded'],
+    );
+  });
 });
