@@ -38,7 +38,14 @@ import { LocalStack } from '../../src/sim/local-stack.js';
 
 const SMOKE = process.argv.includes('--smoke');
 const SIZE = SMOKE
-  ? { rates: [{ perSecond: 20, seconds: 2 }], backlog: 200, counted: 40, rtt: 200, idleSeconds: 2 }
+  ? {
+      rates: [{ perSecond: 20, seconds: 2 }],
+      backlog: 200,
+      counted: 40,
+      rtt: 200,
+      idleSeconds: 2,
+      responsesMs: 20_000,
+    }
   : {
       rates: [
         { perSecond: 100, seconds: 10 },
@@ -48,6 +55,7 @@ const SIZE = SMOKE
       counted: 400,
       rtt: 2000,
       idleSeconds: 10,
+      responsesMs: 120_000,
     };
 const RATES = SIZE.rates;
 const BACKLOG = SIZE.backlog;
@@ -300,7 +308,9 @@ async function pass(
   const decided = await waitDecided(redis, keys, ids, 300_000);
   const latencies = ids.map((id) => (decided.get(id) ?? NaN) - (putAt.get(id) ?? NaN));
   const span = (Math.max(...decided.values()) - started) / 1000;
-  const responses = await firstResponses(redis, keys, ids, 300_000);
+  // A page's response comes within PagerDuty's budget (50 s) of its event, or never: what is missing
+  // then is reported, not waited for.
+  const responses = await firstResponses(redis, keys, ids, SIZE.responsesMs);
   return { latencies, span, responses };
 }
 
