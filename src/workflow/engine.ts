@@ -141,6 +141,9 @@ async function runMain(run: RunState, o: EngineOptions, now: () => number, unsav
   try {
     const inflight = new Map<string, Promise<void>>();
     for (;;) {
+      // A step may end while a write is in flight: after one, look at the steps again before
+      // waiting (or ending the run), so that what it lets go is not left pending.
+      let wrote = false;
       if (run.failure === undefined && !ended.aborted) {
         // The steps that may start now (their needs done), as many as there are free slots: a
         // step skipped by its `when` may let others go at once, so look again until none is.
@@ -172,6 +175,7 @@ async function runMain(run: RunState, o: EngineOptions, now: () => number, unsav
           // still run and none starts, what ended alone). A step whose `running` state cannot be
           // written does not start, and the run fails: its siblings are stopped and waited for.
           const states = starting.map(({ step }) => run.steps[step.id] as StepState);
+          wrote = true;
           try {
             await unsaved.write(states);
           } catch (error) {
@@ -205,6 +209,7 @@ async function runMain(run: RunState, o: EngineOptions, now: () => number, unsav
           );
         }
       }
+      if (wrote) continue;
       if (inflight.size === 0) break;
       await Promise.race(inflight.values());
     }
@@ -215,6 +220,15 @@ async function runMain(run: RunState, o: EngineOptions, now: () => number, unsav
         reason: ended.reason instanceof LockLost ? 'lock_lost' : 'timeout',
       };
     }
+    // A run succeeds only when every main step has: one left pending here would be the engine's
+    // own fault, and is a failure (people are told), never a success.
+    const unfinished = firstUnfinished(run, o.workflow);
+    if (run.failure === undefined && unfinished !== undefined)
+      run.failure = {
+        step: unfinished,
+        message: `step ${unfinished} never ran: the run stopped with it ${run.steps[unfinished]?.status ?? 'missing'}`,
+        reason: 'step_failed',
+      };
   } finally {
     clearTimeout(timer);
     o.stop?.removeEventListener('abort', stop);

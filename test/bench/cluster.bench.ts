@@ -292,7 +292,8 @@ async function pass(
   keys: RedisKeys,
   events: { id: string; data: Buffer; key: string }[],
   perSecond: number | 'backlog',
-): Promise<{ latencies: number[]; span: number; responses: FirstResponse[] }> {
+  seen?: ReadonlyMap<string, number>,
+): Promise<{ latencies: number[]; span: number; responses: FirstResponse[]; putToGet: number[] }> {
   const putAt = new Map<string, number>();
   const started = Date.now();
   if (perSecond === 'backlog') await putBatch(stack, events, putAt);
@@ -311,7 +312,61 @@ async function pass(
   // A page's response comes within PagerDuty's budget (50 s) of its event, or never: what is missing
   // then is reported, not waited for.
   const responses = await firstResponses(redis, keys, ids, SIZE.responsesMs);
-  return { latencies, span, responses };
+  const putToGet =
+    seen === undefined
+      ? []
+      : ids.map((id) => (seen.get(id) ?? NaN) - (putAt.get(id) ?? NaN)).filter(Number.isFinite);
+  return { latencies, span, responses, putToGet };
+}
+
+/**
+ * A bare reader of every shard from its tip (LATEST), polling as often as the nodes do: when each
+ * record put from now on is first seen, by id. `stop` ends it and resolves once it has.
+ */
+async function bareReader(
+  stack: LocalStack,
+): Promise<{ seen: Map<string, number>; stop: () => Promise<void> }> {
+  const { Shards = [] } = await stack.kinesis.send(
+    new ListShardsCommand({ StreamName: stack.region.stream }),
+  );
+  const seen = new Map<string, number>();
+  let stopped = false;
+  const iterators = await Promise.all(
+    Shards.map(
+      async (shard) =>
+        (
+          await stack.kinesis.send(
+            new GetShardIteratorCommand({
+              StreamName: stack.region.stream,
+              ShardId: shard.ShardId,
+              ShardIteratorType: 'LATEST',
+            }),
+          )
+        ).ShardIterator,
+    ),
+  );
+  const loops = iterators.map(async (first) => {
+    let iterator = first;
+    while (!stopped && iterator !== undefined) {
+      const out = await stack.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 500 }));
+      const at = Date.now();
+      for (const record of out.Records ?? []) {
+        const id = (
+          JSON.parse(Buffer.from(record.Data ?? new Uint8Array()).toString('utf8')) as { id?: string }
+        ).id;
+        if (id !== undefined && !seen.has(id)) seen.set(id, at);
+      }
+      iterator = out.NextShardIterator;
+      if ((out.Records?.length ?? 0) === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+  return {
+    seen,
+    stop: async () => {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
 }
 
 /**
@@ -416,19 +471,19 @@ async function main(): Promise<void> {
     storm: { redis: 0, commands: 0, byCommand: new Map(), evaluate: 0, probes: 0, pagerduty: 0 },
   };
   const rate: Record<'voted' | 'storm', number> = { voted: 0, storm: 0 };
+  const steady: { perSecond: number; decisionP99: number; putToGetP99: number }[] = [];
 
   const onPath = async (path: 'voted' | 'storm'): Promise<void> => {
     if (path === 'voted')
       for (const { perSecond, seconds } of RATES) {
         process.stderr.write(`voted, steady ${perSecond}/s for ${seconds} s...\n`);
         const events = Array.from({ length: perSecond * seconds }, event);
-        rows.push(
-          row(
-            `voted, steady ${perSecond}/s`,
-            events.length,
-            await pass(stack, redis, keys, events, perSecond),
-          ),
-        );
+        // A bare reader of the same stream beside the nodes: how soon a record can be read at all.
+        const reader = await bareReader(stack);
+        const r = await pass(stack, redis, keys, events, perSecond, reader.seen);
+        await reader.stop();
+        rows.push(row(`voted, steady ${perSecond}/s`, events.length, r));
+        steady.push({ perSecond, decisionP99: pct(r.latencies, 99), putToGetP99: pct(r.putToGet, 99) });
       }
     process.stderr.write(`${path}, a backlog of ${BACKLOG} events...\n`);
     const before = await usages(processes);
@@ -575,6 +630,10 @@ async function main(): Promise<void> {
           `bare GetRecords drain of the same stream (${drain.records} records, 4 shards)`,
           `${drain.perSecond.toFixed(0)} records/s`,
         ],
+        ...steady.map((x) => [
+          `decision latency p99 - put→get p99 of a bare reader, voted, ${x.perSecond}/s`,
+          `${x.decisionP99.toFixed(0)} - ${x.putToGetP99.toFixed(0)} = ${(x.decisionP99 - x.putToGetP99).toFixed(0)} ms${x.perSecond === 100 ? ' (aim: <= 50 ms)' : ''}`,
+        ]),
         [
           'voted decisions/s on the backlog / bare drain',
           `${((100 * rate.voted) / drain.perSecond).toFixed(0)}%`,

@@ -59,6 +59,10 @@ describe('benchmark smoke sizes', { timeout: 400_000 }, () => {
     assert.ok(Number(voted[1]) > 0 && Number(voted[2]) > 0 && Number(voted[3]) > 0, voted[0]);
     assert.deepEqual([storm[2], storm[3]], ['0.0', '0.0'], storm[0]);
     assert.match(out, /storm decisions\/s on the backlog \/ bare drain\s+\d+%/);
+    assert.match(
+      out,
+      /decision latency p99 - put→get p99 of a bare reader, voted, 20\/s\s+\d+ - \d+ = -?\d+ ms/,
+    );
   });
 
   test('bench:page --smoke: a paging storm runs through, within the budget and without a 429', async () => {

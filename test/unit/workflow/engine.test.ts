@@ -508,4 +508,25 @@ describe('workflow engine', () => {
       ['succeeded', 'succeeded', 'succeeded'],
     );
   });
+
+  test('a step that ends while an end alone is being written still lets its dependents go', async () => {
+    // p ends first and is written alone (q still runs); q ends during that write; r needs q.
+    const wf = workflow([step('p'), step('q'), step('r', { needs: ['q'] })]);
+    const store = new MemoryRunStore();
+    const r = run(wf);
+    await store.create(r);
+    const saveSteps = store.saveSteps.bind(store);
+    store.saveSteps = async (runId, steps, withRun) => {
+      if (withRun === undefined && steps.length === 1 && steps[0]?.id === 'p') await delay(60);
+      return saveSteps(runId, steps, withRun);
+    };
+    const { execute, log } = scripted({ q: () => delay(20).then(() => ({})) });
+    const done = await runWorkflow(r, { workflow: wf, store, execute, node: 'a' });
+    assert.deepEqual(
+      log.map((e) => e.id),
+      ['p', 'q', 'r'],
+    );
+    assert.equal(done.steps['r']?.status, 'succeeded');
+    assert.equal(done.status, 'succeeded');
+  });
 });
