@@ -348,16 +348,23 @@ async function bareReader(
   const loops = iterators.map(async (first) => {
     let iterator = first;
     while (!stopped && iterator !== undefined) {
-      const out = await stack.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 500 }));
-      const at = Date.now();
-      for (const record of out.Records ?? []) {
-        const id = (
-          JSON.parse(Buffer.from(record.Data ?? new Uint8Array()).toString('utf8')) as { id?: string }
-        ).id;
-        if (id !== undefined && !seen.has(id)) seen.set(id, at);
+      let got = 0;
+      try {
+        const out = await stack.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 500 }));
+        const at = Date.now();
+        got = out.Records?.length ?? 0;
+        for (const record of out.Records ?? []) {
+          const id = (
+            JSON.parse(Buffer.from(record.Data ?? new Uint8Array()).toString('utf8')) as { id?: string }
+          ).id;
+          if (id !== undefined && !seen.has(id)) seen.set(id, at);
+        }
+        iterator = out.NextShardIterator;
+      } catch (error) {
+        // A reference, not the thing measured: a failed read is said and tried again.
+        process.stderr.write(`bare reader: ${error instanceof Error ? error.message : String(error)}\n`);
       }
-      iterator = out.NextShardIterator;
-      if ((out.Records?.length ?? 0) === 0) await new Promise((r) => setTimeout(r, 50));
+      if (got === 0) await new Promise((r) => setTimeout(r, 50));
     }
   });
   return {
