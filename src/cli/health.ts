@@ -11,7 +11,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import { PEER_SERVICE_NAME } from '../cluster/peer-server.js';
-import { expectPeer, PeerIdentity } from '../cluster/tls.js';
+import { expectPeer, nodeTlsFiles, PeerIdentity } from '../cluster/tls.js';
 import { parseDuration } from '../common/duration.js';
 import { loadConfig } from '../config/load.js';
 import { formatIssue } from '../config/source.js';
@@ -57,16 +57,10 @@ export async function healthCommand(
   let credentials: grpc.ChannelCredentials;
   let channelOptions: grpc.ChannelOptions = {};
   if ('tls' in region.peers) {
-    const tls = region.peers.tls;
     try {
       const identity = await PeerIdentity.load(
         nodeId,
-        {
-          ca: tls.ca,
-          cert: tls.cert.replaceAll('{node}', nodeId),
-          key: tls.key.replaceAll('{node}', nodeId),
-          ...(tls.keyEnv === undefined ? {} : { keyEnv: tls.keyEnv }),
-        },
+        nodeTlsFiles(region.peers.tls, nodeId),
         region.nodes.map((n) => n.id),
       );
       credentials = identity.channelCredentials(nodeId);

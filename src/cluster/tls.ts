@@ -34,6 +34,16 @@ export interface PeerTlsFiles {
   readonly keyEnv?: string;
 }
 
+/** A node's own files of the region's `peers.tls`, whose paths may hold `{node}` for its id. */
+export function nodeTlsFiles(tls: PeerTlsFiles, nodeId: string): PeerTlsFiles {
+  return {
+    ca: tls.ca,
+    cert: tls.cert.replaceAll('{node}', nodeId),
+    key: tls.key.replaceAll('{node}', nodeId),
+    ...(tls.keyEnv === undefined ? {} : { keyEnv: tls.keyEnv }),
+  };
+}
+
 type CaListener = (update: { caCertificate: Buffer } | null) => void;
 type IdentityListener = (update: { certificate: Buffer; privateKey: Buffer } | null) => void;
 

@@ -12,7 +12,7 @@ import { secretValue } from '../common/secret.js';
 import type { Logger } from 'pino';
 import { ApiCertificate } from '../api/certificate.js';
 import type { ServedCertificate } from '../api/certificate.js';
-import { PeerIdentity } from '../cluster/tls.js';
+import { nodeTlsFiles, PeerIdentity } from '../cluster/tls.js';
 import { viaRedis } from '../common/dependency.js';
 import type { RedisKeys } from '../common/keys.js';
 import { minimumRetentionMs } from '../config/region.js';
@@ -186,12 +186,7 @@ export async function peerIdentityOf(
     process.on('SIGHUP', onHup);
     return { identity: undefined, stop: () => process.off('SIGHUP', onHup) };
   }
-  const files = {
-    ca: peers.tls.ca,
-    cert: peers.tls.cert.replaceAll('{node}', nodeId),
-    key: peers.tls.key.replaceAll('{node}', nodeId),
-    ...(peers.tls.keyEnv === undefined ? {} : { keyEnv: peers.tls.keyEnv }),
-  };
+  const files = nodeTlsFiles(peers.tls, nodeId);
   const nodes = config.region.nodes.map((n) => n.id);
   const identity = await PeerIdentity.load(nodeId, files, nodes);
   log.info({ cert: files.cert, serial: identity.serial }, 'peers: mutual TLS');

@@ -3,10 +3,10 @@
  * mutual TLS with certificates that name `::1`, decide an event as the IPv4 region does.
  */
 import { strict as assert } from 'node:assert';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { LocalStack } from '../../src/sim/local-stack.js';
 import { ClusterProbe, hostDown } from '../helpers/cluster.js';
+import { hasIpv6Loopback } from '../helpers/ipv6.js';
 import { waitFor } from '../helpers/wait.js';
 
 const SERVICES = `services:
@@ -14,14 +14,6 @@ const SERVICES = `services:
     profile: stateless
     parameters: { min_active_hosts: 3, rate_limit_threshold: 10000 }
 `;
-
-async function hasIpv6Loopback(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen(0, '::1', () => probe.close(() => resolve(true)));
-  });
-}
 
 describe('a region on IPv6 loopback', { timeout: 180_000 }, () => {
   let stack: LocalStack | undefined;

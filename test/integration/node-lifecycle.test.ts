@@ -24,6 +24,7 @@ import { startRedis } from '../../src/sim/redis-server.js';
 import type { RedisProcess } from '../../src/sim/redis-server.js';
 import { REPO, copyConfig } from '../helpers/config-copy.js';
 import type { ConfigCopy } from '../helpers/config-copy.js';
+import { hasIpv6Loopback } from '../helpers/ipv6.js';
 import { waitFor } from '../helpers/wait.js';
 
 const log = pino({ level: 'silent' });
@@ -260,13 +261,11 @@ describe('grpc.health.v1 on the peer port', () => {
 
 describe('a node on IPv6 loopback, bound where its listen block says', () => {
   test('[::1] addresses: it binds listen.grpc and listen.api, its peers and clients reach it there', async () => {
-    const hasV6 = await new Promise<boolean>((resolve) => {
-      const probe = createServer();
-      probe.once('error', () => resolve(false));
-      probe.listen(0, '::1', () => probe.close(() => resolve(true)));
-    });
     // Every machine this project runs its tests on has an IPv6 loopback; without one, say so.
-    assert.ok(hasV6, 'this machine has no IPv6 loopback (::1): an IPv6 region cannot be tested here');
+    assert.ok(
+      await hasIpv6Loopback(),
+      'this machine has no IPv6 loopback (::1): an IPv6 region cannot be tested here',
+    );
     const redisServer = await startRedis();
     const copy = await copyConfig();
     try {
