@@ -39,6 +39,8 @@ export interface RedisProcess {
   kill(signal: NodeJS.Signals): void;
   /** Starts a fresh, empty server on the same port (after a stop, a kill, or while running). */
   restart(): Promise<void>;
+  /** The last few kilobytes the server logged (stdout and stderr), for a test's failure message. */
+  readonly logTail: string;
 }
 
 const BINARY = 'redis-server';
@@ -86,6 +88,10 @@ class RedisServer implements RedisProcess {
 
   get pid(): number {
     return this.#pid;
+  }
+
+  get logTail(): string {
+    return this.#output;
   }
 
   async start(): Promise<void> {

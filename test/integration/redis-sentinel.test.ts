@@ -90,16 +90,30 @@ describe('a region on Sentinel, its primary killed during a stream of events', {
     // as a replica of the primary the sentinel names now (the sentinel would convert it too, but
     // on a loaded machine it may sit in TILT mode for 30 s first): locks can be acknowledged again.
     await redis.primary.restart();
-    await replicaOf(oldPrimary, await redis.currentPrimaryPort());
-    await waitFor(
-      'the old primary to be a replica in sync',
-      async () => {
-        const text = await info(oldPrimary, 'replication');
-        return text.includes('role:slave') && text.includes('master_link_status:up') ? true : undefined;
-      },
-      60_000,
-      200,
-    );
+    // Each poll points it at the primary the sentinel names at that moment, unless it already
+    // follows that one (the sentinel may reconfigure it too, or name another primary meanwhile);
+    // a timeout shows the last replication state and the server's log.
+    let lastState = '';
+    try {
+      await waitFor(
+        'the old primary to be a replica in sync',
+        async () => {
+          const current = await redis.currentPrimaryPort();
+          lastState = await info(oldPrimary, 'replication');
+          if (!lastState.includes('role:slave') || !lastState.includes(`master_port:${current}`)) {
+            await replicaOf(oldPrimary, current);
+            return undefined;
+          }
+          return lastState.includes('master_link_status:up') ? true : undefined;
+        },
+        90_000,
+        200,
+      );
+    } catch (error) {
+      throw new Error(
+        `${(error as Error).message}\nINFO replication of ${oldPrimary}:\n${lastState}\nits log:\n${redis.primary.logTail}`,
+      );
+    }
     // And the new primary counts it: a write there is acknowledged by one replica (what a lock needs).
     await waitFor(
       'the new primary to have a replica that acknowledges writes',
