@@ -28,7 +28,7 @@ export interface AuditEntry {
 }
 
 /** Entries kept per event at most (a flapping page must not grow one list without bound). */
-const MAX_ENTRIES = 200;
+export const MAX_AUDIT_ENTRIES = 200;
 
 export class AuditLog {
   constructor(
@@ -40,13 +40,22 @@ export class AuditLog {
 
   /** Appends an entry to the event's trail; never rejects. */
   async append(eventId: string, entry: AuditEntry): Promise<void> {
+    await this.appendAll(eventId, [entry]);
+  }
+
+  /** Appends entries to the event's trail in one round trip, in order; never rejects. */
+  async appendAll(eventId: string, entries: readonly AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
     const key = this.keys.audit(eventId);
     try {
-      const multi = this.redis.multi().rpush(key, JSON.stringify(entry)).ltrim(key, -MAX_ENTRIES, -1);
+      const multi = this.redis
+        .multi()
+        .rpush(key, ...entries.map((e) => JSON.stringify(e)))
+        .ltrim(key, -MAX_AUDIT_ENTRIES, -1);
       if (this.retentionMs > 0) multi.pexpire(key, this.retentionMs);
       await multi.exec();
     } catch (error) {
-      this.log.warn({ err: error, event: eventId, entry }, 'audit entry could not be written');
+      this.log.warn({ err: error, event: eventId, entries }, 'audit entries could not be written');
     }
   }
 

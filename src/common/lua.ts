@@ -12,7 +12,7 @@ import { calculateSlot } from './redis-node.js';
 import { COMMON_ERRORS, LzError } from './errors.js';
 import { packageRoot } from './package-root.js';
 
-export const SCRIPT_VERSION = 4;
+export const SCRIPT_VERSION = 5;
 
 export interface ScriptSpec<K extends string = string, R = unknown> {
   /** Folder under `src/` that holds `lua/<name>.lua`. */

@@ -3,6 +3,8 @@
  * (Kinesis delivers at least once, a takeover re-reads from the checkpoint) is decided once.
  */
 import type { RedisClient } from '../common/redis.js';
+import { MAX_AUDIT_ENTRIES } from '../audit/log.js';
+import type { AuditEntry } from '../audit/log.js';
 import { rejectedId } from '../audit/summary.js';
 import { viaRedis } from '../common/dependency.js';
 import type { RedisKeys } from '../common/keys.js';
@@ -18,7 +20,7 @@ const DECIDE = script('controller', 'decide', ['decision', 'decisions', 'claim',
     return { written: true, found: found ?? '' } as const;
   return undefined;
 });
-const UPDATE = script('controller', 'decision-update', ['decision'], replies.yesNo);
+const UPDATE = script('controller', 'decision-update', ['decision', 'audit'], replies.yesNo);
 /** `[0]` decided, `[2, holder]` held by another, `[1, attempt]` claimed (attempt record or ''). */
 const CLAIM = script('controller', 'claim', ['decision', 'claim', 'attempt'], (reply): Claim | undefined => {
   if (!Array.isArray(reply)) return undefined;
@@ -196,16 +198,25 @@ export class DecisionStore {
    * keeping its TTL, but only when the stored record is this same decision (same `decided_at` and
    * coordinator): a record made up while Redis was away (`dependency_down`) for an event that was in
    * fact decided must never overwrite the real decision. `false` when nothing was written: the record
-   * has expired, or it is another decision.
+   * has expired, or it is another decision. `entries` go to the event's audit trail in the same round
+   * trip, whether or not the record was written (they happened).
    */
-  async update(record: DecisionRecord): Promise<boolean> {
+  async update(record: DecisionRecord, entries: readonly AuditEntry[] = []): Promise<boolean> {
     const text = JSON.stringify(record);
     return viaRedis('decision update', () =>
-      runScript(this.redis, UPDATE, { decision: this.keys.decision(record.event_id) }, [
-        text,
-        record.decided_at,
-        record.coordinator.node,
-      ]),
+      runScript(
+        this.redis,
+        UPDATE,
+        { decision: this.keys.decision(record.event_id), audit: this.keys.audit(record.event_id) },
+        [
+          text,
+          record.decided_at,
+          record.coordinator.node,
+          MAX_AUDIT_ENTRIES,
+          this.retentionMs,
+          ...entries.map((e) => JSON.stringify(e)),
+        ],
+      ),
     );
   }
 

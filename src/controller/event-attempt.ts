@@ -92,6 +92,8 @@ export class EventAttempt {
   }
 
   #won = false;
+  /** The decision was written and no attempt record was there with it (see `finish`). */
+  #noRecord = false;
   /** A lock asked for whose answer was lost: it may be held by this attempt, token unknown. */
   #unsure: { readonly resource: string; readonly owner: string } | undefined;
 
@@ -197,7 +199,10 @@ export class EventAttempt {
    */
   async decide(decision: DecisionRecord, keepAtLeastMs: number, log: Logger): Promise<boolean> {
     this.#expect('decided');
-    if (await this.deps.store.write(decision, keepAtLeastMs)) {
+    const taken = await this.deps.store.writeTaking(decision, keepAtLeastMs);
+    if (taken.written) {
+      // No attempt record was found with the decision: `finish` has none to clear.
+      this.#noRecord = taken.attempt === undefined;
       this.#go('decided');
       return true;
     }
@@ -217,7 +222,9 @@ export class EventAttempt {
     if (left !== undefined && !carriesOn(written, left))
       await releaseQuietly(this.deps.locks.held(left), log);
     this.#lock = undefined;
-    await this.clearQuietly(log);
+    // The decision's write found no attempt record (none was ever written: nothing was taken):
+    // nothing to clear, no round trip.
+    if (!this.#noRecord) await this.clearQuietly(log);
   }
 
   /**

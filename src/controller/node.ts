@@ -29,6 +29,7 @@ import { Matcher } from '../matching/matcher.js';
 import { defaultCatalog } from './catalog.js';
 import { DecisionStore } from './decision-store.js';
 import { Evaluator } from './evaluator.js';
+import { LateVotes } from './late-votes.js';
 import { Pipeline } from './pipeline.js';
 import { connectRegionRedis } from './redis-client.js';
 import { literalSecrets } from '../config/region.js';
@@ -177,6 +178,7 @@ export class ControllerNode {
     const notifier = notifierOf(config, directory, pager, log, (record, message) =>
       onDelivery(record, message),
     );
+    const late = new LateVotes(store);
     const responder = new Responder({
       config,
       pager,
@@ -186,7 +188,8 @@ export class ControllerNode {
       metrics,
       node: self.id,
       log,
-      updateDecision: (record) => store.update(record),
+      updateDecision: (record, entries) => store.update(record, entries),
+      held: late,
       ...breakerNotes(config, redis, keys, self.id),
     });
     onDelivery = (record, message) => responder.delivered(record, message);
@@ -273,6 +276,7 @@ export class ControllerNode {
       log,
       instances: (instanceId) => inventory.findInstance(instanceId),
       responder,
+      late,
       metrics,
       workflows: dispatch,
       voters: clusterVoters(self, evaluator, peers, config.region.thresholds.voteTimeoutMs, metrics),

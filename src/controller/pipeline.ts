@@ -94,6 +94,8 @@ export interface PipelineOptions {
   readonly metrics?: Metrics;
   /** 9. Absent: decisions are recorded and nothing runs (tests). */
   readonly workflows?: WorkflowPort;
+  /** The late votes, shared with the responder (it holds the records it updates). @defaultValue its own */
+  readonly late?: LateVotes;
 }
 
 export class Pipeline {
@@ -128,7 +130,7 @@ export class Pipeline {
     this.mappings = mappingsFrom(o.config.region.sensors);
     this.services = new Set(o.config.services.keys());
     this.verdicts = new GateVerdicts(o.config, o.matcher, o.gates, this.now);
-    this.late = new LateVotes(o.store);
+    this.late = o.late ?? new LateVotes(o.store);
     const reporting = {
       ...(o.responder === undefined ? {} : { responder: o.responder }),
       ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
@@ -281,6 +283,8 @@ export class Pipeline {
     // The decision is durable: what follows never turns it into another outcome.
     await this.afterWrite(written, draft.rule, event, attempt, elog).catch(async (error: unknown) => {
       elog.error({ err: error }, 'after its decision was written, the event could not be followed through');
+      // The responder may never have had the record: its late votes are written on their own.
+      await this.late.settle(written, elog);
       // The workflow may not have been dispatched: the page goes back to the humans unless it runs.
       if (written.decision === 'act') await this.o.workflows?.notStarted(written, errorText(error));
     });
@@ -362,6 +366,8 @@ export class Pipeline {
     elog: Logger,
   ): Promise<DecisionRecord | undefined> {
     const decision = this.builder.build(record, event, d, attempt.earlier);
+    // Late votes in by now go in this write, not in an update of their own.
+    this.late.takeArrived(decision);
     // An act's record outlives its workflow run, whatever the retention: the run's trace needs it.
     const keep = decision.decision === 'act' ? holdMs(this.o.config, event.service) : 0;
     if (!(await attempt.decide(decision, keep, elog))) {
@@ -370,6 +376,9 @@ export class Pipeline {
       return undefined;
     }
     logDecision(decision, elog);
+    // The responder will add the page's escalation to the record: late votes coming meanwhile go in
+    // that update (it lets go of the record in any case; see afterWrite for when it never gets it).
+    if (this.o.responder?.updatesRecord(decision) === true) this.late.hold(decision);
     this.late.written(decision, elog);
     return decision;
   }

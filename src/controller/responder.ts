@@ -39,6 +39,7 @@ import { PagerError, PagerErrorCodes } from '../pager/errors.js';
 import type { PagerCallRecord } from '../pager/pagerduty-pager.js';
 import type { RunState } from '../workflow/types.js';
 import type { DecisionRecord, FirstResponse } from '../records/decision.js';
+import type { HeldRecords } from './late-votes.js';
 
 /** Why an escalation left a resolved page alone (also: no evidence note on it). */
 const LEFT_RESOLVED = 'the page is resolved: left as it is (any update would reopen it)';
@@ -86,9 +87,14 @@ export interface ResponderOptions {
   readonly metrics?: Metrics;
   readonly node: string;
   readonly log: Logger;
-  /** Writes what was learnt after the decision (the escalation) into its record. */
-  /** `false` when the stored record is no longer this decision (a newer one replaced it). */
-  readonly updateDecision: (record: DecisionRecord) => Promise<boolean>;
+  /**
+   * Writes what was learnt after the decision (the escalation) into its record, with the audit
+   * entries of that moment in the same round trip; `false` when the stored record is no longer
+   * this decision (a newer one replaced it).
+   */
+  readonly updateDecision: (record: DecisionRecord, entries: readonly AuditEntry[]) => Promise<boolean>;
+  /** The late votes: a record the responder updates is held, so that they go in that update. */
+  readonly held?: HeldRecords;
   /**
    * Claims, for the whole region, the one summary note a page gets for one opening of the circuit
    * breaker (`true`: this caller writes it). Absent: every breaker escalation notes its page.
@@ -147,6 +153,19 @@ export class Responder {
       this.track(this.recordCalls(event.id, pager.calls()));
       throw error;
     }
+  }
+
+  /**
+   * Whether `afterDecision` will write into the decision's record (the page's escalation): the
+   * caller may hold the record for it (see LateVotes).
+   */
+  updatesRecord(d: DecisionRecord): boolean {
+    return (
+      d.decision === 'escalate' &&
+      d.mode !== 'notify_only' &&
+      d.event.incident_key !== undefined &&
+      d.reason !== 'page_resolved'
+    );
   }
 
   /** What comes after a durable decision: page escalation, notifications. Never rejects or waits. */
@@ -256,61 +275,86 @@ export class Responder {
     const reason = d.reason ?? 'dependency_down';
     const key = d.event.incident_key;
     let noted = false;
-    // A resolved page is not touched at all: any update would reopen it.
-    if (key !== undefined && reason !== 'page_resolved') {
-      // No reason note with the escalation: the evidence note below says why, and more.
-      // A page this event had acknowledged (then could not act: Redis went away) goes to the humans
-      // whatever its state; otherwise only a page nobody has taken is escalated.
-      // So is a page an earlier attempt at this event acknowledged before it died: nobody else
-      // answers for it, and its acknowledgement stopped PagerDuty's timer (a budget from now).
-      // Not when this attempt found that a person has the page now: it stays theirs.
-      const inherited = d.earlier_attempt?.acknowledged === true && d.page_taken !== true;
-      const ours = (d.page?.action === 'acknowledge' && d.page.ok) || inherited;
-      const page = await this.escalate(d.event, key, '', {
-        first: inherited ? Date.now() : raceStart(d.event_time, d.arrived_at),
-        onlyUntaken: !ours,
-      });
-      const resolved = page?.left_as_is === LEFT_RESOLVED;
-      if (page !== undefined) {
-        d.page = page;
-        await this.o.updateDecision(d).then(
-          (updated) => {
-            if (!updated)
-              this.o.log.warn(
-                { event: d.event_id },
-                'the escalation was not added to the decision record: another decision replaced it',
-              );
-          },
-          (error: unknown) => {
-            this.o.log.warn(
-              { err: error, event: d.event_id },
-              'the escalation could not be added to the decision record',
-            );
-          },
-        );
-      }
-      // The evidence goes on the page even when PagerDuty's own timer did the escalating; never on a
-      // resolved one. In a breaker storm, one summary note per page and opening instead: the
-      // region's request budget is for escalations, and every event is in the audit trail.
-      if (resolved) noted = false;
-      else if (reason === 'breaker_open') noted = await this.breakerNote(d, key);
-      else
-        noted = await this.note(
-          d.event_id,
+    // The page calls' audit entries, written with the record's update (one round trip), then the
+    // note's and the notification's, together at the end (another).
+    const trail: AuditEntry[] = [];
+    try {
+      // A resolved page is not touched at all: any update would reopen it.
+      if (key !== undefined && reason !== 'page_resolved') {
+        // No reason note with the escalation: the evidence note below says why, and more.
+        // A page this event had acknowledged (then could not act: Redis went away) goes to the humans
+        // whatever its state; otherwise only a page nobody has taken is escalated.
+        // So is a page an earlier attempt at this event acknowledged before it died: nobody else
+        // answers for it, and its acknowledgement stopped PagerDuty's timer (a budget from now).
+        // Not when this attempt found that a person has the page now: it stays theirs.
+        const inherited = d.earlier_attempt?.acknowledged === true && d.page_taken !== true;
+        const ours = (d.page?.action === 'acknowledge' && d.page.ok) || inherited;
+        const page = await this.escalate(
+          d.event,
           key,
-          evidenceNote(event, { decision: d.decision, reason, evidence }),
+          '',
+          { first: inherited ? Date.now() : raceStart(d.event_time, d.arrived_at), onlyUntaken: !ours },
+          trail,
         );
+        const resolved = page?.left_as_is === LEFT_RESOLVED;
+        if (page !== undefined) d.page = page;
+        await this.updateRecord(d, page !== undefined, trail.splice(0));
+        // The evidence goes on the page even when PagerDuty's own timer did the escalating; never on a
+        // resolved one. In a breaker storm, one summary note per page and opening instead: the
+        // region's request budget is for escalations, and every event is in the audit trail.
+        if (resolved) noted = false;
+        else if (reason === 'breaker_open') noted = await this.breakerNote(d, key, trail);
+        else
+          noted = await this.note(
+            d.event_id,
+            key,
+            evidenceNote(event, { decision: d.decision, reason, evidence }),
+            trail,
+          );
+      }
+      // When the page has the evidence note already, the other channels get the message.
+      await this.notify(
+        { ...d.event },
+        'escalated',
+        escalatedMessage(event, {
+          reason,
+          ...(d.reason_text === undefined ? {} : { reasonText: d.reason_text }),
+          evidence,
+        }),
+        noted,
+        trail,
+      );
+    } finally {
+      // Held by the pipeline for this update, whatever happened to it (late votes wait on it).
+      if (this.o.held?.release(d) === true) await this.updateRecord(d, true, []);
+      await this.o.audit.appendAll(d.event_id, trail);
     }
-    // When the page has the evidence note already, the other channels get the message.
-    await this.notify(
-      { ...d.event },
-      'escalated',
-      escalatedMessage(event, {
-        reason,
-        ...(d.reason_text === undefined ? {} : { reasonText: d.reason_text }),
-        evidence,
-      }),
-      noted,
+  }
+
+  /**
+   * The record's update (when `changed`, or late votes were put on it during the hold), with the
+   * audit entries of the moment; the entries alone otherwise. Never rejects.
+   */
+  private async updateRecord(d: DecisionRecord, changed: boolean, entries: AuditEntry[]): Promise<void> {
+    const lateVotes = this.o.held?.release(d) === true;
+    if (!changed && !lateVotes) {
+      await this.o.audit.appendAll(d.event_id, entries);
+      return;
+    }
+    await this.o.updateDecision(d, entries).then(
+      (updated) => {
+        if (!updated)
+          this.o.log.warn(
+            { event: d.event_id },
+            'the escalation was not added to the decision record: another decision replaced it',
+          );
+      },
+      (error: unknown) => {
+        this.o.log.warn(
+          { err: error, event: d.event_id, entries },
+          'the escalation could not be added to the decision record',
+        );
+      },
     );
   }
 
@@ -367,14 +411,19 @@ export class Responder {
     key: string,
     reason: string,
     how: { first?: number; onlyUntaken?: boolean },
+    trail?: AuditEntry[],
   ): Promise<FirstResponse | undefined> {
     if (this.o.pager === undefined) {
-      await this.entry(event.id, {
-        kind: 'page',
-        action: 'escalate',
-        ok: false,
-        error: 'PagerDuty is not configured; PagerDuty escalates by its own timer',
-      });
+      await this.entry(
+        event.id,
+        {
+          kind: 'page',
+          action: 'escalate',
+          ok: false,
+          error: 'PagerDuty is not configured; PagerDuty escalates by its own timer',
+        },
+        trail,
+      );
       return undefined;
     }
     const eventTimeMs = how.first ?? Date.now();
@@ -397,12 +446,11 @@ export class Responder {
             ? LEFT_RESOLVED
             : 'the page was taken already (acknowledged, or assigned past the controller): left as it is, evidence noted';
       if (left !== undefined)
-        await this.entry(event.id, {
-          kind: 'page',
-          action: 'not_escalated',
-          ok: true,
-          detail: { incident_id, why: left },
-        });
+        await this.entry(
+          event.id,
+          { kind: 'page', action: 'not_escalated', ok: true, detail: { incident_id, why: left } },
+          trail,
+        );
       return this.firstResponse('escalate', key, pager, eventTimeMs, {
         incident_id,
         ...(left === undefined ? {} : { left }),
@@ -418,7 +466,7 @@ export class Responder {
         ...(isOverBudget(error) && how.onlyUntaken === true ? { leftToTimer: true } : {}),
       });
     } finally {
-      await this.recordCalls(event.id, pager.calls());
+      await this.recordCalls(event.id, pager.calls(), trail);
     }
   }
 
@@ -444,7 +492,7 @@ export class Responder {
    * page). `true` when the page has it (this event's or an earlier one's), so the other channels
    * get the message and the page gets no second note.
    */
-  private async breakerNote(d: DecisionRecord, key: string): Promise<boolean> {
+  private async breakerNote(d: DecisionRecord, key: string, trail?: AuditEntry[]): Promise<boolean> {
     const breaker = d.gates?.breaker;
     const openedAt = breaker?.opened_at === undefined ? 0 : Date.parse(breaker.opened_at);
     if (this.o.claimBreakerNote !== undefined) {
@@ -457,22 +505,33 @@ export class Responder {
           { err: error, event: d.event_id },
           'the breaker note could not be claimed: none is added',
         );
-        await this.entry(d.event_id, {
-          kind: 'page',
-          action: 'note_skipped',
-          ok: false,
-          error: `the breaker note could not be claimed: ${messageOf(error)}`,
-          detail: { incident_key: key },
-        }).catch(() => undefined);
+        await this.entry(
+          d.event_id,
+          {
+            kind: 'page',
+            action: 'note_skipped',
+            ok: false,
+            error: `the breaker note could not be claimed: ${messageOf(error)}`,
+            detail: { incident_key: key },
+          },
+          trail,
+        );
         return true;
       }
       if (!first) {
-        await this.entry(d.event_id, {
-          kind: 'page',
-          action: 'note_skipped',
-          ok: true,
-          detail: { incident_key: key, why: 'the page has the breaker summary note of this opening already' },
-        });
+        await this.entry(
+          d.event_id,
+          {
+            kind: 'page',
+            action: 'note_skipped',
+            ok: true,
+            detail: {
+              incident_key: key,
+              why: 'the page has the breaker summary note of this opening already',
+            },
+          },
+          trail,
+        );
         return true;
       }
     }
@@ -483,7 +542,7 @@ export class Responder {
       'remediated in the region until it closes; this page is for people. This note is written once per page ' +
       `for this opening; every event is in Lazarus's audit trail (first here: ${d.event_id}, ${d.event.type} on ` +
       `${d.event.host ?? d.event.resource ?? d.event.service}).`;
-    const noted = await this.note(d.event_id, key, text);
+    const noted = await this.note(d.event_id, key, text, trail);
     if (!noted && this.o.releaseBreakerNote !== undefined)
       await this.o.releaseBreakerNote(openedAt, key).catch((error: unknown) => {
         this.o.log.warn({ err: error, event: d.event_id }, 'the breaker note claim could not be given up');
@@ -492,7 +551,7 @@ export class Responder {
   }
 
   /** Adds a note to the page; `true` when it was added. */
-  private async note(eventId: string, key: string, text: string): Promise<boolean> {
+  private async note(eventId: string, key: string, text: string, trail?: AuditEntry[]): Promise<boolean> {
     if (this.o.pager === undefined) return false;
     const pager = this.o.pager.forEvent(Date.now());
     try {
@@ -502,7 +561,7 @@ export class Responder {
       this.o.log.warn({ err: error, event: eventId }, 'the evidence note could not be added to the page');
       return false;
     } finally {
-      await this.recordCalls(eventId, pager.calls());
+      await this.recordCalls(eventId, pager.calls(), trail);
     }
   }
 
@@ -530,27 +589,33 @@ export class Responder {
     };
   }
 
-  private async recordCalls(eventId: string, calls: readonly PagerCallRecord[]): Promise<void> {
-    for (const call of calls)
-      await this.entry(eventId, {
-        at: new Date(call.startedAt + call.latencyMs).toISOString(),
-        kind: 'page',
-        action: call.verb,
-        ok: call.ok,
-        latency_ms: call.latencyMs,
-        ...(call.error === undefined ? {} : { error: call.error }),
-        detail: {
-          incident_key: call.incidentKey,
-          ...(call.incidentId === undefined ? {} : { incident_id: call.incidentId }),
-          attempts: call.attempts,
-          since_event_ms: call.sinceBudgetStartMs,
-          ...(call.code === undefined ? {} : { code: call.code }),
-          ...(call.code === PagerErrorCodes.OVER_BUDGET ? { left_to_timer: true } : {}),
-        },
-      });
+  /** The calls' audit entries: onto `trail` when given, else written in one round trip. */
+  private async recordCalls(
+    eventId: string,
+    calls: readonly PagerCallRecord[],
+    trail?: AuditEntry[],
+  ): Promise<void> {
+    const entries = calls.map((call): AuditEntry => ({
+      at: new Date(call.startedAt + call.latencyMs).toISOString(),
+      node: this.o.node,
+      kind: 'page',
+      action: call.verb,
+      ok: call.ok,
+      latency_ms: call.latencyMs,
+      ...(call.error === undefined ? {} : { error: call.error }),
+      detail: {
+        incident_key: call.incidentKey,
+        ...(call.incidentId === undefined ? {} : { incident_id: call.incidentId }),
+        attempts: call.attempts,
+        since_event_ms: call.sinceBudgetStartMs,
+        ...(call.code === undefined ? {} : { code: call.code }),
+        ...(call.code === PagerErrorCodes.OVER_BUDGET ? { left_to_timer: true } : {}),
+      },
+    }));
+    if (trail !== undefined) trail.push(...entries);
+    else await this.o.audit.appendAll(eventId, entries);
   }
 
-  /** Hands a message to the service's channels (a `pagerduty` channel notes it on the event's page). */
   /**
    * Hands a message to the service's channels (a `pagerduty` channel notes it on the event's page);
    * `pageHasIt`: the page has this already (as the evidence note), so it goes to the others only.
@@ -560,6 +625,7 @@ export class Responder {
     kind: string,
     text: string,
     pageHasIt = false,
+    trail?: AuditEntry[],
   ): Promise<void> {
     const eventId = String(event['id']);
     const service = String(event['service']);
@@ -568,12 +634,16 @@ export class Responder {
       ? this.o.directory.serviceChannels(service).filter((c) => parseChannel(c)?.kind !== 'pagerduty')
       : undefined;
     if (others?.length === 0) {
-      await this.entry(eventId, {
-        kind: 'notify',
-        action: kind,
-        ok: true,
-        detail: { channels: ['pagerduty'], headline: text.split('\n')[0] ?? '', as: 'the evidence note' },
-      });
+      await this.entry(
+        eventId,
+        {
+          kind: 'notify',
+          action: kind,
+          ok: true,
+          detail: { channels: ['pagerduty'], headline: text.split('\n')[0] ?? '', as: 'the evidence note' },
+        },
+        trail,
+      );
       return;
     }
     const full: NotifyMessage = {
@@ -586,20 +656,31 @@ export class Responder {
     const channels = this.o.directory.recipients(full).addresses.map(channelKey);
     try {
       const { sent } = await this.o.notifier.send(full, AbortSignal.timeout(LATER_CALL_MS));
-      await this.entry(eventId, {
-        kind: 'notify',
-        action: kind,
-        ok: sent > 0,
-        ...(sent > 0 ? {} : { error: 'no channel took the message (see the node log)' }),
-        detail: { channels, headline: text.split('\n')[0] ?? '' },
-      });
+      await this.entry(
+        eventId,
+        {
+          kind: 'notify',
+          action: kind,
+          ok: sent > 0,
+          ...(sent > 0 ? {} : { error: 'no channel took the message (see the node log)' }),
+          detail: { channels, headline: text.split('\n')[0] ?? '' },
+        },
+        trail,
+      );
     } catch (error) {
-      await this.entry(eventId, { kind: 'notify', action: kind, ok: false, error: messageOf(error) });
+      await this.entry(eventId, { kind: 'notify', action: kind, ok: false, error: messageOf(error) }, trail);
     }
   }
 
-  private entry(eventId: string, e: Omit<AuditEntry, 'at' | 'node'> & { at?: string }): Promise<void> {
-    return this.o.audit.append(eventId, { at: new Date().toISOString(), node: this.o.node, ...e });
+  /** An audit entry: onto `trail` when given (written later with others), else written now. */
+  private async entry(
+    eventId: string,
+    e: Omit<AuditEntry, 'at' | 'node'> & { at?: string },
+    trail?: AuditEntry[],
+  ): Promise<void> {
+    const full: AuditEntry = { at: new Date().toISOString(), node: this.o.node, ...e };
+    if (trail !== undefined) trail.push(full);
+    else await this.o.audit.append(eventId, full);
   }
 
   private track(work: Promise<void>): void {

@@ -20,6 +20,8 @@
  * Run: npm run bench:cluster. `--smoke`: a small size for CI (seconds; the figures mean little).
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import type { Socket } from 'node:net';
@@ -35,6 +37,7 @@ import { RedisKeys } from '../../src/common/keys.js';
 import { table } from '../../src/cli/format.js';
 import { CircuitBreaker } from '../../src/safety/circuit-breaker.js';
 import { LocalStack } from '../../src/sim/local-stack.js';
+import { packageRoot } from '../../src/common/package-root.js';
 
 const SMOKE = process.argv.includes('--smoke');
 const SIZE = SMOKE
@@ -263,6 +266,21 @@ function exchanges(stack: LocalStack): Exchanges {
   return { probes: stack.fleet.healthRequestsTotal, pagerduty: stack.pagerduty.callsTotal };
 }
 
+/** Once no PagerDuty request and no probe has come for a second (the background work is done). */
+async function settled(stack: LocalStack): Promise<void> {
+  let last = exchanges(stack);
+  let quietSince = Date.now();
+  const deadline = Date.now() + 120_000;
+  while (Date.now() - quietSince < 1000 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = exchanges(stack);
+    if (now.pagerduty !== last.pagerduty || now.probes !== last.probes) {
+      last = now;
+      quietSince = Date.now();
+    }
+  }
+}
+
 /**
  * The Evaluate calls the coordinators made for `ids`: one per vote (or failure to vote) of another
  * node in each decision record, late votes included.
@@ -376,6 +394,28 @@ async function bareReader(
   };
 }
 
+/** Each Lua script of the package by its SHA1 (what EVALSHA names it by), for the MONITOR feed. */
+function scriptNames(): Map<string, string> {
+  const names = new Map<string, string>();
+  const src = `${packageRoot()}/src`;
+  for (const module of readdirSync(src)) {
+    let files: string[];
+    try {
+      files = readdirSync(`${src}/${module}/lua`);
+    } catch {
+      continue;
+    }
+    for (const file of files.filter((f) => f.endsWith('.lua')))
+      names.set(
+        createHash('sha1')
+          .update(readFileSync(`${src}/${module}/lua/${file}`))
+          .digest('hex'),
+        file.replace(/\.lua$/, ''),
+      );
+  }
+  return names;
+}
+
 /**
  * Redis commands sent by the nodes during `work` (not by Lua scripts, not by this process), from
  * MONITOR on a plain socket: each command is one `+<time> [<db> <client>|lua] "<name>" ...` line.
@@ -398,6 +438,7 @@ async function redisRoundTrips(
     }),
   );
   const byCommand = new Map<string, number>();
+  const scripts = scriptNames();
   const inMulti = new Set<string>();
   let trips = 0;
   let commands = 0;
@@ -408,12 +449,14 @@ async function redisRoundTrips(
     const lines = buffered.split('\r\n');
     buffered = lines.pop() ?? '';
     for (const line of lines) {
-      const m = /^\+[\d.]+ \[\d+ ([^\]]+)\] "([^"]*)"/.exec(line);
+      const m = /^\+[\d.]+ \[\d+ ([^\]]+)\] "([^"]*)"(?: "([^"]*)")?/.exec(line);
       const client = m?.[1] ?? 'lua';
       if (m === null || client === 'lua' || mine.has(client)) continue;
       commands++;
       const command = (m[2] ?? '?').toUpperCase();
-      byCommand.set(command, (byCommand.get(command) ?? 0) + 1);
+      // A script by its name: `EVALSHA decide`.
+      const named = command === 'EVALSHA' ? `EVALSHA ${scripts.get(m[3] ?? '') ?? '?'}` : command;
+      byCommand.set(named, (byCommand.get(named) ?? 0) + 1);
       // A MULTI … EXEC block is written at once and answered at once: one round trip.
       if (command === 'MULTI') {
         inMulti.add(client);
@@ -472,10 +515,27 @@ async function main(): Promise<void> {
     commands: number;
     evaluate: number;
     byCommand: Map<string, number>;
+    byRequest: Map<string, number>;
   } & Exchanges;
   const counts: Record<'voted' | 'storm', Counts> = {
-    voted: { redis: 0, commands: 0, byCommand: new Map(), evaluate: 0, probes: 0, pagerduty: 0 },
-    storm: { redis: 0, commands: 0, byCommand: new Map(), evaluate: 0, probes: 0, pagerduty: 0 },
+    voted: {
+      redis: 0,
+      commands: 0,
+      byCommand: new Map(),
+      byRequest: new Map(),
+      evaluate: 0,
+      probes: 0,
+      pagerduty: 0,
+    },
+    storm: {
+      redis: 0,
+      commands: 0,
+      byCommand: new Map(),
+      byRequest: new Map(),
+      evaluate: 0,
+      probes: 0,
+      pagerduty: 0,
+    },
   };
   const rate: Record<'voted' | 'storm', number> = { voted: 0, storm: 0 };
   const steady: { perSecond: number; decisionP99: number; putToGetP99: number }[] = [];
@@ -510,12 +570,22 @@ async function main(): Promise<void> {
     rows.push(row(`${path}, backlog ${BACKLOG}`, BACKLOG, r));
 
     process.stderr.write(`${path}: counting the exchanges of ${SIZE.counted} events (Redis MONITOR on)...\n`);
+    // The pages of the backlog are still being noted: counted from when they are done, until the
+    // counted events' own are.
+    await settled(stack);
     const x0 = exchanges(stack);
     const counted = Array.from({ length: SIZE.counted }, event);
     const trips = await redisRoundTrips(stack.redisUrl, [redis], async () => {
       await pass(stack, redis, keys, counted, 100);
+      await settled(stack);
     });
     const x1 = exchanges(stack);
+    // The PagerDuty requests of the pass by method and path (ids left out).
+    const byRequest = new Map<string, number>();
+    for (const c of stack.pagerduty.calls().slice(-(x1.pagerduty - x0.pagerduty))) {
+      const shape = `${c.method} ${c.path.replace(/^\/incidents\/[^/]+/, '/incidents/{id}')}`;
+      byRequest.set(shape, (byRequest.get(shape) ?? 0) + 1 / SIZE.counted);
+    }
     const evaluate = await evaluateCalls(
       redis,
       keys,
@@ -525,6 +595,7 @@ async function main(): Promise<void> {
       redis: trips.trips / SIZE.counted,
       commands: trips.commands / SIZE.counted,
       byCommand: new Map([...trips.byCommand].map(([c, n]) => [c, n / SIZE.counted])),
+      byRequest,
       evaluate: evaluate / SIZE.counted,
       probes: (x1.probes - x0.probes) / SIZE.counted,
       pagerduty: (x1.pagerduty - x0.pagerduty) / SIZE.counted,
@@ -625,7 +696,17 @@ async function main(): Promise<void> {
       ]);
     }
     process.stdout.write(`network exchanges per decided event (${SIZE.counted} events at 100/s per path)\n`);
-    process.stdout.write(table(xRows) + '\n\n');
+    process.stdout.write(table(xRows) + '\n');
+    for (const path of ['voted', 'storm'] as const)
+      process.stdout.write(
+        `  ${path}, PagerDuty requests: ${
+          [...counts[path].byRequest]
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+            .join(', ') || 'none'
+        }\n`,
+      );
+    process.stdout.write('\n');
     process.stdout.write(
       table([
         ['reference (same run)', 'value'],

@@ -9,6 +9,8 @@ import { privateRedis } from '../../helpers/redis.js';
 import { REASON_TEXT } from '../../../src/records/decision.js';
 import type { DecisionRecord } from '../../../src/records/decision.js';
 import { DecisionStore } from '../../../src/controller/decision-store.js';
+import { MAX_AUDIT_ENTRIES } from '../../../src/audit/log.js';
+import type { AuditEntry } from '../../../src/audit/log.js';
 import { decisionRecord, freshKeys } from '../api/fixtures.js';
 
 const NOW = Date.parse('2026-11-22T12:00:00Z');
@@ -49,6 +51,36 @@ describe('decision store', () => {
     assert.equal(await keep.write(other), true);
     assert.equal(await keep.update({ ...other, late_votes: [] }), true);
     assert.equal(await db.redis.pttl(keys.decision('e-2')), -1);
+  });
+
+  test('update appends the audit entries of the moment in the same round trip, even when it writes no record', async () => {
+    const keys = freshKeys();
+    const store = new DecisionStore(db.redis, keys, 60_000);
+    const record = decisionRecord({ id: 'e-1', decidedAt: NOW, node: 'a' });
+    assert.equal(await store.write(record), true);
+    const entry = (action: string): AuditEntry => ({
+      at: new Date(NOW).toISOString(),
+      node: 'a',
+      kind: 'page',
+      action,
+      ok: true,
+    });
+    assert.equal(await store.update({ ...record, late_votes: [] }, [entry('escalate'), entry('note')]), true);
+    const trail = async (id: string): Promise<string[]> =>
+      (await db.redis.lrange(keys.audit(id), 0, -1)).map((t) => (JSON.parse(t) as AuditEntry).action);
+    assert.deepEqual(await trail('e-1'), ['escalate', 'note']);
+    const ttl = await db.redis.pttl(keys.audit('e-1'));
+    assert.ok(ttl > 50_000 && ttl <= 60_000, `the trail expires with the decision: ttl ${ttl}`);
+    // Another decision's update is refused, and its entries still go to the trail (they happened).
+    assert.equal(await store.update(madeUp(record, 'b', NOW + 1_000), [entry('escalate')]), false);
+    assert.equal((await store.get('e-1'))?.coordinator.node, 'a');
+    assert.deepEqual(await trail('e-1'), ['escalate', 'note', 'escalate']);
+    // The trail keeps its newest entries only.
+    const many = Array.from({ length: MAX_AUDIT_ENTRIES + 5 }, (_, i) => entry(`n${i}`));
+    await store.update(record, many);
+    const kept = await trail('e-1');
+    assert.equal(kept.length, MAX_AUDIT_ENTRIES);
+    assert.equal(kept.at(-1), `n${MAX_AUDIT_ENTRIES + 4}`);
   });
 
   test('update of an expired (or never written) decision writes nothing', async () => {

@@ -157,6 +157,20 @@ describe('the event attempt', () => {
     assert.equal((await r.store.get('e-1'))?.decision, 'act');
   });
 
+  test('decided with nothing taken (no attempt record): finish sends no DEL for one', async () => {
+    const r = region();
+    const a = r.attempt('a');
+    assert.equal(await a.claim(), 'claimed');
+    const d = decision('e-1', 'a');
+    assert.equal(await a.decide(d, 0, log), true);
+    const dels = async (): Promise<number> =>
+      Number(/cmdstat_del:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    const before = await dels();
+    await a.finish(d, log);
+    assert.equal(await dels(), before, 'no round trip for a record that was never written');
+    assert.equal(await redis.exists(r.keys.attempt('e-1')), 0);
+  });
+
   test('claimed → decided without a lock; a second delivery is superseded at its claim', async () => {
     const r = region();
     const a = r.attempt('a');
