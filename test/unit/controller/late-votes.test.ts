@@ -28,8 +28,8 @@ class CountingStore extends DecisionStore {
 }
 
 function lateFrom(record: DecisionRecord) {
-  let resolve: (v: { votes: DecisionRecord['votes']; failures: DecisionRecord['failures'] }) => void =
-    () => undefined;
+  let resolve: (v: { votes: DecisionRecord['votes']; failures: DecisionRecord['failures'] }) => void = () =>
+    undefined;
   const promise = new Promise<{ votes: DecisionRecord['votes']; failures: DecisionRecord['failures'] }>(
     (r) => (resolve = r),
   );
