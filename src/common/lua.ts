@@ -96,9 +96,24 @@ export function commandName(spec: Pick<ScriptSpec, 'name'>): string {
   return `lz_v${SCRIPT_VERSION}_${spec.name.replace(/-/g, '_')}`;
 }
 
-/** The script's source, as shipped. */
+/**
+ * The script's source, as shipped. A line `--#include <module>/<name> as <fn>` is replaced by that
+ * script wrapped as `local function <fn>(KEYS, ARGV) … end`: one script runs several others' logic
+ * in one round trip (their KEYS and ARGV are the function's own), without a copy of it. An included
+ * script includes nothing itself.
+ */
 export function scriptSource(spec: Pick<ScriptSpec, 'module' | 'name'>): string {
-  return readFileSync(join(packageRoot(), 'src', spec.module, 'lua', `${spec.name}.lua`), 'utf8');
+  const read = (module: string, name: string): string =>
+    readFileSync(join(packageRoot(), 'src', module, 'lua', `${name}.lua`), 'utf8');
+  return read(spec.module, spec.name).replace(
+    /^--#include ([a-z-]+)\/([a-z-]+) as ([a-z_]+)[ \t]*$/gm,
+    (_line, module: string, name: string, fn: string) => {
+      const body = read(module, name);
+      if (/^--#include /m.test(body))
+        throw new Error(`Lua script ${module}/${name}, included by ${spec.name}, includes another`);
+      return `local function ${fn}(KEYS, ARGV)\n${body}\nend`;
+    },
+  );
 }
 
 /** Defines each script on the client (idempotent). */

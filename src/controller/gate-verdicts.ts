@@ -10,20 +10,17 @@ import { parametersOf } from '../config/services.js';
 import type { LzEvent } from '../events/schema.js';
 import type { Matcher } from '../matching/matcher.js';
 import type { DecisionRecord } from '../records/decision.js';
-import type { CircuitBreaker } from '../safety/circuit-breaker.js';
-import type { Deduplicator } from '../safety/dedup.js';
 import type { ResourceLocks } from '../safety/lock.js';
-import type { RateLimiter } from '../safety/rate-limiter.js';
-import type { RecentRemediations } from '../safety/remediations.js';
+import type { GateWindows } from '../safety/gate-windows.js';
+import type { RecentRemediations, Remediation } from '../safety/remediations.js';
 import { isStale } from '../safety/stale.js';
 import { fingerprint } from './draft.js';
 import type { Draft } from './draft.js';
 
 export interface SafetyGates {
-  readonly rate: RateLimiter;
-  readonly breaker: CircuitBreaker;
+  /** The fold, the rate and breaker counts and the remediation record, in one round trip. */
+  readonly windows: GateWindows;
   readonly locks: ResourceLocks;
-  readonly dedup: Deduplicator;
   readonly recent: RecentRemediations;
 }
 
@@ -67,35 +64,30 @@ export class GateVerdicts {
     // 3b. fold what was reported moments ago about the same thing: same service, resource, type and
     // data (Nagios firing one alarm per check on one host). A different report about the same host
     // (UP, then DOWN) is not a duplicate: folding it would hide a real failure.
-    const fold = await this.gates.dedup.fold(
-      event.service,
-      event.host ?? event.resource ?? '',
-      `${event.type}#${fingerprint(event.data)}`,
-      event.id,
-      t.dedupWindowMs,
-    );
-    if (!fold.first)
+    // count: every event counts in the windows before a gate is asked, so that a storm is seen
+    // even while it is being escalated. One round trip for both, with the host's remediation record.
+    const parameters = parametersOf(this.config.services, event.service);
+    const windows = await this.gates.windows.count({
+      service: event.service,
+      eventId: event.id,
+      resource: event.host ?? event.resource,
+      type: `${event.type}#${fingerprint(event.data)}`,
+      nowMs: now,
+      dedupWindowMs: t.dedupWindowMs,
+      rateWindowMs: parameters.rateLimitWindowMs,
+      rateThreshold: parameters.rateLimitThreshold,
+      breakerWindowMs: t.breakerWindowMs,
+      breakerThreshold: t.breakerThreshold,
+    });
+    if (!('rate' in windows))
       return {
         decision: 'duplicate',
-        duplicateOf: fold.firstEventId,
+        duplicateOf: windows.fold.firstEventId,
         ageMs: age.ageMs,
         votes: [],
         failures: [],
       };
-
-    // count: every event counts in the windows before a gate is asked, so that a storm is seen
-    // even while it is being escalated.
-    const parameters = parametersOf(this.config.services, event.service);
-    const [rate, breaker] = await Promise.all([
-      this.gates.rate.hit(
-        event.service,
-        event.id,
-        now,
-        parameters.rateLimitWindowMs,
-        parameters.rateLimitThreshold,
-      ),
-      this.gates.breaker.hit(event.service, now, t.breakerWindowMs, t.breakerThreshold),
-    ]);
+    const { rate, breaker } = windows;
     if (breaker.changed !== undefined)
       elog.warn(
         {
@@ -132,7 +124,7 @@ export class GateVerdicts {
     // A host remediated moments ago is not the controller's to remediate again, whatever the checks
     // say: a later report about it (another sensor, another state) is for people. One still running
     // holds its lock, which says so (lock_held) with its holder; a rule without a lock has only this.
-    const recently = await this.recentRemediation(event, rule.lock === 'none');
+    const recently = this.recentRemediation(event, windows.remediated, rule.lock === 'none');
     if (recently !== undefined) return remediatedAlready(base, rule, recently);
     return { rule, base };
   }
@@ -143,7 +135,10 @@ export class GateVerdicts {
    * whose lock was lost: it may still be acting on the host. The draft to escalate with, if so.
    */
   async remediatedMeanwhile(event: LzEvent, voted: Draft): Promise<Draft | undefined> {
-    const meanwhile = await this.recentRemediation(event, true);
+    const resource = event.host ?? event.resource;
+    const found =
+      resource === undefined ? undefined : await this.gates.recent.latest(event.service, resource);
+    const meanwhile = this.recentRemediation(event, found, true);
     if (meanwhile === undefined) return undefined;
     const { lock: _lock, ...rest } = voted;
     return {
@@ -155,13 +150,14 @@ export class GateVerdicts {
   }
 
   /**
-   * The remediation of the event's host (or resource) on record, if another event's: ended within
+   * The remediation `found` on record for the event's host (or resource), if another event's: ended within
    * its window by this node's clock, or (with `running`) not ended yet.
    */
-  private async recentRemediation(event: LzEvent, running: boolean): Promise<Remediated | undefined> {
-    const resource = event.host ?? event.resource;
-    if (resource === undefined) return undefined;
-    const found = await this.gates.recent.latest(event.service, resource);
+  private recentRemediation(
+    event: LzEvent,
+    found: Remediation | undefined,
+    running: boolean,
+  ): Remediated | undefined {
     if (found === undefined || found.event_id === event.id) return undefined;
     if (found.ended_at === undefined && !running) return undefined;
     // The key's TTL only clears it away later; the window is read on the pipeline's clock.

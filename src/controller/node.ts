@@ -57,10 +57,8 @@ import {
 } from './parts.js';
 import { ControllerErrorCodes } from './errors.js';
 import { LzError } from '../common/errors.js';
-import { CircuitBreaker } from '../safety/circuit-breaker.js';
-import { Deduplicator } from '../safety/dedup.js';
+import { GateWindows } from '../safety/gate-windows.js';
 import { ResourceLocks } from '../safety/lock.js';
-import { RateLimiter } from '../safety/rate-limiter.js';
 import { RecentRemediations } from '../safety/remediations.js';
 import { RedisRunStore } from '../workflow/redis-store.js';
 import { RunSupervisor } from '../workflow/supervisor.js';
@@ -266,10 +264,8 @@ export class ControllerNode {
       matcher: new Matcher(config.services),
       store,
       gates: {
-        rate: new RateLimiter(redis, keys),
-        breaker: new CircuitBreaker(redis, keys),
+        windows: new GateWindows(redis, keys),
         locks,
-        dedup: new Deduplicator(redis, keys),
         recent,
       },
       node: self,

@@ -19,8 +19,11 @@ import { defineScripts, runScript, script } from '../common/lua.js';
 import { requireInteger, requireName } from './arguments.js';
 import { scriptError, viaRedis } from './errors.js';
 
-/** `[open 0|1, services, change 0 none|1 opened|2 closed, tripping services, opened at]`. */
-const UPDATE = script('safety', 'breaker-update', ['window', 'state', 'history'], (reply) => {
+/**
+ * The reply of breaker-update.lua (also part of gate-windows.lua's): `[open 0|1, services, change 0
+ * none|1 opened|2 closed, tripping services, opened at]`; `undefined` for any other.
+ */
+export function decodeBreakerReply(reply: unknown): BreakerReply | undefined {
   if (!Array.isArray(reply) || reply.length !== 5) return undefined;
   const [open, count, change, services, openedAt] = reply as unknown[];
   if (
@@ -33,7 +36,25 @@ const UPDATE = script('safety', 'breaker-update', ['window', 'state', 'history']
   )
     return undefined;
   return { open: open === 1, count, change, services: services, openedAt };
-});
+}
+
+export interface BreakerReply {
+  readonly open: boolean;
+  readonly count: number;
+  readonly change: 0 | 1 | 2;
+  readonly services: string[];
+  readonly openedAt: number;
+}
+
+/** The verdict a breaker reply gives, for `threshold` and `windowMs`. */
+export function breakerVerdict(reply: BreakerReply, threshold: number, windowMs: number): BreakerVerdict {
+  const { open, count, change, services, openedAt } = reply;
+  const verdict = { open, services: count, threshold, windowMs, ...(open ? { openedAt } : {}) };
+  if (change === 0) return verdict;
+  return { ...verdict, changed: change === 1 ? 'opened' : 'closed', tripping: services };
+}
+
+const UPDATE = script('safety', 'breaker-update', ['window', 'state', 'history'], decodeBreakerReply);
 
 /** Changes kept in the history; an operator looks at the latest few, not at months of them. */
 export const BREAKER_HISTORY_CAP = 1000;
@@ -101,7 +122,7 @@ export class CircuitBreaker {
     requireInteger('nowMs', nowMs, 0);
     requireInteger('windowMs', windowMs, 1);
     requireInteger('threshold', threshold, 0);
-    const { open, count, change, services, openedAt } = await viaRedis('breaker update', () =>
+    const reply = await viaRedis('breaker update', () =>
       runScript(
         this.redis,
         UPDATE,
@@ -109,15 +130,7 @@ export class CircuitBreaker {
         [nowMs, windowMs, threshold, BREAKER_HISTORY_CAP, service],
       ),
     );
-    const verdict = {
-      open,
-      services: count,
-      threshold,
-      windowMs,
-      ...(open ? { openedAt } : {}),
-    };
-    if (change === 0) return verdict;
-    return { ...verdict, changed: change === 1 ? 'opened' : 'closed', tripping: services };
+    return breakerVerdict(reply, threshold, windowMs);
   }
 }
 

@@ -21,7 +21,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import type { Socket } from 'node:net';
@@ -37,6 +37,7 @@ import { RedisKeys } from '../../src/common/keys.js';
 import { table } from '../../src/cli/format.js';
 import { CircuitBreaker } from '../../src/safety/circuit-breaker.js';
 import { LocalStack } from '../../src/sim/local-stack.js';
+import { scriptSource } from '../../src/common/lua.js';
 import { packageRoot } from '../../src/common/package-root.js';
 
 const SMOKE = process.argv.includes('--smoke');
@@ -405,13 +406,9 @@ function scriptNames(): Map<string, string> {
     } catch {
       continue;
     }
-    for (const file of files.filter((f) => f.endsWith('.lua')))
-      names.set(
-        createHash('sha1')
-          .update(readFileSync(`${src}/${module}/lua/${file}`))
-          .digest('hex'),
-        file.replace(/\.lua$/, ''),
-      );
+    for (const name of files.filter((f) => f.endsWith('.lua')).map((f) => f.replace(/\.lua$/, '')))
+      // As sent: with what it includes (scriptSource).
+      names.set(createHash('sha1').update(scriptSource({ module, name })).digest('hex'), name);
   }
   return names;
 }

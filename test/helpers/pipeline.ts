@@ -28,10 +28,8 @@ import { connectRedis } from '../../src/controller/redis-client.js';
 import type { StreamRecord } from '../../src/ingest/stream-record.js';
 import { HttpInventory } from '../../src/inventory/http-provider.js';
 import { Matcher } from '../../src/matching/matcher.js';
-import { CircuitBreaker } from '../../src/safety/circuit-breaker.js';
-import { Deduplicator } from '../../src/safety/dedup.js';
+import { GateWindows } from '../../src/safety/gate-windows.js';
 import { ResourceLocks } from '../../src/safety/lock.js';
-import { RateLimiter } from '../../src/safety/rate-limiter.js';
 import { RecentRemediations } from '../../src/safety/remediations.js';
 import { FleetSimulator } from '../../src/sim/fleet.js';
 import type { FleetSpec } from '../../src/sim/fleet.js';
@@ -137,10 +135,8 @@ export class PipelineRig {
         matcher: new Matcher(config.services),
         store,
         gates: {
-          rate: new RateLimiter(redis, keys),
-          breaker: new CircuitBreaker(redis, keys),
+          windows: new GateWindows(redis, keys),
           locks,
-          dedup: new Deduplicator(redis, keys),
           recent,
         },
         node: config.region.nodes[0]!,

@@ -14,7 +14,9 @@ import { CircuitBreaker } from '../../src/safety/circuit-breaker.js';
 import { Deduplicator } from '../../src/safety/dedup.js';
 import { SafetyErrorCodes } from '../../src/safety/errors.js';
 import { ResourceLocks } from '../../src/safety/lock.js';
+import { GateWindows } from '../../src/safety/gate-windows.js';
 import { RateLimiter } from '../../src/safety/rate-limiter.js';
+import { RecentRemediations } from '../../src/safety/remediations.js';
 import { startRedis } from '../../src/sim/redis-server.js';
 import type { RedisProcess } from '../../src/sim/redis-server.js';
 import { plain, plainAcquire } from '../helpers/locks.js';
@@ -340,6 +342,99 @@ describe('safety gates', { timeout: 60_000 }, () => {
         first: false,
         firstEventId: 'e3',
       });
+    });
+  });
+
+  describe('gate windows (fold, rate, breaker and remediation record in one script)', () => {
+    test('the same verdicts, windows and history as the gates one by one, over a random sequence', async () => {
+      // Two regions side by side: one asked gate by gate, the other through the one script.
+      const apart = freshKeys();
+      const together = freshKeys();
+      const dedup = new Deduplicator(redis, apart);
+      const rate = new RateLimiter(redis, apart);
+      const breaker = new CircuitBreaker(redis, apart);
+      const windows = new GateWindows(redis, together);
+      let seed = 7;
+      const random = (n: number): number => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed % n;
+      };
+      let now = T0;
+      const ids: string[] = [];
+      for (let i = 0; i < 300; i++) {
+        now += random(4_000);
+        // Now and then a redelivery of an earlier event.
+        const id = ids.length > 0 && random(10) === 0 ? (ids[random(ids.length)] ?? 'x') : `e${i}`;
+        ids.push(id);
+        const service = `svc-${random(14)}`;
+        const host = `${service}-web-${random(3)}`;
+        const type = random(2) === 0 ? 'host_down' : 'disk_full';
+        const f = await dedup.fold(service, host, type, id, 10_000);
+        const one = await windows.count({
+          service,
+          eventId: id,
+          resource: host,
+          type,
+          nowMs: now,
+          dedupWindowMs: 10_000,
+          rateWindowMs: MINUTE,
+          rateThreshold: 4,
+          breakerWindowMs: 30_000,
+          breakerThreshold: 6,
+        });
+        assert.deepEqual(one.fold, f, `event ${i}: the fold`);
+        if (!f.first || !('rate' in one)) continue;
+        const r = await rate.hit(service, id, now, MINUTE, 4);
+        const b = await breaker.hit(service, now, 30_000, 6);
+        assert.deepEqual(one.rate, r, `event ${i}: the rate verdict`);
+        assert.deepEqual(one.breaker, b, `event ${i}: the breaker verdict`);
+        assert.equal(one.remediated, undefined);
+      }
+      assert.deepEqual(
+        await new CircuitBreaker(redis, together).history(1000),
+        await breaker.history(1000),
+        'the same openings and closings',
+      );
+      assert.ok((await breaker.history(1000)).length >= 2, 'the sequence opened and closed the breaker');
+    });
+
+    test('the host’s remediation record comes with the counts; none is read without a host', async () => {
+      const windows = new GateWindows(redis, keys);
+      const recent = new RecentRemediations(redis, keys);
+      const remediation = {
+        event_id: 'e0',
+        run_id: 'run-e0',
+        workflow: 'replace_host',
+        started_at: new Date(T0).toISOString(),
+      };
+      await recent.record('svc', 'web-1', remediation, MINUTE);
+      const ask = (eventId: string, resource: string | undefined) =>
+        windows.count({
+          service: 'svc',
+          eventId,
+          resource,
+          type: 'host_down',
+          nowMs: T0,
+          dedupWindowMs: MINUTE,
+          rateWindowMs: MINUTE,
+          rateThreshold: 10,
+          breakerWindowMs: MINUTE,
+          breakerThreshold: 10,
+        });
+      const found = await ask('e1', 'web-1');
+      assert.ok('rate' in found);
+      assert.deepEqual(found.remediated, remediation);
+      // Folded: nothing counted, nothing read.
+      const folded = await ask('e2', 'web-1');
+      assert.deepEqual(folded, { fold: { first: false, firstEventId: 'e1' } });
+      assert.equal(await new RateLimiter(redis, keys).count('svc', T0, MINUTE), 1);
+      await assert.rejects(
+        ask('e3', undefined),
+        (e: LzError) => e.code === SafetyErrorCodes.INVALID_ARGUMENT,
+      );
+      const other = await ask('e4', 'web-2');
+      assert.ok('rate' in other);
+      assert.equal(other.remediated, undefined);
     });
   });
 

@@ -23,6 +23,7 @@ import '../../../src/ingest/shard-leases.js';
 import '../../../src/pager/request-budget.js';
 import '../../../src/safety/circuit-breaker.js';
 import '../../../src/safety/dedup.js';
+import '../../../src/safety/gate-windows.js';
 import '../../../src/safety/lock.js';
 import '../../../src/safety/rate-limiter.js';
 import '../../../src/workflow/redis-store.js';
