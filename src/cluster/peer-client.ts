@@ -1,9 +1,35 @@
-/** Calls to one peer, each with a deadline. */
+/**
+ * Calls to one peer, each with a deadline. The Evaluate calls asked in the same moment (the events
+ * of one batch of a shard reach their votes together) go as one EvaluateBatch call, whose votes come
+ * back one by one as each is ready; a single one goes as Evaluate. Each event keeps its own signal:
+ * aborted (decided without it, or past its deadline), its vote is no longer waited for. A peer that
+ * does not know EvaluateBatch (an older release, during a rolling upgrade) is asked one event at a
+ * time from then on.
+ */
 import * as grpc from '@grpc/grpc-js';
 import { peerService } from './proto.js';
 import { expectPeer } from './tls.js';
 import type { PeerIdentity } from './tls.js';
-import type { EvaluateRequestMessage, PingReplyMessage, VoteMessage } from './proto.js';
+import type {
+  BatchVoteMessage,
+  EvaluateBatchRequestMessage,
+  EvaluateRequestMessage,
+  PingReplyMessage,
+  VoteMessage,
+} from './proto.js';
+
+/** One event's Evaluate waiting to be sent, then for its vote. */
+interface Pending {
+  readonly request: EvaluateRequestMessage;
+  readonly deadlineMs: number;
+  readonly signal: AbortSignal | undefined;
+  readonly resolve: (vote: VoteMessage) => void;
+  readonly reject: (error: Error) => void;
+  settled: boolean;
+}
+
+/** Events in one EvaluateBatch call at most (a bigger moment goes as several). */
+const BATCH_MAX = 64;
 
 type Unary<Req, Res> = (
   request: Req,
@@ -11,6 +37,12 @@ type Unary<Req, Res> = (
   options: grpc.CallOptions,
   callback: (error: grpc.ServiceError | null, response?: Res) => void,
 ) => grpc.ClientUnaryCall;
+
+type BatchCall = (
+  request: EvaluateBatchRequestMessage,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+) => grpc.ClientReadableStream<BatchVoteMessage>;
 
 export class PeerClient {
   private readonly client: grpc.Client;
@@ -37,8 +69,98 @@ export class PeerClient {
     );
   }
 
+  /** Evaluate calls asked since the last flush (sent at the end of this turn of the event loop). */
+  #queue: Pending[] = [];
+  /** The peer answered EvaluateBatch with UNIMPLEMENTED: Evaluate only, from then on. */
+  #batchUnsupported = false;
+
   evaluate(request: EvaluateRequestMessage, deadlineMs: number, signal?: AbortSignal): Promise<VoteMessage> {
+    if (this.#batchUnsupported) return this.#one(request, deadlineMs, signal);
+    return new Promise<VoteMessage>((resolve, reject) => {
+      this.#queue.push({ request, deadlineMs, signal, resolve, reject, settled: false });
+      if (this.#queue.length === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  #one(request: EvaluateRequestMessage, deadlineMs: number, signal?: AbortSignal): Promise<VoteMessage> {
     return this.call<EvaluateRequestMessage, VoteMessage>('Evaluate', request, deadlineMs, signal);
+  }
+
+  #flush(): void {
+    const asked = this.#queue;
+    this.#queue = [];
+    const live = asked.filter((p) => {
+      if (p.signal?.aborted !== true) return true;
+      p.reject(this.#error(grpc.status.CANCELLED, 'no longer needed before it was sent'));
+      return false;
+    });
+    for (let i = 0; i < live.length; i += BATCH_MAX) {
+      const batch = live.slice(i, i + BATCH_MAX);
+      if (batch.length === 1 || this.#batchUnsupported) for (const p of batch) this.#sendOne(p);
+      else this.#sendBatch(batch);
+    }
+  }
+
+  #sendOne(p: Pending): void {
+    this.#one(p.request, p.deadlineMs, p.signal).then(p.resolve, p.reject);
+  }
+
+  #sendBatch(batch: Pending[]): void {
+    const fn = (this.client as unknown as Record<string, BatchCall>)['EvaluateBatch'];
+    if (fn === undefined) {
+      for (const p of batch) p.reject(new Error('peer protocol has no method EvaluateBatch'));
+      return;
+    }
+    const request: EvaluateBatchRequestMessage = { requests: batch.map((p) => p.request) };
+    const call = fn.call(this.client, request, new grpc.Metadata(), {
+      deadline: Date.now() + Math.max(...batch.map((p) => p.deadlineMs)),
+    });
+    let open = batch.length;
+    const settle = (p: Pending, outcome: () => void): void => {
+      if (p.settled) return;
+      p.settled = true;
+      open -= 1;
+      outcome();
+    };
+    for (const p of batch)
+      p.signal?.addEventListener(
+        'abort',
+        () => {
+          settle(p, () => p.reject(this.#error(grpc.status.CANCELLED, 'Cancelled on client')));
+          // Nobody waits for any of them: the peer can stop.
+          if (open === 0) call.cancel();
+        },
+        { once: true },
+      );
+    call.on('data', (m: BatchVoteMessage) => {
+      const p = batch[m.index];
+      if (p === undefined) return;
+      const vote = m.vote;
+      if (vote !== undefined && vote !== null) settle(p, () => p.resolve(vote));
+      else
+        settle(p, () =>
+          p.reject(
+            this.#error(m.invalid ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL, m.error || 'no vote'),
+          ),
+        );
+    });
+    call.on('error', (error: grpc.ServiceError) => {
+      if (error.code === grpc.status.UNIMPLEMENTED) {
+        // An older peer: each event again, alone (none of them was evaluated).
+        this.#batchUnsupported = true;
+        for (const p of batch) if (!p.settled) settle(p, () => this.#sendOne(p));
+        return;
+      }
+      for (const p of batch) settle(p, () => p.reject(this.#error(error.code, error.details)));
+    });
+    call.on('end', () => {
+      for (const p of batch)
+        settle(p, () => p.reject(this.#error(grpc.status.INTERNAL, 'no answer for this event in the batch')));
+    });
+  }
+
+  #error(code: grpc.status, details: string): Error {
+    return new Error(`${this.nodeId} (${this.address}): ${grpc.status[code]}: ${details}`);
   }
 
   ping(from: string, deadlineMs: number): Promise<PingReplyMessage> {

@@ -8,12 +8,24 @@ import { LzError } from '../common/errors.js';
 import { peerService } from './proto.js';
 import { peerNodeIds } from './tls.js';
 import type { PeerIdentity } from './tls.js';
-import type { EvaluateRequestMessage, PingReplyMessage, PingRequestMessage, VoteMessage } from './proto.js';
+import type {
+  BatchVoteMessage,
+  EvaluateBatchRequestMessage,
+  EvaluateRequestMessage,
+  PingReplyMessage,
+  PingRequestMessage,
+  VoteMessage,
+} from './proto.js';
 
 export interface PeerHandlers {
   evaluate(request: EvaluateRequestMessage): Promise<VoteMessage>;
   ping(request: PingRequestMessage): PingReplyMessage;
+  /** Told of each call answered (metrics); `events`: how many an EvaluateBatch asked. */
+  received?(method: 'Evaluate' | 'EvaluateBatch' | 'Ping', events?: number): void;
 }
+
+/** The most events one EvaluateBatch may ask (a shard's batch is at most a few hundred). */
+export const MAX_BATCH_EVENTS = 1000;
 
 /** How the server knows its callers. */
 export type PeerTransport =
@@ -31,7 +43,7 @@ export type PeerTransport =
  */
 function refusal(
   transport: PeerTransport,
-  call: grpc.ServerUnaryCall<unknown, unknown>,
+  call: Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getAuthContext'>,
   coordinator?: string,
 ): string | undefined {
   if ('insecure' in transport) return undefined;
@@ -84,6 +96,7 @@ export class PeerServer {
         call: grpc.ServerUnaryCall<EvaluateRequestMessage, VoteMessage>,
         callback: grpc.sendUnaryData<VoteMessage>,
       ) => {
+        handlers.received?.('Evaluate');
         const refused = refusal(transport, call, call.request.coordinator);
         if (refused !== undefined) {
           callback({ code: grpc.status.PERMISSION_DENIED, details: refused });
@@ -102,10 +115,53 @@ export class PeerServer {
             }),
         );
       },
+      // Each event's vote as soon as it is ready; the call ends once every event has its answer.
+      EvaluateBatch: (call: grpc.ServerWritableStream<EvaluateBatchRequestMessage, BatchVoteMessage>) => {
+        const requests = call.request.requests ?? [];
+        handlers.received?.('EvaluateBatch', requests.length);
+        // Every request must be the caller's own (one refused: the whole call is).
+        for (const request of requests) {
+          const refused = refusal(transport, call, request.coordinator);
+          if (refused !== undefined) {
+            call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: refused });
+            return;
+          }
+        }
+        if (requests.length > MAX_BATCH_EVENTS) {
+          call.emit('error', {
+            code: grpc.status.INVALID_ARGUMENT,
+            details: `${requests.length} events in one EvaluateBatch: at most ${MAX_BATCH_EVENTS}`,
+          });
+          return;
+        }
+        let left = requests.length;
+        if (left === 0) {
+          call.end();
+          return;
+        }
+        const answer = (message: BatchVoteMessage): void => {
+          // A coordinator that went away (or cancelled: it has decided) reads nothing more.
+          if (!call.cancelled) call.write(message);
+          left -= 1;
+          if (left === 0 && !call.cancelled) call.end();
+        };
+        requests.forEach((request, index) => {
+          handlers.evaluate(request).then(
+            (vote) => answer({ index, vote, error: '', invalid: false }),
+            (error: unknown) =>
+              answer({
+                index,
+                error: error instanceof Error ? error.message : String(error),
+                invalid: error instanceof LzError && !error.retryable,
+              }),
+          );
+        });
+      },
       Ping: (
         call: grpc.ServerUnaryCall<PingRequestMessage, PingReplyMessage>,
         callback: grpc.sendUnaryData<PingReplyMessage>,
       ) => {
+        handlers.received?.('Ping');
         const refused = refusal(transport, call);
         if (refused !== undefined) callback({ code: grpc.status.PERMISSION_DENIED, details: refused });
         else callback(null, handlers.ping(call.request));

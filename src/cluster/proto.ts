@@ -17,6 +17,18 @@ export interface EvaluateRequestMessage {
   coordinator: string;
 }
 
+export interface EvaluateBatchRequestMessage {
+  requests: EvaluateRequestMessage[];
+}
+
+export interface BatchVoteMessage {
+  index: number;
+  /** Absent (null from the loader) when `error` says why there is no vote. */
+  vote?: VoteMessage | null;
+  error: string;
+  invalid: boolean;
+}
+
 export interface CheckResultMessage {
   name: string;
   pass: boolean;

@@ -44,6 +44,9 @@ export class Evaluator {
     const { node, inventory } = this.o;
     // One inventory read per evaluation, shared by its checks.
     let hosts: Promise<readonly CheckHost[]> | undefined;
+    // When this evaluation's last fresh probe of each host answered: its next one (another
+    // attempt) is a probe started after that, never one shared from before.
+    const answered = new Map<string, number>();
     const contextFor = (check: CheckToRun): CheckContext => ({
       service: event.service,
       host: event.host,
@@ -51,15 +54,20 @@ export class Evaluator {
       options: check.options,
       node: { id: node.id, zone: node.zone },
       hosts: () => (hosts ??= inventory.hostsOf(event.service)),
-      probe: (host, options) =>
-        this.probes.probe(
+      probe: async (host, options) => {
+        const fresh = options?.fresh === true;
+        const result = await this.probes.probe(
           host.healthUrl,
           {
             timeoutMs: options?.timeoutMs ?? this.o.probeTimeoutMs ?? 2000,
             ...(node.sourceAddress === undefined ? {} : { localAddress: node.sourceAddress }),
           },
-          options?.fresh === true,
-        ),
+          fresh,
+          answered.get(host.healthUrl),
+        );
+        if (fresh) answered.set(host.healthUrl, Date.now());
+        return result;
+      },
     });
     const result = await evaluateChecks(checks, this.o.checks, contextFor);
     return {

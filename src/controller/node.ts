@@ -207,6 +207,7 @@ export class ControllerNode {
           return evaluator.answer(request);
         },
         ping: () => ({ node_id: self.id, zone: self.zone, state: state() }),
+        received: (method, events) => metrics.peerRequest(method, events),
       },
       tls.identity === undefined
         ? { insecure: true }

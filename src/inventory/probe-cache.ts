@@ -1,37 +1,54 @@
 /**
  * Recent health-probe answers of this node, reused for a short time (`probe_cache`, 500 ms by default). During a
  * burst of events for one service every evaluation checks the same peers; without it each event
- * would cost a probe per peer per node. Requests in flight are shared too. The host an event is
- * about is never served from here (`HealthCheckDown` asks for a fresh probe).
+ * would cost a probe per peer per node. Requests in flight are shared too.
+ *
+ * The host an event is about is probed afresh (`HealthCheckDown` asks for a fresh probe), and
+ * afresh is per batch: a fresh probe is shared by the fresh probes of the same host asked within
+ * {@link FRESH_SHARE_MS} of its start (the events of one batch of a shard), never with an older one,
+ * and never with one that started before the caller's previous probe of the host answered (`after`:
+ * a check's next attempt is a new probe).
  */
 import { probeHealth } from './health-probe.js';
 import type { ProbeOptions, ProbeResult } from './health-probe.js';
 
 const MAX_ENTRIES = 10_000;
 
+/** How long after its start a probe still counts as fresh for another event's fresh probe. */
+export const FRESH_SHARE_MS = 100;
+
 export class ProbeCache {
   private readonly entries = new Map<string, { at: number; result: Promise<ProbeResult> }>();
 
-  constructor(private readonly ttlMs: number) {}
+  constructor(
+    private readonly ttlMs: number,
+    private readonly freshShareMs = FRESH_SHARE_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  probe(url: string, options: ProbeOptions, fresh = false): Promise<ProbeResult> {
-    if (fresh || this.ttlMs <= 0) return this.remember(url, options);
+  /**
+   * A probe of `url`: one started at most `probe_cache` ago (`fresh`: `freshShareMs` ago) and after
+   * `after` (epoch ms), or a new one.
+   */
+  probe(url: string, options: ProbeOptions, fresh = false, after = -Infinity): Promise<ProbeResult> {
     const key = `${options.localAddress ?? ''} ${options.timeoutMs} ${url}`;
     const hit = this.entries.get(key);
-    if (hit !== undefined && Date.now() - hit.at <= this.ttlMs) return hit.result;
-    return this.remember(url, options);
+    const now = this.now();
+    // `probe_cache: 0` turns reuse off altogether; the share window never exceeds it either.
+    const maxAge = this.ttlMs <= 0 ? 0 : fresh ? Math.min(this.freshShareMs, this.ttlMs) : this.ttlMs;
+    if (maxAge > 0 && hit !== undefined && now - hit.at <= maxAge && hit.at > after) return hit.result;
+    return this.remember(key, url, options, now);
   }
 
   /** Sends a probe and keeps its answer for the next callers. */
-  private remember(url: string, options: ProbeOptions): Promise<ProbeResult> {
-    const key = `${options.localAddress ?? ''} ${options.timeoutMs} ${url}`;
+  private remember(key: string, url: string, options: ProbeOptions, now: number): Promise<ProbeResult> {
     const result = probeHealth(url, options);
     if (this.entries.size >= MAX_ENTRIES) {
-      const now = Date.now();
-      for (const [k, v] of this.entries) if (now - v.at > this.ttlMs) this.entries.delete(k);
+      const keep = Math.max(this.ttlMs, this.freshShareMs);
+      for (const [k, v] of this.entries) if (now - v.at > keep) this.entries.delete(k);
       if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
     }
-    this.entries.set(key, { at: Date.now(), result });
+    this.entries.set(key, { at: now, result });
     return result;
   }
 }

@@ -20,6 +20,8 @@
  * | `lazarus_shard_lag_ms`              | gauge     | `shard`                         | how far this node's reader is behind the shard's tip (MillisBehindLatest) |
  * | `lazarus_redis_errors_total`        | counter   | `op`                            | Redis calls that failed or timed out                                  |
  * | `lazarus_peer_errors_total`         | counter   | `peer`                          | gRPC calls to a peer that failed or timed out                         |
+ * | `lazarus_peer_requests_total`       | counter   | `method`                        | peer calls this node answered (`Evaluate`, `EvaluateBatch`, `Ping`)   |
+ * | `lazarus_peer_batch_events_total`   | counter   |                                 | events asked in `EvaluateBatch` calls this node answered              |
  * | `lazarus_api_requests_total`        | counter   | `method`, `route`, `status`     | REST API requests answered                                            |
  *
  * Plus prom-client's default process metrics (`process_*`, `nodejs_*`) unless turned off. Labels are
@@ -147,6 +149,17 @@ export class Metrics {
     labelNames: ['peer'] as const,
     registers: [this.registry],
   });
+  private readonly peerRequests = new Counter({
+    name: 'lazarus_peer_requests_total',
+    help: 'Peer calls this node answered, by method (Evaluate, EvaluateBatch, Ping).',
+    labelNames: ['method'] as const,
+    registers: [this.registry],
+  });
+  private readonly peerBatchEvents = new Counter({
+    name: 'lazarus_peer_batch_events_total',
+    help: 'Events asked in the EvaluateBatch calls this node answered.',
+    registers: [this.registry],
+  });
   private readonly apiRequests = new Counter({
     name: 'lazarus_api_requests_total',
     help: 'REST API requests answered, by method, route and status.',
@@ -240,6 +253,12 @@ export class Metrics {
 
   peerError(peer: string): void {
     this.peerErrors.inc({ peer });
+  }
+
+  /** A peer call this node answered; `events`: how many events an EvaluateBatch asked. */
+  peerRequest(method: string, events = 0): void {
+    this.peerRequests.inc({ method });
+    if (events > 0) this.peerBatchEvents.inc(events);
   }
 
   apiRequest(method: string, route: string, status: number): void {

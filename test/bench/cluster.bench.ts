@@ -267,6 +267,21 @@ function exchanges(stack: LocalStack): Exchanges {
   return { probes: stack.fleet.healthRequestsTotal, pagerduty: stack.pagerduty.callsTotal };
 }
 
+/** The peer calls the nodes answered so far, from their /metrics: Evaluate, EvaluateBatch, events in batches. */
+async function peerCalls(
+  stack: LocalStack,
+): Promise<{ evaluate: number; batches: number; batchEvents: number }> {
+  const total = { evaluate: 0, batches: 0, batchEvents: 0 };
+  for (const node of stack.region.nodes) {
+    const text = await (await fetch(`${stack.apiUrl(node.id)}/metrics`)).text();
+    const value = (re: RegExp): number => Number(re.exec(text)?.[1] ?? 0);
+    total.evaluate += value(/^lazarus_peer_requests_total\{method="Evaluate"\} (\S+)$/m);
+    total.batches += value(/^lazarus_peer_requests_total\{method="EvaluateBatch"\} (\S+)$/m);
+    total.batchEvents += value(/^lazarus_peer_batch_events_total (\S+)$/m);
+  }
+  return total;
+}
+
 /** Once no PagerDuty request and no probe has come for a second (the background work is done). */
 async function settled(stack: LocalStack): Promise<void> {
   let last = exchanges(stack);
@@ -511,6 +526,8 @@ async function main(): Promise<void> {
     redis: number;
     commands: number;
     evaluate: number;
+    votes: number;
+    perBatch: number;
     byCommand: Map<string, number>;
     byRequest: Map<string, number>;
   } & Exchanges;
@@ -521,6 +538,8 @@ async function main(): Promise<void> {
       byCommand: new Map(),
       byRequest: new Map(),
       evaluate: 0,
+      votes: 0,
+      perBatch: 0,
       probes: 0,
       pagerduty: 0,
     },
@@ -530,6 +549,8 @@ async function main(): Promise<void> {
       byCommand: new Map(),
       byRequest: new Map(),
       evaluate: 0,
+      votes: 0,
+      perBatch: 0,
       probes: 0,
       pagerduty: 0,
     },
@@ -571,12 +592,14 @@ async function main(): Promise<void> {
     // counted events' own are.
     await settled(stack);
     const x0 = exchanges(stack);
+    const g0 = await peerCalls(stack);
     const counted = Array.from({ length: SIZE.counted }, event);
     const trips = await redisRoundTrips(stack.redisUrl, [redis], async () => {
       await pass(stack, redis, keys, counted, 100);
       await settled(stack);
     });
     const x1 = exchanges(stack);
+    const g1 = await peerCalls(stack);
     // The PagerDuty requests of the pass by method and path (ids left out).
     const byRequest = new Map<string, number>();
     for (const c of stack.pagerduty.calls().slice(-(x1.pagerduty - x0.pagerduty))) {
@@ -593,7 +616,9 @@ async function main(): Promise<void> {
       commands: trips.commands / SIZE.counted,
       byCommand: new Map([...trips.byCommand].map(([c, n]) => [c, n / SIZE.counted])),
       byRequest,
-      evaluate: evaluate / SIZE.counted,
+      evaluate: (g1.evaluate - g0.evaluate + g1.batches - g0.batches) / SIZE.counted,
+      votes: evaluate / SIZE.counted,
+      perBatch: g1.batches === g0.batches ? 0 : (g1.batchEvents - g0.batchEvents) / (g1.batches - g0.batches),
       probes: (x1.probes - x0.probes) / SIZE.counted,
       pagerduty: (x1.pagerduty - x0.pagerduty) / SIZE.counted,
     };
@@ -668,7 +693,7 @@ async function main(): Promise<void> {
       [
         'path',
         'Redis round trips',
-        'gRPC Evaluate',
+        'gRPC calls (peer votes asked, events a batch)',
         'health probes',
         'PagerDuty calls',
         'total (aim <= 8)',
@@ -685,7 +710,7 @@ async function main(): Promise<void> {
       xRows.push([
         path,
         c.redis.toFixed(1),
-        c.evaluate.toFixed(1),
+        `${c.evaluate.toFixed(2)} (${c.votes.toFixed(1)} votes${c.perBatch > 0 ? `, ${c.perBatch.toFixed(1)} a batch` : ''})`,
         c.probes.toFixed(1),
         c.pagerduty.toFixed(1),
         (c.redis + c.evaluate + c.probes + c.pagerduty).toFixed(1),

@@ -186,6 +186,12 @@ describe('peers over mutual TLS', { timeout: 180_000 }, () => {
         client.evaluate({ event_json: '{}', rule_id: 'x', checks: [], coordinator: 'c' }, 3000),
         /PERMISSION_DENIED: a request as coordinator c over node b's certificate/,
       );
+      // In one EvaluateBatch, a single request as another coordinator refuses the whole call.
+      const asked = ['b', 'c', 'b'].map((coordinator) =>
+        client.evaluate({ event_json: '{}', rule_id: 'x', checks: [], coordinator }, 3000),
+      );
+      for (const one of asked)
+        await assert.rejects(one, /PERMISSION_DENIED: a request as coordinator c over node b's certificate/);
     } finally {
       client.close();
     }
