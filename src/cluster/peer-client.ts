@@ -140,7 +140,10 @@ export class PeerClient {
       else
         settle(p, () =>
           p.reject(
-            this.#error(m.invalid ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL, m.error || 'no vote'),
+            this.#error(
+              m.invalid ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL,
+              m.error || 'no vote',
+            ),
           ),
         );
     });
