@@ -89,8 +89,24 @@ export class PeerClient {
   #flush(): void {
     const asked = this.#queue;
     this.#queue = [];
+    try {
+      this.#send(asked);
+    } catch (error) {
+      // A call that cannot even start (the channel is closed): every vote asked fails, none is left waiting.
+      for (const p of asked)
+        if (!p.settled) {
+          p.settled = true;
+          p.reject(
+            this.#error(grpc.status.UNAVAILABLE, error instanceof Error ? error.message : String(error)),
+          );
+        }
+    }
+  }
+
+  #send(asked: Pending[]): void {
     const live = asked.filter((p) => {
       if (p.signal?.aborted !== true) return true;
+      p.settled = true;
       p.reject(this.#error(grpc.status.CANCELLED, 'no longer needed before it was sent'));
       return false;
     });
@@ -102,6 +118,7 @@ export class PeerClient {
   }
 
   #sendOne(p: Pending): void {
+    p.settled = true;
     this.#one(p.request, p.deadlineMs, p.signal).then(p.resolve, p.reject);
   }
 
@@ -151,7 +168,12 @@ export class PeerClient {
       if (error.code === grpc.status.UNIMPLEMENTED) {
         // An older peer: each event again, alone (none of them was evaluated).
         this.#batchUnsupported = true;
-        for (const p of batch) if (!p.settled) settle(p, () => this.#sendOne(p));
+        for (const p of batch)
+          if (!p.settled) {
+            p.settled = true;
+            open -= 1;
+            this.#one(p.request, p.deadlineMs, p.signal).then(p.resolve, p.reject);
+          }
         return;
       }
       for (const p of batch) settle(p, () => p.reject(this.#error(error.code, error.details)));

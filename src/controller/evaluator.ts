@@ -44,8 +44,10 @@ export class Evaluator {
     const { node, inventory } = this.o;
     // One inventory read per evaluation, shared by its checks.
     let hosts: Promise<readonly CheckHost[]> | undefined;
-    // When this evaluation's last fresh probe of each host answered: its next one (another
-    // attempt) is a probe started after that, never one shared from before.
+    // A fresh probe of this evaluation is one started after it began (shared with the other
+    // evaluations of the moment: a peer's EvaluateBatch starts them together), and a check's next
+    // attempt one started after its previous answer: never an answer from before it was asked.
+    const asked = this.probes.now();
     const answered = new Map<string, number>();
     const contextFor = (check: CheckToRun): CheckContext => ({
       service: event.service,
@@ -63,9 +65,9 @@ export class Evaluator {
             ...(node.sourceAddress === undefined ? {} : { localAddress: node.sourceAddress }),
           },
           fresh,
-          answered.get(host.healthUrl),
+          fresh ? (answered.get(host.healthUrl) ?? asked) : undefined,
         );
-        if (fresh) answered.set(host.healthUrl, Date.now());
+        if (fresh) answered.set(host.healthUrl, this.probes.now());
         return result;
       },
     });

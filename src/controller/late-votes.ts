@@ -4,11 +4,18 @@
  *
  * A record the responder is about to update (the escalation of its page) is held: late votes that
  * come in meanwhile are put on the record object the responder writes, not written on their own,
- * so that the two updates are one round trip. Once released, late votes write themselves.
+ * so that the two updates are one round trip. Once released, or after HOLD_MS whatever the holder
+ * does (and at once on shutdown), late votes write themselves.
  */
 import type { Logger } from 'pino';
 import type { DecisionRecord } from '../records/decision.js';
 import type { DecisionStore } from './decision-store.js';
+
+/**
+ * How long late votes wait for the holder's update to carry them: the page's escalation is a
+ * PagerDuty call or two (it may wait for the request budget far longer; then they go alone).
+ */
+export const HOLD_MS = 2000;
 
 type Late = Promise<{ votes: DecisionRecord['votes']; failures: DecisionRecord['failures'] }>;
 
@@ -17,10 +24,12 @@ export interface HeldRecords {
   /** The caller will write `record` soon (an update): late votes coming meanwhile go with it. */
   hold(record: DecisionRecord): void;
   /**
-   * The caller writes `record` now (or will not at all): `true` when late votes were put on it
-   * during the hold and are not written yet (the caller's write must carry them).
+   * The caller writes `record` now: `true` when late votes were put on it during the hold and are
+   * not written yet (the caller's write must carry them).
    */
   release(record: DecisionRecord): boolean;
+  /** The caller will not write `record` after all: late votes put on it are written on their own. */
+  letGo(record: DecisionRecord): void;
 }
 
 export class LateVotes implements HeldRecords {
@@ -28,11 +37,16 @@ export class LateVotes implements HeldRecords {
   readonly #expected = new Map<string, Late>();
   /** Late votes still being added to records; awaited on shutdown. */
   readonly #writes = new Set<Promise<void>>();
-  /** Records another writer will update soon, and those of them that late votes were put on. */
+  /** Records another writer will update soon. */
   readonly #held = new WeakSet<DecisionRecord>();
-  readonly #waiting = new WeakSet<DecisionRecord>();
+  /** Held records that late votes were put on, each with what tells its waiting write (see written). */
+  readonly #waiting = new Map<DecisionRecord, (carried: boolean) => void>();
 
-  constructor(private readonly store: DecisionStore) {}
+  constructor(
+    private readonly store: DecisionStore,
+    /** How long late votes wait for a holder (tests shorten it). @defaultValue HOLD_MS */
+    private readonly holdMs = HOLD_MS,
+  ) {}
 
   /** Late votes that are in already, by event, until the decision is written or forgotten. */
   readonly #arrived = new Map<string, Awaited<Late>>();
@@ -72,7 +86,11 @@ export class LateVotes implements HeldRecords {
 
   release(record: DecisionRecord): boolean {
     this.#held.delete(record);
-    return this.#waiting.delete(record);
+    const waiting = this.#waiting.get(record);
+    if (waiting === undefined) return false;
+    this.#waiting.delete(record);
+    waiting(true);
+    return true;
   }
 
   /** The event's decision is written: its late votes, once they are in, are added to it. */
@@ -86,11 +104,9 @@ export class LateVotes implements HeldRecords {
       .then(async ({ votes, failures }) => {
         decision.late_votes = votes;
         decision.late_failures = failures;
-        // The holder's update carries them (it is written from this very object).
-        if (this.#held.has(decision)) {
-          this.#waiting.add(decision);
-          return;
-        }
+        // The holder's update carries them (it is written from this very object), if it comes
+        // within HOLD_MS; otherwise (a slow page, a stop, a holder that failed) they are written here.
+        if (this.#held.has(decision) && (await this.#heldFor(decision))) return;
         await this.store.update(decision);
       })
       .catch((error: unknown) => elog.warn({ err: error }, 'late votes could not be added to the record'))
@@ -98,19 +114,40 @@ export class LateVotes implements HeldRecords {
     this.#writes.add(write);
   }
 
-  /**
-   * Lets go of a record that was held, writing the late votes put on it meanwhile (the holder did
-   * not write it after all). Never rejects.
-   */
-  async settle(record: DecisionRecord, elog: Logger): Promise<void> {
-    if (!this.release(record)) return;
-    await this.store
-      .update(record)
-      .catch((error: unknown) => elog.warn({ err: error }, 'late votes could not be added to the record'));
+  /** `true` when the holder's write carries the record (it released it within HOLD_MS). */
+  #heldFor(record: DecisionRecord): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(record);
+        this.#held.delete(record);
+        resolve(false);
+      }, this.holdMs);
+      this.#waiting.set(record, (carried) => {
+        clearTimeout(timer);
+        resolve(carried);
+      });
+    });
   }
 
-  /** Waits for the late votes still being recorded (clean shutdown). */
+  letGo(record: DecisionRecord): void {
+    this.#held.delete(record);
+    const waiting = this.#waiting.get(record);
+    this.#waiting.delete(record);
+    waiting?.(false);
+  }
+
+  /** Held records waiting for their holder are written now (shutdown: nobody waits longer). */
+  #releaseAll(): void {
+    for (const [record, waiting] of [...this.#waiting]) {
+      this.#waiting.delete(record);
+      this.#held.delete(record);
+      waiting(false);
+    }
+  }
+
+  /** Writes the late votes still to be recorded, held ones included (clean shutdown). */
   async flush(): Promise<void> {
+    this.#releaseAll();
     await Promise.all([...this.#writes]);
   }
 }

@@ -284,7 +284,7 @@ export class Pipeline {
     await this.afterWrite(written, draft.rule, event, attempt, elog).catch(async (error: unknown) => {
       elog.error({ err: error }, 'after its decision was written, the event could not be followed through');
       // The responder may never have had the record: its late votes are written on their own.
-      await this.late.settle(written, elog);
+      this.late.letGo(written);
       // The workflow may not have been dispatched: the page goes back to the humans unless it runs.
       if (written.decision === 'act') await this.o.workflows?.notStarted(written, errorText(error));
     });

@@ -171,7 +171,8 @@ export class Responder {
   /** What comes after a durable decision: page escalation, notifications. Never rejects or waits. */
   afterDecision(decision: DecisionRecord, workflow: CompiledWorkflow | undefined): void {
     if (decision.decision === 'duplicate') return;
-    this.track(this.respond(decision, workflow));
+    // Whatever happens in it, the record is not held past it (late votes then go on their own).
+    this.track(this.respond(decision, workflow).finally(() => this.o.held?.letGo(decision)));
   }
 
   /** The workflow run has started. */

@@ -4,10 +4,11 @@
  * would cost a probe per peer per node. Requests in flight are shared too.
  *
  * The host an event is about is probed afresh (`HealthCheckDown` asks for a fresh probe), and
- * afresh is per batch: a fresh probe is shared by the fresh probes of the same host asked within
- * {@link FRESH_SHARE_MS} of its start (the events of one batch of a shard), never with an older one,
- * and never with one that started before the caller's previous probe of the host answered (`after`:
- * a check's next attempt is a new probe).
+ * afresh is per batch: a fresh probe may answer another fresh probe of the same host only if it
+ * started after the caller's `after` (the evaluator passes when its evaluation began, or when its
+ * previous attempt answered) and at most {@link FRESH_SHARE_MS} ago: the evaluations of one moment
+ * (a peer's EvaluateBatch starts them together) share one probe, never an answer from before they
+ * were asked.
  */
 import { probeHealth } from './health-probe.js';
 import type { ProbeOptions, ProbeResult } from './health-probe.js';
@@ -23,12 +24,16 @@ export class ProbeCache {
   constructor(
     private readonly ttlMs: number,
     private readonly freshShareMs = FRESH_SHARE_MS,
-    private readonly now: () => number = Date.now,
+    /**
+     * A monotonic clock, in ms: a wall clock stepped back would make an old probe look fresh, and
+     * share one probe between two attempts of a check. @defaultValue performance.now
+     */
+    readonly now: () => number = () => performance.now(),
   ) {}
 
   /**
    * A probe of `url`: one started at most `probe_cache` ago (`fresh`: `freshShareMs` ago) and after
-   * `after` (epoch ms), or a new one.
+   * `after` (on this cache's clock, `now`), or a new one.
    */
   probe(url: string, options: ProbeOptions, fresh = false, after = -Infinity): Promise<ProbeResult> {
     const key = `${options.localAddress ?? ''} ${options.timeoutMs} ${url}`;
@@ -36,7 +41,8 @@ export class ProbeCache {
     const now = this.now();
     // `probe_cache: 0` turns reuse off altogether; the share window never exceeds it either.
     const maxAge = this.ttlMs <= 0 ? 0 : fresh ? Math.min(this.freshShareMs, this.ttlMs) : this.ttlMs;
-    if (maxAge > 0 && hit !== undefined && now - hit.at <= maxAge && hit.at > after) return hit.result;
+    if (maxAge > 0 && hit !== undefined && now - hit.at >= 0 && now - hit.at <= maxAge && hit.at > after)
+      return hit.result;
     return this.remember(key, url, options, now);
   }
 

@@ -20,18 +20,25 @@ async function smoke(file: string): Promise<string> {
 }
 
 describe('benchmark smoke sizes', { timeout: 400_000 }, () => {
-  test('bench:match --smoke: both sizes matched, and their ratio printed', async () => {
+  test('bench:match --smoke: both sizes matched, beside json-rules-engine, and their ratios printed', async () => {
     const out = await smoke('match.bench.ts');
-    assert.match(out, /^100\s+\d/m);
-    assert.match(out, /^1000\s+\d/m);
-    assert.match(out, /cost at 1000 services \/ cost at 100: \d+\.\d+x/);
+    // services, rules, events, matched, ours µs, json-rules-engine µs, ours ÷ peer
+    for (const size of ['100', '1000'])
+      assert.match(
+        out,
+        new RegExp(`^${size}\\s+\\d+\\s+\\d+\\s+\\d+\\s+[\\d.]+\\s+[\\d.]+\\s+[\\d.]+$`, 'm'),
+      );
+    assert.match(out, /cost at 1000 services \/ cost at 100: \d+\.\d+x .*json-rules-engine: \d+\.\d+x/);
   });
 
-  test('bench:gates --smoke: every gate of an acting event, sequential and 64 at once', async () => {
+  test('bench:gates --smoke: every gate of an acting event, sequential and 64 at once, and the lock beside redlock', async () => {
     const out = await smoke('gates.bench.ts');
     assert.match(out, /^sequential\s+200\s+\d+/m);
     assert.match(out, /^64 at once\s+200\s+\d+/m);
     assert.match(out, /redis-benchmark -c 1: .*requests per second/);
+    // The lock beside redlock: ours, redlock's, the ratio.
+    assert.match(out, /^sequential\s+200\s+\d+\s+\d+\s+\d+\.\d+$/m);
+    assert.match(out, /^64 at once\s+200\s+\d+\s+\d+\s+\d+\.\d+$/m);
   });
 
   test('bench:workflow --smoke: the 7-step chain, one at a time and at once, beside BullMQ', async () => {
@@ -53,11 +60,20 @@ describe('benchmark smoke sizes', { timeout: 400_000 }, () => {
         p,
       );
     // The storm path takes no votes: no Evaluate call and no probe; the voted path takes both.
-    const voted = /^voted\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)/m.exec(out);
-    const storm = /^storm\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)/m.exec(out);
+    // Each row: Redis round trips, gRPC calls (votes asked, events a batch), probes, PagerDuty calls.
+    const row = (path: string) =>
+      new RegExp(
+        `^${path}\\s+([\\d.]+)\\s+([\\d.]+) \\(([\\d.]+) votes[^)]*\\)\\s+([\\d.]+)\\s+([\\d.]+)`,
+        'm',
+      ).exec(out);
+    const voted = row('voted');
+    const storm = row('storm');
     assert.ok(voted !== null && storm !== null, out);
-    assert.ok(Number(voted[1]) > 0 && Number(voted[2]) > 0 && Number(voted[3]) > 0, voted[0]);
-    assert.deepEqual([storm[2], storm[3]], ['0.0', '0.0'], storm[0]);
+    assert.ok(
+      Number(voted[1]) > 0 && Number(voted[2]) > 0 && Number(voted[3]) > 0 && Number(voted[4]) > 0,
+      voted[0],
+    );
+    assert.deepEqual([Number(storm[2]), Number(storm[3]), Number(storm[4])], [0, 0, 0], storm[0]);
     assert.match(out, /storm decisions\/s on the backlog \/ bare drain\s+\d+%/);
     assert.match(
       out,

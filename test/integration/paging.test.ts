@@ -454,7 +454,12 @@ describe('PagerDuty first responder and notifications', { timeout: 300_000 }, ()
       const first = hostDown('sms-api', 'sms-api-7', { incident_key: 'PD-busy' });
       probe.page(first);
       await probe.put(first);
-      assert.equal((await probe.waitDecision(first.id)).decision, 'act');
+      const firstDecision = await probe.waitDecision(first.id);
+      assert.equal(
+        firstDecision.decision,
+        'act',
+        `${firstDecision.reason ?? ''} ${JSON.stringify(firstDecision.votes.map((v) => v.checks))}`,
+      );
       // Nagios again, same page, a different state: not a duplicate, and the host is locked.
       const second = hostDown('sms-api', 'sms-api-7', {
         incident_key: 'PD-busy',

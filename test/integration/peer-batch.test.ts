@@ -116,6 +116,14 @@ describe('votes per batch over gRPC', { timeout: 60_000 }, () => {
     assert.deepEqual(received, ['EvaluateBatch:2']);
   });
 
+  test('a client closed with votes asked: each of them fails, none is left waiting', async () => {
+    const port = Number(client.address.split(':')[1]);
+    const closing = new PeerClient('b', `127.0.0.1:${port}`);
+    const asked = [closing.evaluate(ask('p'), 5_000), closing.evaluate(ask('q'), 5_000)];
+    closing.close();
+    for (const one of asked) await assert.rejects(one, /b \(127\.0\.0\.1:\d+\): UNAVAILABLE|CANCELLED/);
+  });
+
   test('a peer without EvaluateBatch (an older release) is asked one event at a time', async () => {
     const asked: string[] = [];
     const old = new grpc.Server();

@@ -81,12 +81,15 @@ describe('late votes', () => {
     late.hold(record);
     late.written(record, log);
     votes.arrive();
-    await late.flush();
+    await waitFor('the late votes on the record', () =>
+      Promise.resolve(record.late_votes !== undefined ? true : undefined),
+    );
     assert.equal(store.updates, 0, 'held: the late votes wait for the holder');
     // The holder writes the record (with the page) and learns that it carries late votes.
     assert.equal(late.release(record), true);
     assert.equal(await store.update(record), true);
-    assert.equal(store.updates, 1);
+    await late.flush();
+    assert.equal(store.updates, 1, 'one write for both');
     assert.deepEqual((await store.get('e-1'))?.late_votes, votes.votes);
 
     // Released before they come: they are an update of their own.
@@ -103,7 +106,39 @@ describe('late votes', () => {
     assert.deepEqual((await store.get('e-2'))?.late_votes, later.votes);
   });
 
-  test('a holder that never writes lets settle write what came during the hold', async () => {
+  test('a holder that never writes: the late votes go alone after the hold, or at once on flush', async () => {
+    const store = new CountingStore(db.redis, freshKeys());
+    const late = new LateVotes(store, 50);
+    const record = decisionRecord({ id: 'e-1', decidedAt: NOW });
+    const votes = lateFrom(record);
+    late.expect(record.event_id, votes.promise);
+    assert.equal(await store.write(record), true);
+    late.hold(record);
+    late.written(record, log);
+    votes.arrive();
+    await waitFor('the late votes written after the hold', async () =>
+      (await store.get('e-1'))?.late_votes !== undefined ? true : undefined,
+    );
+    assert.equal(store.updates, 1);
+    assert.equal(late.release(record), false, 'nothing left for the holder to carry');
+
+    // Shutdown: flush writes what waits for a holder, without waiting out the hold.
+    const slow = new LateVotes(store, 600_000);
+    const other = decisionRecord({ id: 'e-2', decidedAt: NOW });
+    const more = lateFrom(other);
+    slow.expect(other.event_id, more.promise);
+    assert.equal(await store.write(other), true);
+    slow.hold(other);
+    slow.written(other, log);
+    more.arrive();
+    await waitFor('the late votes on the record', () =>
+      Promise.resolve(other.late_votes !== undefined ? true : undefined),
+    );
+    await slow.flush();
+    assert.deepEqual((await store.get('e-2'))?.late_votes, more.votes);
+  });
+
+  test('a holder that lets go without writing: the late votes held for it are written on their own', async () => {
     const store = new CountingStore(db.redis, freshKeys());
     const late = new LateVotes(store);
     const record = decisionRecord({ id: 'e-1', decidedAt: NOW });
@@ -113,8 +148,10 @@ describe('late votes', () => {
     late.hold(record);
     late.written(record, log);
     votes.arrive();
-    await late.flush();
-    await late.settle(record, log);
+    await waitFor('the late votes on the record', () =>
+      Promise.resolve(record.late_votes !== undefined ? true : undefined),
+    );
+    late.letGo(record);
     await waitFor('the late votes in the record', async () =>
       (await store.get('e-1'))?.late_votes !== undefined ? true : undefined,
     );

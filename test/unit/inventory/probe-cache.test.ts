@@ -65,6 +65,24 @@ describe('probe cache', () => {
     assert.equal(requests - before, 2);
   });
 
+  test('a probe that seems to start in the future (a clock gone back) is shared with nothing', async () => {
+    let now = 4_000_000;
+    const cache = new ProbeCache(500, 100, () => now);
+    const before = requests;
+    const first = cache.probe(url, options, true);
+    await first;
+    now -= 500;
+    // The first probe's start is ahead of now: not taken for a fresh one, nor for a cached one.
+    const second = cache.probe(url, options, true);
+    assert.notEqual(second, first);
+    await second;
+    now -= 1;
+    const third = cache.probe(url, options);
+    assert.notEqual(third, second);
+    await third;
+    assert.equal(requests - before, 3);
+  });
+
   test('probe_cache 0: nothing is shared, fresh or not', async () => {
     const now = 3_000_000;
     const cache = new ProbeCache(0, 100, () => now);
