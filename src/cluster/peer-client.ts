@@ -31,6 +31,11 @@ interface Pending {
 /** Events in one EvaluateBatch call at most (a bigger moment goes as several). */
 const BATCH_MAX = 64;
 
+/** How long a vote waits for a reconnecting channel: a third of its deadline, at most 1 s. */
+function connectWait(deadlineMs: number): number {
+  return Math.max(0, Math.min(1000, deadlineMs / 3));
+}
+
 type Unary<Req, Res> = (
   request: Req,
   metadata: grpc.Metadata,
@@ -83,13 +88,39 @@ export class PeerClient {
   }
 
   #one(request: EvaluateRequestMessage, deadlineMs: number, signal?: AbortSignal): Promise<VoteMessage> {
-    return this.call<EvaluateRequestMessage, VoteMessage>('Evaluate', request, deadlineMs, signal);
+    return this.#connected(connectWait(deadlineMs)).then(() =>
+      this.call<EvaluateRequestMessage, VoteMessage>('Evaluate', request, deadlineMs, signal),
+    );
+  }
+
+  /**
+   * Waits, at most `capMs`, for the channel to the peer to be connected: a channel that backs off
+   * after a refused connection (the peer was restarting a moment ago, or not listening yet when
+   * this node first pinged it) would fail a vote at once although the peer is up now. A peer that
+   * stays unreachable fails the vote after `capMs` (UNAVAILABLE, as before: `no_quorum`, not
+   * `timeout`). Never rejects.
+   */
+  async #connected(capMs: number): Promise<void> {
+    try {
+      const channel = this.client.getChannel();
+      if (channel.getConnectivityState(true) === grpc.connectivityState.READY) return;
+      await new Promise<void>((resolve) => this.client.waitForReady(Date.now() + capMs, () => resolve()));
+    } catch {
+      // A closed client: the call itself says so.
+    }
   }
 
   #flush(): void {
     const asked = this.#queue;
     this.#queue = [];
+    void this.#connected(connectWait(Math.min(...asked.map((p) => p.deadlineMs)))).then(() =>
+      this.#sendAll(asked),
+    );
+  }
+
+  #sendAll(asked: Pending[]): void {
     try {
+      if (this.#closed) throw new Error('the client to this peer is closed');
       this.#send(asked);
     } catch (error) {
       // A call that cannot even start (the channel is closed): every vote asked fails, none is left waiting.
@@ -193,8 +224,12 @@ export class PeerClient {
   }
 
   close(): void {
+    this.#closed = true;
     this.client.close();
   }
+
+  /** Closed: every vote asked, now or still queued, fails (none is sent). */
+  #closed = false;
 
   private call<Req, Res>(
     method: string,

@@ -270,7 +270,12 @@ export class LocalStack {
         options.env ?? {},
       );
       try {
-        await Promise.all((options.nodes ?? nodes.map((n) => n.id)).map((id) => stack.startNode(id)));
+        const ids = options.nodes ?? nodes.map((n) => n.id);
+        await Promise.all(ids.map((id) => stack.startNode(id)));
+        // Each node started while the others may not have listened yet: until every node sees
+        // every peer it started with as running, a first event's vote could fail on a connection
+        // backing off. Best effort (a test may start a region whose peers refuse each other).
+        await Promise.all(ids.map((id) => stack.#peersSeen(id, ids, 10_000)));
       } catch (error) {
         // Nodes that did start must not outlive a stack that failed to start.
         await stack.stop();
@@ -294,6 +299,21 @@ export class LocalStack {
     if (this.redisProcess !== undefined) out.push({ name: 'redis-server', pid: this.redisProcess.pid });
     out.push({ name: 'kinesis-local', pid: this.kinesisProcess.pid });
     return out;
+  }
+
+  /** Until node `id`'s /readyz says each of `ids` (but itself) answers Ping as running, or `waitMs`. */
+  async #peersSeen(id: string, ids: readonly string[], waitMs: number): Promise<void> {
+    const url = `${this.apiUrl(id)}/readyz`;
+    const ca = this.apiCa === undefined ? undefined : await readFile(this.apiCa);
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline) {
+      const peers = await httpGet(url, { timeoutMs: 2000, ...(ca === undefined ? {} : { ca }) }).then(
+        (r) => (JSON.parse(r.text) as { quorum?: { peers?: Record<string, string> } }).quorum?.peers,
+        () => undefined,
+      );
+      if (peers !== undefined && ids.every((n) => n === id || peers[n] === 'running')) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** Starts node `id` as its own process; resolves once it is running. */

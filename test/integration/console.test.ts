@@ -127,6 +127,7 @@ describe('web console in a browser', { timeout: 120_000 }, () => {
         ['escalate', 'checks_failed'],
         ['escalate', 'no_rule'],
       ],
+      JSON.stringify(decisions.map((d) => d.failures)),
     );
     // The third vote lands in the record after the decision (as a late vote), and the run ends ~2 s later.
     await Promise.all([
@@ -230,7 +231,11 @@ describe('web console in a browser', { timeout: 120_000 }, () => {
     assert.deepEqual(nodes, ['a', 'b', 'c']);
     for (const node of nodes) {
       const block = page.locator(`[data-testid=vote][data-node="${node}"]`);
-      assert.equal(await block.getAttribute('data-pass'), 'true', `node ${node} passed`);
+      assert.equal(
+        await block.getAttribute('data-pass'),
+        'true',
+        `node ${node} passed: ${(await block.textContent()) ?? ''}`,
+      );
       assert.match((await block.textContent()) ?? '', /zone local-1[abc]/);
       const health = block.locator('[data-testid=check][data-check=HealthCheckDown]');
       assert.equal(await health.getAttribute('data-pass'), 'true');

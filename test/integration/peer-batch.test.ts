@@ -124,6 +124,32 @@ describe('votes per batch over gRPC', { timeout: 60_000 }, () => {
     for (const one of asked) await assert.rejects(one, /b \(127\.0\.0\.1:\d+\): UNAVAILABLE|CANCELLED/);
   });
 
+  test('a peer that refused a moment ago and listens now gets the vote (no fail-fast on the backoff)', async () => {
+    const port = await freePort();
+    const later = new PeerClient('b', `127.0.0.1:${port}`);
+    const seen: string[] = [];
+    try {
+      // Nobody listens yet: the ping fails, and the channel backs off before trying again.
+      await assert.rejects(later.ping('a', 1_000), /UNAVAILABLE/);
+      const { server: up } = await PeerServer.start(`127.0.0.1:${port}`, handlers(seen, slow), {
+        insecure: true,
+      });
+      try {
+        // Asked at once, alone and in a batch: they wait for the connection within their deadline.
+        assert.equal((await later.evaluate(ask('one'), 5_000)).checks[0]?.name, 'one');
+        const both = await Promise.all([later.evaluate(ask('x'), 5_000), later.evaluate(ask('y'), 5_000)]);
+        assert.deepEqual(
+          both.map((v) => v.checks[0]?.name),
+          ['x', 'y'],
+        );
+      } finally {
+        await up.stop(0);
+      }
+    } finally {
+      later.close();
+    }
+  });
+
   test('a peer without EvaluateBatch (an older release) is asked one event at a time', async () => {
     const asked: string[] = [];
     const old = new grpc.Server();
