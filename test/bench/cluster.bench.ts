@@ -531,30 +531,18 @@ async function main(): Promise<void> {
     byCommand: Map<string, number>;
     byRequest: Map<string, number>;
   } & Exchanges;
-  const counts: Record<'voted' | 'storm', Counts> = {
-    voted: {
-      redis: 0,
-      commands: 0,
-      byCommand: new Map(),
-      byRequest: new Map(),
-      evaluate: 0,
-      votes: 0,
-      perBatch: 0,
-      probes: 0,
-      pagerduty: 0,
-    },
-    storm: {
-      redis: 0,
-      commands: 0,
-      byCommand: new Map(),
-      byRequest: new Map(),
-      evaluate: 0,
-      votes: 0,
-      perBatch: 0,
-      probes: 0,
-      pagerduty: 0,
-    },
-  };
+  const none = (): Counts => ({
+    redis: 0,
+    commands: 0,
+    byCommand: new Map(),
+    byRequest: new Map(),
+    evaluate: 0,
+    votes: 0,
+    perBatch: 0,
+    probes: 0,
+    pagerduty: 0,
+  });
+  const counts: Record<'voted' | 'storm', Counts> = { voted: none(), storm: none() };
   const rate: Record<'voted' | 'storm', number> = { voted: 0, storm: 0 };
   const steady: { perSecond: number; decisionP99: number; putToGetP99: number }[] = [];
 

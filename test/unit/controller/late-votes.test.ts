@@ -39,13 +39,18 @@ function lateFrom(record: DecisionRecord) {
 
 describe('late votes', () => {
   const db = privateRedis();
-
-  test('in before the write: in the decision itself, no update', async () => {
+  /** A counting store on fresh keys, late votes (holding at most `holdMs`), a record, its late votes expected. */
+  const setUp = (holdMs?: number) => {
     const store = new CountingStore(db.redis, freshKeys());
-    const late = new LateVotes(store);
+    const late = new LateVotes(store, holdMs);
     const record = decisionRecord({ id: 'e-1', decidedAt: NOW });
     const votes = lateFrom(record);
     late.expect(record.event_id, votes.promise);
+    return { store, late, record, votes };
+  };
+
+  test('in before the write: in the decision itself, no update', async () => {
+    const { store, late, record, votes } = setUp();
     votes.arrive();
     await new Promise((r) => setImmediate(r));
     assert.equal(late.takeArrived(record), true);
@@ -57,11 +62,7 @@ describe('late votes', () => {
   });
 
   test('not in yet: takeArrived says so, and they are added when they come', async () => {
-    const store = new CountingStore(db.redis, freshKeys());
-    const late = new LateVotes(store);
-    const record = decisionRecord({ id: 'e-1', decidedAt: NOW });
-    const votes = lateFrom(record);
-    late.expect(record.event_id, votes.promise);
+    const { store, late, record, votes } = setUp();
     assert.equal(late.takeArrived(record), false);
     assert.equal(await store.write(record), true);
     late.written(record, log);
@@ -72,11 +73,7 @@ describe('late votes', () => {
   });
 
   test('while the record is held: carried by the holder’s update; after its release: on their own', async () => {
-    const store = new CountingStore(db.redis, freshKeys());
-    const late = new LateVotes(store);
-    const record = decisionRecord({ id: 'e-1', decidedAt: NOW });
-    const votes = lateFrom(record);
-    late.expect(record.event_id, votes.promise);
+    const { store, late, record, votes } = setUp();
     assert.equal(await store.write(record), true);
     late.hold(record);
     late.written(record, log);
@@ -107,11 +104,7 @@ describe('late votes', () => {
   });
 
   test('a holder that never writes: the late votes go alone after the hold, or at once on flush', async () => {
-    const store = new CountingStore(db.redis, freshKeys());
-    const late = new LateVotes(store, 50);
-    const record = decisionRecord({ id: 'e-1', decidedAt: NOW });
-    const votes = lateFrom(record);
-    late.expect(record.event_id, votes.promise);
+    const { store, late, record, votes } = setUp(50);
     assert.equal(await store.write(record), true);
     late.hold(record);
     late.written(record, log);
@@ -139,11 +132,7 @@ describe('late votes', () => {
   });
 
   test('a holder that lets go without writing: the late votes held for it are written on their own', async () => {
-    const store = new CountingStore(db.redis, freshKeys());
-    const late = new LateVotes(store);
-    const record = decisionRecord({ id: 'e-1', decidedAt: NOW });
-    const votes = lateFrom(record);
-    late.expect(record.event_id, votes.promise);
+    const { store, late, record, votes } = setUp();
     assert.equal(await store.write(record), true);
     late.hold(record);
     late.written(record, log);
