@@ -66,6 +66,8 @@ export interface LocalStackOptions {
   readonly apiTls?: boolean;
   /** More environment for the node processes (the variables of `api.tokens`, say). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Node.js flags for the node processes (`--cpu-prof`, which NODE_OPTIONS does not take). */
+  readonly nodeFlags?: readonly string[];
   /**
    * The loopback address the nodes' gRPC and API ports are on (and are reached at): `::1` makes
    * an IPv6 region, nodes at `[::1]:port`. @defaultValue `127.0.0.1`
@@ -107,6 +109,7 @@ export class LocalStack {
     /** With `apiTls`: the CA file the API's certificates chain to (what clients trust). */
     readonly apiCa: string | undefined,
     private readonly env: Readonly<Record<string, string>>,
+    private readonly nodeFlags: readonly string[],
   ) {}
 
   /** `http://host:port` of node `id`'s REST API (`https://` with `apiTls`). */
@@ -268,6 +271,7 @@ export class LocalStack {
         apiToken,
         apiCa,
         options.env ?? {},
+        options.nodeFlags ?? [],
       );
       try {
         const ids = options.nodes ?? nodes.map((n) => n.id);
@@ -319,16 +323,20 @@ export class LocalStack {
   /** Starts node `id` as its own process; resolves once it is running. */
   async startNode(id: string): Promise<NodeProcess> {
     const { command, args } = cliCommand();
-    const child = spawn(command, [...args, 'node', '--config', this.configDir, '--node', id], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        ...this.env,
-        LAZARUS_LOG_LEVEL: process.env['LAZARUS_LOG_LEVEL'] ?? 'info',
-        LAZARUS_LOCAL_API_TOKEN: this.apiToken,
-        LAZARUS_LOCAL_PAGERDUTY_TOKEN: DEFAULT_SIM_TOKEN,
+    const child = spawn(
+      command,
+      [...this.nodeFlags, ...args, 'node', '--config', this.configDir, '--node', id],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          ...this.env,
+          LAZARUS_LOG_LEVEL: process.env['LAZARUS_LOG_LEVEL'] ?? 'info',
+          LAZARUS_LOCAL_API_TOKEN: this.apiToken,
+          LAZARUS_LOCAL_PAGERDUTY_TOKEN: DEFAULT_SIM_TOKEN,
+        },
       },
-    });
+    );
     const log = createWriteStream(join(this.workDir, 'logs', `node-${id}.log`), { flags: 'a' });
     this.logs.set(id, log);
     killOnExit(child);

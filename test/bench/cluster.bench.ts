@@ -39,8 +39,20 @@ import { CircuitBreaker } from '../../src/safety/circuit-breaker.js';
 import { LocalStack } from '../../src/sim/local-stack.js';
 import { scriptSource } from '../../src/common/lua.js';
 import { packageRoot } from '../../src/common/package-root.js';
+import { summarize } from './cpu-profile.js';
 
 const SMOKE = process.argv.includes('--smoke');
+/** `--profile DIR`: the nodes run with `--cpu-prof` into DIR; where their CPU went is printed. */
+const argument = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? undefined : process.argv[i + 1];
+};
+const PROFILE = argument('--profile');
+/** `--only voted` or `--only storm`: one path (with `--profile`, a profile of that path alone). */
+const only = argument('--only');
+if (only !== undefined && only !== 'voted' && only !== 'storm')
+  throw new Error(`--only ${only}: voted or storm`);
+const ONLY = only;
 const SIZE = SMOKE
   ? {
       rates: [{ perSecond: 20, seconds: 2 }],
@@ -504,6 +516,7 @@ async function main(): Promise<void> {
     // after its votes (the voted path, the same for every event).
     services:
       'services:\n  sms-api:\n    profile: stateless\n    parameters: { min_active_hosts: 100, rate_limit_threshold: 1000000 }\n',
+    ...(PROFILE === undefined ? {} : { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] }),
   });
   pages = stack.pagerduty;
   const redis = new Redis(stack.redisUrl);
@@ -621,11 +634,11 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, SIZE.idleSeconds * 1000));
     const i1 = await usages(processes);
     for (const [name, u] of i1) idle.set(name, (u.cpuMs - (i0.get(name)?.cpuMs ?? 0)) / SIZE.idleSeconds);
-    await onPath('voted');
+    if (ONLY !== 'storm') await onPath('voted');
     // The breaker opens when more services than its threshold (10) have failed in its window.
     const breaker = new CircuitBreaker(redis, keys);
     for (let i = 0; i <= 10; i++) await breaker.hit(`storm-${i}`, Date.now(), 600_000, 10);
-    await onPath('storm');
+    if (ONLY !== 'voted') await onPath('storm');
 
     process.stderr.write('references: gRPC round trip, bare GetRecords drain...\n');
     const rtt = await grpcRoundTrip(stack, SIZE.rtt);
@@ -747,6 +760,32 @@ async function main(): Promise<void> {
     await stack.stop();
     await stack.remove();
   }
+  if (PROFILE !== undefined) await printProfiles(PROFILE, processes);
+}
+
+/** Where the three nodes' CPU went (their `--cpu-prof` files, written as they stopped), summed. */
+async function printProfiles(dir: string, processes: Processes): Promise<void> {
+  const pids = new Set(processes.filter((p) => p.name.startsWith('node ')).map((p) => String(p.pid)));
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && pids.has(f.split('.')[3] ?? ''));
+  const owners = new Map<string, number>();
+  const functions = new Map<string, number>();
+  let busy = 0;
+  for (const f of files) {
+    const s = await summarize(`${dir}/${f}`);
+    busy += s.busyMs;
+    for (const [k, v] of s.owners) owners.set(k, (owners.get(k) ?? 0) + v);
+    for (const [k, v] of s.functions) functions.set(k, (functions.get(k) ?? 0) + v);
+  }
+  const top = (m: Map<string, number>, n: number): string[][] =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, v]) => [k, (v / 1000).toFixed(2), `${((100 * v) / busy).toFixed(1)}%`]);
+  process.stdout.write(
+    `\nthe three nodes' CPU profiles (${files.length} files, ${(busy / 1000).toFixed(1)} s busy, self time)\n`,
+  );
+  process.stdout.write(table([['owner', 's', 'share'], ...top(owners, 25)]) + '\n\n');
+  process.stdout.write(table([['function', 's', 'share'], ...top(functions, 40)]) + '\n');
 }
 
 await main();
