@@ -85,10 +85,13 @@ export class RunSupervisor {
     if (this.timer !== undefined) clearTimeout(this.timer);
     await this.ticking;
     const all = Promise.all(this.mine.values());
+    let grace: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       all.then(() => false),
-      new Promise<boolean>((r) => setTimeout(() => r(true), graceMs)),
+      new Promise<boolean>((r) => (grace = setTimeout(() => r(true), graceMs))),
     ]);
+    // Cleared: a pending grace timer would keep the process up for all of it after the drain.
+    clearTimeout(grace);
     if (timedOut) {
       // The lease is left to lapse rather than released: a step still running here must not run
       // on another node at the same time. Once this process has exited, a peer takes the run over.

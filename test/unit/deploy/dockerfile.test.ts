@@ -1,6 +1,7 @@
 /**
- * deploy/docker/Dockerfile, read as text: this machine has Docker but no registry to pull
- * `node:20-bookworm-slim` from, so the image cannot be built here. What the runtime reads is taken
+ * deploy/docker/Dockerfile, read as text: this machine has no registry to pull
+ * `node:20-bookworm-slim` from, so CI cannot build the image (it was built and run once, by hand,
+ * on a stand-in base made with debootstrap and this machine's Node: see the README). What the runtime reads is taken
  * from the code (the Lua directories from the tree itself), so a new `src/<module>/lua/` that the
  * Dockerfile does not copy fails this test.
  */
@@ -134,6 +135,9 @@ function problems(
   dockerignore: string,
 ): string[] {
   const found: string[] = [];
+  // A parser directive BuildKit resolves on Docker Hub: a build that cannot reach it fails at once.
+  const directive = /^#\s*syntax\s*=.*$/im.exec(dockerfile.split(/\n(?!#)/)[0] ?? '');
+  if (directive !== null) found.push(`a \`${directive[0]}\` directive: BuildKit fetches it from Docker Hub`);
   const stages = parseDockerfile(dockerfile);
   if (stages.length < 2)
     found.push(`${stages.length} stage(s): a build stage and a runtime stage are needed`);
@@ -253,6 +257,10 @@ describe('deploy/docker/Dockerfile', () => {
         `${from} -> ${to}: ${JSON.stringify(found)}`,
       );
     }
+    const withSyntax = `# syntax=docker/dockerfile:1\n${DOCKERFILE}`;
+    assert.ok(
+      problems(withSyntax, PACKAGE, REQUIRED, DOCKERIGNORE).some((p) => /syntax=.*Docker Hub/.test(p)),
+    );
     const oneStage = DOCKERFILE.slice(DOCKERFILE.indexOf('FROM node:20-bookworm-slim AS runtime'));
     assert.ok(problems(oneStage, PACKAGE, REQUIRED, DOCKERIGNORE).some((p) => /1 stage/.test(p)));
     const withKinesis = { ...PACKAGE, dependencies: { ...PACKAGE.dependencies, 'kinesis-local': '^0.6.2' } };
