@@ -52,7 +52,7 @@ export interface EventPager extends PagerPort {
     incidentKey: string,
     reason: string,
     signal: AbortSignal,
-    options?: { readonly onlyUntaken?: boolean },
+    options?: { readonly onlyUntaken?: boolean; readonly note?: string },
   ): Promise<{
     incident_id: string;
     escalation_level: number;
@@ -290,28 +290,32 @@ export class Responder {
         // Not when this attempt found that a person has the page now: it stays theirs.
         const inherited = d.earlier_attempt?.acknowledged === true && d.page_taken !== true;
         const ours = (d.page?.action === 'acknowledge' && d.page.ok) || inherited;
-        const page = await this.escalate(
+        // The evidence goes on the page even when PagerDuty's own timer did the escalating; never on a
+        // resolved one. In a breaker storm, one summary note per page and opening instead: the
+        // region's request budget is for escalations, and every event is in the audit trail.
+        // The evidence note goes with the escalation (its request budgeted with it, its entries in
+        // the same update of the record); on its own only when the escalation never got to it.
+        const evidenceText =
+          reason === 'breaker_open'
+            ? undefined
+            : evidenceNote(event, { decision: d.decision, reason, evidence });
+        const { response: page, noted: notedWith } = await this.escalate(
           d.event,
           key,
           '',
-          { first: inherited ? Date.now() : raceStart(d.event_time, d.arrived_at), onlyUntaken: !ours },
+          {
+            first: inherited ? Date.now() : raceStart(d.event_time, d.arrived_at),
+            onlyUntaken: !ours,
+            ...(evidenceText === undefined ? {} : { note: evidenceText }),
+          },
           trail,
         );
         const resolved = page?.left_as_is === LEFT_RESOLVED;
         if (page !== undefined) d.page = page;
         await this.updateRecord(d, page !== undefined, trail.splice(0));
-        // The evidence goes on the page even when PagerDuty's own timer did the escalating; never on a
-        // resolved one. In a breaker storm, one summary note per page and opening instead: the
-        // region's request budget is for escalations, and every event is in the audit trail.
         if (resolved) noted = false;
-        else if (reason === 'breaker_open') noted = await this.breakerNote(d, key, trail);
-        else
-          noted = await this.note(
-            d.event_id,
-            key,
-            evidenceNote(event, { decision: d.decision, reason, evidence }),
-            trail,
-          );
+        else if (evidenceText === undefined) noted = await this.breakerNote(d, key, trail);
+        else noted = notedWith ?? (await this.note(d.event_id, key, evidenceText, trail));
       }
       // When the page has the evidence note already, the other channels get the message.
       await this.notify(
@@ -405,15 +409,16 @@ export class Responder {
   /**
    * Escalates the page, never rejects. `first`: the decision's first response, budgeted from this
    * start of the race (otherwise a budget of its own). `onlyUntaken`: leave a page someone has
-   * taken as it is (see PagerDutyPager.escalate).
+   * taken as it is (see PagerDutyPager.escalate). `note`: added after the escalation, or to a page
+   * left as it is because it is taken; `noted` says whether it was (`undefined`: not tried).
    */
   private async escalate(
     event: LzEvent,
     key: string,
     reason: string,
-    how: { first?: number; onlyUntaken?: boolean },
+    how: { first?: number; onlyUntaken?: boolean; note?: string },
     trail?: AuditEntry[],
-  ): Promise<FirstResponse | undefined> {
+  ): Promise<{ response: FirstResponse | undefined; noted?: boolean }> {
     if (this.o.pager === undefined) {
       await this.entry(
         event.id,
@@ -425,21 +430,23 @@ export class Responder {
         },
         trail,
       );
-      return undefined;
+      return { response: undefined };
     }
     const eventTimeMs = how.first ?? Date.now();
     const pager = this.o.pager.forEvent(eventTimeMs);
+    const noted = (): { noted?: boolean } => {
+      const call = pager.calls().find((c) => c.verb === 'note');
+      return call === undefined ? {} : { noted: call.ok };
+    };
     try {
       const {
         incident_id,
         escalated,
         left: why,
-      } = await pager.escalate(
-        key,
-        reason,
-        AbortSignal.timeout(LATER_CALL_MS),
-        how.onlyUntaken === true ? { onlyUntaken: true } : {},
-      );
+      } = await pager.escalate(key, reason, AbortSignal.timeout(LATER_CALL_MS), {
+        ...(how.onlyUntaken === true ? { onlyUntaken: true } : {}),
+        ...(how.note === undefined ? {} : { note: how.note }),
+      });
       const left =
         escalated !== false
           ? undefined
@@ -452,20 +459,26 @@ export class Responder {
           { kind: 'page', action: 'not_escalated', ok: true, detail: { incident_id, why: left } },
           trail,
         );
-      return this.firstResponse('escalate', key, pager, eventTimeMs, {
-        incident_id,
-        ...(left === undefined ? {} : { left }),
-      });
+      return {
+        response: this.firstResponse('escalate', key, pager, eventTimeMs, {
+          incident_id,
+          ...(left === undefined ? {} : { left }),
+        }),
+        ...noted(),
+      };
     } catch (error) {
       this.o.log.warn(
         { err: error, event: event.id },
         'the page could not be escalated; PagerDuty escalates by its own timer',
       );
-      return this.firstResponse('escalate', key, pager, eventTimeMs, {
-        error: messageOf(error),
-        // Only a page in its race has a timer running; one the controller holds has none.
-        ...(isOverBudget(error) && how.onlyUntaken === true ? { leftToTimer: true } : {}),
-      });
+      return {
+        response: this.firstResponse('escalate', key, pager, eventTimeMs, {
+          error: messageOf(error),
+          // Only a page in its race has a timer running; one the controller holds has none.
+          ...(isOverBudget(error) && how.onlyUntaken === true ? { leftToTimer: true } : {}),
+        }),
+        ...noted(),
+      };
     } finally {
       await this.recordCalls(event.id, pager.calls(), trail);
     }

@@ -38,7 +38,12 @@ import {
 import { failure, incidentOf, logEntriesOf, meOf, pick, type FoundIncident } from './pagerduty-answers.js';
 import type { PagerVerb } from './recording-pager.js';
 import { abortReason, sleep } from './retry-policy.js';
-import { UNLIMITED_BUDGET, type PagePriority, type RequestBudget } from './request-budget.js';
+import {
+  UNLIMITED_BUDGET,
+  type FollowingCall,
+  type PagePriority,
+  type RequestBudget,
+} from './request-budget.js';
 
 export interface PagerDutyPagerOptions extends PagerDutyClientOptions {
   /** Time from the budget start after which no attempt starts. @defaultValue `50000` */
@@ -106,6 +111,8 @@ interface CallContext extends CallBudget {
   attempts: number;
   /** Requests taken from the region's budget for the call's plan and not sent yet. */
   credits: number;
+  /** Requests taken with the plan for the note that follows the call, not sent yet. */
+  following: number;
 }
 
 /** Whose turn a port call waits for when the region's request budget is short. */
@@ -302,6 +309,13 @@ export class PagerDutyPager implements PagerPort {
        * is too. Used for a decision's first response.
        */
       readonly onlyUntaken?: boolean;
+      /**
+       * A note to add after the escalation, or to a page left as it is because it is taken (never
+       * to a resolved one), instead of the reason: its request is taken from the region's budget
+       * with the escalation's when there is room above a note's reserve, in one step. Best effort,
+       * like the reason note: its outcome is among the pager's `calls()` (verb `note`).
+       */
+      readonly note?: string;
     } = {},
   ): Promise<{
     incident_id: string;
@@ -309,6 +323,9 @@ export class PagerDutyPager implements PagerPort {
     escalated?: boolean;
     left?: 'resolved' | 'taken';
   }> {
+    const note = options.note !== undefined && options.note !== '' ? options.note : undefined;
+    const noteText =
+      note ?? (reason !== '' && this.#core.noteReasons ? `Escalated by Lazarus: ${reason}` : undefined);
     type Escalated = {
       incident_id: string;
       escalation_level: number;
@@ -321,9 +338,15 @@ export class PagerDutyPager implements PagerPort {
       signal,
       async (ctx) => {
         const found = await this.#lookup(incidentKey, ctx);
-        const leave = (left: 'resolved' | 'taken'): { result: Escalated; id: string } => ({
+        const leave = (
+          left: 'resolved' | 'taken',
+        ): { result: Escalated; id: string; afterwards?: () => Promise<void> } => ({
           result: { incident_id: found.id, escalation_level: 0, escalated: false, left },
           id: found.id,
+          // The note is the evidence: a page people have is noted too, a resolved one never.
+          ...(left === 'taken' && note !== undefined
+            ? { afterwards: () => this.#bestEffortNote(incidentKey, found.id, note, ctx) }
+            : {}),
         });
         if (found.status === 'resolved') return leave('resolved');
         const self = await this.#selfId(ctx);
@@ -342,19 +365,19 @@ export class PagerDutyPager implements PagerPort {
         return {
           result: { incident_id: found.id, escalation_level: target, escalated: true },
           id: found.id,
-          ...(reason !== '' && this.#core.noteReasons
-            ? {
-                afterwards: () =>
-                  this.#bestEffortNote(incidentKey, found.id, `Escalated by Lazarus: ${reason}`, ctx),
-              }
-            : {}),
+          ...(noteText === undefined
+            ? {}
+            : { afterwards: () => this.#bestEffortNote(incidentKey, found.id, noteText, ctx) }),
         };
       },
       () => 2,
-      // Handing back a page the controller holds (it acknowledged it, so PagerDuty's timer is
-      // stopped and nobody else is paged) is in no race and as urgent as an acknowledgement: it
-      // waits behind nothing but them, for as long as a resolve may.
-      options.onlyUntaken === true ? undefined : { priority: 'acknowledge', noRace: true },
+      {
+        // Handing back a page the controller holds (it acknowledged it, so PagerDuty's timer is
+        // stopped and nobody else is paged) is in no race and as urgent as an acknowledgement: it
+        // waits behind nothing but them, for as long as a resolve may.
+        ...(options.onlyUntaken === true ? {} : { priority: 'acknowledge', noRace: true }),
+        ...(noteText === undefined ? {} : { then: { count: 1, priority: 'note' } }),
+      },
     );
   }
 
@@ -389,7 +412,12 @@ export class PagerDutyPager implements PagerPort {
     body: (ctx: CallContext) => Promise<{ result: T; id: string; afterwards?: () => Promise<void> }>,
     /** The HTTP requests the call expects to make (taken from the budget before the first one). */
     plan: () => number,
-    how: { readonly priority?: PagePriority; readonly noRace?: boolean } = {},
+    how: {
+      readonly priority?: PagePriority;
+      readonly noRace?: boolean;
+      /** The requests of the note that follows (`afterwards`), taken with the plan if there is room. */
+      readonly then?: FollowingCall;
+    } = {},
   ): Promise<T> {
     const core = this.#core;
     const startedAt = core.now();
@@ -406,6 +434,7 @@ export class PagerDutyPager implements PagerPort {
       startedAt,
       attempts: 0,
       credits: 0,
+      following: 0,
       // One request of the plan, or one more (a retry, a second lookup) from the budget.
       permit: async () => {
         // A 429 this node received holds back even what it already has in hand.
@@ -431,6 +460,10 @@ export class PagerDutyPager implements PagerPort {
       core.budget.give(ctx.credits);
       ctx.credits = 0;
     };
+    const giveBackFollowing = (): void => {
+      core.budget.give(ctx.following);
+      ctx.following = 0;
+    };
     const settle = (fields: Partial<PagerCallRecord> & { ok: boolean }): void => {
       const end = core.now();
       this.#record({
@@ -447,16 +480,18 @@ export class PagerDutyPager implements PagerPort {
       if (signal.aborted) throw abortReason(signal);
       // The whole plan before the first request: a page the budget cannot answer is not looked up.
       const planned = plan();
-      await core.budget.take(planned, priority, ctx.deadline, signal);
+      ctx.following = await core.budget.take(planned, priority, ctx.deadline, signal, how.then);
       ctx.credits = planned;
       const { result, id, afterwards } = await body(ctx);
       giveBack();
       // Settled before the trailing note: the latency is the escalation's (resolution's) own.
       settle({ ok: true, incidentId: id });
       await afterwards?.();
+      giveBackFollowing();
       return result;
     } catch (error) {
       giveBack();
+      giveBackFollowing();
       const code = error instanceof LzError ? error.code : signal.aborted ? 'aborted' : 'error';
       settle({ ok: false, code, error: error instanceof Error ? error.message : String(error) });
       throw error;
@@ -642,7 +677,14 @@ export class PagerDutyPager implements PagerPort {
     const noteBudget: CallBudget = {
       deadline: ctx.deadline,
       signal: ctx.signal,
-      permit: () => core.budget.take(1, 'note', ctx.deadline, ctx.signal),
+      // Its request taken with the call's plan, if there was room for it then.
+      permit: async () => {
+        if (ctx.following > 0) {
+          ctx.following -= 1;
+          return;
+        }
+        await core.budget.take(1, 'note', ctx.deadline, ctx.signal);
+      },
       rateLimited: (untilMs) => core.budget.pause(untilMs),
     };
     try {

@@ -50,9 +50,18 @@ export interface RequestBudget {
   /**
    * Waits for `count` requests' worth of budget at `priority`; rejects with
    * `LZ_ERR_PAGER_OVER_BUDGET` when it cannot have them before `deadline` (epoch ms) or the budget
-   * cannot be read, and with the signal's reason when it fires.
+   * cannot be read, and with the signal's reason when it fires. With `then` (the requests of a call
+   * that will follow, at its own priority: a note after an escalation), also takes those in the
+   * same step when there is room above their priority's floor, and resolves with how many it got
+   * (0 otherwise: the call takes its own later); the caller gives back what it does not spend.
    */
-  take(count: number, priority: PagePriority, deadline: number, signal: AbortSignal): Promise<void>;
+  take(
+    count: number,
+    priority: PagePriority,
+    deadline: number,
+    signal: AbortSignal,
+    then?: FollowingCall,
+  ): Promise<number>;
   /** Gives back tokens taken and not spent (a plan cut short). Best effort. */
   give(count: number): void;
   /** PagerDuty answered 429: nothing is granted to any node before `untilMs`. Best effort. */
@@ -61,18 +70,24 @@ export interface RequestBudget {
   pausedUntil(): number;
 }
 
+/** The requests of a call that will follow the one taking (see `RequestBudget.take`). */
+export interface FollowingCall {
+  readonly count: number;
+  readonly priority: PagePriority;
+}
+
 /** A budget that never refuses (no Redis; unit tests, the CLI). */
 export const UNLIMITED_BUDGET: RequestBudget = {
   perMinute: Number.POSITIVE_INFINITY,
-  take: (_count, _priority, _deadline, signal) =>
-    signal.aborted ? Promise.reject(abortReason(signal)) : Promise.resolve(),
+  take: (_count, _priority, _deadline, signal, then) =>
+    signal.aborted ? Promise.reject(abortReason(signal)) : Promise.resolve(then?.count ?? 0),
   give: () => undefined,
   pause: () => undefined,
   pausedUntil: () => 0,
 };
 
-/** `[granted, wait ms, level]`. */
-const SCRIPT = script('pager', 'pager-budget', ['bucket'], replies.numbers(3));
+/** `[granted, wait ms, level, granted to the call to follow]`. */
+const SCRIPT = script('pager', 'pager-budget', ['bucket'], replies.numbers(4));
 
 /** Longest sleep between two asks of a waiting node: a new, more urgent call is not kept waiting longer. */
 const MAX_POLL_MS = 250;
@@ -93,13 +108,16 @@ export interface SharedBudgetOptions {
 
 interface Waiter {
   readonly count: number;
+  /** The requests of the call to follow, asked with the last of `count` (0: none). */
+  readonly then: number;
+  readonly thenRank: number;
   /** Tokens collected so far (given back if the call gives up). */
   held: number;
   readonly rank: number;
   readonly deadline: number;
   readonly seq: number;
   readonly signal: AbortSignal;
-  readonly resolve: () => void;
+  readonly resolve: (following: number) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -154,23 +172,32 @@ export class SharedRequestBudget implements RequestBudget {
     defineScripts(this.#redis, [SCRIPT]);
   }
 
-  take(count: number, priority: PagePriority, deadline: number, signal: AbortSignal): Promise<void> {
+  take(
+    count: number,
+    priority: PagePriority,
+    deadline: number,
+    signal: AbortSignal,
+    then?: FollowingCall,
+  ): Promise<number> {
     if (signal.aborted) return Promise.reject(abortReason(signal));
-    if (count <= 0) return Promise.resolve();
+    // Nothing to take now: the following call takes its own.
+    if (count <= 0) return Promise.resolve(0);
     // A plan larger than the priority's share of the bucket could never be granted whole.
     const most = this.#bucket.capacity - this.#bucket.floors[priority];
     const wanted = Math.min(count, most);
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       const waiter: Waiter = {
         count: wanted,
+        then: Math.max(0, then?.count ?? 0),
+        thenRank: RANK[then?.priority ?? 'note'],
         held: 0,
         rank: RANK[priority],
         deadline,
         seq: this.#seq++,
         signal,
-        resolve: () => {
+        resolve: (following) => {
           signal.removeEventListener('abort', onAbort);
-          resolve();
+          resolve(following);
         },
         reject: (error) => {
           signal.removeEventListener('abort', onAbort);
@@ -242,12 +269,15 @@ export class SharedRequestBudget implements RequestBudget {
         this.#serving = waiter;
         this.#dirty = false;
         const left = waiter.deadline - this.#now();
-        let reply: [number, number, number];
+        let reply: [number, number, number, number];
         try {
           reply = await this.#call(
             'take',
             waiter.count - waiter.held,
             this.#bucket.floors[priorityOf(waiter.rank)],
+            waiter.then === 0
+              ? undefined
+              : { count: waiter.then, floor: this.#bucket.floors[priorityOf(waiter.thenRank)] },
           );
         } catch (error) {
           this.#onError?.(error);
@@ -260,16 +290,16 @@ export class SharedRequestBudget implements RequestBudget {
         }
         // Withdrawn (its signal fired) while Redis answered: what it was granted goes back.
         if (!this.#queue.includes(waiter)) {
-          this.give(reply[0]);
+          this.give(reply[0] + reply[3]);
           continue;
         }
         waiter.held += reply[0];
         if (waiter.held >= waiter.count) {
-          // Handed over to the call, which spends them.
+          // Handed over to the call, which spends them (and gives back the following call's unspent).
           waiter.held = 0;
           this.#serving = undefined;
           this.#remove(waiter);
-          waiter.resolve();
+          waiter.resolve(reply[3]);
           continue;
         }
         if (this.#dirty) continue;
@@ -337,7 +367,12 @@ export class SharedRequestBudget implements RequestBudget {
     if (at >= 0) this.#queue.splice(at, 1);
   }
 
-  async #call(op: 'take' | 'give' | 'pause', amount: number, floor = 0): Promise<[number, number, number]> {
+  async #call(
+    op: 'take' | 'give' | 'pause',
+    amount: number,
+    floor = 0,
+    then?: { readonly count: number; readonly floor: number },
+  ): Promise<[number, number, number, number]> {
     const { capacity, ratePerMinute } = this.#bucket;
     const reply = await viaRedis('PagerDuty request budget', () =>
       runScript(this.#redis, SCRIPT, { bucket: this.#key }, [
@@ -347,6 +382,8 @@ export class SharedRequestBudget implements RequestBudget {
         ratePerMinute,
         amount,
         floor,
+        then?.count ?? 0,
+        then?.floor ?? 0,
       ]),
     ).catch((error: unknown) => {
       // A reply the script never gives grants nothing.
@@ -354,7 +391,7 @@ export class SharedRequestBudget implements RequestBudget {
         throw new PagerError(PagerErrorCodes.OVER_BUDGET, `the budget script answered: ${error.message}`);
       throw error;
     });
-    return reply as [number, number, number];
+    return reply as [number, number, number, number];
   }
 }
 

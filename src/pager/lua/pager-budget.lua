@@ -13,8 +13,11 @@
 -- ARGV[4]  rate (tokens per minute, > 0)
 -- ARGV[5]  take: tokens wanted; give: tokens given back; pause: epoch ms to pause until
 -- ARGV[6]  take: floor (tokens that must be left)
+-- ARGV[7]  take: tokens of a call to follow (a note after an escalation), granted with the last of
+--          the wanted ones when there is room above their own floor; else 0 of them (optional)
+-- ARGV[8]  take: that call's floor
 -- Returns  {tokens granted (give: 1; pause: 0), ms to wait before asking again (0 when all were
---           granted), tokens left (integer)}
+--           granted), tokens left (integer), tokens of the call to follow granted}
 local now = tonumber(ARGV[2])
 local capacity = tonumber(ARGV[3])
 local rate = tonumber(ARGV[4])
@@ -49,25 +52,30 @@ if op == 'pause' then
   paused_until = math.max(paused_until, tonumber(ARGV[5]))
   tokens = 0
   save()
-  return {0, math.max(0, paused_until - now), 0}
+  return {0, math.max(0, paused_until - now), 0, 0}
 end
 if op == 'give' then
   tokens = math.min(capacity, tokens + tonumber(ARGV[5]))
   save()
-  return {1, 0, math.floor(tokens)}
+  return {1, 0, math.floor(tokens), 0}
 end
 
 local wanted = tonumber(ARGV[5])
 local floor = tonumber(ARGV[6])
 if now < paused_until then
   save()
-  return {0, paused_until - now, math.floor(tokens)}
+  return {0, paused_until - now, math.floor(tokens), 0}
 end
 local granted = math.min(wanted, math.max(0, math.floor(tokens - floor)))
 tokens = tokens - granted
-save()
 if granted == wanted then
-  return {granted, 0, math.floor(tokens)}
+  local next_wanted = tonumber(ARGV[7]) or 0
+  local next_floor = tonumber(ARGV[8]) or 0
+  local next_granted = math.min(next_wanted, math.max(0, math.floor(tokens - next_floor)))
+  tokens = tokens - next_granted
+  save()
+  return {granted, 0, math.floor(tokens), next_granted}
 end
+save()
 -- Until the next token above the floor.
-return {granted, math.max(1, math.ceil((floor + 1 - tokens) * 60000 / rate)), math.floor(tokens)}
+return {granted, math.max(1, math.ceil((floor + 1 - tokens) * 60000 / rate)), math.floor(tokens), 0}

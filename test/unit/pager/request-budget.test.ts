@@ -207,4 +207,30 @@ describe('SharedRequestBudget', () => {
     });
     dead.disconnect();
   });
+  test("a following call's tokens come with the plan only while there is room above its floor", async () => {
+    const { a, clock } = pair(960);
+    const { capacity, floors } = bucketFor(960);
+    const deadline = T0 + 50_000;
+    const note = { count: 1, priority: 'note' } as const;
+    // A full bucket: the escalation's two and the note's one, in one take.
+    assert.equal(await a.take(2, 'escalate', deadline, never, note), 1);
+    assert.equal(await a.level(), capacity - 3);
+    // Down to the note's floor: the escalation still gets its two, the note none (it asks later,
+    // and waits behind the escalations as before).
+    const above = capacity - 3 - floors.note;
+    for (let i = 0; i < above; i++) await a.take(1, 'acknowledge', deadline, never);
+    assert.equal(await a.level(), floors.note);
+    assert.equal(await a.take(2, 'escalate', deadline, never, note), 0);
+    assert.equal(await a.level(), floors.note - 2);
+    // Without a following call nothing more is taken, and the answer is 0.
+    assert.equal(await a.take(1, 'acknowledge', deadline, never), 0);
+    assert.equal(await a.level(), floors.note - 3);
+    // A plan that waits for the refill: the following call's token comes with it.
+    while ((await a.level()) > floors.escalate) await a.take(1, 'acknowledge', deadline, never);
+    let got: number | undefined;
+    void a.take(2, 'escalate', T0 + 200_000, never, note).then((n) => (got = n));
+    clock.now += 10_000;
+    await until('the plan granted', () => got !== undefined);
+    assert.equal(got, 1, '10 s later the bucket has refilled: the note gets its token with the plan');
+  });
 });
