@@ -282,7 +282,7 @@ export class Responder {
     try {
       // A resolved page is not touched at all: any update would reopen it.
       if (key !== undefined && reason !== 'page_resolved') {
-        // No reason note with the escalation: the evidence note below says why, and more.
+        // No reason note with the escalation: the evidence note says why, and more.
         // A page this event had acknowledged (then could not act: Redis went away) goes to the humans
         // whatever its state; otherwise only a page nobody has taken is escalated.
         // So is a page an earlier attempt at this event acknowledged before it died: nobody else
@@ -291,14 +291,17 @@ export class Responder {
         const inherited = d.earlier_attempt?.acknowledged === true && d.page_taken !== true;
         const ours = (d.page?.action === 'acknowledge' && d.page.ok) || inherited;
         // The evidence goes on the page even when PagerDuty's own timer did the escalating; never on a
-        // resolved one. In a breaker storm, one summary note per page and opening instead: the
-        // region's request budget is for escalations, and every event is in the audit trail.
-        // The evidence note goes with the escalation (its request budgeted with it, its entries in
-        // the same update of the record); on its own only when the escalation never got to it.
-        const evidenceText =
-          reason === 'breaker_open'
-            ? undefined
-            : evidenceNote(event, { decision: d.decision, reason, evidence });
+        // resolved one. In a breaker storm, one summary note per page and opening instead (claimed
+        // first): the region's request budget is for escalations, and every event is in the audit
+        // trail. The note goes with the escalation (its request budgeted with it, its entries in the
+        // same update of the record); on its own only when the escalation never got to it.
+        const breakerNote = reason === 'breaker_open' ? await this.breakerNoteFor(d, key, trail) : undefined;
+        const noteText =
+          breakerNote === undefined
+            ? evidenceNote(event, { decision: d.decision, reason, evidence })
+            : 'text' in breakerNote
+              ? breakerNote.text
+              : undefined;
         const { response: page, noted: notedWith } = await this.escalate(
           d.event,
           key,
@@ -306,16 +309,18 @@ export class Responder {
           {
             first: inherited ? Date.now() : raceStart(d.event_time, d.arrived_at),
             onlyUntaken: !ours,
-            ...(evidenceText === undefined ? {} : { note: evidenceText }),
+            ...(noteText === undefined ? {} : { note: noteText }),
           },
           trail,
         );
         const resolved = page?.left_as_is === LEFT_RESOLVED;
         if (page !== undefined) d.page = page;
         await this.updateRecord(d, page !== undefined, trail.splice(0));
-        if (resolved) noted = false;
-        else if (evidenceText === undefined) noted = await this.breakerNote(d, key, trail);
-        else noted = notedWith ?? (await this.note(d.event_id, key, evidenceText, trail));
+        if (breakerNote !== undefined && 'noted' in breakerNote) noted = !resolved && breakerNote.noted;
+        else if (resolved || noteText === undefined) noted = false;
+        else noted = notedWith ?? (await this.note(d.event_id, key, noteText, trail));
+        // A breaker note claimed and not written: the next event's page may have it.
+        if (breakerNote !== undefined && 'text' in breakerNote && !noted) await breakerNote.release();
       }
       // When the page has the evidence note already, the other channels get the message.
       await this.notify(
@@ -506,7 +511,11 @@ export class Responder {
    * page). `true` when the page has it (this event's or an earlier one's), so the other channels
    * get the message and the page gets no second note.
    */
-  private async breakerNote(d: DecisionRecord, key: string, trail?: AuditEntry[]): Promise<boolean> {
+  private async breakerNoteFor(
+    d: DecisionRecord,
+    key: string,
+    trail?: AuditEntry[],
+  ): Promise<{ noted: boolean } | { text: string; release: () => Promise<void> }> {
     const breaker = d.gates?.breaker;
     const openedAt = breaker?.opened_at === undefined ? 0 : Date.parse(breaker.opened_at);
     if (this.o.claimBreakerNote !== undefined) {
@@ -530,7 +539,7 @@ export class Responder {
           },
           trail,
         );
-        return true;
+        return { noted: true };
       }
       if (!first) {
         await this.entry(
@@ -546,7 +555,7 @@ export class Responder {
           },
           trail,
         );
-        return true;
+        return { noted: true };
       }
     }
     const since = breaker?.opened_at === undefined ? '' : ` since ${breaker.opened_at}`;
@@ -556,12 +565,14 @@ export class Responder {
       'remediated in the region until it closes; this page is for people. This note is written once per page ' +
       `for this opening; every event is in Lazarus's audit trail (first here: ${d.event_id}, ${d.event.type} on ` +
       `${d.event.host ?? d.event.resource ?? d.event.service}).`;
-    const noted = await this.note(d.event_id, key, text, trail);
-    if (!noted && this.o.releaseBreakerNote !== undefined)
-      await this.o.releaseBreakerNote(openedAt, key).catch((error: unknown) => {
-        this.o.log.warn({ err: error, event: d.event_id }, 'the breaker note claim could not be given up');
-      });
-    return noted;
+    return {
+      text,
+      release: async () => {
+        await this.o.releaseBreakerNote?.(openedAt, key).catch((error: unknown) => {
+          this.o.log.warn({ err: error, event: d.event_id }, 'the breaker note claim could not be given up');
+        });
+      },
+    };
   }
 
   /** Adds a note to the page; `true` when it was added. */
