@@ -100,20 +100,23 @@ export function commandName(spec: Pick<ScriptSpec, 'name'>): string {
  * The script's source, as shipped. A line `--#include <module>/<name> as <fn>` is replaced by that
  * script wrapped as `local function <fn>(KEYS, ARGV) … end`: one script runs several others' logic
  * in one round trip (their KEYS and ARGV are the function's own), without a copy of it. An included
- * script includes nothing itself.
+ * script may include others (each inside its own function); a script that includes itself, however
+ * deep, is refused.
  */
 export function scriptSource(spec: Pick<ScriptSpec, 'module' | 'name'>): string {
   const read = (module: string, name: string): string =>
     readFileSync(join(packageRoot(), 'src', module, 'lua', `${name}.lua`), 'utf8');
-  return read(spec.module, spec.name).replace(
-    /^--#include ([a-z-]+)\/([a-z-]+) as ([a-z_]+)[ \t]*$/gm,
-    (_line, module: string, name: string, fn: string) => {
-      const body = read(module, name);
-      if (/^--#include /m.test(body))
-        throw new Error(`Lua script ${module}/${name}, included by ${spec.name}, includes another`);
-      return `local function ${fn}(KEYS, ARGV)\n${body}\nend`;
-    },
-  );
+  const expand = (module: string, name: string, within: readonly string[]): string => {
+    const id = `${module}/${name}`;
+    if (within.includes(id))
+      throw new Error(`Lua script ${id} includes itself (${[...within, id].join(' > ')})`);
+    return read(module, name).replace(
+      /^--#include ([a-z-]+)\/([a-z-]+) as ([a-z_]+)[ \t]*$/gm,
+      (_line, m: string, n: string, fn: string) =>
+        `local function ${fn}(KEYS, ARGV)\n${expand(m, n, [...within, id])}\nend`,
+    );
+  };
+  return expand(spec.module, spec.name, []);
 }
 
 /** Defines each script on the client (idempotent). */

@@ -10,6 +10,15 @@ import { viaRedis } from '../common/dependency.js';
 import type { RedisKeys } from '../common/keys.js';
 import { defineScripts, replies, runScript, script } from '../common/lua.js';
 import type { DecisionRecord } from '../records/decision.js';
+import {
+  decodeWindowsReply,
+  WINDOW_KEYS,
+  windowsCall,
+  windowsVerdict,
+  type Windows,
+  type WindowsOf,
+  type WindowsReply,
+} from '../safety/gate-windows.js';
 
 /** `[1, attempt]` written (with the attempt record found, or ''), `[0]` refused. */
 const DECIDE = script('controller', 'decide', ['decision', 'decisions', 'claim', 'attempt'], (reply) => {
@@ -22,16 +31,31 @@ const DECIDE = script('controller', 'decide', ['decision', 'decisions', 'claim',
 });
 const UPDATE = script('controller', 'decision-update', ['decision', 'audit'], replies.yesNo);
 /** `[0]` decided, `[2, holder]` held by another, `[1, attempt]` claimed (attempt record or ''). */
-const CLAIM = script('controller', 'claim', ['decision', 'claim', 'attempt'], (reply): Claim | undefined => {
+function decodeClaim(reply: unknown, length = 2): Claim | undefined {
   if (!Array.isArray(reply)) return undefined;
   const [status, detail] = reply as unknown[];
   if (status === 0 && reply.length === 1) return { status: 'decided' };
-  if (status === 2 && typeof detail === 'string') return { status: 'held', holder: detail };
-  if (status !== 1 || typeof detail !== 'string') return undefined;
+  if (status === 2 && typeof detail === 'string' && reply.length === 2)
+    return { status: 'held', holder: detail };
+  if (status !== 1 || typeof detail !== 'string' || reply.length !== length) return undefined;
   return detail === ''
     ? { status: 'claimed' }
     : { status: 'claimed', earlier: JSON.parse(detail) as Attempt };
-});
+}
+const CLAIM = script('controller', 'claim', ['decision', 'claim', 'attempt'], (reply) => decodeClaim(reply));
+/** The claim, and once it is won the gates' windows: `[1, attempt, windows]` (gate-windows.lua's reply). */
+const CLAIM_COUNT = script(
+  'controller',
+  'claim-count',
+  ['decision', 'claim', 'attempt', ...WINDOW_KEYS],
+  (reply): { claim: Claim; windows?: WindowsReply } | undefined => {
+    const claim = decodeClaim(reply, 3);
+    if (claim === undefined) return undefined;
+    if (claim.status !== 'claimed') return { claim };
+    const windows = decodeWindowsReply((reply as unknown[])[2]);
+    return windows === undefined ? undefined : { claim, windows };
+  },
+);
 const ATTEMPT = script('controller', 'attempt', ['claim', 'decision', 'attempt'], replies.yesNo);
 const REJECT = script('controller', 'reject', ['marker', 'rejected', 'times'], replies.yesNo);
 
@@ -68,7 +92,7 @@ export class DecisionStore {
     private readonly keys: RedisKeys,
     private readonly retentionMs = 0,
   ) {
-    defineScripts(redis, [DECIDE, UPDATE, CLAIM, ATTEMPT, REJECT]);
+    defineScripts(redis, [DECIDE, UPDATE, CLAIM, CLAIM_COUNT, ATTEMPT, REJECT]);
   }
 
   async get(eventId: string): Promise<DecisionRecord | undefined> {
@@ -80,20 +104,39 @@ export class DecisionStore {
    * Takes the right to decide the event for `ttlMs`, in one step with the check that it has no
    * decision yet; says who holds it otherwise, and what an earlier attempt that died had taken.
    */
-  async claim(eventId: string, node: string, ttlMs: number): Promise<Claim> {
+  async claim(eventId: string, node: string, ttlMs: number): Promise<Claim>;
+  /**
+   * With `windows`: once the claim is won, the event is counted in the gates' windows in the same
+   * round trip (safety/gate-windows.ts), and `counted` says what they found. Nothing is counted
+   * when the claim is not won.
+   */
+  async claim(
+    eventId: string,
+    node: string,
+    ttlMs: number,
+    windows: WindowsOf | undefined,
+  ): Promise<Claim & { readonly counted?: Windows }>;
+  async claim(
+    eventId: string,
+    node: string,
+    ttlMs: number,
+    windows?: WindowsOf,
+  ): Promise<Claim & { readonly counted?: Windows }> {
+    const keys = {
+      decision: this.keys.decision(eventId),
+      claim: this.keys.claim(eventId),
+      attempt: this.keys.attempt(eventId),
+    };
     // Only the replies the script is written to give: anything else is an error, never "claimed".
-    return viaRedis('event claim', () =>
-      runScript(
-        this.redis,
-        CLAIM,
-        {
-          decision: this.keys.decision(eventId),
-          claim: this.keys.claim(eventId),
-          attempt: this.keys.attempt(eventId),
-        },
-        [node, ttlMs],
-      ),
+    if (windows === undefined)
+      return viaRedis('event claim', () => runScript(this.redis, CLAIM, keys, [node, ttlMs]));
+    const call = windowsCall(this.keys, windows);
+    const reply = await viaRedis('event claim', () =>
+      runScript(this.redis, CLAIM_COUNT, { ...keys, ...call.keys }, [node, ttlMs, ...call.args]),
     );
+    return reply.windows === undefined
+      ? reply.claim
+      : { ...reply.claim, counted: windowsVerdict(reply.windows, windows) };
   }
 
   /**

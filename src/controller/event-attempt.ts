@@ -23,6 +23,7 @@ import { lockRef } from '../common/lock-ref.js';
 import type { LockRef } from '../common/lock-ref.js';
 import type { DecisionRecord } from '../records/decision.js';
 import type { HeldLock, LockResult, ResourceLocks } from '../safety/lock.js';
+import type { Windows, WindowsOf } from '../safety/gate-windows.js';
 import type { Attempt, DecisionStore } from './decision-store.js';
 import { CONTROLLER_ERRORS } from './errors.js';
 
@@ -91,6 +92,13 @@ export class EventAttempt {
     return this.#won;
   }
 
+  /** The gates' windows counted with the claim (see `claim`), and for what. */
+  get counted(): { readonly of: WindowsOf; readonly windows: Windows } | undefined {
+    return this.#counted;
+  }
+
+  #counted: { readonly of: WindowsOf; readonly windows: Windows } | undefined;
+
   #won = false;
   /** The decision was written and no attempt record was there with it (see `finish`). */
   #noRecord = false;
@@ -102,8 +110,10 @@ export class EventAttempt {
    * When another node holds the claim (it reads the same record, e.g. during a takeover), waits for
    * its decision; if its claim expires without one (it died), takes over. Still held after three
    * claim lifetimes: `LZ_ERR_CLAIM_HELD` (retryable: the batch is tried again later).
+   * `windows`: what to count in the gates' windows, as of each look (`undefined`: nothing, e.g. the
+   * event is stale by then), counted in the same round trip as the claim that is won (`counted`).
    */
-  async claim(): Promise<'claimed' | 'superseded'> {
+  async claim(windows?: () => WindowsOf | undefined): Promise<'claimed' | 'superseded'> {
     const { store, node, claimTtlMs } = this.deps;
     const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     // Bounded twice: by the clock (slow round trips do not stretch the wait), and by the number of
@@ -111,13 +121,15 @@ export class EventAttempt {
     const polls = Math.ceil((3 * claimTtlMs) / CLAIM_POLL_MS);
     const deadline = this.deps.now() + 3 * claimTtlMs;
     for (let poll = 0; ; poll += 1) {
-      const claim = await store.claim(this.eventId, node, claimTtlMs);
+      const of = windows?.();
+      const claim = await store.claim(this.eventId, node, claimTtlMs, of);
       if (claim.status === 'decided') {
         this.#go('superseded');
         return 'superseded';
       }
       if (claim.status === 'claimed') {
         this.#earlier = claim.earlier;
+        if (of !== undefined && claim.counted !== undefined) this.#counted = { of, windows: claim.counted };
         this.#won = true;
         this.#go('claimed');
         return 'claimed';

@@ -11,7 +11,7 @@ import type { LzEvent } from '../events/schema.js';
 import type { Matcher } from '../matching/matcher.js';
 import type { DecisionRecord } from '../records/decision.js';
 import type { ResourceLocks } from '../safety/lock.js';
-import type { GateWindows } from '../safety/gate-windows.js';
+import type { GateWindows, Windows, WindowsOf } from '../safety/gate-windows.js';
 import type { RecentRemediations, Remediation } from '../safety/remediations.js';
 import { isStale } from '../safety/stale.js';
 import { fingerprint } from './draft.js';
@@ -41,10 +41,47 @@ export class GateVerdicts {
   ) {}
 
   /**
-   * The draft of an event a gate stops, or the rule it passes on to the votes, as of `now`.
+   * What the event counts in the gates' windows as of `now`; `undefined` when it is stale by then
+   * (or too far in the future), as `judge` will find: such an event counts nowhere.
    */
-  async judge(event: LzEvent, timeMs: number, now: number, elog: Logger): Promise<Draft | Passed> {
+  windowsOf(event: LzEvent, timeMs: number, now: number): WindowsOf | undefined {
     const t = this.config.region.thresholds;
+    const age = isStale(timeMs, now, t.maxEventAgeMs, t.clockSkewToleranceMs);
+    if (age.stale || age.reason === 'future') return undefined;
+    return this.windowsFor(event, now);
+  }
+
+  private windowsFor(event: LzEvent, now: number): WindowsOf {
+    const t = this.config.region.thresholds;
+    const parameters = parametersOf(this.config.services, event.service);
+    return {
+      service: event.service,
+      eventId: event.id,
+      resource: event.host ?? event.resource,
+      type: `${event.type}#${fingerprint(event.data)}`,
+      nowMs: now,
+      dedupWindowMs: t.dedupWindowMs,
+      rateWindowMs: parameters.rateLimitWindowMs,
+      rateThreshold: parameters.rateLimitThreshold,
+      breakerWindowMs: t.breakerWindowMs,
+      breakerThreshold: t.breakerThreshold,
+    };
+  }
+
+  /**
+   * The draft of an event a gate stops, or the rule it passes on to the votes, as of `now`.
+   * `counted`: the windows counted with the event's claim (`windowsOf` then), judged as of that
+   * moment; without it they are counted here.
+   */
+  async judge(
+    event: LzEvent,
+    timeMs: number,
+    at: number,
+    elog: Logger,
+    counted?: { readonly of: WindowsOf; readonly windows: Windows },
+  ): Promise<Draft | Passed> {
+    const t = this.config.region.thresholds;
+    const now = counted?.of.nowMs ?? at;
 
     // 2. stale filter
     const age = isStale(timeMs, now, t.maxEventAgeMs, t.clockSkewToleranceMs);
@@ -66,19 +103,7 @@ export class GateVerdicts {
     // (UP, then DOWN) is not a duplicate: folding it would hide a real failure.
     // count: every event counts in the windows before a gate is asked, so that a storm is seen
     // even while it is being escalated. One round trip for both, with the host's remediation record.
-    const parameters = parametersOf(this.config.services, event.service);
-    const windows = await this.gates.windows.count({
-      service: event.service,
-      eventId: event.id,
-      resource: event.host ?? event.resource,
-      type: `${event.type}#${fingerprint(event.data)}`,
-      nowMs: now,
-      dedupWindowMs: t.dedupWindowMs,
-      rateWindowMs: parameters.rateLimitWindowMs,
-      rateThreshold: parameters.rateLimitThreshold,
-      breakerWindowMs: t.breakerWindowMs,
-      breakerThreshold: t.breakerThreshold,
-    });
+    const windows = counted?.windows ?? (await this.gates.windows.count(this.windowsFor(event, now)));
     if (!('rate' in windows))
       return {
         decision: 'duplicate',

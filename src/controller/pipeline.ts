@@ -241,7 +241,8 @@ export class Pipeline {
     let draft: Draft;
     try {
       // 3a. the claim: decided once, whichever node reads it and however often it is delivered.
-      if ((await attempt.claim()) === 'superseded') {
+      // The claim won, the event is counted in the gates' windows in the same round trip (below).
+      if ((await attempt.claim(() => this.verdicts.windowsOf(event, timeMs, this.now()))) === 'superseded') {
         elog.info(
           { shard: record.shardId, sequence: record.sequenceNumber },
           'already decided; delivered again',
@@ -299,9 +300,9 @@ export class Pipeline {
     elog: Logger,
   ): Promise<Draft> {
     // 2 to 5. the stale filter, the fold, the count, the rule, the gates.
-    // As of now, once the claim is won: an event that waited for another node's claim is judged
-    // as old as it is by then (never younger), and counts in the windows now.
-    const judged = await this.verdicts.judge(event, timeMs, this.now(), elog);
+    // As of the claim that was won: an event that waited for another node's claim is judged as old
+    // as it is by then (never younger), and counts in the windows then.
+    const judged = await this.verdicts.judge(event, timeMs, this.now(), elog, attempt.counted);
     if (!('base' in judged)) return judged;
     const { rule, base } = judged;
     // 6. quorum checks

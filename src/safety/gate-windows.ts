@@ -18,7 +18,7 @@ import type { FoldResult } from './dedup.js';
 import type { RateVerdict } from './rate-limiter.js';
 import type { Remediation } from './remediations.js';
 
-type Reply =
+export type WindowsReply =
   | { readonly first: false; readonly owner: string }
   | {
       readonly first: true;
@@ -27,22 +27,87 @@ type Reply =
       readonly remediated: string;
     };
 
-const WINDOWS = script(
-  'safety',
-  'gate-windows',
-  ['dedup', 'rate', 'breakerWindow', 'breakerState', 'breakerHistory', 'remediated'],
-  (reply): Reply | undefined => {
-    if (!Array.isArray(reply)) return undefined;
-    const [first, ...rest] = reply as unknown[];
-    if (first === 0 && rest.length === 1 && typeof rest[0] === 'string')
-      return { first: false, owner: rest[0] };
-    const [count, breaker, remediated] = rest;
-    const decoded = decodeBreakerReply(breaker);
-    if (first !== 1 || typeof count !== 'number' || count < 1 || decoded === undefined) return undefined;
-    if (typeof remediated !== 'string') return undefined;
-    return { first: true, count, breaker: decoded, remediated };
-  },
-);
+/** The script's keys, in its order (a script that includes it passes them in this order too). */
+export const WINDOW_KEYS = [
+  'dedup',
+  'rate',
+  'breakerWindow',
+  'breakerState',
+  'breakerHistory',
+  'remediated',
+] as const;
+export type WindowKey = (typeof WINDOW_KEYS)[number];
+
+/** gate-windows.lua's reply, or `undefined` for one it is not written to give. */
+export function decodeWindowsReply(reply: unknown): WindowsReply | undefined {
+  if (!Array.isArray(reply)) return undefined;
+  const [first, ...rest] = reply as unknown[];
+  if (first === 0 && rest.length === 1 && typeof rest[0] === 'string')
+    return { first: false, owner: rest[0] };
+  const [count, breaker, remediated] = rest;
+  const decoded = decodeBreakerReply(breaker);
+  if (first !== 1 || typeof count !== 'number' || count < 1 || decoded === undefined) return undefined;
+  if (typeof remediated !== 'string') return undefined;
+  return { first: true, count, breaker: decoded, remediated };
+}
+
+const WINDOWS = script('safety', 'gate-windows', WINDOW_KEYS, decodeWindowsReply);
+
+/** The keys and arguments of gate-windows.lua for `w` (checked: a bad one throws). */
+export function windowsCall(
+  keys: RedisKeys,
+  w: WindowsOf,
+): { keys: Record<WindowKey, string>; args: (string | number)[] } {
+  const resource = w.resource ?? '';
+  requireName('service', w.service);
+  requireName('eventId', w.eventId);
+  requireName('resource', resource);
+  requireName('type', w.type);
+  requireInteger('nowMs', w.nowMs, 0);
+  requireInteger('dedupWindowMs', w.dedupWindowMs, 1);
+  requireInteger('rateWindowMs', w.rateWindowMs, 1);
+  requireInteger('rateThreshold', w.rateThreshold, 0);
+  requireInteger('breakerWindowMs', w.breakerWindowMs, 1);
+  requireInteger('breakerThreshold', w.breakerThreshold, 0);
+  return {
+    keys: {
+      dedup: keys.dedup(w.service, resource, w.type),
+      rate: keys.rateWindow(w.service),
+      breakerWindow: keys.breakerWindow,
+      breakerState: keys.breakerState,
+      breakerHistory: keys.breakerHistory,
+      remediated: keys.remediated(w.service, resource),
+    },
+    args: [
+      w.eventId,
+      w.dedupWindowMs,
+      w.nowMs,
+      w.rateWindowMs,
+      w.breakerWindowMs,
+      w.breakerThreshold,
+      BREAKER_HISTORY_CAP,
+      w.service,
+      w.resource === undefined ? '0' : '1',
+    ],
+  };
+}
+
+/** What the script's reply says of the event `w` describes. */
+export function windowsVerdict(reply: WindowsReply, w: WindowsOf): Windows {
+  // Folded into another event's decision (a redelivery of the first is counted, as the first).
+  if (!reply.first) return { fold: { first: false, firstEventId: reply.owner } };
+  return {
+    fold: { first: true },
+    rate: {
+      allowed: reply.count <= w.rateThreshold,
+      count: reply.count,
+      threshold: w.rateThreshold,
+      windowMs: w.rateWindowMs,
+    },
+    breaker: breakerVerdict(reply.breaker, w.breakerThreshold, w.breakerWindowMs),
+    remediated: reply.remediated === '' ? undefined : (JSON.parse(reply.remediated) as Remediation),
+  };
+}
 
 /** What one event's windows say. */
 export type Windows =
@@ -80,55 +145,8 @@ export class GateWindows {
 
   /** Folds the event, or counts it in both windows and reads its host's remediation record. */
   async count(w: WindowsOf): Promise<Windows> {
-    const resource = w.resource ?? '';
-    requireName('service', w.service);
-    requireName('eventId', w.eventId);
-    requireName('resource', resource);
-    requireName('type', w.type);
-    requireInteger('nowMs', w.nowMs, 0);
-    requireInteger('dedupWindowMs', w.dedupWindowMs, 1);
-    requireInteger('rateWindowMs', w.rateWindowMs, 1);
-    requireInteger('rateThreshold', w.rateThreshold, 0);
-    requireInteger('breakerWindowMs', w.breakerWindowMs, 1);
-    requireInteger('breakerThreshold', w.breakerThreshold, 0);
-    const k = this.keys;
-    const reply = await viaRedis('gate windows', () =>
-      runScript(
-        this.redis,
-        WINDOWS,
-        {
-          dedup: k.dedup(w.service, resource, w.type),
-          rate: k.rateWindow(w.service),
-          breakerWindow: k.breakerWindow,
-          breakerState: k.breakerState,
-          breakerHistory: k.breakerHistory,
-          remediated: k.remediated(w.service, resource),
-        },
-        [
-          w.eventId,
-          w.dedupWindowMs,
-          w.nowMs,
-          w.rateWindowMs,
-          w.breakerWindowMs,
-          w.breakerThreshold,
-          BREAKER_HISTORY_CAP,
-          w.service,
-          w.resource === undefined ? '0' : '1',
-        ],
-      ),
-    );
-    // Folded into another event's decision (a redelivery of the first is counted, as the first).
-    if (!reply.first) return { fold: { first: false, firstEventId: reply.owner } };
-    return {
-      fold: { first: true },
-      rate: {
-        allowed: reply.count <= w.rateThreshold,
-        count: reply.count,
-        threshold: w.rateThreshold,
-        windowMs: w.rateWindowMs,
-      },
-      breaker: breakerVerdict(reply.breaker, w.breakerThreshold, w.breakerWindowMs),
-      remediated: reply.remediated === '' ? undefined : (JSON.parse(reply.remediated) as Remediation),
-    };
+    const call = windowsCall(this.keys, w);
+    const reply = await viaRedis('gate windows', () => runScript(this.redis, WINDOWS, call.keys, call.args));
+    return windowsVerdict(reply, w);
   }
 }

@@ -9,6 +9,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { LzError } from '../../src/common/errors.js';
 import { RedisKeys } from '../../src/common/keys.js';
+import { DecisionStore } from '../../src/controller/decision-store.js';
 import { connectRedis } from '../../src/controller/redis-client.js';
 import { CircuitBreaker } from '../../src/safety/circuit-breaker.js';
 import { Deduplicator } from '../../src/safety/dedup.js';
@@ -396,6 +397,50 @@ describe('safety gates', { timeout: 60_000 }, () => {
         'the same openings and closings',
       );
       assert.ok((await breaker.history(1000)).length >= 2, 'the sequence opened and closed the breaker');
+    });
+
+    test('counted with the claim: the same windows as the script alone, and nothing counted unless the claim is won', async () => {
+      const apart = freshKeys();
+      const together = freshKeys();
+      const windows = new GateWindows(redis, apart);
+      const store = new DecisionStore(redis, together);
+      const of = (eventId: string, nowMs: number, service = 'svc-1') => ({
+        service,
+        eventId,
+        resource: `${service}-web-1`,
+        type: 'host_down',
+        nowMs,
+        dedupWindowMs: 1,
+        rateWindowMs: MINUTE,
+        rateThreshold: 3,
+        breakerWindowMs: 30_000,
+        breakerThreshold: 2,
+      });
+      for (let i = 0; i < 12; i++) {
+        const w = of(`e${i}`, T0 + i * 1_000, `svc-${i % 4}`);
+        const claim = await store.claim(w.eventId, 'a', 10_000, w);
+        assert.equal(claim.status, 'claimed');
+        assert.deepEqual(claim.counted, await windows.count(w), `event ${i}`);
+      }
+      const rateOf = (service: string) => redis.zcard(together.rateWindow(service));
+      const before = await rateOf('svc-9');
+      // Another node holds the claim: it counts the event, not this one.
+      assert.equal((await store.claim('held', 'b', 10_000)).status, 'claimed');
+      const held = await store.claim('held', 'a', 10_000, of('held', T0, 'svc-9'));
+      assert.deepEqual(held, { status: 'held', holder: 'b' });
+      // Decided already: a redelivery counts nowhere.
+      await redis.set(together.decision('done'), '{}');
+      const decided = await store.claim('done', 'a', 10_000, of('done', T0, 'svc-9'));
+      assert.deepEqual(decided, { status: 'decided' });
+      assert.equal(await rateOf('svc-9'), before, 'nothing counted for a claim not won');
+      // An earlier attempt's record comes back with the counts.
+      await redis.set(together.attempt('taken'), JSON.stringify({ node: 'c' }));
+      const taken = await store.claim('taken', 'a', 10_000, of('taken', T0, 'svc-9'));
+      assert.equal(taken.status, 'claimed');
+      assert.deepEqual(taken.status === 'claimed' ? taken.earlier : undefined, { node: 'c' });
+      assert.ok(
+        taken.counted !== undefined && 'rate' in taken.counted && taken.counted.rate.count === before + 1,
+      );
     });
 
     test('the host’s remediation record comes with the counts; none is read without a host', async () => {

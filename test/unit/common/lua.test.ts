@@ -54,11 +54,20 @@ describe('the Lua scripts', () => {
     assert.ok(files.length >= 15, `only ${files.length} scripts found: the scan is broken`);
   });
 
+  test('an included script may include others, each inside its own function', () => {
+    const source = scriptSource({ module: 'controller', name: 'claim-count' });
+    assert.doesNotMatch(source, /^--#include/m, 'every include is expanded');
+    for (const fn of ['claim', 'windows', 'fold', 'rate_hit', 'breaker_update'])
+      assert.match(source, new RegExp(`local function ${fn}\\(KEYS, ARGV\\)`), fn);
+    const windows = source.indexOf('local function windows(');
+    assert.ok(source.indexOf('local function fold(') > windows, 'the fold inside the windows');
+  });
+
   describe('runScript', () => {
     const ctx = privateRedis();
 
     test('keys go by name, in the declared order; a missing one is refused before Redis sees it', async () => {
-      const spec = script('pager', 'pager-budget', ['bucket'], replies.numbers(3));
+      const spec = script('pager', 'pager-budget', ['bucket'], replies.numbers(4));
       defineScripts(ctx.redis, [spec]);
       await assert.rejects(
         runScript(ctx.redis, spec, {} as { bucket: string }, ['give', 0, 8, 60, 0, 0]),
@@ -66,7 +75,7 @@ describe('the Lua scripts', () => {
       );
       assert.deepEqual(
         await runScript(ctx.redis, spec, { bucket: 'b' }, ['give', 0, 8, 60, 0, 0]),
-        [1, 0, 8],
+        [1, 0, 8, 0],
       );
       assert.equal(await ctx.redis.exists('b'), 1, 'the named key is the one written');
     });
