@@ -407,7 +407,8 @@ describe('safety gates', { timeout: 60_000 }, () => {
       const of = (eventId: string, nowMs: number, service = 'svc-1') => ({
         service,
         eventId,
-        resource: `${service}-web-1`,
+        // A host of its own per event: no fold (its window is real time), only the counts.
+        resource: `${service}-web-${eventId}`,
         type: 'host_down',
         nowMs,
         dedupWindowMs: 1,
