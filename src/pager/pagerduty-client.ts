@@ -189,8 +189,10 @@ export class PagerDutyClient {
 
   /** Closes the kept-alive connections. */
   close(): void {
-    this.#httpAgent.destroy();
-    this.#httpsAgent.destroy();
+    // The idle ones only: a request still in flight finishes (its answer is not lost to a retry).
+    for (const agent of [this.#httpAgent, this.#httpsAgent])
+      for (const sockets of Object.values(agent.freeSockets))
+        for (const socket of sockets ?? []) socket.destroy();
   }
 
   get #attemptTimeoutMs(): number {

@@ -344,7 +344,7 @@ export class PagerDutyPager implements PagerPort {
           result: { incident_id: found.id, escalation_level: 0, escalated: false, left },
           id: found.id,
           // The note is the evidence: a page people have is noted too, a resolved one never.
-          ...(left === 'taken' && note !== undefined
+          ...(left === 'taken' && note !== undefined && ctx.following > 0
             ? { afterwards: () => this.#bestEffortNote(incidentKey, found.id, note, ctx) }
             : {}),
         });
@@ -365,7 +365,9 @@ export class PagerDutyPager implements PagerPort {
         return {
           result: { incident_id: found.id, escalation_level: target, escalated: true },
           id: found.id,
-          ...(noteText === undefined
+          // The evidence note only with its request in hand (granted with the escalation's): one
+          // that would wait for the budget is the caller's to send on its own, after the record.
+          ...(noteText === undefined || (note !== undefined && ctx.following === 0)
             ? {}
             : { afterwards: () => this.#bestEffortNote(incidentKey, found.id, noteText, ctx) }),
         };
@@ -486,7 +488,9 @@ export class PagerDutyPager implements PagerPort {
       giveBack();
       // Settled before the trailing note: the latency is the escalation's (resolution's) own.
       settle({ ok: true, incidentId: id });
-      await afterwards?.();
+      // Best effort: the call has settled ok, and nothing the note meets makes it fail (an abort
+      // leaves the note unrecorded: the caller may add it on its own).
+      await afterwards?.().catch(() => undefined);
       giveBackFollowing();
       return result;
     } catch (error) {
@@ -680,6 +684,17 @@ export class PagerDutyPager implements PagerPort {
       // Its request taken with the call's plan, if there was room for it then.
       permit: async () => {
         if (ctx.following > 0) {
+          // A 429 this node received holds back even what it has in hand.
+          const paused = core.budget.pausedUntil() - core.now();
+          if (paused > 0) {
+            if (core.now() + paused > ctx.deadline - 50)
+              throw new PagerError(
+                PagerErrorCodes.OVER_BUDGET,
+                `PagerDuty rate limited the controller's user until past this call's deadline: nothing more was sent`,
+                { retryable: false },
+              );
+            await sleep(paused, ctx.signal);
+          }
           ctx.following -= 1;
           return;
         }
