@@ -439,17 +439,7 @@ export class PagerDutyPager implements PagerPort {
       following: 0,
       // One request of the plan, or one more (a retry, a second lookup) from the budget.
       permit: async () => {
-        // A 429 this node received holds back even what it already has in hand.
-        const paused = core.budget.pausedUntil() - core.now();
-        if (paused > 0) {
-          if (core.now() + paused > ctx.deadline - 50)
-            throw new PagerError(
-              PagerErrorCodes.OVER_BUDGET,
-              `PagerDuty rate limited the controller's user until past this call's deadline: nothing more was sent`,
-              { retryable: false },
-            );
-          await sleep(paused, signal);
-        }
+        await this.#pauseOver(ctx.deadline, signal);
         if (ctx.credits > 0) {
           ctx.credits -= 1;
           return;
@@ -500,6 +490,23 @@ export class PagerDutyPager implements PagerPort {
       settle({ ok: false, code, error: error instanceof Error ? error.message : String(error) });
       throw error;
     }
+  }
+
+  /**
+   * A 429 this node received holds back even the requests a call has in hand: waits until its
+   * reset, or refuses (`LZ_ERR_PAGER_OVER_BUDGET`) when that is past the call's deadline.
+   */
+  async #pauseOver(deadline: number, signal: AbortSignal): Promise<void> {
+    const core = this.#core;
+    const paused = core.budget.pausedUntil() - core.now();
+    if (paused <= 0) return;
+    if (core.now() + paused > deadline - 50)
+      throw new PagerError(
+        PagerErrorCodes.OVER_BUDGET,
+        `PagerDuty rate limited the controller's user until past this call's deadline: nothing more was sent`,
+        { retryable: false },
+      );
+    await sleep(paused, signal);
   }
 
   #record(record: PagerCallRecord): void {
@@ -684,17 +691,7 @@ export class PagerDutyPager implements PagerPort {
       // Its request taken with the call's plan, if there was room for it then.
       permit: async () => {
         if (ctx.following > 0) {
-          // A 429 this node received holds back even what it has in hand.
-          const paused = core.budget.pausedUntil() - core.now();
-          if (paused > 0) {
-            if (core.now() + paused > ctx.deadline - 50)
-              throw new PagerError(
-                PagerErrorCodes.OVER_BUDGET,
-                `PagerDuty rate limited the controller's user until past this call's deadline: nothing more was sent`,
-                { retryable: false },
-              );
-            await sleep(paused, ctx.signal);
-          }
+          await this.#pauseOver(ctx.deadline, ctx.signal);
           ctx.following -= 1;
           return;
         }
