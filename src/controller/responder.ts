@@ -275,9 +275,18 @@ export class Responder {
     // escalate
     const reason = d.reason ?? 'dependency_down';
     const key = d.event.incident_key;
-    let noted = false;
-    // The page calls' audit entries, written with the record's update (one round trip), then the
-    // note's and the notification's, together at the end (another).
+    const message = (): string =>
+      escalatedMessage(event, {
+        reason,
+        ...(d.reason_text === undefined ? {} : { reasonText: d.reason_text }),
+        evidence,
+      });
+    // Whether the page has the evidence note; undefined while that is not known yet.
+    let noted: boolean | undefined = key === undefined || reason === 'page_resolved' ? false : undefined;
+    let notified = false;
+    // The page calls' audit entries, written with the record's update (one round trip), and with
+    // them the notification's when it is only an entry (the page was its one channel, and has the
+    // note); else the note's and the notification's, together at the end (another).
     const trail: AuditEntry[] = [];
     try {
       // A resolved page is not touched at all: any update would reopen it.
@@ -315,25 +324,19 @@ export class Responder {
         );
         const resolved = page?.left_as_is === LEFT_RESOLVED;
         if (page !== undefined) d.page = page;
-        await this.updateRecord(d, page !== undefined, trail.splice(0));
         if (breakerNote !== undefined && 'noted' in breakerNote) noted = !resolved && breakerNote.noted;
         else if (resolved || noteText === undefined) noted = false;
-        else noted = notedWith ?? (await this.note(d.event_id, key, noteText, trail));
+        else noted = notedWith;
+        // Known now, and nothing to send: the notification's entry goes in the record's update.
+        if (noted !== undefined)
+          notified = this.notifiedByPage({ ...d.event }, 'escalated', message(), noted, trail);
+        await this.updateRecord(d, page !== undefined, trail.splice(0));
+        noted ??= await this.note(d.event_id, key, noteText ?? '', trail);
         // A breaker note claimed and not written: the next event's page may have it.
         if (breakerNote !== undefined && 'text' in breakerNote && !noted) await breakerNote.release();
       }
       // When the page has the evidence note already, the other channels get the message.
-      await this.notify(
-        { ...d.event },
-        'escalated',
-        escalatedMessage(event, {
-          reason,
-          ...(d.reason_text === undefined ? {} : { reasonText: d.reason_text }),
-          evidence,
-        }),
-        noted,
-        trail,
-      );
+      if (!notified) await this.notify({ ...d.event }, 'escalated', message(), noted ?? false, trail);
     } finally {
       // Held by the pipeline for this update, whatever happened to it (late votes wait on it).
       if (this.o.held?.release(d) === true) await this.updateRecord(d, true, []);
@@ -655,22 +658,14 @@ export class Responder {
     const eventId = String(event['id']);
     const service = String(event['service']);
     const incidentKey = typeof event['incident_key'] === 'string' ? event['incident_key'] : undefined;
+    const entries = trail ?? [];
+    if (this.notifiedByPage(event, kind, text, pageHasIt, entries)) {
+      if (trail === undefined) await this.o.audit.appendAll(eventId, entries);
+      return;
+    }
     const others = pageHasIt
       ? this.o.directory.serviceChannels(service).filter((c) => parseChannel(c)?.kind !== 'pagerduty')
       : undefined;
-    if (others?.length === 0) {
-      await this.entry(
-        eventId,
-        {
-          kind: 'notify',
-          action: kind,
-          ok: true,
-          detail: { channels: ['pagerduty'], headline: text.split('\n')[0] ?? '', as: 'the evidence note' },
-        },
-        trail,
-      );
-      return;
-    }
     const full: NotifyMessage = {
       service,
       text,
@@ -695,6 +690,34 @@ export class Responder {
     } catch (error) {
       await this.entry(eventId, { kind: 'notify', action: kind, ok: false, error: messageOf(error) }, trail);
     }
+  }
+
+  /**
+   * When the page was the service's one channel and has the message already (as the evidence
+   * note), the notification is only its audit entry: put onto `trail`, and true. False when a
+   * channel is left to send to (nothing is put onto `trail` then).
+   */
+  private notifiedByPage(
+    event: Readonly<Record<string, unknown>>,
+    kind: string,
+    text: string,
+    pageHasIt: boolean,
+    trail: AuditEntry[],
+  ): boolean {
+    if (!pageHasIt) return false;
+    const others = this.o.directory
+      .serviceChannels(String(event['service']))
+      .filter((c) => parseChannel(c)?.kind !== 'pagerduty');
+    if (others.length > 0) return false;
+    trail.push({
+      at: new Date().toISOString(),
+      node: this.o.node,
+      kind: 'notify',
+      action: kind,
+      ok: true,
+      detail: { channels: ['pagerduty'], headline: text.split('\n')[0] ?? '', as: 'the evidence note' },
+    });
+    return true;
   }
 
   /** An audit entry: onto `trail` when given (written later with others), else written now. */

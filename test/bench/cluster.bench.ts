@@ -100,7 +100,7 @@ function event(): { id: string; data: Buffer; key: string } {
   return { id, data: Buffer.from(JSON.stringify(body)), key: `${host}-${seq % 64}` };
 }
 
-const pct = (xs: number[], p: number): number => {
+const pct = (xs: readonly number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
@@ -129,8 +129,9 @@ async function waitDecided(
   keys: RedisKeys,
   ids: string[],
   timeoutMs: number,
-): Promise<Map<string, number>> {
+): Promise<{ decidedAt: Map<string, number>; voteMs: number[] }> {
   const decidedAt = new Map<string, number>();
+  const voteMs: number[] = [];
   const deadline = Date.now() + timeoutMs;
   let pending = ids;
   while (pending.length > 0) {
@@ -140,12 +141,16 @@ async function waitDecided(
     values.forEach((v, i) => {
       const id = pending[i] ?? '';
       if (v === null) next.push(id);
-      else decidedAt.set(id, Date.parse((JSON.parse(v) as { decided_at: string }).decided_at));
+      else {
+        const d = JSON.parse(v) as { decided_at: string; vote_ms?: number };
+        decidedAt.set(id, Date.parse(d.decided_at));
+        if (d.vote_ms !== undefined) voteMs.push(d.vote_ms);
+      }
     });
     pending = next;
     if (pending.length > 0) await new Promise((r) => setTimeout(r, 50));
   }
-  return decidedAt;
+  return { decidedAt, voteMs };
 }
 
 interface FirstResponse {
@@ -339,7 +344,13 @@ async function pass(
   events: { id: string; data: Buffer; key: string }[],
   perSecond: number | 'backlog',
   seen?: ReadonlyMap<string, number>,
-): Promise<{ latencies: number[]; span: number; responses: FirstResponse[]; putToGet: number[] }> {
+): Promise<{
+  latencies: number[];
+  span: number;
+  responses: FirstResponse[];
+  putToGet: number[];
+  voteMs: number[];
+}> {
   const putAt = new Map<string, number>();
   const started = Date.now();
   if (perSecond === 'backlog') await putBatch(stack, events, putAt);
@@ -352,7 +363,7 @@ async function pass(
     }
   }
   const ids = events.map((e) => e.id);
-  const decided = await waitDecided(redis, keys, ids, 300_000);
+  const { decidedAt: decided, voteMs } = await waitDecided(redis, keys, ids, 300_000);
   const latencies = ids.map((id) => (decided.get(id) ?? NaN) - (putAt.get(id) ?? NaN));
   const span = (Math.max(...decided.values()) - started) / 1000;
   // A page's response comes within PagerDuty's budget (50 s) of its event, or never: what is missing
@@ -362,7 +373,7 @@ async function pass(
     seen === undefined
       ? []
       : ids.map((id) => (seen.get(id) ?? NaN) - (putAt.get(id) ?? NaN)).filter(Number.isFinite);
-  return { latencies, span, responses, putToGet };
+  return { latencies, span, responses, putToGet, voteMs };
 }
 
 /**
@@ -524,14 +535,27 @@ async function main(): Promise<void> {
   const processes: Processes = [...stack.processes(), { name: 'bench (simulators, load)', pid: process.pid }];
   for (let h = 1; h <= 6; h++) stack.fleet.inject({ kind: 'host_down', host: `sms-api-${h}` });
   const rows = [
-    ['path, load', 'events', 'decisions/s', 'latency p50 ms', 'latency p99 ms', 'escalate p50 / p99 ms (n)'],
+    [
+      'path, load',
+      'events',
+      'decisions/s',
+      'latency p50 ms',
+      'latency p99 ms',
+      'of which votes p50 / p99 ms',
+      'put→get (bare reader) p50 / p99 ms',
+      'escalate p50 / p99 ms (n)',
+    ],
   ];
+  const pair = (xs: readonly number[]): string =>
+    xs.length === 0 ? '-' : `${pct(xs, 50).toFixed(0)} / ${pct(xs, 99).toFixed(0)}`;
   const row = (label: string, n: number, r: Awaited<ReturnType<typeof pass>>): string[] => [
     label,
     String(n),
     (n / r.span).toFixed(0),
     pct(r.latencies, 50).toFixed(0),
     pct(r.latencies, 99).toFixed(0),
+    pair(r.voteMs),
+    pair(r.putToGet),
     responseCells(r.responses, 'escalate'),
   ];
   const cpu: Record<'voted' | 'storm', Map<string, number>> = { voted: new Map(), storm: new Map() };
