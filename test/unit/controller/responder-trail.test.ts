@@ -110,7 +110,11 @@ describe('responder: an escalation and its trail', () => {
     const r = await escalation('web', ['pagerduty', 'slack:#web']);
     assert.equal(r.incident.notes.length, 1);
     assert.deepEqual(r.updates.map(actions), [['page:escalate', 'page:note']]);
-    assert.deepEqual(r.sent.map((m) => m.channels), [['slack:#web']], 'to Slack only: the page has it');
+    assert.deepEqual(
+      r.sent.map((m) => m.channels),
+      [['slack:#web']],
+      'to Slack only: the page has it',
+    );
     assert.deepEqual(r.audit.writes.map(actions), [['notify:escalated']]);
     assert.deepEqual(actions(r.trail), ['page:escalate', 'page:note', 'notify:escalated']);
   });
