@@ -18,7 +18,10 @@
  * first: in a storm each token saves people the most time, and the oldest pages, which PagerDuty's
  * timer is about to escalate anyway, are the ones left to it). The call at the head of a node's
  * queue collects its tokens as they come above its floor, so that a call wanting three is not
- * starved by other nodes' calls wanting one or two; what it holds when it gives up goes back. A call whose deadline (the end of its page's race) comes before its
+ * starved by other nodes' calls wanting one or two; what it holds when it gives up goes back. The
+ * calls queued behind it are served in the same step (one round trip to Redis for all of them, in
+ * the queue's order) while each can have all it wants: a storm's escalations are not asked for one
+ * round trip at a time. A call whose deadline (the end of its page's race) comes before its
  * turn is refused with `LZ_ERR_PAGER_OVER_BUDGET` having sent nothing: PagerDuty's own timer
  * escalates that page, and the caller records that it left it to the timer.
  *
@@ -27,7 +30,7 @@
  */
 import type { RedisClient } from '../common/redis.js';
 import { viaRedis } from '../common/dependency.js';
-import { defineScripts, replies, runScript, script, SCRIPT_REPLY } from '../common/lua.js';
+import { defineScripts, runScript, script, SCRIPT_REPLY } from '../common/lua.js';
 import { LzError } from '../common/errors.js';
 import { PagerError, PagerErrorCodes } from './errors.js';
 import { abortReason } from './retry-policy.js';
@@ -86,8 +89,24 @@ export const UNLIMITED_BUDGET: RequestBudget = {
   pausedUntil: () => 0,
 };
 
-/** `[granted, wait ms, level, granted to the call to follow]`. */
-const SCRIPT = script('pager', 'pager-budget', ['bucket'], replies.numbers(4));
+/**
+ * `[granted, wait ms, level, granted to the call to follow]`, then `[granted, granted to the call to
+ * follow]` for each further call served in the same step.
+ */
+const SCRIPT = script('pager', 'pager-budget', ['bucket'], (reply: unknown): number[] | undefined =>
+  Array.isArray(reply) &&
+  reply.length >= 4 &&
+  reply.length % 2 === 0 &&
+  reply.every((v) => typeof v === 'number' && Number.isFinite(v))
+    ? (reply as number[])
+    : undefined,
+);
+
+/**
+ * Calls served in one step (one round trip) at most: the waiting call and those queued behind it,
+ * in the queue's order, while there are tokens for each one whole.
+ */
+const MAX_CALLS_A_STEP = 16;
 
 /** Longest sleep between two asks of a waiting node: a new, more urgent call is not kept waiting longer. */
 const MAX_POLL_MS = 250;
@@ -242,8 +261,7 @@ export class SharedRequestBudget implements RequestBudget {
 
   /** Tokens left now (tests, metrics). */
   async level(): Promise<number> {
-    const [, , left] = await this.#call('give', 0);
-    return left;
+    return (await this.#call('give', 0))[2] ?? 0;
   }
 
   async #pump(): Promise<void> {
@@ -268,42 +286,50 @@ export class SharedRequestBudget implements RequestBudget {
         }
         this.#serving = waiter;
         this.#dirty = false;
-        const left = waiter.deadline - this.#now();
-        let reply: [number, number, number, number];
+        // The calls queued behind it, in turn, in the same step: each is served only when all
+        // before it got all they wanted (the others hold nothing: only the call served holds).
+        const batch = [
+          waiter,
+          ...this.#queue.filter((w) => w !== waiter).sort((a, b) => (before(a, b) ? -1 : 1)),
+        ].slice(0, MAX_CALLS_A_STEP);
+        let reply: number[];
         try {
-          reply = await this.#call(
-            'take',
-            waiter.count - waiter.held,
-            this.#bucket.floors[priorityOf(waiter.rank)],
-            waiter.then === 0
-              ? undefined
-              : { count: waiter.then, floor: this.#bucket.floors[priorityOf(waiter.thenRank)] },
-          );
+          reply = await this.#take(batch);
         } catch (error) {
           this.#onError?.(error);
-          this.#refuse(
-            waiter,
-            `the region's PagerDuty request budget could not be read (${error instanceof Error ? error.message : String(error)}): nothing was sent`,
-            error,
-          );
+          for (const w of batch)
+            this.#refuse(
+              w,
+              `the region's PagerDuty request budget could not be read (${error instanceof Error ? error.message : String(error)}): nothing was sent`,
+              error,
+            );
           continue;
         }
-        // Withdrawn (its signal fired) while Redis answered: what it was granted goes back.
-        if (!this.#queue.includes(waiter)) {
-          this.give(reply[0] + reply[3]);
-          continue;
+        let short: Waiter | undefined;
+        for (const [i, w] of batch.entries()) {
+          const granted = (i === 0 ? reply[0] : reply[2 * i + 2]) ?? 0;
+          const following = (i === 0 ? reply[3] : reply[2 * i + 3]) ?? 0;
+          // Withdrawn (its signal fired) while Redis answered: what it was granted goes back.
+          if (!this.#queue.includes(w)) {
+            this.give(granted + following);
+            continue;
+          }
+          if (short !== undefined) continue;
+          w.held += granted;
+          if (w.held >= w.count) {
+            // Handed over to the call, which spends them (and gives back the following call's unspent).
+            w.held = 0;
+            if (this.#serving === w) this.#serving = undefined;
+            this.#remove(w);
+            w.resolve(following);
+          } else {
+            short = w;
+            this.#serving = w;
+          }
         }
-        waiter.held += reply[0];
-        if (waiter.held >= waiter.count) {
-          // Handed over to the call, which spends them (and gives back the following call's unspent).
-          waiter.held = 0;
-          this.#serving = undefined;
-          this.#remove(waiter);
-          waiter.resolve(reply[3]);
-          continue;
-        }
-        if (this.#dirty) continue;
-        const wait = Math.max(1, Math.min(reply[1], MAX_POLL_MS, left - MIN_USEFUL_MS + 1));
+        if (short === undefined || this.#dirty) continue;
+        const left = short.deadline - this.#now();
+        const wait = Math.max(1, Math.min(reply[1] ?? MAX_POLL_MS, MAX_POLL_MS, left - MIN_USEFUL_MS + 1));
         await new Promise<void>((resolve) => {
           const timer = setTimeout(done, wait);
           function done(): void {
@@ -367,23 +393,32 @@ export class SharedRequestBudget implements RequestBudget {
     if (at >= 0) this.#queue.splice(at, 1);
   }
 
-  async #call(
-    op: 'take' | 'give' | 'pause',
-    amount: number,
-    floor = 0,
-    then?: { readonly count: number; readonly floor: number },
-  ): Promise<[number, number, number, number]> {
+  /** One take for `batch` (the first call first): the script's reply. */
+  #take(batch: readonly Waiter[]): Promise<number[]> {
+    return this.#script(
+      'take',
+      batch.flatMap((w) => [
+        w.count - w.held,
+        this.#bucket.floors[priorityOf(w.rank)],
+        w.then,
+        w.then === 0 ? 0 : this.#bucket.floors[priorityOf(w.thenRank)],
+      ]),
+    );
+  }
+
+  async #call(op: 'give' | 'pause', amount: number): Promise<number[]> {
+    return this.#script(op, [amount, 0, 0, 0]);
+  }
+
+  async #script(op: 'take' | 'give' | 'pause', args: readonly number[]): Promise<number[]> {
     const { capacity, ratePerMinute } = this.#bucket;
-    const reply = await viaRedis('PagerDuty request budget', () =>
+    return viaRedis('PagerDuty request budget', () =>
       runScript(this.#redis, SCRIPT, { bucket: this.#key }, [
         op,
         Math.round(this.#now()),
         capacity,
         ratePerMinute,
-        amount,
-        floor,
-        then?.count ?? 0,
-        then?.floor ?? 0,
+        ...args,
       ]),
     ).catch((error: unknown) => {
       // A reply the script never gives grants nothing.
@@ -391,7 +426,6 @@ export class SharedRequestBudget implements RequestBudget {
         throw new PagerError(PagerErrorCodes.OVER_BUDGET, `the budget script answered: ${error.message}`);
       throw error;
     });
-    return reply as [number, number, number, number];
   }
 }
 

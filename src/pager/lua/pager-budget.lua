@@ -16,8 +16,14 @@
 -- ARGV[7]  take: tokens of a call to follow (a note after an escalation), granted with the last of
 --          the wanted ones when there is room above their own floor; else 0 of them (optional)
 -- ARGV[8]  take: that call's floor
+-- ARGV[9..] take: more calls, served in one step after the first in the order given (the node's
+--          queue order), four values each as ARGV[5..8]; a call is served only when every call
+--          before it got all it wanted (the floors never fall along that order, so a call after one
+--          left short could get nothing anyway)
 -- Returns  {tokens granted (give: 1; pause: 0), ms to wait before asking again (0 when all were
---           granted), tokens left (integer), tokens of the call to follow granted}
+--           granted; else until the next token above the floor of the call left short), tokens
+--           left (integer), tokens of the call to follow granted}, then for each more call: its
+--           tokens granted and its following call's}
 local now = tonumber(ARGV[2])
 local capacity = tonumber(ARGV[3])
 local rate = tonumber(ARGV[4])
@@ -60,22 +66,49 @@ if op == 'give' then
   return {1, 0, math.floor(tokens), 0}
 end
 
-local wanted = tonumber(ARGV[5])
-local floor = tonumber(ARGV[6])
+local calls = math.floor((#ARGV - 4) / 4)
+if calls < 1 then
+  calls = 1
+end
+local reply = {0, 0, 0, 0}
+for i = 2, calls do
+  reply[#reply + 1] = 0
+  reply[#reply + 1] = 0
+end
 if now < paused_until then
   save()
-  return {0, paused_until - now, math.floor(tokens), 0}
+  reply[2] = paused_until - now
+  reply[3] = math.floor(tokens)
+  return reply
 end
-local granted = math.min(wanted, math.max(0, math.floor(tokens - floor)))
-tokens = tokens - granted
-if granted == wanted then
-  local next_wanted = tonumber(ARGV[7]) or 0
-  local next_floor = tonumber(ARGV[8]) or 0
-  local next_granted = math.min(next_wanted, math.max(0, math.floor(tokens - next_floor)))
-  tokens = tokens - next_granted
-  save()
-  return {granted, 0, math.floor(tokens), next_granted}
+local wait = 0
+for i = 1, calls do
+  local base = 4 * i
+  local wanted = tonumber(ARGV[base + 1])
+  local floor = tonumber(ARGV[base + 2])
+  local granted = math.min(wanted, math.max(0, math.floor(tokens - floor)))
+  tokens = tokens - granted
+  local next_granted = 0
+  if granted == wanted then
+    local next_wanted = tonumber(ARGV[base + 3]) or 0
+    local next_floor = tonumber(ARGV[base + 4]) or 0
+    next_granted = math.min(next_wanted, math.max(0, math.floor(tokens - next_floor)))
+    tokens = tokens - next_granted
+  end
+  if i == 1 then
+    reply[1] = granted
+    reply[4] = next_granted
+  else
+    reply[2 * i + 1] = granted
+    reply[2 * i + 2] = next_granted
+  end
+  if granted < wanted then
+    -- Until the next token above this call's floor; the calls after it get nothing this time.
+    wait = math.max(1, math.ceil((floor + 1 - tokens) * 60000 / rate))
+    break
+  end
 end
 save()
--- Until the next token above the floor.
-return {granted, math.max(1, math.ceil((floor + 1 - tokens) * 60000 / rate)), math.floor(tokens), 0}
+reply[2] = wait
+reply[3] = math.floor(tokens)
+return reply

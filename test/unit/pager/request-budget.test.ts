@@ -233,4 +233,51 @@ describe('SharedRequestBudget', () => {
     await until('the plan granted', () => got !== undefined);
     assert.equal(got, 1, '10 s later the bucket has refilled: the note gets its token with the plan');
   });
+  /** The budget script's runs on the suite's server so far. */
+  async function scriptRuns(): Promise<number> {
+    const stats = await ctx.redis.info('commandstats');
+    return [...stats.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce(
+      (n, m) => n + Number(m[1]),
+      0,
+    );
+  }
+
+  test("calls waiting together are served in one step: one round trip for all, in the queue's order", async () => {
+    const { a, clock } = pair(960);
+    const { capacity, floors, ratePerMinute } = bucketFor(960);
+    const deadline = (s: number): number => T0 + s * 1000;
+    await a.level();
+    const runs = await scriptRuns();
+    // The first is asked for at once; the nine queued while Redis answers it go in the next step.
+    const order: string[] = [];
+    const takes = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((s) =>
+      a.take(1, 'escalate', deadline(s), never).then(() => order.push(`+${s}s`)),
+    );
+    await Promise.all(takes);
+    assert.equal((await scriptRuns()) - runs, 2, 'two script runs for ten calls');
+    // Escalations newest first, after the one asked for at once.
+    assert.deepEqual(order, ['+1s', '+10s', '+9s', '+8s', '+7s', '+6s', '+5s', '+4s', '+3s', '+2s']);
+    assert.equal(await a.level(), capacity - 10);
+
+    // Short: three tokens above the escalation floor for three calls of two (queued behind an
+    // acknowledgement that takes one). The newest gets its two in the step; the next collects the
+    // last one and keeps its turn; the oldest gets nothing yet.
+    while ((await a.level()) > floors.escalate + 4) await a.take(1, 'acknowledge', deadline(50), never);
+    const got: string[] = [];
+    const blocker = a.take(1, 'acknowledge', deadline(50), never);
+    const plans = [20, 30, 40].map((s) =>
+      a.take(2, 'escalate', deadline(s), never).then(() => got.push(`+${s}s`)),
+    );
+    await blocker;
+    await until('the newest plan', () => got.length === 1);
+    assert.deepEqual(got, ['+40s']);
+    assert.equal(await a.level(), floors.escalate, 'one token held by the next plan');
+    const oneToken = Math.ceil(60_000 / ratePerMinute);
+    clock.now += oneToken;
+    await until('the second plan', () => got.length === 2);
+    assert.deepEqual(got, ['+40s', '+30s']);
+    clock.now += oneToken * 2;
+    await Promise.all(plans);
+    assert.deepEqual(got, ['+40s', '+30s', '+20s']);
+  });
 });
