@@ -1,7 +1,8 @@
 /**
  * How a batch is handled at once without reordering what must stay in order: records about the
- * same host (one partition key) in stream order, different hosts in parallel; and one handling of
- * an event id at a time in this process.
+ * same host (one partition key) in stream order, different hosts in parallel, also across batches
+ * of a shard handled at the same time (KeyOrder); and one handling of an event id at a time in
+ * this process.
  */
 import type { LimitFunction } from 'p-limit';
 import type { StreamRecord } from '../ingest/stream-record.js';
@@ -15,6 +16,7 @@ export async function inLanes<T>(
   limit: LimitFunction,
   handle: (record: StreamRecord) => Promise<T>,
   unhandled: T,
+  order: KeyOrder = new KeyOrder(),
 ): Promise<T[]> {
   const lanes = new Map<string, StreamRecord[]>();
   for (const record of records) {
@@ -28,16 +30,19 @@ export async function inLanes<T>(
   const results = new Map<StreamRecord, T>();
   const failures: unknown[] = [];
   await Promise.all(
-    [...lanes.values()].map((lane) =>
-      limit(async () => {
-        for (const record of lane) {
-          try {
-            results.set(record, await handle(record));
-          } catch (error) {
-            failures.push(error);
+    [...lanes.entries()].map(([key, lane]) =>
+      // After the key's lanes of batches handed over before this one; no slot held while waiting.
+      order.after(key, () =>
+        limit(async () => {
+          for (const record of lane) {
+            try {
+              results.set(record, await handle(record));
+            } catch (error) {
+              failures.push(error);
+            }
           }
-        }
-      }),
+        }),
+      ),
     ),
   );
   if (failures.length > 0) throw failures[0];
@@ -64,5 +69,34 @@ export class OneAtATime<T> {
     } finally {
       if (this.#running.get(key) === mine) this.#running.delete(key);
     }
+  }
+}
+
+/**
+ * Work in the order it was handed over, per key: a batch of a shard handled while the one before
+ * it still is has its records about a host wait for that host's records of the earlier batch.
+ * Registered when handed over (synchronously), so the order is the order of the calls. A batch
+ * handed over again after a failure (Redis away) queues behind what came since: its events then
+ * meet the later ones' claims, fold and lock as any later event would, never a second action.
+ */
+export class KeyOrder {
+  readonly #tails = new Map<string, Promise<void>>();
+
+  after<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const mine = (this.#tails.get(key) ?? Promise.resolve()).then(work);
+    const tail = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#tails.set(key, tail);
+    void tail.then(() => {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    });
+    return mine;
+  }
+
+  /** Keys with work queued or running (tests). */
+  get size(): number {
+    return this.#tails.size;
   }
 }

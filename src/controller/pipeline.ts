@@ -53,7 +53,7 @@ import { EventAttempt, releaseLeft } from './event-attempt.js';
 import type { AttemptDeps } from './event-attempt.js';
 import { GateVerdicts } from './gate-verdicts.js';
 import type { SafetyGates } from './gate-verdicts.js';
-import { inLanes, OneAtATime } from './lanes.js';
+import { inLanes, KeyOrder, OneAtATime } from './lanes.js';
 import { LateVotes } from './late-votes.js';
 import { Outbox } from './outbox.js';
 import type { Responder } from './responder.js';
@@ -100,6 +100,8 @@ export interface PipelineOptions {
 
 export class Pipeline {
   private readonly limit;
+  /** Records about one host in stream order, across the batches of a shard in hand at once. */
+  private readonly order = new KeyOrder();
   private readonly now: () => number;
   private readonly attempts: AttemptDeps;
   private readonly builder: RecordBuilder;
@@ -154,7 +156,7 @@ export class Pipeline {
 
   /** Every record of a batch gets a durable outcome; rejects if any cannot (the batch is retried). */
   handleBatch(records: readonly StreamRecord[]): Promise<Handled[]> {
-    return inLanes(records, this.limit, (record) => this.handle(record), 'rejected');
+    return inLanes(records, this.limit, (record) => this.handle(record), 'rejected', this.order);
   }
 
   async handle(record: StreamRecord): Promise<Handled> {

@@ -1,8 +1,10 @@
 /**
  * Reads one shard while this node holds its lease: from after the checkpoint (or the oldest record),
- * a batch at a time; a batch's checkpoint moves only once the handler has a durable outcome for every
- * record of it. A batch whose handling fails is retried (the handler is idempotent by event id), so an
- * event is never skipped. A closed shard read to its end is marked done, so that its children may start.
+ * a batch at a time, with up to two batches in hand (the next is read and handed over while one
+ * waits for its slowest event; the handler keeps a host's records in stream order across them). The
+ * checkpoint moves past a batch only once the handler has a durable outcome for every record of it
+ * and of every batch before it. A batch whose handling fails is retried (the handler is idempotent
+ * by event id), so an event is never skipped. A closed shard read to its end is marked done, so that its children may start.
  *
  * A KPL aggregated record is unpacked here into one record per user record (kpl.ts), all in the
  * batch of the GetRecords call that returned it: its user records share its sequence number, and
@@ -37,6 +39,12 @@ export interface ShardReaderOptions {
 }
 
 export type ReaderEnd = 'stopped' | 'drained' | 'lease_lost';
+
+/**
+ * Batches of a shard in hand at once: the next is read and handed over while the one before it
+ * still waits for its slowest event; the one after waits for the oldest to be checkpointed.
+ */
+const MAX_BATCHES_IN_HAND = 2;
 
 const THROTTLED = new Set([
   'ProvisionedThroughputExceededException',
@@ -87,11 +95,20 @@ export class ShardReader {
   private async run(): Promise<ReaderEnd> {
     let backoff = 0;
     let iterator: string | undefined;
+    // Batches handed over and not checkpointed yet, oldest first. Each one's checkpoint waits for
+    // the one before it; a batch ends the reading (its lease lost, the reader stopped) for all.
+    const inHand: Promise<ReaderEnd | undefined>[] = [];
+    let last: Promise<ReaderEnd | undefined> = Promise.resolve(undefined);
+    /** Every batch in hand settled and checkpointed: the first end any of them met, if one did. */
+    const settle = async (): Promise<ReaderEnd | undefined> => {
+      const ends = await Promise.all(inHand.splice(0));
+      return ends.find((e) => e !== undefined);
+    };
     while (!this.stopping) {
       const started = Date.now();
       try {
         iterator ??= await this.iterator();
-        if (iterator === undefined) return this.finish('drained');
+        if (iterator === undefined) return this.finish((await settle()) ?? 'drained');
         const out = await this.o.kinesis.send(
           new GetRecordsCommand({ ShardIterator: iterator, Limit: this.o.limit ?? 500 }),
         );
@@ -99,11 +116,24 @@ export class ShardReader {
         if (out.MillisBehindLatest !== undefined) this.o.onLag?.(this.o.shardId, out.MillisBehindLatest);
         const records = (out.Records ?? []).flatMap((r) => expand(this.toRecord(r)));
         if (records.length > 0) {
-          const end = await this.handleBatch(records);
-          if (end !== undefined) return end;
+          // Handed over now, checkpointed once it and every batch before it are handled: the next
+          // GetRecords does not wait for this batch's slowest event (a vote, a retry).
+          const handled = this.handleBatch(records);
+          const before = last;
+          last = Promise.all([before, handled]).then(([ended, end]) =>
+            ended !== undefined ? ended : end !== undefined ? end : this.checkpoint(records),
+          );
+          inHand.push(last);
+          if (inHand.length >= MAX_BATCHES_IN_HAND) {
+            const end = await inHand.shift();
+            if (end !== undefined) return (await settle()) ?? end;
+          }
         }
         iterator = out.NextShardIterator;
-        if (iterator === undefined) return this.finish('drained');
+        if (iterator === undefined) {
+          const end = await settle();
+          return end ?? this.finish('drained');
+        }
         const wait = this.o.pollMs - (Date.now() - started);
         if (records.length === 0 || wait > 0)
           await this.nap(Math.max(wait, records.length === 0 ? this.o.pollMs : 0));
@@ -120,15 +150,18 @@ export class ShardReader {
             'reading the shard failed; retrying from the checkpoint',
           );
         }
-        // Start again from the checkpoint: nothing after it has a durable outcome yet.
+        // Start again from the checkpoint, once the batches in hand have theirs: nothing after it
+        // has a durable outcome yet.
+        const end = await settle();
+        if (end !== undefined) return end;
         iterator = undefined;
         await this.nap(backoff);
       }
     }
-    return 'stopped';
+    return (await settle()) ?? 'stopped';
   }
 
-  /** Handles a batch until it succeeds (or the reader stops), then moves the checkpoint. */
+  /** Handles a batch until it succeeds; `stopped` when the reader stopped first. */
   private async handleBatch(records: readonly StreamRecord[]): Promise<ReaderEnd | undefined> {
     let delay = 100;
     for (;;) {
@@ -146,6 +179,11 @@ export class ShardReader {
       }
     }
     this.handled += records.length;
+    return undefined;
+  }
+
+  /** Moves the checkpoint past a batch handled (and every one before it). */
+  private async checkpoint(records: readonly StreamRecord[]): Promise<ReaderEnd | undefined> {
     // The last Kinesis record of the batch, whole: every user record of an aggregate is in the batch
     // its Kinesis record came in (expand() runs on one GetRecords answer), and each has an outcome.
     const last = records[records.length - 1]?.sequenceNumber ?? '';

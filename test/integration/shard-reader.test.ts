@@ -1,0 +1,186 @@
+/**
+ * The shard reader against kinesis-local and a real redis-server: while a batch waits for its
+ * slowest event, the next batch is read and handed over (its events are not held up by it); the
+ * checkpoint moves in order, past a batch only once it and every batch before it are handled; and
+ * a reader stopped with batches in hand checkpoints what was handled and stops.
+ */
+import { strict as assert } from 'node:assert';
+import { after, before, describe, test } from 'node:test';
+import { PutRecordCommand } from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { RedisKeys } from '../../src/common/keys.js';
+import { ensureStream, kinesisClient } from '../../src/ingest/kinesis-client.js';
+import { ShardLeases } from '../../src/ingest/shard-leases.js';
+import { ShardReader } from '../../src/ingest/shard-reader.js';
+import type { StreamRecord } from '../../src/ingest/stream-record.js';
+import { startKinesisLocal } from '../../src/sim/kinesis-local.js';
+import type { KinesisLocalProcess } from '../../src/sim/kinesis-local.js';
+import { startRedis } from '../../src/sim/redis-server.js';
+import type { RedisProcess } from '../../src/sim/redis-server.js';
+import { waitFor } from '../helpers/wait.js';
+
+const SHARD = 'shardId-000000000000';
+
+describe('shard reader', { timeout: 120_000 }, () => {
+  let kinesis: KinesisLocalProcess;
+  let server: RedisProcess;
+  let client: KinesisClient;
+  let redis: Redis;
+  let streams = 0;
+
+  before(async () => {
+    [kinesis, server] = await Promise.all([startKinesisLocal(), startRedis()]);
+    client = kinesisClient({ endpoint: kinesis.endpoint, region: 'us-east-1' });
+    redis = new Redis(server.url);
+  });
+  after(async () => {
+    redis.disconnect();
+    client.destroy();
+    await Promise.all([kinesis.stop(), server.stop()]);
+  });
+
+  /** A stream of one shard, this node's lease on it, and a way to put an event about a host. */
+  async function setUp(): Promise<{
+    stream: string;
+    leases: ShardLeases;
+    put: (id: string, host: string) => Promise<void>;
+  }> {
+    const stream = `reader-${process.pid}-${streams++}`;
+    await ensureStream(client, stream, 1);
+    const leases = new ShardLeases(redis, new RedisKeys(stream), 'a', 30_000);
+    assert.equal(await leases.acquire(SHARD), true);
+    const put = async (id: string, host: string): Promise<void> => {
+      await client.send(
+        new PutRecordCommand({ StreamName: stream, PartitionKey: host, Data: Buffer.from(id) }),
+      );
+    };
+    return { stream, leases, put };
+  }
+
+  test('the next batch is handed over while one waits for its slowest event; the checkpoint moves in order', async () => {
+    const { stream, leases, put } = await setUp();
+    const handedOver: string[][] = [];
+    const finished: string[] = [];
+    let releaseSlow: () => void = () => undefined;
+    const slow = new Promise<void>((resolve) => (releaseSlow = resolve));
+    const reader = new ShardReader({
+      kinesis: client,
+      stream,
+      shardId: SHARD,
+      leases,
+      log: pino({ level: 'silent' }),
+      pollMs: 20,
+      handle: async (_shard, records: readonly StreamRecord[]) => {
+        const ids = records.map((r) => Buffer.from(r.data).toString());
+        handedOver.push(ids);
+        if (ids.includes('slow')) await slow;
+        finished.push(...ids);
+      },
+    });
+    try {
+      await put('slow', 'host-1');
+      await waitFor(
+        'the first batch',
+        () => Promise.resolve(handedOver.length === 1 ? true : undefined),
+        20_000,
+      );
+      const first = await leases.checkpointOf(SHARD);
+      await put('quick', 'host-2');
+      // Handed over and handled while the slow one still waits.
+      await waitFor(
+        'the next batch handled',
+        () => Promise.resolve(finished.includes('quick') ? true : undefined),
+        20_000,
+      );
+      assert.equal(finished.includes('slow'), false);
+      assert.deepEqual(handedOver, [['slow'], ['quick']]);
+      // Its checkpoint waits for the batch before it.
+      assert.equal(await leases.checkpointOf(SHARD), first, 'no checkpoint past a batch in hand');
+      releaseSlow();
+      const sequences = await waitFor(
+        'the checkpoint past both',
+        async () => {
+          const at = await leases.checkpointOf(SHARD);
+          return at !== undefined && at !== first ? at : undefined;
+        },
+        20_000,
+      );
+      // Past the last record put (sequence numbers grow).
+      await put('third', 'host-1');
+      await waitFor(
+        'the third handled',
+        () => Promise.resolve(finished.includes('third') ? true : undefined),
+        20_000,
+      );
+      const now = await waitFor(
+        'the checkpoint past the third',
+        async () => {
+          const at = await leases.checkpointOf(SHARD);
+          return at !== undefined && at !== sequences ? at : undefined;
+        },
+        20_000,
+      );
+      assert.ok(BigInt(now) > BigInt(sequences));
+    } finally {
+      reader.stop();
+      assert.equal(await reader.done, 'stopped');
+    }
+  });
+
+  test('at most two batches in hand: nothing more is read before the oldest is handled', async () => {
+    const { stream, leases, put } = await setUp();
+    // The reader's own GetRecords calls, counted on its (real) client.
+    const reading = kinesisClient({ endpoint: kinesis.endpoint, region: 'us-east-1' });
+    let reads = 0;
+    reading.middlewareStack.add(
+      (next, context) => (args) => {
+        if (context.commandName === 'GetRecordsCommand') reads++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countReads' },
+    );
+    const handedOver: string[] = [];
+    const gates = new Map<string, () => void>();
+    const reader = new ShardReader({
+      kinesis: reading,
+      stream,
+      shardId: SHARD,
+      leases,
+      log: pino({ level: 'silent' }),
+      pollMs: 20,
+      handle: (_shard, records: readonly StreamRecord[]) => {
+        const ids = records.map((r) => Buffer.from(r.data).toString());
+        handedOver.push(...ids);
+        return new Promise<void>((resolve) => gates.set(ids[0]!, resolve));
+      },
+    });
+    try {
+      await put('one', 'host-1');
+      await waitFor('one', () => Promise.resolve(gates.has('one') ? true : undefined), 20_000);
+      await put('two', 'host-2');
+      await waitFor('two', () => Promise.resolve(gates.has('two') ? true : undefined), 20_000);
+      const readsThen = reads;
+      await put('three', 'host-3');
+      // Ten of the reader's poll intervals: free, it would have read `three` by now.
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(reads, readsThen, 'no GetRecords while two batches are in hand');
+      assert.deepEqual(handedOver, ['one', 'two']);
+      gates.get('one')?.();
+      await waitFor(
+        'three handed over',
+        () => Promise.resolve(gates.has('three') ? true : undefined),
+        20_000,
+      );
+      assert.deepEqual(handedOver, ['one', 'two', 'three']);
+    } finally {
+      reader.stop();
+      for (const open of gates.values()) open();
+      assert.equal(await reader.done, 'stopped');
+      reading.destroy();
+    }
+    // What was handled is checkpointed on the way out.
+    assert.ok((await leases.checkpointOf(SHARD)) !== undefined);
+  });
+});
