@@ -63,7 +63,11 @@ const SIZE = SMOKE
       responsesMs: 20_000,
     }
   : {
+      // 100/s three times: its latency figure is the median of three (the machine's noise is as
+      // large as the figure).
       rates: [
+        { perSecond: 100, seconds: 10 },
+        { perSecond: 100, seconds: 10 },
         { perSecond: 100, seconds: 10 },
         { perSecond: 300, seconds: 10 },
       ],
@@ -765,10 +769,17 @@ async function main(): Promise<void> {
           `bare GetRecords drain of the same stream (${drain.records} records, 4 shards)`,
           `${drain.perSecond.toFixed(0)} records/s`,
         ],
-        ...steady.map((x) => [
-          `decision latency p99 - put→get p99 of a bare reader, voted, ${x.perSecond}/s`,
-          `${x.decisionP99.toFixed(0)} - ${x.putToGetP99.toFixed(0)} = ${(x.decisionP99 - x.putToGetP99).toFixed(0)} ms${x.perSecond === 100 ? ' (aim: <= 50 ms)' : ''}`,
-        ]),
+        ...[...new Set(steady.map((x) => x.perSecond))].map((perSecond) => {
+          const runs = steady.filter((x) => x.perSecond === perSecond);
+          const gaps = runs.map((x) => x.decisionP99 - x.putToGetP99);
+          const each = runs
+            .map((x) => `${x.decisionP99.toFixed(0)} - ${x.putToGetP99.toFixed(0)}`)
+            .join(', ');
+          return [
+            `decision latency p99 - put→get p99 of a bare reader, voted, ${perSecond}/s${runs.length > 1 ? `, median of ${runs.length}` : ''}`,
+            `${pct(gaps, 50).toFixed(0)} ms (${each})${perSecond === 100 ? ' (aim: <= 50 ms)' : ''}`,
+          ];
+        }),
         [
           'voted decisions/s on the backlog / bare drain',
           `${((100 * rate.voted) / drain.perSecond).toFixed(0)}%`,
