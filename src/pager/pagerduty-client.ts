@@ -42,6 +42,13 @@ export interface PagerDutyClientOptions {
   readonly now?: () => number;
   /** Jitter source of the backoff. @defaultValue `Math.random` */
   readonly random?: () => number;
+  /**
+   * How long a kept-alive connection may sit idle before this client closes it: before the server
+   * does, so that a request is not sent on a connection the server is closing (it would fail and
+   * cost a retried attempt). A server's `Keep-Alive: timeout=N` shortens it further (Node's agent
+   * closes such a connection a second before N). @defaultValue `4000`, as undici's
+   */
+  readonly idleSocketMs?: number;
 }
 
 export interface PagerDutyRequest {
@@ -92,11 +99,16 @@ export class PagerDutyClient {
   readonly #now: () => number;
   readonly #random: () => number;
   /** Connections kept open between requests (PagerDuty's API is one host). */
-  readonly #httpAgent = new HttpAgent({ keepAlive: true });
-  readonly #httpsAgent = new HttpsAgent({ keepAlive: true });
+  readonly #httpAgent: HttpAgent;
+  readonly #httpsAgent: HttpsAgent;
 
   constructor(options: PagerDutyClientOptions) {
     this.#options = options;
+    // The agent's `timeout` closes a connection idle in its pool that long; on a request in flight
+    // it only emits 'timeout', which nothing here listens to (the attempt's own timeout governs).
+    const idle = { keepAlive: true, timeout: options.idleSocketMs ?? 4_000 };
+    this.#httpAgent = new HttpAgent(idle);
+    this.#httpsAgent = new HttpsAgent(idle);
     this.#baseUrl = (options.baseUrl ?? 'https://api.pagerduty.com').replace(/\/+$/, '');
     this.#backoff = { initialMs: 100, maxMs: 5_000, ...options.backoff };
     this.#now = options.now ?? Date.now;
