@@ -123,6 +123,20 @@ describe('PagerDutyPager against the simulator', () => {
     assert.equal(sim.incident(key)?.escalation_level, 2);
   });
 
+  test('the evidence note with the escalation fails: the escalation still stands as made, the note as failed', async () => {
+    const key = incident();
+    const view = pager().forEvent(Date.now());
+    const id = sim.incident(key)?.id ?? '';
+    // PagerDuty refuses the note (a 400 is not retried); the escalation before it went through.
+    sim.failNext(1, 400, `/incidents/${id}/notes`);
+    const answer = await view.escalate(key, '', never(), { onlyUntaken: true, note: 'the evidence' });
+    assert.equal(answer.escalation_level, 2);
+    assert.equal(sim.incident(key)?.escalation_level, 2);
+    assert.deepEqual(sim.incident(key)?.notes, []);
+    const calls = view.calls().map((c) => `${c.verb}:${String(c.ok)}`);
+    assert.deepEqual(calls, ['escalate:true', 'note:false']);
+  });
+
   test('a resolved page is never touched: no escalation, no acknowledgement (it would reopen)', async () => {
     const key = incident();
     sim.resolveAs(key, 'alice@example.com');
