@@ -329,7 +329,14 @@ export class Responder {
         else noted = notedWith;
         // Known now, and nothing to send: the notification's entry goes in the record's update.
         if (noted !== undefined)
-          notified = this.notifiedByPage({ ...d.event }, 'escalated', message(), noted, trail);
+          notified = this.notifiedByPage(
+            { ...d.event },
+            'escalated',
+            message(),
+            noted,
+            trail,
+            breakerNote !== undefined && 'as' in breakerNote ? breakerNote : undefined,
+          );
         await this.updateRecord(d, page !== undefined, trail.splice(0));
         noted ??= await this.note(d.event_id, key, noteText ?? '', trail);
         // A breaker note claimed and not written: the next event's page may have it.
@@ -518,7 +525,7 @@ export class Responder {
     d: DecisionRecord,
     key: string,
     trail?: AuditEntry[],
-  ): Promise<{ noted: boolean } | { text: string; release: () => Promise<void> }> {
+  ): Promise<{ noted: boolean; as: string; ok: boolean } | { text: string; release: () => Promise<void> }> {
     const breaker = d.gates?.breaker;
     const openedAt = breaker?.opened_at === undefined ? 0 : Date.parse(breaker.opened_at);
     if (this.o.claimBreakerNote !== undefined) {
@@ -542,7 +549,8 @@ export class Responder {
           },
           trail,
         );
-        return { noted: true };
+        // Not noted, and not sent through the page either: in a storm that would note it per event.
+        return { noted: true, as: 'nothing: the breaker note could not be claimed', ok: false };
       }
       if (!first) {
         await this.entry(
@@ -558,7 +566,7 @@ export class Responder {
           },
           trail,
         );
-        return { noted: true };
+        return { noted: true, as: 'the breaker summary note the page has already', ok: true };
       }
     }
     const since = breaker?.opened_at === undefined ? '' : ` since ${breaker.opened_at}`;
@@ -703,6 +711,8 @@ export class Responder {
     text: string,
     pageHasIt: boolean,
     trail: AuditEntry[],
+    /** What the page has instead of the evidence note (the breaker's summary note, or nothing). */
+    has: { readonly as: string; readonly ok: boolean } = { as: 'the evidence note', ok: true },
   ): boolean {
     if (!pageHasIt) return false;
     const others = this.o.directory
@@ -714,8 +724,8 @@ export class Responder {
       node: this.o.node,
       kind: 'notify',
       action: kind,
-      ok: true,
-      detail: { channels: ['pagerduty'], headline: text.split('\n')[0] ?? '', as: 'the evidence note' },
+      ok: has.ok,
+      detail: { channels: ['pagerduty'], headline: text.split('\n')[0] ?? '', as: has.as },
     });
     return true;
   }

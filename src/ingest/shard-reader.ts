@@ -54,6 +54,8 @@ const THROTTLED = new Set([
 
 export class ShardReader {
   private stopping = false;
+  /** A batch in hand ended the reading (its lease lost): the others stop retrying, nothing more is read. */
+  private ended = false;
   private wake: AbortController = new AbortController();
   /** Records handled since start, for progress logs. */
   handled = 0;
@@ -104,7 +106,7 @@ export class ShardReader {
       const ends = await Promise.all(inHand.splice(0));
       return ends.find((e) => e !== undefined);
     };
-    while (!this.stopping) {
+    while (!this.stopping && !this.ended) {
       const started = Date.now();
       try {
         iterator ??= await this.iterator();
@@ -115,18 +117,33 @@ export class ShardReader {
         backoff = 0;
         if (out.MillisBehindLatest !== undefined) this.o.onLag?.(this.o.shardId, out.MillisBehindLatest);
         const records = (out.Records ?? []).flatMap((r) => expand(this.toRecord(r)));
-        if (records.length > 0) {
+        // Read while a batch in hand ended the reading: left for the next reader, from the checkpoint.
+        if (records.length > 0 && !this.ended) {
           // Handed over now, checkpointed once it and every batch before it are handled: the next
           // GetRecords does not wait for this batch's slowest event (a vote, a retry).
           const handled = this.handleBatch(records);
           const before = last;
-          last = Promise.all([before, handled]).then(([ended, end]) =>
-            ended !== undefined ? ended : end !== undefined ? end : this.checkpoint(records),
-          );
+          last = Promise.all([before, handled])
+            .then(([ended, end]) =>
+              ended !== undefined ? ended : end !== undefined ? end : this.checkpoint(records),
+            )
+            .catch((error: unknown): ReaderEnd => {
+              // Neither handling nor the checkpoint throws; if one ever did, nothing after this
+              // batch may be checkpointed: the reading ends here, to resume from the checkpoint.
+              this.o.log.error({ shard: this.o.shardId, err: error }, 'a batch in hand failed unexpectedly');
+              return 'stopped';
+            })
+            .then((end) => {
+              if (end !== undefined) this.ended = true;
+              return end;
+            });
           inHand.push(last);
           if (inHand.length >= MAX_BATCHES_IN_HAND) {
             const end = await inHand.shift();
-            if (end !== undefined) return (await settle()) ?? end;
+            if (end !== undefined) {
+              await settle();
+              return end;
+            }
           }
         }
         iterator = out.NextShardIterator;
@@ -173,7 +190,7 @@ export class ShardReader {
           { shard: this.o.shardId, err: error, records: records.length, retryInMs: delay },
           'batch could not be handled; retrying it',
         );
-        if (this.stopping) return 'stopped';
+        if (this.stopping || this.ended) return 'stopped';
         await this.nap(delay);
         delay = Math.min(delay * 2, 5000);
       }

@@ -292,41 +292,52 @@ export class SharedRequestBudget implements RequestBudget {
           waiter,
           ...this.#queue.filter((w) => w !== waiter).sort((a, b) => (before(a, b) ? -1 : 1)),
         ].slice(0, MAX_CALLS_A_STEP);
+        // What each asks for now (the first may hold part of its tokens already).
+        const asked = batch.map((w) => w.count - w.held);
         let reply: number[];
         try {
           reply = await this.#take(batch);
         } catch (error) {
           this.#onError?.(error);
-          for (const w of batch)
-            this.#refuse(
-              w,
-              `the region's PagerDuty request budget could not be read (${error instanceof Error ? error.message : String(error)}): nothing was sent`,
-              error,
-            );
+          // The call served first is refused, as when it was asked alone; the others stay queued
+          // for the next step (each ask is its own chance). A timed-out step may have taken their
+          // tokens too: unknown, so not given back (a budget that cannot be counted is spent).
+          this.#refuse(
+            waiter,
+            `the region's PagerDuty request budget could not be read (${error instanceof Error ? error.message : String(error)}): nothing was sent`,
+            error,
+          );
           continue;
         }
         let short: Waiter | undefined;
+        /** The call the script left short was withdrawn meanwhile: ask again at once for the next. */
+        let again = false;
+        /** Past the call the script left short: it granted nothing after it. */
+        let past = false;
         for (const [i, w] of batch.entries()) {
           const granted = (i === 0 ? reply[0] : reply[2 * i + 2]) ?? 0;
           const following = (i === 0 ? reply[3] : reply[2 * i + 3]) ?? 0;
-          // Withdrawn (its signal fired) while Redis answered: what it was granted goes back.
-          if (!this.#queue.includes(w)) {
+          const whole = granted >= (asked[i] ?? 0);
+          if (past || !this.#queue.includes(w)) {
+            // Withdrawn (its signal fired) while Redis answered: what it was granted goes back.
             this.give(granted + following);
+            if (!past && !whole) past = again = true;
             continue;
           }
-          if (short !== undefined) continue;
-          w.held += granted;
-          if (w.held >= w.count) {
-            // Handed over to the call, which spends them (and gives back the following call's unspent).
-            w.held = 0;
-            if (this.#serving === w) this.#serving = undefined;
-            this.#remove(w);
-            w.resolve(following);
-          } else {
+          if (!whole) {
+            past = true;
+            w.held += granted;
             short = w;
             this.#serving = w;
+            continue;
           }
+          // Handed over to the call, which spends them (and gives back the following call's unspent).
+          w.held = 0;
+          if (this.#serving === w) this.#serving = undefined;
+          this.#remove(w);
+          w.resolve(following);
         }
+        if (again) continue;
         if (short === undefined || this.#dirty) continue;
         const left = short.deadline - this.#now();
         const wait = Math.max(1, Math.min(reply[1] ?? MAX_POLL_MS, MAX_POLL_MS, left - MIN_USEFUL_MS + 1));

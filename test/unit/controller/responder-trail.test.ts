@@ -47,7 +47,11 @@ describe('responder: an escalation and its trail', () => {
     await pd.close();
   });
 
-  async function escalation(service: string, channels: readonly string[]) {
+  async function escalation(
+    service: string,
+    channels: readonly string[],
+    breaker?: { claim: () => Promise<boolean>; key?: string; id?: string },
+  ) {
     const keys = freshKeys();
     const store = new DecisionStore(db.redis, keys, 60_000);
     const audit = new CountedAudit(db.redis, keys, 60_000, log);
@@ -74,11 +78,19 @@ describe('responder: an escalation and its trail', () => {
         updates.push([...entries]);
         return store.update(record, entries);
       },
+      ...(breaker === undefined
+        ? {}
+        : { claimBreakerNote: breaker.claim, releaseBreakerNote: () => Promise.resolve() }),
     });
-    const id = `e-${service}`;
-    const key = `nagios/${service}-1/host_down`;
-    pd.createIncident({ incidentKey: key, service });
-    const base = decisionRecord({ id, decidedAt: Date.now(), service, reason: 'checks_failed' });
+    const id = breaker?.id ?? `e-${service}`;
+    const key = breaker?.key ?? `nagios/${service}-1/host_down`;
+    if (pd.incident(key) === undefined) pd.createIncident({ incidentKey: key, service });
+    const base = decisionRecord({
+      id,
+      decidedAt: Date.now(),
+      service,
+      reason: breaker === undefined ? 'checks_failed' : 'breaker_open',
+    });
     const record = { ...base, event: { ...base.event, incident_key: key } };
     assert.equal(await store.write(record), true);
     responder.afterDecision(record, undefined);
@@ -117,5 +129,45 @@ describe('responder: an escalation and its trail', () => {
     );
     assert.deepEqual(r.audit.writes.map(actions), [['notify:escalated']]);
     assert.deepEqual(actions(r.trail), ['page:escalate', 'page:note', 'notify:escalated']);
+  });
+  test('a breaker storm: the page gets one summary note; later events say it has it; a claim Redis cannot answer notes nothing, and says so', async () => {
+    const key = `nagios/storm-1/host_down`;
+    let claimed = false;
+    const claim = (): Promise<boolean> => {
+      const first = !claimed;
+      claimed = true;
+      return Promise.resolve(first);
+    };
+    const first = await escalation('storm', ['pagerduty'], { claim, key, id: 'e-storm-1' });
+    assert.equal(first.incident.notes.length, 1);
+    assert.match(first.incident.notes[0]?.content ?? '', /circuit breaker is open/);
+    assert.deepEqual(actions(first.trail), ['page:escalate', 'page:note', 'notify:escalated']);
+
+    const second = await escalation('storm', ['pagerduty'], { claim, key, id: 'e-storm-2' });
+    assert.equal(second.incident.notes.length, 1, 'no second note on the page');
+    // Escalated by the first event already: the page is the humans' now, left as it is.
+    assert.deepEqual(actions(second.trail), [
+      'page:note_skipped',
+      'page:not_escalated',
+      'page:escalate',
+      'notify:escalated',
+    ]);
+    const told = (t: readonly AuditEntry[]): AuditEntry | undefined => t.find((e) => e.kind === 'notify');
+    assert.equal(told(second.trail)?.ok, true);
+    assert.equal(told(second.trail)?.detail?.['as'], 'the breaker summary note the page has already');
+
+    const broken = await escalation('storm', ['pagerduty'], {
+      claim: () => Promise.reject(new Error('Redis did not answer')),
+      key,
+      id: 'e-storm-3',
+    });
+    assert.equal(broken.incident.notes.length, 1, 'no note per event when the claim cannot be read');
+    assert.equal(broken.trail[0]?.action, 'note_skipped');
+    assert.equal(broken.trail[0]?.ok, false);
+    assert.equal(told(broken.trail)?.ok, false, 'the notification did not reach the page');
+    assert.match(
+      String(told(broken.trail)?.detail?.['as']),
+      /^nothing: the breaker note could not be claimed/,
+    );
   });
 });

@@ -280,4 +280,17 @@ describe('SharedRequestBudget', () => {
     await Promise.all(plans);
     assert.deepEqual(got, ['+40s', '+30s', '+20s']);
   });
+  test('a call withdrawn while Redis answers gives its tokens back; the calls behind it are served', async () => {
+    const { a } = pair(960);
+    const { capacity } = bucketFor(960);
+    await a.level();
+    const controller = new AbortController();
+    // Asked alone at once; withdrawn before Redis answers.
+    const first = a.take(2, 'escalate', T0 + 50_000, controller.signal);
+    const rest = [a.take(1, 'escalate', T0 + 40_000, never), a.take(1, 'escalate', T0 + 30_000, never)];
+    controller.abort(new Error('shutting down'));
+    await assert.rejects(first, /shutting down/);
+    await Promise.all(rest);
+    await until("the withdrawn call's tokens back", async () => (await a.level()) === capacity - 2);
+  });
 });
