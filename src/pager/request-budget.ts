@@ -170,6 +170,8 @@ export class SharedRequestBudget implements RequestBudget {
   readonly #queue: Waiter[] = [];
   #seq = 0;
   #pumping = false;
+  /** The pump is to start after this turn of the event loop. */
+  #starting = false;
   /** Wakes the pump from its sleep when a more urgent call arrives. */
   #wake: (() => void) | undefined;
   /** A more urgent call arrived while the pump was asking Redis: no sleep before the next ask. */
@@ -237,7 +239,15 @@ export class SharedRequestBudget implements RequestBudget {
         this.#dirty = true;
         this.#wake?.();
       }
-      void this.#pump();
+      // Started after this turn of the event loop: the calls asked in the same turn (a batch's
+      // escalations, decided together) go to Redis in one step.
+      if (!this.#pumping && !this.#starting) {
+        this.#starting = true;
+        setImmediate(() => {
+          this.#starting = false;
+          void this.#pump();
+        });
+      }
     });
   }
 
