@@ -81,6 +81,11 @@ export interface CallBudget {
    * sends nothing more. Absent: no budget.
    */
   readonly permit?: () => Promise<void>;
+  /**
+   * A permit granted and then not used: the call stopped before sending its attempt (the caller
+   * aborted, or the deadline came while it waited for the permit). The permit goes back.
+   */
+  readonly unused?: () => void;
   /** PagerDuty answered 429 and said when to come back (epoch ms): every node holds off until then. */
   readonly rateLimited?: (untilMs: number) => void;
 }
@@ -154,11 +159,17 @@ export class PagerDutyClient {
             attempts,
           });
         }
-        throwIfAborted(budget.signal);
+        if (budget.signal.aborted) {
+          budget.unused?.();
+          throw abortReason(budget.signal);
+        }
       }
       // Measured after the wait for the budget: no attempt may outlive the deadline.
       const remaining = budget.deadline - this.#now();
-      if (remaining < MIN_ATTEMPT_MS) throw unavailable('budget spent waiting for the request budget');
+      if (remaining < MIN_ATTEMPT_MS) {
+        if (budget.permit !== undefined) budget.unused?.();
+        throw unavailable('budget spent waiting for the request budget');
+      }
       attempts += 1;
       const outcome = await this.#attempt(
         request,

@@ -446,6 +446,10 @@ export class PagerDutyPager implements PagerPort {
         }
         await core.budget.take(1, priority, ctx.deadline, signal);
       },
+      // Not sent: a credit again, which the call gives back when it ends.
+      unused: () => {
+        ctx.credits += 1;
+      },
       rateLimited: (untilMs) => core.budget.pause(untilMs),
     };
     const giveBack = (): void => {
@@ -696,6 +700,10 @@ export class PagerDutyPager implements PagerPort {
           return;
         }
         await core.budget.take(1, 'note', ctx.deadline, ctx.signal);
+      },
+      // Not sent: the following call's again, which the call gives back when it ends.
+      unused: () => {
+        ctx.following += 1;
       },
       rateLimited: (untilMs) => core.budget.pause(untilMs),
     };

@@ -9,6 +9,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { PagerErrorCodes } from '../../../src/pager/errors.js';
 import { PagerDutyClient } from '../../../src/pager/pagerduty-client.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -66,6 +67,66 @@ describe('PagerDutyClient connections', () => {
       assert.equal(third.status, 200);
       assert.equal(third.attempts, 1, 'no attempt lost to a closed connection');
       assert.equal(sockets.length, 2, 'a new connection for the request after the idle one closed');
+    } finally {
+      client.close();
+    }
+  });
+  test('a permit granted and then not used goes back: the caller aborted, or the deadline came while it waited', async () => {
+    const client = new PagerDutyClient({ token: 't', from: 'lazarus@example.com', baseUrl: url });
+    try {
+      const before = sockets.length;
+      let unused = 0;
+      const controller = new AbortController();
+      await assert.rejects(
+        client.request(
+          { method: 'GET', path: '/incidents' },
+          {
+            deadline: Date.now() + 10_000,
+            signal: controller.signal,
+            // Granted, and the caller gives up before the attempt is sent.
+            permit: () => {
+              controller.abort(new Error('shutting down'));
+              return Promise.resolve();
+            },
+            unused: () => (unused += 1),
+          },
+        ),
+        /shutting down/,
+      );
+      assert.equal(unused, 1);
+      // The client's clock, moved by the permit: it is granted 20 ms before the deadline.
+      let now = Date.parse('2026-12-02T12:00:00Z');
+      const late = new PagerDutyClient({
+        token: 't',
+        from: 'lazarus@example.com',
+        baseUrl: url,
+        now: () => now,
+      });
+      const deadline = now + 10_000;
+      try {
+        await assert.rejects(
+          late.request(
+            { method: 'GET', path: '/incidents' },
+            {
+              deadline,
+              signal: new AbortController().signal,
+              // Granted too late: less than an attempt's worth of time is left.
+              permit: () => {
+                now = deadline - 20;
+                return Promise.resolve();
+              },
+              unused: () => (unused += 1),
+            },
+          ),
+          (error: { code?: string; message?: string }) =>
+            error.code === PagerErrorCodes.UNAVAILABLE &&
+            /waiting for the request budget/.test(error.message ?? ''),
+        );
+      } finally {
+        late.close();
+      }
+      assert.equal(unused, 2);
+      assert.equal(sockets.length, before, 'nothing was sent');
     } finally {
       client.close();
     }
