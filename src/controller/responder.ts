@@ -666,14 +666,13 @@ export class Responder {
     const eventId = String(event['id']);
     const service = String(event['service']);
     const incidentKey = typeof event['incident_key'] === 'string' ? event['incident_key'] : undefined;
-    const entries = trail ?? [];
-    if (this.notifiedByPage(event, kind, text, pageHasIt, entries)) {
-      if (trail === undefined) await this.o.audit.appendAll(eventId, entries);
+    const others = pageHasIt ? this.besidesThePage(service) : undefined;
+    if (others?.length === 0) {
+      const only = this.pageOnlyEntry(kind, text);
+      if (trail !== undefined) trail.push(only);
+      else await this.o.audit.append(eventId, only);
       return;
     }
-    const others = pageHasIt
-      ? this.o.directory.serviceChannels(service).filter((c) => parseChannel(c)?.kind !== 'pagerduty')
-      : undefined;
     const full: NotifyMessage = {
       service,
       text,
@@ -712,22 +711,32 @@ export class Responder {
     pageHasIt: boolean,
     trail: AuditEntry[],
     /** What the page has instead of the evidence note (the breaker's summary note, or nothing). */
-    has: { readonly as: string; readonly ok: boolean } = { as: 'the evidence note', ok: true },
+    has?: { readonly as: string; readonly ok: boolean },
   ): boolean {
-    if (!pageHasIt) return false;
-    const others = this.o.directory
-      .serviceChannels(String(event['service']))
-      .filter((c) => parseChannel(c)?.kind !== 'pagerduty');
-    if (others.length > 0) return false;
-    trail.push({
+    if (!pageHasIt || this.besidesThePage(String(event['service'])).length > 0) return false;
+    trail.push(this.pageOnlyEntry(kind, text, has));
+    return true;
+  }
+
+  /** The service's channels other than its page. */
+  private besidesThePage(service: string): string[] {
+    return this.o.directory.serviceChannels(service).filter((c) => parseChannel(c)?.kind !== 'pagerduty');
+  }
+
+  /** The entry of a notification the page was the one channel for, and has (`as`). */
+  private pageOnlyEntry(
+    kind: string,
+    text: string,
+    has: { readonly as: string; readonly ok: boolean } = { as: 'the evidence note', ok: true },
+  ): AuditEntry {
+    return {
       at: new Date().toISOString(),
       node: this.o.node,
       kind: 'notify',
       action: kind,
       ok: has.ok,
       detail: { channels: ['pagerduty'], headline: text.split('\n')[0] ?? '', as: has.as },
-    });
-    return true;
+    };
   }
 
   /** An audit entry: onto `trail` when given (written later with others), else written now. */

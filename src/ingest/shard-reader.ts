@@ -4,7 +4,8 @@
  * waits for its slowest event; the handler keeps a host's records in stream order across them). The
  * checkpoint moves past a batch only once the handler has a durable outcome for every record of it
  * and of every batch before it. A batch whose handling fails is retried (the handler is idempotent
- * by event id), so an event is never skipped. A closed shard read to its end is marked done, so that its children may start.
+ * by event id), so an event is never skipped. A closed shard read to its end is marked done, so
+ * that its children may start.
  *
  * A KPL aggregated record is unpacked here into one record per user record (kpl.ts), all in the
  * batch of the GetRecords call that returned it: its user records share its sequence number, and
@@ -147,10 +148,7 @@ export class ShardReader {
           }
         }
         iterator = out.NextShardIterator;
-        if (iterator === undefined) {
-          const end = await settle();
-          return end ?? this.finish('drained');
-        }
+        if (iterator === undefined) return this.finish((await settle()) ?? 'drained');
         const wait = this.o.pollMs - (Date.now() - started);
         if (records.length === 0 || wait > 0)
           await this.nap(Math.max(wait, records.length === 0 ? this.o.pollMs : 0));

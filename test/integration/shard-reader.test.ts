@@ -41,11 +41,15 @@ describe('shard reader', { timeout: 120_000 }, () => {
     await Promise.all([kinesis.stop(), server.stop()]);
   });
 
-  /** A stream of one shard, this node's lease on it, and a way to put an event about a host. */
+  /**
+   * A stream of one shard, this node's lease on it, a way to put an event about a host, and a
+   * reader of the shard whose handler is given each batch's event ids.
+   */
   async function setUp(): Promise<{
     stream: string;
     leases: ShardLeases;
     put: (id: string, host: string) => Promise<string>;
+    read: (handle: (ids: string[]) => Promise<void>, kinesis?: KinesisClient) => ShardReader;
   }> {
     const stream = `reader-${process.pid}-${streams++}`;
     await ensureStream(client, stream, 1);
@@ -58,28 +62,30 @@ describe('shard reader', { timeout: 120_000 }, () => {
           new PutRecordCommand({ StreamName: stream, PartitionKey: host, Data: Buffer.from(id) }),
         )
       ).SequenceNumber ?? '';
-    return { stream, leases, put };
+    const read = (handle: (ids: string[]) => Promise<void>, kinesis = client): ShardReader =>
+      new ShardReader({
+        kinesis,
+        stream,
+        shardId: SHARD,
+        leases,
+        log: pino({ level: 'silent' }),
+        pollMs: 20,
+        handle: (_shard, records: readonly StreamRecord[]) =>
+          handle(records.map((r) => Buffer.from(r.data).toString())),
+      });
+    return { stream, leases, put, read };
   }
 
   test('the next batch is handed over while one waits for its slowest event; the checkpoint moves in order', async () => {
-    const { stream, leases, put } = await setUp();
+    const { leases, put, read } = await setUp();
     const handedOver: string[][] = [];
     const finished: string[] = [];
     let releaseSlow: () => void = () => undefined;
     const slow = new Promise<void>((resolve) => (releaseSlow = resolve));
-    const reader = new ShardReader({
-      kinesis: client,
-      stream,
-      shardId: SHARD,
-      leases,
-      log: pino({ level: 'silent' }),
-      pollMs: 20,
-      handle: async (_shard, records: readonly StreamRecord[]) => {
-        const ids = records.map((r) => Buffer.from(r.data).toString());
-        handedOver.push(ids);
-        if (ids.includes('slow')) await slow;
-        finished.push(...ids);
-      },
+    const reader = read(async (ids) => {
+      handedOver.push(ids);
+      if (ids.includes('slow')) await slow;
+      finished.push(...ids);
     });
     try {
       await put('slow', 'host-1');
@@ -114,28 +120,19 @@ describe('shard reader', { timeout: 120_000 }, () => {
   });
 
   test('the lease lost with two batches in hand: neither later batch is checkpointed, nothing more is read, the reader ends lease_lost', async () => {
-    const { stream, leases, put } = await setUp();
+    const { stream, leases, put, read } = await setUp();
     const handedOver: string[] = [];
     let releaseSlow: () => void = () => undefined;
     const slow = new Promise<void>((resolve) => (releaseSlow = resolve));
     let attempts = 0;
-    const reader = new ShardReader({
-      kinesis: client,
-      stream,
-      shardId: SHARD,
-      leases,
-      log: pino({ level: 'silent' }),
-      pollMs: 20,
-      handle: async (_shard, records: readonly StreamRecord[]) => {
-        const ids = records.map((r) => Buffer.from(r.data).toString());
-        handedOver.push(...ids);
-        if (ids.includes('slow')) await slow;
-        // The later batch keeps failing (Redis away, say): it is retried until the reading ends.
-        if (ids.includes('failing')) {
-          attempts++;
-          throw new Error('Redis did not answer');
-        }
-      },
+    const reader = read(async (ids) => {
+      handedOver.push(...ids);
+      if (ids.includes('slow')) await slow;
+      // The later batch keeps failing (Redis away, say): it is retried until the reading ends.
+      if (ids.includes('failing')) {
+        attempts++;
+        throw new Error('Redis did not answer');
+      }
     });
     try {
       await put('slow', 'host-1');
@@ -167,7 +164,7 @@ describe('shard reader', { timeout: 120_000 }, () => {
   });
 
   test('at most two batches in hand: nothing more is read before the oldest is handled', async () => {
-    const { stream, leases, put } = await setUp();
+    const { leases, put, read } = await setUp();
     // The reader's own GetRecords calls, counted on its (real) client.
     const reading = kinesisClient({ endpoint: kinesis.endpoint, region: 'us-east-1' });
     let reads = 0;
@@ -180,19 +177,10 @@ describe('shard reader', { timeout: 120_000 }, () => {
     );
     const handedOver: string[] = [];
     const gates = new Map<string, () => void>();
-    const reader = new ShardReader({
-      kinesis: reading,
-      stream,
-      shardId: SHARD,
-      leases,
-      log: pino({ level: 'silent' }),
-      pollMs: 20,
-      handle: (_shard, records: readonly StreamRecord[]) => {
-        const ids = records.map((r) => Buffer.from(r.data).toString());
-        handedOver.push(...ids);
-        return new Promise<void>((resolve) => gates.set(ids[0]!, resolve));
-      },
-    });
+    const reader = read((ids) => {
+      handedOver.push(...ids);
+      return new Promise<void>((resolve) => gates.set(ids[0]!, resolve));
+    }, reading);
     try {
       await put('one', 'host-1');
       await waitFor('one', () => Promise.resolve(gates.has('one') ? true : undefined), 20_000);
