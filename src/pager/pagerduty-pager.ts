@@ -38,6 +38,7 @@ import {
 import { failure, incidentOf, logEntriesOf, meOf, pick, type FoundIncident } from './pagerduty-answers.js';
 import type { PagerVerb } from './recording-pager.js';
 import { abortReason, sleep } from './retry-policy.js';
+import { IncidentUpdates } from './incident-updates.js';
 import {
   UNLIMITED_BUDGET,
   type FollowingCall,
@@ -74,6 +75,13 @@ export interface PagerDutyPagerOptions extends PagerDutyClientOptions {
    * a page the budget cannot answer is not even looked up. @defaultValue no budget
    */
   readonly requestBudget?: RequestBudget;
+  /**
+   * Longest an incident update (an acknowledgement, a resolution, an escalation) waits for the
+   * updates of other calls still looking their incidents up, to go with them as one `PUT
+   * /incidents` (incident-updates.ts). An update with none being looked up goes at once.
+   * @defaultValue `10`
+   */
+  readonly updateWindowMs?: number;
 }
 
 /** What one port call did and how long it took. */
@@ -134,6 +142,8 @@ class PagingCore {
   readonly now: () => number;
   readonly onCall: ((record: PagerCallRecord) => void) | undefined;
   readonly budget: RequestBudget;
+  /** Status changes and escalations made at about the same moment, sent as one request. */
+  readonly updates: IncidentUpdates;
   /** The `From` address: the controller's own PagerDuty user. */
   readonly from: string;
   /** That user's id, once looked up (only needed for a page someone acknowledged). */
@@ -150,6 +160,7 @@ class PagingCore {
     this.onCall = options.onCall;
     this.selfId = options.userId;
     this.budget = options.requestBudget ?? UNLIMITED_BUDGET;
+    this.updates = new IncidentUpdates(this.client, options.updateWindowMs ?? 10);
   }
 
   remember(key: string, entry: CachedIncident): void {
@@ -226,44 +237,57 @@ export class PagerDutyPager implements PagerPort {
       incidentKey,
       signal,
       async (ctx) => {
-        const found = await this.#lookup(incidentKey, ctx);
-        if (found.status === 'resolved')
-          throw new PagerError(
-            PagerErrorCodes.RESOLVED,
-            `incident ${found.id} (${incidentKey}) is resolved: acknowledging it would reopen it, so the controller does not act`,
-            { retryable: false },
-          );
-        const self = await this.#selfId(ctx);
-        if (!found.assignees.includes(self))
-          throw new PagerError(
-            PagerErrorCodes.ALREADY_ESCALATED,
-            `incident ${found.id} (${incidentKey}) is assigned to ${found.assignees.join(', ') || 'nobody'}, not to the controller (${self}): the humans have it`,
-            { retryable: false },
-          );
-        const others = found.acknowledgers.filter((a) => a.id !== self);
-        if (others.length > 0) {
-          const names = others.map((a) => a.summary ?? a.id ?? 'someone').join(', ');
-          throw new PagerError(
-            PagerErrorCodes.TAKEN,
-            `incident ${found.id} (${incidentKey}) is already acknowledged by ${names}: a person is working on it, so the controller does not act`,
-            { retryable: false },
-          );
+        const release = this.#core.updates.prepare();
+        try {
+          return await this.#acknowledgeFound(incidentKey, ctx, release);
+        } finally {
+          release();
         }
-        const handedOn = await this.#handedOn(found.id, self, ctx);
-        if (handedOn !== undefined)
-          throw new PagerError(
-            PagerErrorCodes.ALREADY_ESCALATED,
-            `incident ${found.id} (${incidentKey}) was ${handedOn} since it was triggered: the humans have it`,
-            { retryable: false },
-          );
-        const incident = await this.#setStatus(incidentKey, 'acknowledged', ctx, found.id);
-        return {
-          result: { incident_id: incident.id, status: incident.status ?? 'acknowledged' },
-          id: incident.id,
-        };
       },
       () => 3,
     );
+  }
+
+  async #acknowledgeFound(
+    incidentKey: string,
+    ctx: CallContext,
+    release: () => void,
+  ): Promise<{ result: { incident_id: string; status: string }; id: string }> {
+    const found = await this.#lookup(incidentKey, ctx);
+    if (found.status === 'resolved')
+      throw new PagerError(
+        PagerErrorCodes.RESOLVED,
+        `incident ${found.id} (${incidentKey}) is resolved: acknowledging it would reopen it, so the controller does not act`,
+        { retryable: false },
+      );
+    const self = await this.#selfId(ctx);
+    if (!found.assignees.includes(self))
+      throw new PagerError(
+        PagerErrorCodes.ALREADY_ESCALATED,
+        `incident ${found.id} (${incidentKey}) is assigned to ${found.assignees.join(', ') || 'nobody'}, not to the controller (${self}): the humans have it`,
+        { retryable: false },
+      );
+    const others = found.acknowledgers.filter((a) => a.id !== self);
+    if (others.length > 0) {
+      const names = others.map((a) => a.summary ?? a.id ?? 'someone').join(', ');
+      throw new PagerError(
+        PagerErrorCodes.TAKEN,
+        `incident ${found.id} (${incidentKey}) is already acknowledged by ${names}: a person is working on it, so the controller does not act`,
+        { retryable: false },
+      );
+    }
+    const handedOn = await this.#handedOn(found.id, self, ctx);
+    if (handedOn !== undefined)
+      throw new PagerError(
+        PagerErrorCodes.ALREADY_ESCALATED,
+        `incident ${found.id} (${incidentKey}) was ${handedOn} since it was triggered: the humans have it`,
+        { retryable: false },
+      );
+    const incident = await this.#setStatus(incidentKey, 'acknowledged', ctx, found.id, release);
+    return {
+      result: { incident_id: incident.id, status: incident.status ?? 'acknowledged' },
+      id: incident.id,
+    };
   }
 
   resolve(
@@ -337,40 +361,40 @@ export class PagerDutyPager implements PagerPort {
       incidentKey,
       signal,
       async (ctx) => {
-        const found = await this.#lookup(incidentKey, ctx);
-        const leave = (
-          left: 'resolved' | 'taken',
-        ): { result: Escalated; id: string; afterwards?: () => Promise<void> } => ({
-          result: { incident_id: found.id, escalation_level: 0, escalated: false, left },
-          id: found.id,
-          // The note is the evidence: a page people have is noted too, a resolved one never.
-          ...(left === 'taken' && note !== undefined && ctx.following > 0
-            ? { afterwards: () => this.#bestEffortNote(incidentKey, found.id, note, ctx) }
-            : {}),
-        });
-        if (found.status === 'resolved') return leave('resolved');
-        const self = await this.#selfId(ctx);
-        if (!found.assignees.includes(self)) return leave('taken');
-        if (options.onlyUntaken === true && found.status !== 'triggered') return leave('taken');
-        const target = OWN_LEVEL + 1;
-        const answer = await this.#request(
-          {
-            method: 'PUT',
-            path: `/incidents/${encodeURIComponent(found.id)}`,
-            body: { incident: { type: 'incident_reference', escalation_level: target } },
-          },
-          ctx,
-        );
-        if (answer.status !== 200) throw failure(answer, `escalate ${incidentKey} to level ${target}`);
-        return {
-          result: { incident_id: found.id, escalation_level: target, escalated: true },
-          id: found.id,
-          // The evidence note only with its request in hand (granted with the escalation's): one
-          // that would wait for the budget is the caller's to send on its own, after the record.
-          ...(noteText === undefined || (note !== undefined && ctx.following === 0)
-            ? {}
-            : { afterwards: () => this.#bestEffortNote(incidentKey, found.id, noteText, ctx) }),
-        };
+        const release = this.#core.updates.prepare();
+        try {
+          const found = await this.#lookup(incidentKey, ctx);
+          const leave = (
+            left: 'resolved' | 'taken',
+          ): { result: Escalated; id: string; afterwards?: () => Promise<void> } => ({
+            result: { incident_id: found.id, escalation_level: 0, escalated: false, left },
+            id: found.id,
+            // The note is the evidence: a page people have is noted too, a resolved one never.
+            ...(left === 'taken' && note !== undefined && ctx.following > 0
+              ? { afterwards: () => this.#bestEffortNote(incidentKey, found.id, note, ctx) }
+              : {}),
+          });
+          if (found.status === 'resolved') return leave('resolved');
+          const self = await this.#selfId(ctx);
+          if (!found.assignees.includes(self)) return leave('taken');
+          if (options.onlyUntaken === true && found.status !== 'triggered') return leave('taken');
+          const target = OWN_LEVEL + 1;
+          const update = this.#core.updates.update(found.id, { escalation_level: target }, ctx);
+          release();
+          const answer = await update;
+          if (answer.status !== 200) throw failure(answer, `escalate ${incidentKey} to level ${target}`);
+          return {
+            result: { incident_id: found.id, escalation_level: target, escalated: true },
+            id: found.id,
+            // The evidence note only with its request in hand (granted with the escalation's): one
+            // that would wait for the budget is the caller's to send on its own, after the record.
+            ...(noteText === undefined || (note !== undefined && ctx.following === 0)
+              ? {}
+              : { afterwards: () => this.#bestEffortNote(incidentKey, found.id, noteText, ctx) }),
+          };
+        } finally {
+          release();
+        }
       },
       () => 2,
       {
@@ -539,16 +563,13 @@ export class PagerDutyPager implements PagerPort {
     status: 'acknowledged' | 'resolved',
     ctx: CallContext,
     knownId?: string,
+    release?: () => void,
   ): Promise<FoundIncident> {
-    const put = (incidentId: string): Promise<PagerDutyAnswer> =>
-      this.#request(
-        {
-          method: 'PUT',
-          path: `/incidents/${encodeURIComponent(incidentId)}`,
-          body: { incident: { type: 'incident_reference', status } },
-        },
-        ctx,
-      );
+    const put = (incidentId: string): Promise<PagerDutyAnswer> => {
+      const update = this.#core.updates.update(incidentId, { status }, ctx);
+      release?.();
+      return update;
+    };
     const { id, answer } =
       knownId === undefined
         ? await this.#withIncident(incidentKey, ctx, put)

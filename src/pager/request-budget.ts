@@ -107,6 +107,11 @@ const SCRIPT = script('pager', 'pager-budget', ['bucket'], (reply: unknown): num
  * in the queue's order, while there are tokens for each one whole.
  */
 const MAX_CALLS_A_STEP = 16;
+/**
+ * Longest that tokens given back wait on the node for its next step to Redis before they go on
+ * their own (meanwhile the other nodes cannot have them: a few tokens, for a quarter second).
+ */
+const SPARE_HOLD_MS = 250;
 
 /** Longest sleep between two asks of a waiting node: a new, more urgent call is not kept waiting longer. */
 const MAX_POLL_MS = 250;
@@ -180,6 +185,9 @@ export class SharedRequestBudget implements RequestBudget {
   #serving: Waiter | undefined;
   /** Until when this node received a 429 (epoch ms): what it holds is not sent before. */
   #pausedUntil = 0;
+  /** Tokens the node's calls gave back and the bucket has not had again yet (they go with the next step). */
+  #spare = 0;
+  #spareTimer: NodeJS.Timeout | undefined;
 
   constructor(options: SharedBudgetOptions) {
     this.perMinute = options.perMinute ?? PAGERDUTY_REQUESTS_PER_MINUTE;
@@ -251,9 +259,32 @@ export class SharedRequestBudget implements RequestBudget {
     });
   }
 
+  /**
+   * Tokens a call took and did not spend go back with this node's next step to Redis (a take asked
+   * for any call), or within `SPARE_HOLD_MS` on their own when no step comes: a call that ends
+   * costs no round trip of its own.
+   */
   give(count: number): void {
     if (count <= 0) return;
-    void this.#call('give', count).catch((error: unknown) => this.#onError?.(error));
+    this.#spare += count;
+    this.#spareTimer ??= setTimeout(() => {
+      this.#spareTimer = undefined;
+      this.#returnSpare();
+    }, SPARE_HOLD_MS).unref();
+  }
+
+  /** The spare tokens back to the bucket now, on their own. */
+  #returnSpare(): void {
+    const spare = this.#takeSpare();
+    if (spare > 0) void this.#call('give', spare).catch((error: unknown) => this.#onError?.(error));
+  }
+
+  #takeSpare(): number {
+    clearTimeout(this.#spareTimer);
+    this.#spareTimer = undefined;
+    const spare = this.#spare;
+    this.#spare = 0;
+    return spare;
   }
 
   pause(untilMs: number): void {
@@ -271,7 +302,7 @@ export class SharedRequestBudget implements RequestBudget {
 
   /** Tokens left now (tests, metrics). */
   async level(): Promise<number> {
-    return (await this.#call('give', 0))[2] ?? 0;
+    return (await this.#call('give', this.#takeSpare()))[2] ?? 0;
   }
 
   async #pump(): Promise<void> {
@@ -416,22 +447,25 @@ export class SharedRequestBudget implements RequestBudget {
 
   /** One take for `batch` (the first call first): the script's reply. */
   #take(batch: readonly Waiter[]): Promise<number[]> {
-    return this.#script(
-      'take',
-      batch.flatMap((w) => [
+    // What the node's calls gave back goes first, in the same step (lost if the step fails: a
+    // budget that cannot be counted is spent).
+    const spare = this.#takeSpare();
+    return this.#script(spare > 0 ? 'give-take' : 'take', [
+      ...(spare > 0 ? [spare] : []),
+      ...batch.flatMap((w) => [
         w.count - w.held,
         this.#bucket.floors[priorityOf(w.rank)],
         w.then,
         w.then === 0 ? 0 : this.#bucket.floors[priorityOf(w.thenRank)],
       ]),
-    );
+    ]);
   }
 
   async #call(op: 'give' | 'pause', amount: number): Promise<number[]> {
     return this.#script(op, [amount, 0, 0, 0]);
   }
 
-  async #script(op: 'take' | 'give' | 'pause', args: readonly number[]): Promise<number[]> {
+  async #script(op: 'take' | 'give' | 'pause' | 'give-take', args: readonly number[]): Promise<number[]> {
     const { capacity, ratePerMinute } = this.#bucket;
     return viaRedis('PagerDuty request budget', () =>
       runScript(this.#redis, SCRIPT, { bucket: this.#key }, [

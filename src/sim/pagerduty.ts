@@ -20,6 +20,8 @@
  * - `PUT /incidents/{id}` `{ incident: { type, status?, escalation_level? } }`: `{ incident }`.
  *   Escalating assigns the level's user and re-triggers it; acknowledging (or triggering) a resolved
  *   incident reopens it, as the spec says (acknowledged: assigned to the `From` user).
+ * - `PUT /incidents` `{ incidents: [{ id, type, status?, escalation_level? }, ...] }` (at most 250,
+ *   413 beyond): `{ incidents, limit, offset, more, total }`; refused whole (400) when any update is.
  * - `GET /incidents/{id}/log_entries` (`limit`, `offset`): trigger, acknowledge, escalate (with
  *   `assignees`), assign, annotate and resolve entries, newest first.
  * - `POST /incidents/{id}/notes` `{ note: { content } }`: 200 `{ note }`.
@@ -129,6 +131,8 @@ export const DEFAULT_SIM_TOKEN = 'sim-token';
 
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_CALLS = 10_000;
+/** `PUT /incidents`: "A maximum of 250 incidents may be updated at a time" (413 beyond). */
+const MAX_BULK_UPDATES = 250;
 
 interface MutableIncident {
   id: string;
@@ -191,7 +195,7 @@ export class PagerDutySimulator {
   #calls: PagerDutyCall[] = [];
   #callsTotal = 0;
   #notes = 0;
-  #failNext: { count: number; status: number; path?: string } = { count: 0, status: 500 };
+  #failNext: { count: number; status: number; path?: string; method?: string } = { count: 0, status: 500 };
   #slowMs = 0;
   #rateLimit:
     { limit: number; windowMs: number; users: Map<string, { start: number; used: number }> } | undefined;
@@ -414,17 +418,22 @@ export class PagerDutySimulator {
   }
 
   /**
-   * The next `count` API requests (to `path` only, e.g. `/users`, when given) answer `status` (a
-   * 429 with `Retry-After: 1`).
+   * The next `count` API requests (to `path` only, e.g. `/users`, when given; with `method` only,
+   * e.g. `PUT`, when given) answer `status` (a 429 with `Retry-After: 1`).
    */
-  failNext(count: number, status = 500, path?: string): void {
+  failNext(count: number, status = 500, path?: string, method?: string): void {
     if (!Number.isInteger(count) || count < 0 || !Number.isInteger(status) || status < 400 || status > 599) {
       throw new LzError(
         PagerDutySimErrorCodes.INVALID_FAULT,
         `failNext: bad count ${count} or status ${status}`,
       );
     }
-    this.#failNext = { count, status, ...(path === undefined ? {} : { path }) };
+    this.#failNext = {
+      count,
+      status,
+      ...(path === undefined ? {} : { path }),
+      ...(method === undefined ? {} : { method }),
+    };
   }
 
   /** Every API answer is held `ms` before it is sent (0: at once). */
@@ -533,7 +542,8 @@ export class PagerDutySimulator {
       if (res.destroyed) return record('dropped');
     }
     const limit = this.#countRequest(method === 'GET' ? this.#tokenUser : (from ?? this.#tokenUser));
-    const reply = limit.refused ?? this.#fault(url.pathname) ?? this.#api(req, method, url, from, text, body);
+    const reply =
+      limit.refused ?? this.#fault(url.pathname, method) ?? this.#api(req, method, url, from, text, body);
     record(reply.status);
     send(res, { ...reply, headers: { ...limit.headers, ...reply.headers } });
   }
@@ -560,8 +570,13 @@ export class PagerDutySimulator {
   }
 
   /** An injected answer for this request, if a fault says so. */
-  #fault(path: string): Reply | undefined {
-    if (this.#failNext.count > 0 && (this.#failNext.path === undefined || this.#failNext.path === path)) {
+  #fault(path: string, method: string): Reply | undefined {
+    const armed = this.#failNext;
+    if (
+      armed.count > 0 &&
+      (armed.path === undefined || armed.path === path) &&
+      (armed.method === undefined || armed.method === method)
+    ) {
       this.#failNext.count -= 1;
       const { status } = this.#failNext;
       return {
@@ -601,6 +616,7 @@ export class PagerDutySimulator {
     }
     const path = url.pathname;
     if (path === '/incidents' && method === 'GET') return this.#list(url);
+    if (path === '/incidents' && method === 'PUT') return this.#updateMany(body.value, from ?? '');
     if (path === '/users' && method === 'GET') return this.#listUsers(url);
     if (path === '/users/me' && method === 'GET')
       return { status: 200, body: { user: userView(this.#tokenUser) } };
@@ -666,14 +682,71 @@ export class PagerDutySimulator {
   }
 
   #update(incident: MutableIncident, body: unknown, from: string): Reply {
-    const update = field(body, 'incident');
+    const planned = this.#plan(incident, field(body, 'incident'), from);
+    if ('refused' in planned) return invalidInput(planned.refused);
+    planned.apply();
+    return { status: 200, body: { incident: this.#view(incident) } };
+  }
+
+  /**
+   * `PUT /incidents` `{ incidents: [{ id, type, status?, escalation_level? }, ...] }`: at most 250
+   * (413 beyond, as the spec says). Its 200 means "all of the updates succeeded" and the spec gives
+   * no partial answer, so here a request with any update that would be refused (an unknown id, a bad
+   * field, a resolved incident set to resolved) is refused whole (400, each refusal named by its
+   * index) and changes nothing. The pager does not rely on that: it sends every update of a refused
+   * request again on its own.
+   */
+  #updateMany(body: unknown, from: string): Reply {
+    const items = field(body, 'incidents');
+    if (!Array.isArray(items) || items.length === 0)
+      return invalidInput('incidents must be a non-empty array of incident references');
+    if (items.length > MAX_BULK_UPDATES)
+      return {
+        status: 413,
+        body: pdError(
+          `Request Entity Too Large: at most ${MAX_BULK_UPDATES} incidents may be updated at a time`,
+        ),
+      };
+    const refusals: string[] = [];
+    const plans: { incident: MutableIncident; apply: () => void }[] = [];
+    items.forEach((item: unknown, i) => {
+      const id = field(item, 'id');
+      const incident = typeof id === 'string' ? this.#byId.get(id) : undefined;
+      if (incident === undefined) {
+        refusals.push(`incidents[${i}]: no incident with id ${JSON.stringify(id)}`);
+        return;
+      }
+      const planned = this.#plan(incident, item, from);
+      if ('refused' in planned) refusals.push(`incidents[${i}] (${incident.id}): ${planned.refused}`);
+      else plans.push({ incident, apply: planned.apply });
+    });
+    if (refusals.length > 0) return { status: 400, body: pdError('Invalid Input Provided', 2001, refusals) };
+    for (const plan of plans) plan.apply();
+    return {
+      status: 200,
+      body: {
+        incidents: plans.map((plan) => this.#view(plan.incident)),
+        limit: plans.length,
+        offset: 0,
+        more: false,
+        total: null,
+      },
+    };
+  }
+
+  /** What an incident update (`{ type, status?, escalation_level? }`) would do, or why it is refused. */
+  #plan(
+    incident: MutableIncident,
+    update: unknown,
+    from: string,
+  ): { refused: string } | { apply: () => void } {
     if (field(update, 'type') !== 'incident_reference') {
-      return invalidInput('incident.type must be "incident_reference"');
+      return { refused: 'incident.type must be "incident_reference"' };
     }
     const status = field(update, 'status');
     const rawLevel = field(update, 'escalation_level');
     if (status === undefined && rawLevel === undefined) {
-      return invalidInput('incident needs a status or an escalation_level');
+      return { refused: 'incident needs a status or an escalation_level' };
     }
     if (
       status !== undefined &&
@@ -681,28 +754,32 @@ export class PagerDutySimulator {
       status !== 'resolved' &&
       status !== 'triggered'
     ) {
-      return invalidInput(
-        `incident.status must be acknowledged, resolved or triggered (got ${JSON.stringify(status)})`,
-      );
+      return {
+        refused: `incident.status must be acknowledged, resolved or triggered (got ${JSON.stringify(status)})`,
+      };
     }
     const level = typeof rawLevel === 'number' && Number.isInteger(rawLevel) ? rawLevel : undefined;
     if (rawLevel !== undefined && (level === undefined || level < 1 || level > this.#policy.length)) {
-      return invalidInput(
-        `incident.escalation_level must be a level of the policy, 1 to ${this.#policy.length}`,
-      );
+      return {
+        refused: `incident.escalation_level must be a level of the policy, 1 to ${this.#policy.length}`,
+      };
     }
-    const now = new Date().toISOString();
     if (incident.status === 'resolved') {
       // PagerDuty reopens a resolved incident that is acknowledged or triggered again; nothing else.
-      if (status === 'acknowledged') this.#acknowledge(incident, from, now);
-      else if (status === 'triggered') this.#escalateTo(incident, 1, from, now);
-      else return invalidInput('Incident Already Resolved');
-      return { status: 200, body: { incident: this.#view(incident) } };
+      if (status === 'acknowledged')
+        return { apply: () => this.#acknowledge(incident, from, new Date().toISOString()) };
+      if (status === 'triggered')
+        return { apply: () => this.#escalateTo(incident, 1, from, new Date().toISOString()) };
+      return { refused: 'Incident Already Resolved' };
     }
-    if (level !== undefined) this.#escalateTo(incident, level, from, now);
-    if (status === 'acknowledged') this.#acknowledge(incident, from, now);
-    if (status === 'resolved') this.#resolve(incident, from, now);
-    return { status: 200, body: { incident: this.#view(incident) } };
+    return {
+      apply: () => {
+        const now = new Date().toISOString();
+        if (level !== undefined) this.#escalateTo(incident, level, from, now);
+        if (status === 'acknowledged') this.#acknowledge(incident, from, now);
+        if (status === 'resolved') this.#resolve(incident, from, now);
+      },
+    };
   }
 
   #addNote(incident: MutableIncident, body: unknown, from: string): Reply {

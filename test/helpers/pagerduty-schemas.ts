@@ -218,3 +218,40 @@ export const ERROR_SCHEMA = {
     },
   },
 } as const;
+
+/**
+ * The body of `PUT /incidents` ("Manage incidents", operationId `updateIncidents`), as the spec's
+ * request body gives it: `incidents`, each with the required `id` and `type` and the spec's other
+ * fields (closed: a field the spec does not list fails); "a maximum of 250 incidents may be updated
+ * at a time" is `maxItems`.
+ */
+export const UPDATE_INCIDENTS_REQUEST_SCHEMA = {
+  type: 'object',
+  required: ['incidents'],
+  additionalProperties: false,
+  properties: {
+    incidents: {
+      type: 'array',
+      maxItems: 250,
+      items: {
+        type: 'object',
+        required: ['id', 'type'],
+        additionalProperties: false,
+        properties: {
+          id: { type: 'string' },
+          type: { enum: ['incident', 'incident_reference'] },
+          status: { enum: ['resolved', 'acknowledged', 'triggered'] },
+          resolution: { type: 'string' },
+          title: { type: 'string' },
+          priority: {},
+          escalation_level: { type: 'integer' },
+          assignments: { type: 'array' },
+          incident_type: { type: 'object' },
+          escalation_policy: { type: 'object' },
+          urgency: { enum: ['high', 'low'] },
+          conference_bridge: { type: 'object' },
+        },
+      },
+    },
+  },
+} as const;

@@ -131,6 +131,52 @@ describe('PagerDuty simulator over HTTP', () => {
     );
   });
 
+  test('PUT /incidents updates several incidents in one request; at most 250; refused whole when any update is', async () => {
+    const a = sim.createIncident({ incidentKey: 'bulk-a', service: 'sms-api' });
+    const b = sim.createIncident({ incidentKey: 'bulk-b', service: 'sms-api' });
+    const c = sim.createIncident({ incidentKey: 'bulk-c', service: 'search' });
+    const ref = (id: string, fields: object): object => ({ id, type: 'incident_reference', ...fields });
+    const both = await call(`${sim.url}/incidents`, {
+      method: 'PUT',
+      body: { incidents: [ref(a.id, { status: 'acknowledged' }), ref(b.id, { escalation_level: 2 })] },
+    });
+    assert.equal(both.status, 200);
+    assert.deepEqual(
+      (both.body as { incidents: { id: string; status: string }[] }).incidents.map((i) => [i.id, i.status]),
+      [
+        [a.id, 'acknowledged'],
+        [b.id, 'triggered'],
+      ],
+    );
+    assert.equal(sim.incident('bulk-b')?.escalation_level, 2);
+    sim.resolveAs('bulk-c', 'oncall-2@example.com');
+    // One of them cannot be done (resolving a resolved incident): none is, and the refusal names it.
+    const refused = await call(`${sim.url}/incidents`, {
+      method: 'PUT',
+      body: { incidents: [ref(a.id, { status: 'resolved' }), ref(c.id, { status: 'resolved' })] },
+    });
+    assert.equal(refused.status, 400);
+    assert.match(
+      (refused.body as { error: { errors: string[] } }).error.errors.join('; '),
+      new RegExp(`incidents\\[1\\] \\(${c.id}\\): Incident Already Resolved`),
+    );
+    assert.equal(sim.incident('bulk-a')?.status, 'acknowledged', 'nothing of a refused request is done');
+    const unknown = await call(`${sim.url}/incidents`, {
+      method: 'PUT',
+      body: { incidents: [ref('PNOPE00', { status: 'resolved' })] },
+    });
+    assert.equal(unknown.status, 400);
+    const many = Array.from({ length: 251 }, () => ref(a.id, { status: 'acknowledged' }));
+    assert.equal(
+      (await call(`${sim.url}/incidents`, { method: 'PUT', body: { incidents: many } })).status,
+      413,
+    );
+    assert.equal(
+      (await call(`${sim.url}/incidents`, { method: 'PUT', body: { incidents: many.slice(0, 250) } })).status,
+      200,
+    );
+  });
+
   test('acknowledgements name who acknowledged, and are cleared by an escalation; users by name, and /users/me', async () => {
     const { id } = sim.createIncident({ incidentKey: 'who', service: 'sms-api' });
     const url = `${sim.url}/incidents/${id}`;

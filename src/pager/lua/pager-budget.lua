@@ -7,7 +7,8 @@
 -- nothing is granted before `paused_until` (PagerDuty's `ratelimit-reset`).
 -- A missing key is a full bucket; it expires once it would be full again.
 -- KEYS[1]  the bucket (hash: tokens, at, paused_until)
--- ARGV[1]  op: 'take' | 'give' | 'pause'
+-- ARGV[1]  op: 'take' | 'give' | 'pause' | 'give-take' (a give of ARGV[5] tokens, then a take
+--          with the arguments of a take one place further on: ARGV[6..])
 -- ARGV[2]  now (epoch ms, integer)
 -- ARGV[3]  capacity (tokens, integer > 0)
 -- ARGV[4]  rate (tokens per minute, > 0)
@@ -66,7 +67,13 @@ if op == 'give' then
   return {1, 0, math.floor(tokens), 0}
 end
 
-local calls = math.floor((#ARGV - 4) / 4)
+-- Tokens a node gave back since its last step, returned before this step's take.
+local shift = 0
+if op == 'give-take' then
+  tokens = math.min(capacity, tokens + tonumber(ARGV[5]))
+  shift = 1
+end
+local calls = math.floor((#ARGV - 4 - shift) / 4)
 if calls < 1 then
   calls = 1
 end
@@ -83,7 +90,7 @@ if now < paused_until then
 end
 local wait = 0
 for i = 1, calls do
-  local base = 4 * i
+  local base = 4 * i + shift
   local wanted = tonumber(ARGV[base + 1])
   local floor = tonumber(ARGV[base + 2])
   local granted = math.min(wanted, math.max(0, math.floor(tokens - floor)))

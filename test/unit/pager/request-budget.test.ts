@@ -24,12 +24,13 @@ describe('SharedRequestBudget', () => {
     a: SharedRequestBudget;
     b: SharedRequestBudget;
     clock: { now: number };
+    key: string;
   } {
     const key = `budget-test-${n++}`;
     const clock = { now: T0 };
     const make = (): SharedRequestBudget =>
       new SharedRequestBudget({ redis: ctx.redis, key, perMinute, now: () => clock.now });
-    return { a: make(), b: make(), clock };
+    return { a: make(), b: make(), clock, key };
   }
 
   const never = new AbortController().signal;
@@ -294,5 +295,22 @@ describe('SharedRequestBudget', () => {
     await assert.rejects(first, /shutting down/);
     await Promise.all(rest);
     await until("the withdrawn call's tokens back", async () => (await a.level()) === capacity - 2);
+  });
+  test("tokens given back go with the node's next step (no round trip of their own), or on their own soon after", async () => {
+    const { a, b, key } = pair(960);
+    const { capacity } = bucketFor(960);
+    const bucket = async (): Promise<number> => Number(await ctx.redis.hget(key, 'tokens'));
+    await a.take(3, 'escalate', T0 + 50_000, never);
+    const runs = await scriptRuns();
+    a.give(2);
+    a.give(1);
+    assert.equal((await scriptRuns()) - runs, 0, 'a give alone is not a round trip');
+    await a.take(1, 'escalate', T0 + 50_000, never);
+    assert.equal((await scriptRuns()) - runs, 1, 'the gives went with the take');
+    assert.equal(await bucket(), capacity - 1);
+    // The other node sees them in the bucket: its level reads the bucket (and gives its own spare).
+    assert.equal(await b.level(), capacity - 1);
+    a.give(1);
+    await until('a spare token back on its own', async () => (await bucket()) === capacity);
   });
 });

@@ -1,0 +1,251 @@
+/**
+ * Incident updates sent together: the status changes and escalations that the pager's calls make
+ * at about the same moment go to PagerDuty as one `PUT /incidents` (its "Manage incidents": one or
+ * more incidents, at most 250 a request) instead of one `PUT /incidents/{id}` each.
+ *
+ * In a storm every page is escalated, and PagerDuty's REST limit (960 requests a minute for the
+ * controller's user, shared by the region) is what makes the last page wait: an escalation is a
+ * lookup, an update and a note, and the updates of the escalations looked up together are one
+ * request here. A call's own answer is its incident's entry in the reply.
+ *
+ * When: an update waits while another call that will update an incident is still looking it up
+ * (`prepare()` counts those), and for at most `windowMs` after the first update queued; then, or at
+ * once when nothing is being looked up, everything queued goes. A lone update goes as the
+ * single-incident `PUT /incidents/{id}`, exactly as before.
+ *
+ * What PagerDuty's spec says and what is assumed: a 200 means "all of the updates succeeded"; the
+ * spec gives no partial answer, so a request refused as a whole (any 4xx) is not read for which
+ * update failed: each of its updates is sent again on its own, and each call then gets its own
+ * incident's answer, as if it had been alone (a 400 on a stale cached id, a resolved incident).
+ * A request that fails (PagerDuty unreachable until the deadline, the budget spent) fails every
+ * call in it with the same error. The request's deadline is the earliest of its calls' (no call
+ * waits past its own); its attempts are paid from the calls' requests in hand, one at a time; a
+ * call that aborts leaves with its own abort at once, and the request is abandoned only when every
+ * call in it has.
+ */
+import type { CallBudget, PagerDutyAnswer, PagerDutyClient, PagerDutyRequest } from './pagerduty-client.js';
+import { abortReason } from './retry-policy.js';
+
+/** What an update sets: a status, an escalation level, or both (the spec's incident fields). */
+export interface IncidentFields {
+  readonly status?: 'acknowledged' | 'resolved' | 'triggered';
+  readonly escalation_level?: number;
+}
+
+/** The budget of the call that makes an update, with the count of requests it has in hand. */
+export interface UpdateBudget extends CallBudget {
+  /** Requests taken from the region's budget for the call and not sent yet. */
+  readonly credits: number;
+  /** HTTP attempts made for the call so far; the shared request's are added to each call's. */
+  attempts: number;
+}
+
+/** PagerDuty's "A maximum of 250 incidents may be updated at a time". */
+export const MAX_UPDATES_PER_REQUEST = 250;
+
+interface Queued {
+  readonly id: string;
+  readonly fields: IncidentFields;
+  readonly budget: UpdateBudget;
+  readonly resolve: (answer: PagerDutyAnswer) => void;
+  readonly reject: (error: unknown) => void;
+  settled: boolean;
+  readonly stopListening: () => void;
+}
+
+export class IncidentUpdates {
+  readonly #client: Pick<PagerDutyClient, 'request'>;
+  readonly #windowMs: number;
+  #queue: Queued[] = [];
+  #preparing = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #immediate: NodeJS.Immediate | undefined;
+  /** Shared requests sent so far, and the updates they carried (for the pager's figures and tests). */
+  #shared = { requests: 0, updates: 0 };
+
+  /**
+   * @param client - sends the requests
+   * @param windowMs - longest an update waits for others (while some are still being looked up)
+   */
+  constructor(client: Pick<PagerDutyClient, 'request'>, windowMs = 10) {
+    this.#client = client;
+    this.#windowMs = windowMs;
+  }
+
+  /**
+   * A call that will update an incident once it has looked it up: updates queued meanwhile wait
+   * for it (at most `windowMs`). Returns its release, to call when its update is queued or it
+   * will make none; a second call of the release does nothing.
+   */
+  prepare(): () => void {
+    this.#preparing += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#preparing -= 1;
+      this.#schedule();
+    };
+  }
+
+  /** Sets `fields` on incident `id` for a call with `budget`: resolves with the incident's answer. */
+  update(id: string, fields: IncidentFields, budget: UpdateBudget): Promise<PagerDutyAnswer> {
+    return new Promise<PagerDutyAnswer>((resolve, reject) => {
+      if (budget.signal.aborted) return reject(abortReason(budget.signal));
+      const onAbort = (): void => settle(() => reject(abortReason(budget.signal)));
+      const queued: Queued = {
+        id,
+        fields,
+        budget,
+        resolve: (answer) => settle(() => resolve(answer)),
+        reject: (error) => settle(() => reject(error instanceof Error ? error : new Error(String(error)))),
+        settled: false,
+        stopListening: () => budget.signal.removeEventListener('abort', onAbort),
+      };
+      const settle = (then: () => void): void => {
+        if (queued.settled) return;
+        queued.settled = true;
+        queued.stopListening();
+        then();
+      };
+      budget.signal.addEventListener('abort', onAbort, { once: true });
+      this.#queue.push(queued);
+      this.#timer ??= setTimeout(() => this.#flush(), this.#windowMs);
+      this.#schedule();
+    });
+  }
+
+  /** Shared requests sent (two or more updates each) and the updates they carried. */
+  shared(): { readonly requests: number; readonly updates: number } {
+    return { ...this.#shared };
+  }
+
+  #schedule(): void {
+    if (this.#queue.length === 0 || this.#immediate !== undefined) return;
+    if (this.#preparing > 0 && this.#queue.length < MAX_UPDATES_PER_REQUEST) return;
+    // After this turn: the updates queued in it go together.
+    this.#immediate = setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    clearTimeout(this.#timer);
+    clearImmediate(this.#immediate);
+    this.#timer = undefined;
+    this.#immediate = undefined;
+    const live = this.#queue.filter((q) => !q.settled);
+    this.#queue = [];
+    for (let i = 0; i < live.length; i += MAX_UPDATES_PER_REQUEST)
+      void this.#send(live.slice(i, i + MAX_UPDATES_PER_REQUEST));
+  }
+
+  async #send(group: readonly Queued[]): Promise<void> {
+    const [only] = group;
+    if (group.length === 1 && only !== undefined) return this.#alone(only);
+    const request: PagerDutyRequest = {
+      method: 'PUT',
+      path: '/incidents',
+      body: {
+        incidents: group.map((q) => ({ id: q.id, type: 'incident_reference', ...q.fields })),
+      },
+    };
+    const { budget, done } = groupBudget(group);
+    this.#shared.requests += 1;
+    this.#shared.updates += group.length;
+    try {
+      const answer = await this.#client.request(request, budget);
+      for (const q of group) q.budget.attempts += answer.attempts;
+      if (answer.status === 200) {
+        const incidents = (answer.data as { incidents?: unknown } | undefined)?.incidents;
+        const byId = new Map<string, unknown>();
+        if (Array.isArray(incidents))
+          for (const incident of incidents) {
+            const id = (incident as { id?: unknown } | null)?.id;
+            if (typeof id === 'string') byId.set(id, incident);
+          }
+        for (const q of group)
+          q.resolve({
+            status: 200,
+            data: { incident: byId.get(q.id) ?? { id: q.id, type: 'incident' } },
+            attempts: answer.attempts,
+          });
+        return;
+      }
+      // Refused as a whole: which update PagerDuty objected to is not read; each goes on its own.
+      await Promise.all(group.map((q) => (q.settled ? Promise.resolve() : this.#alone(q))));
+    } catch (error) {
+      const attempts = (error as { attempts?: unknown }).attempts;
+      for (const q of group) {
+        if (typeof attempts === 'number') q.budget.attempts += attempts;
+        q.reject(q.budget.signal.aborted ? abortReason(q.budget.signal) : error);
+      }
+    } finally {
+      done();
+    }
+  }
+
+  async #alone(q: Queued): Promise<void> {
+    try {
+      const answer = await this.#client.request(
+        {
+          method: 'PUT',
+          path: `/incidents/${encodeURIComponent(q.id)}`,
+          body: { incident: { type: 'incident_reference', ...q.fields } },
+        },
+        q.budget,
+      );
+      q.budget.attempts += answer.attempts;
+      q.resolve(answer);
+    } catch (error) {
+      const attempts = (error as { attempts?: unknown }).attempts;
+      if (typeof attempts === 'number') q.budget.attempts += attempts;
+      q.reject(error);
+    }
+  }
+}
+
+/**
+ * The budget of a request made for several calls: the earliest deadline; a signal that fires when
+ * every call has aborted; each attempt paid by a call still in it, one with requests in hand first.
+ */
+function groupBudget(group: readonly Queued[]): { budget: CallBudget; done: () => void } {
+  const controller = new AbortController();
+  const listeners: (() => void)[] = [];
+  const live = (): Queued[] => group.filter((q) => !q.budget.signal.aborted);
+  const check = (): void => {
+    if (live().length === 0 && !controller.signal.aborted)
+      controller.abort(abortReason(group[0]!.budget.signal));
+  };
+  for (const q of group) {
+    q.budget.signal.addEventListener('abort', check, { once: true });
+    listeners.push(() => q.budget.signal.removeEventListener('abort', check));
+  }
+  check();
+  let payer: Queued | undefined;
+  const budget: CallBudget = {
+    deadline: Math.min(...group.map((q) => q.budget.deadline)),
+    signal: controller.signal,
+    permit: async () => {
+      for (;;) {
+        const calls = live();
+        const next = calls.find((q) => q.budget.credits > 0) ?? calls[0];
+        if (next === undefined) throw abortReason(controller.signal);
+        if (next.budget.permit === undefined) {
+          payer = next;
+          return;
+        }
+        try {
+          await next.budget.permit();
+          payer = next;
+          return;
+        } catch (error) {
+          // That call aborted while it waited: another one pays.
+          if (next.budget.signal.aborted && !controller.signal.aborted) continue;
+          throw error;
+        }
+      }
+    },
+    unused: () => payer?.budget.unused?.(),
+    rateLimited: (untilMs) => group[0]?.budget.rateLimited?.(untilMs),
+  };
+  return { budget, done: () => listeners.forEach((stop) => stop()) };
+}

@@ -1,0 +1,234 @@
+import { strict as assert } from 'node:assert';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { Ajv } from 'ajv';
+import { IncidentUpdates, type UpdateBudget } from '../../../src/pager/incident-updates.js';
+import { PagerDutyClient } from '../../../src/pager/pagerduty-client.js';
+import { PagerDutyPager } from '../../../src/pager/pagerduty-pager.js';
+import { PagerDutySimulator } from '../../../src/sim/pagerduty.js';
+import {
+  INCIDENT_SCHEMA,
+  UPDATE_INCIDENTS_REQUEST_SCHEMA,
+  listSchema,
+} from '../../helpers/pagerduty-schemas.js';
+
+const FROM = 'lazarus@example.com';
+const never = (): AbortSignal => new AbortController().signal;
+let keys = 0;
+const freshKey = (): string => `upd-${process.pid}-${++keys}`;
+
+describe('incident updates made together go as one PUT /incidents', () => {
+  let sim: PagerDutySimulator;
+  const pagers: PagerDutyPager[] = [];
+  const pager = (): PagerDutyPager => {
+    const p = new PagerDutyPager({
+      token: 'sim-token',
+      from: FROM,
+      baseUrl: sim.url,
+      backoff: { initialMs: 20, maxMs: 200 },
+    });
+    pagers.push(p);
+    return p;
+  };
+  const incidents = (n: number): string[] =>
+    Array.from({ length: n }, () => {
+      const key = freshKey();
+      sim.createIncident({ incidentKey: key, service: 'sms-api' });
+      return key;
+    });
+  /** The simulator's calls about these incidents (or the shared update naming one of them). */
+  const callsOf = (ks: readonly string[]) => {
+    const ids = new Set(ks.map((k) => sim.incident(k)?.id));
+    return sim.calls().filter((c) => {
+      if (ks.includes(c.query['incident_key'] as string)) return true;
+      if (c.path === '/incidents' && c.method === 'PUT')
+        return ((c.body as { incidents?: { id: string }[] }).incidents ?? []).some((i) => ids.has(i.id));
+      return [...ids].some((id) => id !== undefined && c.path.startsWith(`/incidents/${id}`));
+    });
+  };
+  const ajv = new Ajv({ allErrors: true, strict: false });
+
+  before(async () => {
+    sim = await PagerDutySimulator.start({ policy: [FROM, 'oncall-2@example.com'] });
+  });
+  afterEach(async () => {
+    await sim.clearFaults();
+  });
+  after(async () => {
+    for (const p of pagers) p.close();
+    await sim.close();
+  });
+
+  test("five escalations made together: one update request, in the spec's shape, and each call its own answer", async () => {
+    const ks = incidents(5);
+    const p = pager();
+    const answers = await Promise.all(ks.map((k) => p.escalate(k, '', never(), { onlyUntaken: true })));
+    for (const [i, k] of ks.entries()) {
+      assert.equal(sim.incident(k)?.escalation_level, 2, k);
+      assert.deepEqual(answers[i], {
+        incident_id: sim.incident(k)?.id,
+        escalation_level: 2,
+        escalated: true,
+      });
+    }
+    const calls = callsOf(ks);
+    const updates = calls.filter((c) => c.method === 'PUT');
+    assert.deepEqual(
+      updates.map((c) => `${c.path} ${c.status}`),
+      ['/incidents 200'],
+    );
+    assert.deepEqual(
+      calls.filter((c) => c.method === 'GET').map((c) => c.path),
+      ks.map(() => '/incidents'),
+    );
+    const body = updates[0]?.body as { incidents: { id: string; escalation_level: number }[] };
+    assert.ok(ajv.validate(UPDATE_INCIDENTS_REQUEST_SCHEMA, body), ajv.errorsText());
+    assert.deepEqual(body.incidents.map((i) => i.id).sort(), ks.map((k) => sim.incident(k)?.id).sort());
+    assert.ok(body.incidents.every((i) => i.escalation_level === 2));
+    assert.equal(p.calls().filter((c) => c.verb === 'escalate' && c.ok).length, 5);
+  });
+
+  test('acknowledgements made together share one request too; a lone one is the single-incident PUT', async () => {
+    const ks = incidents(3);
+    const p = pager();
+    const answers = await Promise.all(ks.map((k) => p.acknowledge(k, never())));
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      ['acknowledged', 'acknowledged', 'acknowledged'],
+    );
+    for (const k of ks) assert.equal(sim.incident(k)?.status, 'acknowledged');
+    assert.deepEqual(
+      callsOf(ks)
+        .filter((c) => c.method === 'PUT')
+        .map((c) => c.path),
+      ['/incidents'],
+    );
+    const [lone] = incidents(1);
+    await p.acknowledge(lone!, never());
+    assert.deepEqual(
+      callsOf([lone!])
+        .filter((c) => c.method === 'PUT')
+        .map((c) => c.path),
+      [`/incidents/${sim.incident(lone!)?.id}`],
+    );
+  });
+
+  test('the answer of a shared update has the shape the spec gives (Pagination and its incidents)', async () => {
+    const ks = incidents(2);
+    const client = new PagerDutyClient({ token: 'sim-token', from: FROM, baseUrl: sim.url });
+    try {
+      const answer = await client.request(
+        {
+          method: 'PUT',
+          path: '/incidents',
+          body: {
+            incidents: ks.map((k) => ({
+              id: sim.incident(k)?.id,
+              type: 'incident_reference',
+              status: 'acknowledged',
+            })),
+          },
+        },
+        { deadline: Date.now() + 5_000, signal: never() },
+      );
+      assert.equal(answer.status, 200);
+      assert.ok(ajv.validate(listSchema('incidents', INCIDENT_SCHEMA), answer.data), ajv.errorsText());
+    } finally {
+      client.close();
+    }
+  });
+
+  test('a shared update refused as a whole: each update is sent again on its own, and each call has its answer', async () => {
+    const ks = incidents(3);
+    const p = pager();
+    // The lookups are GETs of /incidents: the fault is the first PUT's only.
+    sim.failNext(1, 400, '/incidents', 'PUT');
+    const answers = await Promise.all(ks.map((k) => p.escalate(k, '', never(), { onlyUntaken: true })));
+    assert.ok(answers.every((a) => a.escalated === true));
+    for (const k of ks) assert.equal(sim.incident(k)?.escalation_level, 2);
+    const puts = callsOf(ks).filter((c) => c.method === 'PUT');
+    assert.deepEqual(
+      puts.map((c) => `${c.path} ${c.status}`).sort(),
+      ['/incidents 400', ...ks.map((k) => `/incidents/${sim.incident(k)?.id} 200`)].sort(),
+    );
+  });
+
+  test('held while another call is being looked up; one that aborts meanwhile leaves with its reason, the others go in one request paid once', async () => {
+    const ks = incidents(3);
+    const client = new PagerDutyClient({ token: 'sim-token', from: FROM, baseUrl: sim.url });
+    const updates = new IncidentUpdates(client, 60_000);
+    let permits = 0;
+    const budget = (signal: AbortSignal): UpdateBudget => ({
+      deadline: Date.now() + 10_000,
+      signal,
+      credits: 1,
+      attempts: 0,
+      permit: () => {
+        permits += 1;
+        return Promise.resolve();
+      },
+    });
+    try {
+      const release = updates.prepare();
+      const quitter = new AbortController();
+      const ids = ks.map((k) => sim.incident(k)?.id ?? '');
+      const budgets = [budget(never()), budget(quitter.signal), budget(never())];
+      const pending = ids.map((id, i) => updates.update(id, { escalation_level: 2 }, budgets[i]!));
+      const settled = Promise.allSettled(pending);
+      // Nothing goes while a call is still looking its incident up (within the window).
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(callsOf(ks).length, 0);
+      quitter.abort(new Error('the caller gave up'));
+      await assert.rejects(pending[1]!, /the caller gave up/);
+      assert.equal(callsOf(ks).length, 0, 'still held');
+      release();
+      const results = await settled;
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      );
+      assert.equal(sim.incident(ks[0]!)?.escalation_level, 2);
+      assert.equal(sim.incident(ks[1]!)?.escalation_level, 1);
+      assert.equal(sim.incident(ks[2]!)?.escalation_level, 2);
+      const puts = callsOf(ks).filter((c) => c.method === 'PUT');
+      assert.deepEqual(
+        puts.map((c) => c.path),
+        ['/incidents'],
+      );
+      assert.deepEqual(
+        (puts[0]?.body as { incidents: { id: string }[] }).incidents.map((i) => i.id),
+        [ids[0], ids[2]],
+      );
+      assert.equal(permits, 1, 'one request, one permit');
+      assert.deepEqual(
+        budgets.map((b) => b.attempts),
+        [1, 0, 1],
+      );
+      assert.deepEqual(updates.shared(), { requests: 1, updates: 2 });
+    } finally {
+      client.close();
+    }
+  });
+
+  test('not held past its window: an update waits at most windowMs for a lookup that does not end', async () => {
+    const [k] = incidents(1);
+    const client = new PagerDutyClient({ token: 'sim-token', from: FROM, baseUrl: sim.url });
+    const updates = new IncidentUpdates(client, 30);
+    try {
+      updates.prepare(); // never released
+      const answer = await updates.update(
+        sim.incident(k!)?.id ?? '',
+        { status: 'acknowledged' },
+        {
+          deadline: Date.now() + 10_000,
+          signal: never(),
+          credits: 1,
+          attempts: 0,
+        },
+      );
+      assert.equal(answer.status, 200);
+      assert.equal(sim.incident(k!)?.status, 'acknowledged');
+    } finally {
+      client.close();
+    }
+  });
+});
