@@ -22,6 +22,11 @@
  * waits past its own); its attempts are paid from the calls' requests in hand, one at a time; a
  * call that aborts leaves with its own abort at once, and the request is abandoned only when every
  * call in it has.
+ *
+ * `PUT /incidents` has operation-specific rate limits (the spec's `x-pd-operation-limit`; their
+ * numbers are not published in it). A 429 on a shared update is taken as that operation's: its
+ * updates are sent one by one at once, and so is every update until the reset it gave. A 429 on
+ * those is the user's limit, which holds every node off as always.
  */
 import type { CallBudget, PagerDutyAnswer, PagerDutyClient, PagerDutyRequest } from './pagerduty-client.js';
 import { abortReason } from './retry-policy.js';
@@ -62,14 +67,19 @@ export class IncidentUpdates {
   #immediate: NodeJS.Immediate | undefined;
   /** Shared requests sent so far, and the updates they carried (for the pager's figures and tests). */
   #shared = { requests: 0, updates: 0 };
+  /** Until when (epoch ms) PagerDuty's limit of the shared update holds: updates go one by one. */
+  #sharedLimitedUntil = 0;
+  readonly #now: () => number;
 
   /**
    * @param client - sends the requests
    * @param windowMs - longest an update waits for others (while some are still being looked up)
+   * @param now - the clock of the shared update's rate limit (epoch ms)
    */
-  constructor(client: Pick<PagerDutyClient, 'request'>, windowMs = 10) {
+  constructor(client: Pick<PagerDutyClient, 'request'>, windowMs = 10, now: () => number = Date.now) {
     this.#client = client;
     this.#windowMs = windowMs;
+    this.#now = now;
   }
 
   /**
@@ -141,6 +151,10 @@ export class IncidentUpdates {
   async #send(group: readonly Queued[]): Promise<void> {
     const [only] = group;
     if (group.length === 1 && only !== undefined) return this.#alone(only);
+    if (this.#now() < this.#sharedLimitedUntil) {
+      await Promise.all(group.map((q) => this.#alone(q)));
+      return;
+    }
     const request: PagerDutyRequest = {
       method: 'PUT',
       path: '/incidents',
@@ -148,7 +162,10 @@ export class IncidentUpdates {
         incidents: group.map((q) => ({ id: q.id, type: 'incident_reference', ...q.fields })),
       },
     };
-    const { budget, done } = groupBudget(group);
+    let limitedUntil: number | undefined;
+    const { budget, done } = groupBudget(group, (untilMs) => {
+      limitedUntil = untilMs;
+    });
     this.#shared.requests += 1;
     this.#shared.updates += group.length;
     try {
@@ -173,6 +190,12 @@ export class IncidentUpdates {
       // Refused as a whole: which update PagerDuty objected to is not read; each goes on its own.
       await Promise.all(group.map((q) => (q.settled ? Promise.resolve() : this.#alone(q))));
     } catch (error) {
+      if (limitedUntil !== undefined) {
+        // The shared update's own limit: the updates go one by one, now and until its reset.
+        this.#sharedLimitedUntil = Math.max(this.#sharedLimitedUntil, limitedUntil);
+        await Promise.all(group.map((q) => (q.settled ? Promise.resolve() : this.#alone(q))));
+        return;
+      }
       const attempts = (error as { attempts?: unknown }).attempts;
       for (const q of group) {
         if (typeof attempts === 'number') q.budget.attempts += attempts;
@@ -205,9 +228,13 @@ export class IncidentUpdates {
 
 /**
  * The budget of a request made for several calls: the earliest deadline; a signal that fires when
- * every call has aborted; each attempt paid by a call still in it, one with requests in hand first.
+ * every call has aborted; each attempt paid by a call still in it, one with requests in hand first;
+ * a 429 ends it (`limited`).
  */
-function groupBudget(group: readonly Queued[]): { budget: CallBudget; done: () => void } {
+function groupBudget(
+  group: readonly Queued[],
+  limited: (untilMs: number) => void,
+): { budget: CallBudget; done: () => void } {
   const controller = new AbortController();
   const listeners: (() => void)[] = [];
   const live = (): Queued[] => group.filter((q) => !q.budget.signal.aborted);
@@ -245,7 +272,11 @@ function groupBudget(group: readonly Queued[]): { budget: CallBudget; done: () =
       }
     },
     unused: () => payer?.budget.unused?.(),
-    rateLimited: (untilMs) => group[0]?.budget.rateLimited?.(untilMs),
+    // Not the region's pause: the request stops, and its updates go one by one.
+    rateLimited: (untilMs) => {
+      limited(untilMs);
+      controller.abort(new Error('PagerDuty rate limited the shared update'));
+    },
   };
   return { budget, done: () => listeners.forEach((stop) => stop()) };
 }

@@ -160,7 +160,7 @@ class PagingCore {
     this.onCall = options.onCall;
     this.selfId = options.userId;
     this.budget = options.requestBudget ?? UNLIMITED_BUDGET;
-    this.updates = new IncidentUpdates(this.client, options.updateWindowMs ?? 10);
+    this.updates = new IncidentUpdates(this.client, options.updateWindowMs ?? 10, this.now);
   }
 
   remember(key: string, entry: CachedIncident): void {

@@ -584,6 +584,7 @@ async function main(): Promise<void> {
     pagerduty: 0,
   });
   const counts: Record<'voted' | 'storm', Counts> = { voted: none(), storm: none() };
+  const backlogCounts: Record<'voted' | 'storm', Counts> = { voted: none(), storm: none() };
   const rate: Record<'voted' | 'storm', number> = { voted: 0, storm: 0 };
   const steady: { perSecond: number; decisionP99: number; putToGetP99: number }[] = [];
 
@@ -621,7 +622,14 @@ async function main(): Promise<void> {
     rate[path] = BACKLOG / r.span;
     rows.push(row(`${path}, backlog ${BACKLOG}`, BACKLOG, r));
 
-    process.stderr.write(`${path}: counting the exchanges of ${SIZE.counted} events (Redis MONITOR on)...\n`);
+    counts[path] = await count(path, 100);
+    backlogCounts[path] = await count(path, 'backlog');
+  };
+  /** The exchanges per event of SIZE.counted events of the path, put at `load` (a rate, or all at once). */
+  const count = async (path: 'voted' | 'storm', load: number | 'backlog'): Promise<Counts> => {
+    process.stderr.write(
+      `${path}: counting the exchanges of ${SIZE.counted} events${load === 'backlog' ? ' put at once' : ` at ${load}/s`} (Redis MONITOR on)...\n`,
+    );
     // The pages of the backlog are still being noted: counted from when they are done, until the
     // counted events' own are.
     await settled(stack);
@@ -629,7 +637,7 @@ async function main(): Promise<void> {
     const g0 = await peerCalls(stack);
     const counted = Array.from({ length: SIZE.counted }, event);
     const trips = await redisRoundTrips(stack.redisUrl, [redis], async () => {
-      await pass(stack, redis, keys, counted, 100);
+      await pass(stack, redis, keys, counted, load);
       await settled(stack);
     });
     const x1 = exchanges(stack);
@@ -645,7 +653,7 @@ async function main(): Promise<void> {
       keys,
       counted.map((e) => e.id),
     );
-    counts[path] = {
+    return {
       redis: trips.trips / SIZE.counted,
       commands: trips.commands / SIZE.counted,
       byCommand: new Map([...trips.byCommand].map(([c, n]) => [c, n / SIZE.counted])),
@@ -734,8 +742,12 @@ async function main(): Promise<void> {
         'Redis commands sent (MULTI … EXEC: one round trip)',
       ],
     ];
-    for (const path of ['voted', 'storm'] as const) {
-      const c = counts[path];
+    for (const [path, c] of [
+      ['voted', counts.voted],
+      ['storm', counts.storm],
+      [`voted, ${SIZE.counted} at once`, backlogCounts.voted],
+      [`storm, ${SIZE.counted} at once`, backlogCounts.storm],
+    ] as const) {
       const top = [...c.byCommand]
         .sort((a, b) => b[1] - a[1])
         .filter(([, v]) => v >= 0.05)
@@ -751,12 +763,19 @@ async function main(): Promise<void> {
         `${c.commands.toFixed(1)}: ${top}`,
       ]);
     }
-    process.stdout.write(`network exchanges per decided event (${SIZE.counted} events at 100/s per path)\n`);
+    process.stdout.write(
+      `network exchanges per decided event (${SIZE.counted} events per path at 100/s, and ${SIZE.counted} put at once: a batch then holds more events)\n`,
+    );
     process.stdout.write(table(xRows) + '\n');
-    for (const path of ['voted', 'storm'] as const)
+    for (const [path, c] of [
+      ['voted', counts.voted],
+      ['storm', counts.storm],
+      ['voted, at once', backlogCounts.voted],
+      ['storm, at once', backlogCounts.storm],
+    ] as const)
       process.stdout.write(
         `  ${path}, PagerDuty requests: ${
-          [...counts[path].byRequest]
+          [...c.byRequest]
             .sort((a, b) => b[1] - a[1])
             .map(([k, v]) => `${k} ${v.toFixed(2)}`)
             .join(', ') || 'none'

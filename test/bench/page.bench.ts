@@ -153,6 +153,8 @@ function kindOf(call: PagerDutyCall): string {
   const body = call.body as { incident?: { status?: string; escalation_level?: number } } | undefined;
   if (call.method === 'GET') return call.path.endsWith('/log_entries') ? 'log' : 'lookup';
   if (call.method === 'POST') return 'note';
+  // PUT /incidents: several incidents' updates in one request.
+  if (call.path === '/incidents') return 'shared update';
   if (body?.incident?.escalation_level !== undefined) return 'escalate';
   return body?.incident?.status === 'acknowledged' ? 'ack' : 'resolve';
 }
@@ -246,7 +248,18 @@ async function main(): Promise<void> {
     const peak = peakPerMinute(calls);
     const byKind = new Map<string, number>();
     for (const c of calls) byKind.set(kindOf(c), (byKind.get(kindOf(c)) ?? 0) + 1);
-    const escalatePuts = byKind.get('escalate') ?? 0;
+    /** Escalations PagerDuty received, alone or in a shared update, and the requests they took. */
+    const escalatePuts = { updates: 0, requests: 0 };
+    for (const c of calls) {
+      if (c.method !== 'PUT') continue;
+      const body = c.body as { incident?: object; incidents?: object[] } | undefined;
+      const escalating = [
+        ...(body?.incidents ?? []),
+        ...(body?.incident === undefined ? [] : [body.incident]),
+      ].filter((i) => (i as { escalation_level?: number }).escalation_level !== undefined).length;
+      escalatePuts.updates += escalating;
+      if (escalating > 0) escalatePuts.requests += 1;
+    }
 
     process.stdout.write(
       '\n' +
@@ -274,7 +287,7 @@ async function main(): Promise<void> {
           ],
           [
             'escalations sent by the controller',
-            `${sent.length} (PagerDuty saw ${escalatePuts} escalation PUTs)`,
+            `${sent.length} (PagerDuty saw ${escalatePuts.updates} escalations, in ${escalatePuts.requests} requests)`,
           ],
           [
             'actionable events decided',

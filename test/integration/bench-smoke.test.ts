@@ -74,6 +74,9 @@ describe('benchmark smoke sizes', { timeout: 400_000 }, () => {
       voted[0],
     );
     assert.deepEqual([Number(storm[2]), Number(storm[3]), Number(storm[4])], [0, 0, 0], storm[0]);
+    // The same counted again with the events put at once (larger batches): both paths, every column.
+    for (const path of ['voted', 'storm'])
+      assert.match(out, new RegExp(`^${path}, \\d+ at once\\s+[\\d.]+\\s+[\\d.]+ \\(`, 'm'), path);
     assert.match(out, /storm decisions\/s on the backlog \/ bare drain\s+\d+%/);
     // Where a decision's time goes: the votes' share, and a bare reader's put→get beside it.
     assert.match(out, /^voted, steady 20\/s\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+ \/ \d+\s+\d+ \/ \d+/m);

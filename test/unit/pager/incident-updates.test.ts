@@ -152,6 +152,38 @@ describe('incident updates made together go as one PUT /incidents', () => {
     );
   });
 
+  test("a 429 on the shared update is that operation's limit: its updates go one by one, and so do the next until its reset", async () => {
+    const clock = { now: Date.now() };
+    const p = new PagerDutyPager({
+      token: 'sim-token',
+      from: FROM,
+      baseUrl: sim.url,
+      backoff: { initialMs: 20, maxMs: 200 },
+      now: () => clock.now,
+    });
+    pagers.push(p);
+    const escalateAll = (ks: readonly string[]) =>
+      Promise.all(ks.map((k) => p.escalate(k, '', never(), { onlyUntaken: true })));
+    const puts = (ks: readonly string[]): string[] =>
+      callsOf(ks)
+        .filter((c) => c.method === 'PUT')
+        .map((c) => `${c.path === '/incidents' ? c.path : 'one'} ${c.status}`)
+        .sort();
+    const first = incidents(3);
+    sim.failNext(1, 429, '/incidents', 'PUT');
+    assert.ok((await escalateAll(first)).every((a) => a.escalated === true));
+    assert.deepEqual(puts(first), ['/incidents 429', 'one 200', 'one 200', 'one 200']);
+    // Within its Retry-After (1 s; the clock has not moved): one by one, without trying it again.
+    const next = incidents(2);
+    await escalateAll(next);
+    assert.deepEqual(puts(next), ['one 200', 'one 200']);
+    clock.now += 1_500;
+    const later = incidents(2);
+    await escalateAll(later);
+    assert.deepEqual(puts(later), ['/incidents 200']);
+    for (const k of [...first, ...next, ...later]) assert.equal(sim.incident(k)?.escalation_level, 2, k);
+  });
+
   test('held while another call is being looked up; one that aborts meanwhile leaves with its reason, the others go in one request paid once', async () => {
     const ks = incidents(3);
     const client = new PagerDutyClient({ token: 'sim-token', from: FROM, baseUrl: sim.url });
