@@ -16,17 +16,20 @@
  * What PagerDuty's spec says and what is assumed: a 200 means "all of the updates succeeded"; the
  * spec gives no partial answer, so a request refused as a whole (any 4xx) is not read for which
  * update failed: each of its updates is sent again on its own, and each call then gets its own
- * incident's answer, as if it had been alone (a 400 on a stale cached id, a resolved incident).
- * A request that fails (PagerDuty unreachable until the deadline, the budget spent) fails every
- * call in it with the same error. The request's deadline is the earliest of its calls' (no call
- * waits past its own); its attempts are paid from the calls' requests in hand, one at a time; a
- * call that aborts leaves with its own abort at once, and the request is abandoned only when every
- * call in it has.
+ * incident's answer, as if it had been alone (a 400 on a stale cached id, a resolved incident);
+ * so does an update that a 200 does not show. One update of an incident a request.
+ *
+ * The request's deadline is the earliest of its calls' (no call waits past its own). When it
+ * fails by then (PagerDuty unreachable, the budget spent), a call whose own deadline is later
+ * tries on its own; the others fail with the error, as they would have alone. Its attempts are
+ * paid from the calls' requests in hand, one at a time. A call that aborts leaves with its own
+ * abort at once, and the attempts after that leave its update out; the request is abandoned when
+ * every call in it has aborted.
  *
  * `PUT /incidents` has operation-specific rate limits (the spec's `x-pd-operation-limit`; their
- * numbers are not published in it). A 429 on a shared update is taken as that operation's: its
- * updates are sent one by one at once, and so is every update until the reset it gave. A 429 on
- * those is the user's limit, which holds every node off as always.
+ * numbers are not published in it), and a 429 cannot tell them from the user's. So a 429 on a
+ * shared update holds the region off until its reset, as any 429 does; then its updates go one by
+ * one, and so does every update until that reset.
  */
 import type { CallBudget, PagerDutyAnswer, PagerDutyClient, PagerDutyRequest } from './pagerduty-client.js';
 import { abortReason } from './retry-policy.js';
@@ -144,8 +147,15 @@ export class IncidentUpdates {
     this.#immediate = undefined;
     const live = this.#queue.filter((q) => !q.settled);
     this.#queue = [];
-    for (let i = 0; i < live.length; i += MAX_UPDATES_PER_REQUEST)
-      void this.#send(live.slice(i, i + MAX_UPDATES_PER_REQUEST));
+    // At most 250 a request, and one update of an incident a request (its answer is the one entry).
+    const groups: { calls: Queued[]; ids: Set<string> }[] = [];
+    for (const q of live) {
+      let group = groups.find((g) => g.calls.length < MAX_UPDATES_PER_REQUEST && !g.ids.has(q.id));
+      if (group === undefined) groups.push((group = { calls: [], ids: new Set() }));
+      group.calls.push(q);
+      group.ids.add(q.id);
+    }
+    for (const group of groups) void this.#send(group.calls);
   }
 
   async #send(group: readonly Queued[]): Promise<void> {
@@ -158,9 +168,12 @@ export class IncidentUpdates {
     const request: PagerDutyRequest = {
       method: 'PUT',
       path: '/incidents',
-      body: {
-        incidents: group.map((q) => ({ id: q.id, type: 'incident_reference', ...q.fields })),
-      },
+      // Built for each attempt: a call that has aborted meanwhile is left out of it.
+      body: () => ({
+        incidents: group
+          .filter((q) => !q.settled)
+          .map((q) => ({ id: q.id, type: 'incident_reference', ...q.fields })),
+      }),
     };
     let limitedUntil: number | undefined;
     const { budget, done } = groupBudget(group, (untilMs) => {
@@ -179,28 +192,43 @@ export class IncidentUpdates {
             const id = (incident as { id?: unknown } | null)?.id;
             if (typeof id === 'string') byId.set(id, incident);
           }
-        for (const q of group)
-          q.resolve({
-            status: 200,
-            data: { incident: byId.get(q.id) ?? { id: q.id, type: 'incident' } },
-            attempts: answer.attempts,
-          });
+        // "All of the updates succeeded"; one the answer does not show is sent again on its own
+        // (an update is idempotent): no call is told of an update it has no answer for.
+        await Promise.all(
+          group.map((q) => {
+            const incident = byId.get(q.id);
+            if (incident === undefined) return q.settled ? Promise.resolve() : this.#alone(q);
+            q.resolve({ status: 200, data: { incident }, attempts: answer.attempts });
+            return Promise.resolve();
+          }),
+        );
         return;
       }
       // Refused as a whole: which update PagerDuty objected to is not read; each goes on its own.
       await Promise.all(group.map((q) => (q.settled ? Promise.resolve() : this.#alone(q))));
     } catch (error) {
+      const attempts = attemptsOf(error);
       if (limitedUntil !== undefined) {
-        // The shared update's own limit: the updates go one by one, now and until its reset.
+        // Rate limited: the region holds off until the reset (the 429 may be the user's limit),
+        // then the updates go one by one, as every update does until then (it may be the
+        // operation's own). The 429 was an attempt of each.
         this.#sharedLimitedUntil = Math.max(this.#sharedLimitedUntil, limitedUntil);
+        for (const q of group) q.budget.attempts += Math.max(1, attempts);
         await Promise.all(group.map((q) => (q.settled ? Promise.resolve() : this.#alone(q))));
         return;
       }
-      const attempts = (error as { attempts?: unknown }).attempts;
-      for (const q of group) {
-        if (typeof attempts === 'number') q.budget.attempts += attempts;
-        q.reject(q.budget.signal.aborted ? abortReason(q.budget.signal) : error);
-      }
+      // Failed by the group's deadline, the earliest of its calls': a call with time left past it
+      // tries on its own; the others fail with the error, as they would have alone.
+      await Promise.all(
+        group.map((q) => {
+          if (q.settled) return Promise.resolve();
+          q.budget.attempts += attempts;
+          if (q.budget.signal.aborted) q.reject(abortReason(q.budget.signal));
+          else if (q.budget.deadline > budget.deadline) return this.#alone(q);
+          else q.reject(error);
+          return Promise.resolve();
+        }),
+      );
     } finally {
       done();
     }
@@ -219,11 +247,17 @@ export class IncidentUpdates {
       q.budget.attempts += answer.attempts;
       q.resolve(answer);
     } catch (error) {
-      const attempts = (error as { attempts?: unknown }).attempts;
-      if (typeof attempts === 'number') q.budget.attempts += attempts;
+      q.budget.attempts += attemptsOf(error);
       q.reject(error);
     }
   }
+}
+
+/** The HTTP attempts a failed request made (a `PagerError` says), else 0. */
+function attemptsOf(error: unknown): number {
+  const attempts =
+    typeof error === 'object' && error !== null ? (error as { attempts?: unknown }).attempts : 0;
+  return typeof attempts === 'number' ? attempts : 0;
 }
 
 /**
@@ -272,9 +306,10 @@ function groupBudget(
       }
     },
     unused: () => payer?.budget.unused?.(),
-    // Not the region's pause: the request stops, and its updates go one by one.
+    // The region's pause, as for any 429; the request stops there, and its updates go one by one.
     rateLimited: (untilMs) => {
       limited(untilMs);
+      group[0]?.budget.rateLimited?.(untilMs);
       controller.abort(new Error('PagerDuty rate limited the shared update'));
     },
   };

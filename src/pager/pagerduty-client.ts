@@ -57,8 +57,8 @@ export interface PagerDutyRequest {
   readonly path: string;
   /** Query parameters of a GET. */
   readonly query?: Readonly<Record<string, string | readonly string[]>>;
-  /** JSON body of a PUT or POST. */
-  readonly body?: object;
+  /** JSON body of a PUT or POST; a function is called for each attempt (what it sends may change). */
+  readonly body?: object | (() => object);
 }
 
 /** An answer that settles the call: a 2xx, or a 4xx other than 408/429 (the caller reads it). */
@@ -234,8 +234,9 @@ export class PagerDutyClient {
     if (request.method === 'GET')
       for (const [name, value] of Object.entries(request.query ?? {}))
         for (const v of typeof value === 'string' ? [value] : value) url.searchParams.append(name, v);
-    const body =
-      request.method !== 'GET' && request.body !== undefined ? JSON.stringify(request.body) : undefined;
+    const payload: object | undefined =
+      typeof request.body === 'function' ? (request.body as () => object)() : request.body;
+    const body = request.method !== 'GET' && payload !== undefined ? JSON.stringify(payload) : undefined;
     try {
       const answer = await this.#send(url, request.method, body, controller.signal);
       let data: unknown;

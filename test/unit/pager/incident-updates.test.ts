@@ -4,7 +4,9 @@ import { Ajv } from 'ajv';
 import { IncidentUpdates, type UpdateBudget } from '../../../src/pager/incident-updates.js';
 import { PagerDutyClient } from '../../../src/pager/pagerduty-client.js';
 import { PagerDutyPager } from '../../../src/pager/pagerduty-pager.js';
+import { PagerErrorCodes } from '../../../src/pager/errors.js';
 import { PagerDutySimulator } from '../../../src/sim/pagerduty.js';
+import { waitFor } from '../../helpers/wait.js';
 import {
   INCIDENT_SCHEMA,
   UPDATE_INCIDENTS_REQUEST_SCHEMA,
@@ -25,6 +27,8 @@ describe('incident updates made together go as one PUT /incidents', () => {
       from: FROM,
       baseUrl: sim.url,
       backoff: { initialMs: 20, maxMs: 200 },
+      // Held only while a lookup is on its way, however slow the machine: what is asserted is which go together.
+      updateWindowMs: 60_000,
     });
     pagers.push(p);
     return p;
@@ -159,6 +163,8 @@ describe('incident updates made together go as one PUT /incidents', () => {
       from: FROM,
       baseUrl: sim.url,
       backoff: { initialMs: 20, maxMs: 200 },
+      // Held only while a lookup is on its way, however slow the machine: what is asserted is which go together.
+      updateWindowMs: 60_000,
       now: () => clock.now,
     });
     pagers.push(p);
@@ -236,6 +242,125 @@ describe('incident updates made together go as one PUT /incidents', () => {
         [1, 0, 1],
       );
       assert.deepEqual(updates.shared(), { requests: 1, updates: 2 });
+    } finally {
+      client.close();
+    }
+  });
+
+  test('a call that aborts while the shared request is retried is left out of the next attempt', async () => {
+    const ks = incidents(3);
+    // A long backoff: the abort comes between the refused attempt and the next.
+    const client = new PagerDutyClient({
+      token: 'sim-token',
+      from: FROM,
+      baseUrl: sim.url,
+      backoff: { initialMs: 1_500, maxMs: 1_500 },
+      random: () => 1,
+    });
+    const updates = new IncidentUpdates(client, 60_000);
+    const ids = ks.map((k) => sim.incident(k)?.id ?? '');
+    const quitter = new AbortController();
+    const budget = (signal: AbortSignal): UpdateBudget => ({
+      deadline: Date.now() + 20_000,
+      signal,
+      credits: 1,
+      attempts: 0,
+    });
+    try {
+      sim.failNext(1, 503, '/incidents', 'PUT');
+      const pending = ids.map((id, i) =>
+        updates.update(id, { escalation_level: 2 }, budget(i === 1 ? quitter.signal : never())),
+      );
+      const settled = Promise.allSettled(pending);
+      await waitFor('the refused first attempt', () =>
+        Promise.resolve(callsOf(ks).some((c) => c.method === 'PUT' && c.status === 503) ? true : undefined),
+      );
+      quitter.abort(new Error('the step was cancelled'));
+      const results = await settled;
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      );
+      const puts = callsOf(ks).filter((c) => c.method === 'PUT');
+      assert.deepEqual(
+        puts.map((c) => [c.status, (c.body as { incidents: { id: string }[] }).incidents.map((i) => i.id)]),
+        [
+          [503, ids],
+          [200, [ids[0], ids[2]]],
+        ],
+      );
+      assert.deepEqual(
+        ks.map((k) => sim.incident(k)?.escalation_level),
+        [2, 1, 2],
+      );
+    } finally {
+      client.close();
+    }
+  });
+
+  test('a shared request that fails by its earliest deadline: a call with time left past it tries on its own', async () => {
+    const ks = incidents(2);
+    const client = new PagerDutyClient({
+      token: 'sim-token',
+      from: FROM,
+      baseUrl: sim.url,
+      backoff: { initialMs: 20, maxMs: 50 },
+    });
+    const updates = new IncidentUpdates(client, 60_000);
+    try {
+      // The shared update keeps failing; the single-incident one does not.
+      sim.failNext(1_000, 503, '/incidents', 'PUT');
+      const release = updates.prepare();
+      const [soon, later] = ks.map((k, i) =>
+        updates.update(
+          sim.incident(k)?.id ?? '',
+          { status: 'acknowledged' },
+          {
+            deadline: Date.now() + (i === 0 ? 400 : 20_000),
+            signal: never(),
+            credits: 1,
+            attempts: 0,
+          },
+        ),
+      );
+      release();
+      await assert.rejects(soon!, (e: Error & { code?: string }) => e.code === PagerErrorCodes.UNAVAILABLE);
+      assert.equal((await later!).status, 200);
+      assert.equal(sim.incident(ks[0]!)?.status, 'triggered');
+      assert.equal(sim.incident(ks[1]!)?.status, 'acknowledged');
+    } finally {
+      client.close();
+    }
+  });
+
+  test('two updates of one incident never share a request: the second goes in one of its own', async () => {
+    const ks = incidents(2);
+    const client = new PagerDutyClient({ token: 'sim-token', from: FROM, baseUrl: sim.url });
+    const updates = new IncidentUpdates(client, 60_000);
+    const budget = (): UpdateBudget => ({
+      deadline: Date.now() + 10_000,
+      signal: never(),
+      credits: 1,
+      attempts: 0,
+    });
+    try {
+      const [a, b] = ks.map((k) => sim.incident(k)?.id ?? '');
+      const release = updates.prepare();
+      const pending = [
+        updates.update(a!, { status: 'acknowledged' }, budget()),
+        updates.update(b!, { status: 'acknowledged' }, budget()),
+        updates.update(a!, { escalation_level: 2 }, budget()),
+      ];
+      release();
+      const answers = await Promise.all(pending);
+      assert.ok(answers.every((x) => x.status === 200));
+      assert.deepEqual(
+        callsOf(ks)
+          .filter((c) => c.method === 'PUT')
+          .map((c) => c.path)
+          .sort(),
+        ['/incidents', `/incidents/${a}`],
+      );
     } finally {
       client.close();
     }
