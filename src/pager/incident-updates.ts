@@ -68,8 +68,6 @@ export class IncidentUpdates {
   #preparing = 0;
   #timer: NodeJS.Timeout | undefined;
   #immediate: NodeJS.Immediate | undefined;
-  /** Shared requests sent so far, and the updates they carried (for the pager's figures and tests). */
-  #shared = { requests: 0, updates: 0 };
   /** Until when (epoch ms) PagerDuty's limit of the shared update holds: updates go one by one. */
   #sharedLimitedUntil = 0;
   readonly #now: () => number;
@@ -128,11 +126,6 @@ export class IncidentUpdates {
     });
   }
 
-  /** Shared requests sent (two or more updates each) and the updates they carried. */
-  shared(): { readonly requests: number; readonly updates: number } {
-    return { ...this.#shared };
-  }
-
   #schedule(): void {
     if (this.#queue.length === 0 || this.#immediate !== undefined) return;
     if (this.#preparing > 0 && this.#queue.length < MAX_UPDATES_PER_REQUEST) return;
@@ -179,8 +172,6 @@ export class IncidentUpdates {
     const { budget, done } = groupBudget(group, (untilMs) => {
       limitedUntil = untilMs;
     });
-    this.#shared.requests += 1;
-    this.#shared.updates += group.length;
     try {
       const answer = await this.#client.request(request, budget);
       for (const q of group) q.budget.attempts += answer.attempts;

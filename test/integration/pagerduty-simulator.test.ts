@@ -237,6 +237,22 @@ describe('PagerDuty simulator over HTTP', () => {
     check({ type: 'object', properties: { incident: INCIDENT_SCHEMA } }, (await call(url)).body, 'resolved');
     const log = await call(`${url}/log_entries`);
     check(listSchema('log_entries', LOG_ENTRY_SCHEMA), log.body, 'log entries');
+    // PUT /incidents (several at once): Pagination and the incidents updated.
+    const other = sim.createIncident({ incidentKey: 'shape-2', service: 'sms-api' });
+    const shared = await call(`${sim.url}/incidents`, {
+      method: 'PUT',
+      body: {
+        incidents: [other.id, sim.createIncident({ incidentKey: 'shape-3', service: 'sms-api' }).id].map(
+          (i) => ({
+            id: i,
+            type: 'incident_reference',
+            status: 'acknowledged',
+          }),
+        ),
+      },
+    });
+    assert.equal(shared.status, 200);
+    check(listSchema('incidents', INCIDENT_SCHEMA), shared.body, 'shared update');
     assert.deepEqual(
       (log.body as { log_entries: { type: string }[] }).log_entries.map((e) => e.type).reverse(),
       [

@@ -7,11 +7,7 @@ import { PagerDutyPager } from '../../../src/pager/pagerduty-pager.js';
 import { PagerErrorCodes } from '../../../src/pager/errors.js';
 import { PagerDutySimulator } from '../../../src/sim/pagerduty.js';
 import { waitFor } from '../../helpers/wait.js';
-import {
-  INCIDENT_SCHEMA,
-  UPDATE_INCIDENTS_REQUEST_SCHEMA,
-  listSchema,
-} from '../../helpers/pagerduty-schemas.js';
+import { UPDATE_INCIDENTS_REQUEST_SCHEMA } from '../../helpers/pagerduty-schemas.js';
 
 const FROM = 'lazarus@example.com';
 const never = (): AbortSignal => new AbortController().signal;
@@ -50,6 +46,30 @@ describe('incident updates made together go as one PUT /incidents', () => {
     });
   };
   const ajv = new Ajv({ allErrors: true, strict: false });
+  /**
+   * The batcher on its own, on a real client of the simulator (closed after `body`); `budget` makes
+   * a call's budget with one request in hand.
+   */
+  const direct = async (
+    windowMs: number,
+    body: (
+      updates: IncidentUpdates,
+      budget: (signal?: AbortSignal, deadlineMs?: number) => UpdateBudget,
+    ) => Promise<void>,
+    client: Partial<ConstructorParameters<typeof PagerDutyClient>[0]> = {},
+  ): Promise<void> => {
+    const c = new PagerDutyClient({ token: 'sim-token', from: FROM, baseUrl: sim.url, ...client });
+    try {
+      await body(new IncidentUpdates(c, windowMs), (signal = never(), deadlineMs = 10_000) => ({
+        deadline: Date.now() + deadlineMs,
+        signal,
+        credits: 1,
+        attempts: 0,
+      }));
+    } finally {
+      c.close();
+    }
+  };
 
   before(async () => {
     sim = await PagerDutySimulator.start({ policy: [FROM, 'oncall-2@example.com'] });
@@ -116,31 +136,6 @@ describe('incident updates made together go as one PUT /incidents', () => {
     );
   });
 
-  test('the answer of a shared update has the shape the spec gives (Pagination and its incidents)', async () => {
-    const ks = incidents(2);
-    const client = new PagerDutyClient({ token: 'sim-token', from: FROM, baseUrl: sim.url });
-    try {
-      const answer = await client.request(
-        {
-          method: 'PUT',
-          path: '/incidents',
-          body: {
-            incidents: ks.map((k) => ({
-              id: sim.incident(k)?.id,
-              type: 'incident_reference',
-              status: 'acknowledged',
-            })),
-          },
-        },
-        { deadline: Date.now() + 5_000, signal: never() },
-      );
-      assert.equal(answer.status, 200);
-      assert.ok(ajv.validate(listSchema('incidents', INCIDENT_SCHEMA), answer.data), ajv.errorsText());
-    } finally {
-      client.close();
-    }
-  });
-
   test('a shared update refused as a whole: each update is sent again on its own, and each call has its answer', async () => {
     const ks = incidents(3);
     const p = pager();
@@ -192,24 +187,19 @@ describe('incident updates made together go as one PUT /incidents', () => {
 
   test('held while another call is being looked up; one that aborts meanwhile leaves with its reason, the others go in one request paid once', async () => {
     const ks = incidents(3);
-    const client = new PagerDutyClient({ token: 'sim-token', from: FROM, baseUrl: sim.url });
-    const updates = new IncidentUpdates(client, 60_000);
-    let permits = 0;
-    const budget = (signal: AbortSignal): UpdateBudget => ({
-      deadline: Date.now() + 10_000,
-      signal,
-      credits: 1,
-      attempts: 0,
-      permit: () => {
-        permits += 1;
-        return Promise.resolve();
-      },
-    });
-    try {
+    await direct(60_000, async (updates, budget) => {
+      let permits = 0;
+      const counted = (signal?: AbortSignal): UpdateBudget => ({
+        ...budget(signal),
+        permit: () => {
+          permits += 1;
+          return Promise.resolve();
+        },
+      });
       const release = updates.prepare();
       const quitter = new AbortController();
       const ids = ks.map((k) => sim.incident(k)?.id ?? '');
-      const budgets = [budget(never()), budget(quitter.signal), budget(never())];
+      const budgets = [counted(), counted(quitter.signal), counted()];
       const pending = ids.map((id, i) => updates.update(id, { escalation_level: 2 }, budgets[i]!));
       const settled = Promise.allSettled(pending);
       // Nothing goes while a call is still looking its incident up (within the window).
@@ -224,127 +214,92 @@ describe('incident updates made together go as one PUT /incidents', () => {
         results.map((r) => r.status),
         ['fulfilled', 'rejected', 'fulfilled'],
       );
-      assert.equal(sim.incident(ks[0]!)?.escalation_level, 2);
-      assert.equal(sim.incident(ks[1]!)?.escalation_level, 1);
-      assert.equal(sim.incident(ks[2]!)?.escalation_level, 2);
+      assert.deepEqual(
+        ks.map((k) => sim.incident(k)?.escalation_level),
+        [2, 1, 2],
+      );
       const puts = callsOf(ks).filter((c) => c.method === 'PUT');
       assert.deepEqual(
-        puts.map((c) => c.path),
-        ['/incidents'],
-      );
-      assert.deepEqual(
-        (puts[0]?.body as { incidents: { id: string }[] }).incidents.map((i) => i.id),
-        [ids[0], ids[2]],
+        puts.map((c) => [c.path, (c.body as { incidents: { id: string }[] }).incidents.map((i) => i.id)]),
+        [['/incidents', [ids[0], ids[2]]]],
       );
       assert.equal(permits, 1, 'one request, one permit');
       assert.deepEqual(
         budgets.map((b) => b.attempts),
         [1, 0, 1],
       );
-      assert.deepEqual(updates.shared(), { requests: 1, updates: 2 });
-    } finally {
-      client.close();
-    }
+    });
   });
 
   test('a call that aborts while the shared request is retried is left out of the next attempt', async () => {
     const ks = incidents(3);
-    // A long backoff: the abort comes between the refused attempt and the next.
-    const client = new PagerDutyClient({
-      token: 'sim-token',
-      from: FROM,
-      baseUrl: sim.url,
-      backoff: { initialMs: 1_500, maxMs: 1_500 },
-      random: () => 1,
-    });
-    const updates = new IncidentUpdates(client, 60_000);
     const ids = ks.map((k) => sim.incident(k)?.id ?? '');
-    const quitter = new AbortController();
-    const budget = (signal: AbortSignal): UpdateBudget => ({
-      deadline: Date.now() + 20_000,
-      signal,
-      credits: 1,
-      attempts: 0,
-    });
-    try {
-      sim.failNext(1, 503, '/incidents', 'PUT');
-      const pending = ids.map((id, i) =>
-        updates.update(id, { escalation_level: 2 }, budget(i === 1 ? quitter.signal : never())),
-      );
-      const settled = Promise.allSettled(pending);
-      await waitFor('the refused first attempt', () =>
-        Promise.resolve(callsOf(ks).some((c) => c.method === 'PUT' && c.status === 503) ? true : undefined),
-      );
-      quitter.abort(new Error('the step was cancelled'));
-      const results = await settled;
-      assert.deepEqual(
-        results.map((r) => r.status),
-        ['fulfilled', 'rejected', 'fulfilled'],
-      );
-      const puts = callsOf(ks).filter((c) => c.method === 'PUT');
-      assert.deepEqual(
-        puts.map((c) => [c.status, (c.body as { incidents: { id: string }[] }).incidents.map((i) => i.id)]),
-        [
-          [503, ids],
-          [200, [ids[0], ids[2]]],
-        ],
-      );
-      assert.deepEqual(
-        ks.map((k) => sim.incident(k)?.escalation_level),
-        [2, 1, 2],
-      );
-    } finally {
-      client.close();
-    }
+    // A long backoff: the abort comes between the refused attempt and the next.
+    const slowRetry = { backoff: { initialMs: 1_500, maxMs: 1_500 }, random: () => 1 };
+    await direct(
+      60_000,
+      async (updates, budget) => {
+        const quitter = new AbortController();
+        sim.failNext(1, 503, '/incidents', 'PUT');
+        const pending = ids.map((id, i) =>
+          updates.update(id, { escalation_level: 2 }, budget(i === 1 ? quitter.signal : never(), 20_000)),
+        );
+        const settled = Promise.allSettled(pending);
+        await waitFor('the refused first attempt', () =>
+          Promise.resolve(callsOf(ks).some((c) => c.method === 'PUT' && c.status === 503) ? true : undefined),
+        );
+        quitter.abort(new Error('the step was cancelled'));
+        assert.deepEqual(
+          (await settled).map((r) => r.status),
+          ['fulfilled', 'rejected', 'fulfilled'],
+        );
+        assert.deepEqual(
+          callsOf(ks)
+            .filter((c) => c.method === 'PUT')
+            .map((c) => [c.status, (c.body as { incidents: { id: string }[] }).incidents.map((i) => i.id)]),
+          [
+            [503, ids],
+            [200, [ids[0], ids[2]]],
+          ],
+        );
+        assert.deepEqual(
+          ks.map((k) => sim.incident(k)?.escalation_level),
+          [2, 1, 2],
+        );
+      },
+      slowRetry,
+    );
   });
 
   test('a shared request that fails by its earliest deadline: a call with time left past it tries on its own', async () => {
     const ks = incidents(2);
-    const client = new PagerDutyClient({
-      token: 'sim-token',
-      from: FROM,
-      baseUrl: sim.url,
-      backoff: { initialMs: 20, maxMs: 50 },
-    });
-    const updates = new IncidentUpdates(client, 60_000);
-    try {
-      // The shared update keeps failing; the single-incident one does not.
-      sim.failNext(1_000, 503, '/incidents', 'PUT');
-      const release = updates.prepare();
-      const [soon, later] = ks.map((k, i) =>
-        updates.update(
-          sim.incident(k)?.id ?? '',
-          { status: 'acknowledged' },
-          {
-            deadline: Date.now() + (i === 0 ? 400 : 20_000),
-            signal: never(),
-            credits: 1,
-            attempts: 0,
-          },
-        ),
-      );
-      release();
-      await assert.rejects(soon!, (e: Error & { code?: string }) => e.code === PagerErrorCodes.UNAVAILABLE);
-      assert.equal((await later!).status, 200);
-      assert.equal(sim.incident(ks[0]!)?.status, 'triggered');
-      assert.equal(sim.incident(ks[1]!)?.status, 'acknowledged');
-    } finally {
-      client.close();
-    }
+    await direct(
+      60_000,
+      async (updates, budget) => {
+        // The shared update keeps failing; the single-incident one does not.
+        sim.failNext(1_000, 503, '/incidents', 'PUT');
+        const release = updates.prepare();
+        const [soon, later] = ks.map((k, i) =>
+          updates.update(
+            sim.incident(k)?.id ?? '',
+            { status: 'acknowledged' },
+            budget(never(), i === 0 ? 400 : 20_000),
+          ),
+        );
+        release();
+        await assert.rejects(soon!, (e: Error & { code?: string }) => e.code === PagerErrorCodes.UNAVAILABLE);
+        assert.equal((await later!).status, 200);
+        assert.equal(sim.incident(ks[0]!)?.status, 'triggered');
+        assert.equal(sim.incident(ks[1]!)?.status, 'acknowledged');
+      },
+      { backoff: { initialMs: 20, maxMs: 50 } },
+    );
   });
 
   test('two updates of one incident never share a request: the second goes in one of its own', async () => {
     const ks = incidents(2);
-    const client = new PagerDutyClient({ token: 'sim-token', from: FROM, baseUrl: sim.url });
-    const updates = new IncidentUpdates(client, 60_000);
-    const budget = (): UpdateBudget => ({
-      deadline: Date.now() + 10_000,
-      signal: never(),
-      credits: 1,
-      attempts: 0,
-    });
-    try {
-      const [a, b] = ks.map((k) => sim.incident(k)?.id ?? '');
+    const [a, b] = ks.map((k) => sim.incident(k)?.id ?? '');
+    await direct(60_000, async (updates, budget) => {
       const release = updates.prepare();
       const pending = [
         updates.update(a!, { status: 'acknowledged' }, budget()),
@@ -352,8 +307,7 @@ describe('incident updates made together go as one PUT /incidents', () => {
         updates.update(a!, { escalation_level: 2 }, budget()),
       ];
       release();
-      const answers = await Promise.all(pending);
-      assert.ok(answers.every((x) => x.status === 200));
+      assert.ok((await Promise.all(pending)).every((x) => x.status === 200));
       assert.deepEqual(
         callsOf(ks)
           .filter((c) => c.method === 'PUT')
@@ -361,31 +315,16 @@ describe('incident updates made together go as one PUT /incidents', () => {
           .sort(),
         ['/incidents', `/incidents/${a}`],
       );
-    } finally {
-      client.close();
-    }
+    });
   });
 
   test('not held past its window: an update waits at most windowMs for a lookup that does not end', async () => {
     const [k] = incidents(1);
-    const client = new PagerDutyClient({ token: 'sim-token', from: FROM, baseUrl: sim.url });
-    const updates = new IncidentUpdates(client, 30);
-    try {
+    await direct(30, async (updates, budget) => {
       updates.prepare(); // never released
-      const answer = await updates.update(
-        sim.incident(k!)?.id ?? '',
-        { status: 'acknowledged' },
-        {
-          deadline: Date.now() + 10_000,
-          signal: never(),
-          credits: 1,
-          attempts: 0,
-        },
-      );
+      const answer = await updates.update(sim.incident(k!)?.id ?? '', { status: 'acknowledged' }, budget());
       assert.equal(answer.status, 200);
       assert.equal(sim.incident(k!)?.status, 'acknowledged');
-    } finally {
-      client.close();
-    }
+    });
   });
 });
